@@ -1,0 +1,189 @@
+//! What the fake knows about object shapes, without OpenAPI schemas.
+//!
+//! Strategic merge patch, server-side apply and `managedFields` all need to know how lists are
+//! merged: the real server reads `x-kubernetes-list-type`/`-map-keys` and `patchMergeKey` from
+//! the schema. The fake hard-codes the lists that matter in practice and treats every other list
+//! as **atomic** (replaced and owned as a whole):
+//!
+//! | field | list type | key |
+//! |---|---|---|
+//! | `containers`, `initContainers`, `ephemeralContainers`, `env`, `volumes`, `imagePullSecrets` | map | `name` |
+//! | `volumeMounts` | map | `mountPath` |
+//! | `ports` with `containerPort` items | map | `containerPort` + `protocol` (default `TCP`) |
+//! | `ports` with `port` items (Services) | map | `port` + `protocol` (default `TCP`) |
+//! | `conditions` | map | `type` |
+//! | `metadata.ownerReferences` | map | `uid` |
+//! | `metadata.finalizers` | set | the value |
+//!
+//! Only `metadata.ownerReferences`/`metadata.finalizers` apply to custom resources (whose CRD
+//! schemas would have to declare list types). A `selector` object on a built-in kind is atomic
+//! (LabelSelector and Service selectors are `x-kubernetes-map-type: atomic`).
+
+use serde_json::Value;
+
+/// How a list merges and how its items are addressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ListType {
+    /// Replaced and owned as a whole.
+    Atomic,
+    /// Items identified by these key fields.
+    Map(&'static [&'static str]),
+    /// Items are scalars identified by their value.
+    Set,
+}
+
+/// Shape knowledge for one object: is it a built-in kind (typed schema) or a custom resource.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape<'a> {
+    pub builtin: bool,
+    pub kind: &'a str,
+}
+
+// === impl Shape ===
+
+impl Shape<'_> {
+    /// List type of the list at `path` (field names from the root, list items skipped).
+    pub fn list_type(&self, path: &[&str], items: &[Value]) -> ListType {
+        let Some(&last) = path.last() else {
+            return ListType::Atomic;
+        };
+        let parent = path.len().checked_sub(2).map(|i| path[i]);
+        match (last, parent) {
+            ("finalizers", Some("metadata")) if path.len() == 2 => return ListType::Set,
+            ("ownerReferences", Some("metadata")) if path.len() == 2 => {
+                return ListType::Map(&["uid"]);
+            }
+            _ => {}
+        }
+        if !self.builtin {
+            return ListType::Atomic;
+        }
+        match last {
+            "containers"
+            | "initContainers"
+            | "ephemeralContainers"
+            | "env"
+            | "volumes"
+            | "imagePullSecrets" => ListType::Map(&["name"]),
+            "volumeMounts" => ListType::Map(&["mountPath"]),
+            "conditions" => ListType::Map(&["type"]),
+            "ports" if items.iter().all(|i| i.get("containerPort").is_some()) => {
+                ListType::Map(&["containerPort", "protocol"])
+            }
+            "ports" if items.iter().all(|i| i.get("port").is_some()) => {
+                ListType::Map(&["port", "protocol"])
+            }
+            _ => ListType::Atomic,
+        }
+    }
+
+    /// Is the object at `path` merged and owned as a whole?
+    pub fn atomic_map(&self, path: &[&str]) -> bool {
+        self.builtin && path.len() >= 2 && path.last() == Some(&"selector") && path[0] == "spec"
+    }
+
+    /// Does the empty typed object already contain this (non-pointer struct) node? Such nodes
+    /// exist in the real server's "before" object on create, so they never get a `.` entry in
+    /// `managedFields`; optional nodes that appear do.
+    pub fn always_present(&self, path: &[&str]) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        const POD_TEMPLATE: &[&str] = &[
+            "template",
+            "template/metadata",
+            "template/spec",
+            "template/spec/containers",
+        ];
+        let joined = path.join("/");
+        let Some(rest) = joined.strip_prefix("spec") else {
+            return joined == "metadata";
+        };
+        let rest = rest.trim_start_matches('/');
+        if rest.is_empty() {
+            return true;
+        }
+        match self.kind {
+            "Deployment" => POD_TEMPLATE.contains(&rest) || rest == "strategy",
+            "StatefulSet" | "DaemonSet" => POD_TEMPLATE.contains(&rest) || rest == "updateStrategy",
+            "ReplicaSet" | "Job" => POD_TEMPLATE.contains(&rest),
+            "Pod" => rest == "containers",
+            "CronJob" => {
+                rest == "jobTemplate"
+                    || rest == "jobTemplate/spec"
+                    || rest
+                        .strip_prefix("jobTemplate/spec/")
+                        .is_some_and(|r| POD_TEMPLATE.contains(&r))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The canonical key of a map-list item: JSON of its key fields, keys sorted, e.g.
+/// `{"containerPort":80,"protocol":"TCP"}`. `None` when the item lacks a key field.
+pub(crate) fn item_key(keys: &[&str], item: &Value) -> Option<String> {
+    let obj = item.as_object()?;
+    let mut sorted: Vec<&str> = keys.to_vec();
+    sorted.sort_unstable();
+    let mut parts = Vec::with_capacity(sorted.len());
+    for key in sorted {
+        let value = match obj.get(key) {
+            Some(v) => v.clone(),
+            None if key == "protocol" => Value::String("TCP".to_string()),
+            None => return None,
+        };
+        parts.push(format!("{}:{}", Value::String(key.to_string()), value));
+    }
+    Some(format!("{{{}}}", parts.join(",")))
+}
+
+/// Keys of every item, or `None` if any item cannot be keyed (then treat the list as atomic).
+pub(crate) fn item_keys(keys: &[&str], items: &[Value]) -> Option<Vec<String>> {
+    items.iter().map(|i| item_key(keys, i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const DEPLOYMENT: Shape<'static> = Shape {
+        builtin: true,
+        kind: "Deployment",
+    };
+
+    #[test]
+    fn container_ports_are_keyed_by_port_and_defaulted_protocol() {
+        let items = [json!({"containerPort": 80, "name": "http"})];
+        let path = ["spec", "template", "spec", "containers", "ports"];
+        let ListType::Map(keys) = DEPLOYMENT.list_type(&path, &items) else {
+            panic!("ports should be a map list");
+        };
+        assert_eq!(
+            item_key(keys, &items[0]).unwrap(),
+            r#"{"containerPort":80,"protocol":"TCP"}"#
+        );
+    }
+
+    #[test]
+    fn lists_of_custom_resources_are_atomic_except_metadata() {
+        let cr = Shape {
+            builtin: false,
+            kind: "Application",
+        };
+        assert_eq!(cr.list_type(&["spec", "containers"], &[]), ListType::Atomic);
+        assert_eq!(
+            cr.list_type(&["metadata", "finalizers"], &[]),
+            ListType::Set
+        );
+    }
+
+    #[test]
+    fn pod_template_structs_are_always_present_for_workloads() {
+        assert!(DEPLOYMENT.always_present(&["spec"]));
+        assert!(DEPLOYMENT.always_present(&["spec", "template", "spec"]));
+        assert!(!DEPLOYMENT.always_present(&["spec", "strategy", "rollingUpdate"]));
+        assert!(!DEPLOYMENT.always_present(&["metadata", "labels"]));
+    }
+}
