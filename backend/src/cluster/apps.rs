@@ -1,0 +1,393 @@
+//! List+watch of Argo CD Applications, one stream per watch scope, into the [`AppIndex`].
+//!
+//! The loop is written out rather than taken from `kube::runtime::watcher`, because freshness is
+//! part of the product: responses say whether their data is live, so this loop must know exactly
+//! when it is connected. The states are:
+//!
+//! ```text
+//!   LIST (paged) ──ok──▶ WATCH from the list's resourceVersion ──410 Gone──▶ LIST
+//!     │ fail: stale,        │ connected: fresh         │ stream ends: re-watch from the
+//!     │ back off, retry     │ events → index           │ last resourceVersion seen
+//!     ▼                     ▼ fail to connect: stale, back off, retry
+//! ```
+//!
+//! Objects are read as `DynamicObject` and decoded one by one, so a single Application that
+//! cannot be decoded is logged and skipped instead of failing the whole list.
+
+use crate::domain::app::{AppKey, Application, ApplicationSpec, ApplicationStatus};
+use crate::index::{AppIndex, WatchScope};
+use crate::metrics::Metrics;
+use futures::{StreamExt, pin_mut};
+use jiff::Timestamp;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,
+};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Server-side watch timeout; the API server ends the stream after this and we re-watch.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+/// Client-side guard: a watch stream open this long without the server ending it is stuck.
+const WATCH_GUARD: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30);
+/// The most a single list page may take.
+const LIST_PAGE_TIMEOUT: Duration = Duration::from_secs(60);
+const LIST_PAGE_SIZE: u32 = 500;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The running watch tasks; dropping this stops them.
+pub struct WatchTasks {
+    _tasks: JoinSet<()>,
+}
+
+/// Starts one list+watch loop per scope of the index.
+pub fn spawn_app_watches(
+    client: kube::Client,
+    index: AppIndex,
+    metrics: Arc<Metrics>,
+) -> WatchTasks {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    );
+    let mut tasks = JoinSet::new();
+    for scope in index.scopes() {
+        let api = match &scope {
+            WatchScope::AllNamespaces => Api::all_with(client.clone(), &resource),
+            WatchScope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        };
+        let watch = AppWatch {
+            api,
+            scope,
+            index: index.clone(),
+            metrics: Arc::clone(&metrics),
+            backoff: Backoff::default(),
+        };
+        tasks.spawn(watch.run());
+    }
+    WatchTasks { _tasks: tasks }
+}
+
+struct AppWatch {
+    api: Api<DynamicObject>,
+    scope: WatchScope,
+    index: AppIndex,
+    metrics: Arc<Metrics>,
+    backoff: Backoff,
+}
+
+/// Why a watch stopped.
+enum WatchEnd {
+    /// The resourceVersion is too old (410 Gone): only a fresh list can resume.
+    Relist,
+}
+
+impl AppWatch {
+    async fn run(mut self) {
+        loop {
+            match self.list().await {
+                Ok(resource_version) => {
+                    self.backoff.reset();
+                    match self.watch_from(resource_version).await {
+                        WatchEnd::Relist => {
+                            tracing::info!(
+                                scope = self.scope.label(),
+                                "resourceVersion expired; listing again"
+                            );
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.failed("list", &error);
+                    self.backoff.wait().await;
+                }
+            }
+        }
+    }
+
+    /// Lists every Application in the scope, page by page, and replaces the scope in the index.
+    /// Returns the list's resourceVersion, from which the watch resumes.
+    async fn list(&self) -> Result<String, kube::Error> {
+        let mut apps = Vec::new();
+        let mut params = ListParams::default().limit(LIST_PAGE_SIZE);
+        let mut list_version = None;
+        loop {
+            let page = match tokio::time::timeout(LIST_PAGE_TIMEOUT, self.api.list(&params)).await {
+                Ok(page) => page?,
+                Err(_) => return Err(timeout_error("listing applications")),
+            };
+            // All pages belong to the snapshot of the first one.
+            if list_version.is_none() {
+                list_version = page.metadata.resource_version.clone();
+            }
+            apps.extend(page.items.into_iter().filter_map(|obj| self.decode(obj)));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+        let count = apps.len();
+        self.index
+            .replace_scope(&self.scope, apps, Timestamp::now());
+        self.metrics.listed(self.scope.label());
+        self.metrics.set_stale(self.scope.label(), false);
+        self.metrics.set_applications(self.index.len());
+        tracing::info!(
+            scope = self.scope.label(),
+            applications = count,
+            "listed applications"
+        );
+        Ok(list_version.unwrap_or_default())
+    }
+
+    /// Watches from `resource_version` until only a relist can continue.
+    async fn watch_from(&mut self, mut resource_version: String) -> WatchEnd {
+        // Bookmarks are on by default: they keep `resource_version` current on quiet streams.
+        let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+        loop {
+            let stream = match self.api.watch(&params, &resource_version).await {
+                Ok(stream) => stream,
+                Err(error) if is_gone(&error) => return WatchEnd::Relist,
+                Err(error) => {
+                    self.failed("watch", &error);
+                    self.backoff.wait().await;
+                    continue;
+                }
+            };
+            // Connected: events since `resource_version` are on their way, so the data is live.
+            self.index.mark_fresh(&self.scope);
+            self.metrics.set_stale(self.scope.label(), false);
+            self.backoff.reset();
+
+            let deadline = Instant::now() + WATCH_GUARD;
+            pin_mut!(stream);
+            let broke = loop {
+                let item = match tokio::time::timeout_at(deadline, stream.next()).await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => break false, // the server's timeout: re-watch at once
+                    Err(_) => {
+                        tracing::warn!(
+                            scope = self.scope.label(),
+                            "watch open past its timeout; reconnecting"
+                        );
+                        break false;
+                    }
+                };
+                self.metrics.watch_event(self.scope.label());
+                match item {
+                    Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => {
+                        remember_version(&mut resource_version, &obj);
+                        if let Some(app) = self.decode(obj) {
+                            self.index.apply(app, Timestamp::now());
+                        }
+                    }
+                    Ok(WatchEvent::Deleted(obj)) => {
+                        remember_version(&mut resource_version, &obj);
+                        if let Some(key) = key_of(&obj) {
+                            self.index.remove(&key);
+                        }
+                    }
+                    Ok(WatchEvent::Bookmark(bookmark)) => {
+                        resource_version = bookmark.metadata.resource_version;
+                    }
+                    Ok(WatchEvent::Error(status)) if status.code == 410 => return WatchEnd::Relist,
+                    Ok(WatchEvent::Error(status)) => {
+                        self.metrics.watch_error(self.scope.label());
+                        tracing::warn!(scope = self.scope.label(), code = status.code, message = %status.message, "watch error event");
+                        break true;
+                    }
+                    Err(error) => {
+                        // A dropped connection or an unreadable line: resume after the last event
+                        // that was applied, so nothing is skipped.
+                        self.metrics.watch_error(self.scope.label());
+                        tracing::warn!(scope = self.scope.label(), error = %error, "watch stream failed; resuming");
+                        break true;
+                    }
+                }
+            };
+            self.metrics.set_applications(self.index.len());
+            if broke {
+                self.backoff.wait().await;
+            }
+        }
+    }
+
+    /// The index is stale from the first failed attempt until a list or watch connects again.
+    fn failed(&self, what: &'static str, error: &kube::Error) {
+        self.metrics.watch_error(self.scope.label());
+        self.metrics.set_stale(self.scope.label(), true);
+        self.index
+            .mark_stale(&self.scope, format!("{what}: {error}"), Timestamp::now());
+        tracing::warn!(scope = self.scope.label(), %error, retry_in_ms = self.backoff.next_delay().as_millis() as u64, "cannot {what} applications; serving the last known data");
+    }
+
+    fn decode(&self, obj: DynamicObject) -> Option<Application> {
+        match decode_application(obj) {
+            Ok(app) => Some(app),
+            Err(error) => {
+                tracing::warn!(scope = self.scope.label(), %error, "skipping an Application that cannot be read");
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DecodeError {
+    #[error("object has no namespace or name")]
+    Unnamed,
+    #[error("{key}: .{field} cannot be read: {source}")]
+    Field {
+        key: AppKey,
+        field: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The slim domain Application from a dynamic object. Missing `spec`/`status` read as empty.
+fn decode_application(mut obj: DynamicObject) -> Result<Application, DecodeError> {
+    let key = key_of(&obj).ok_or(DecodeError::Unnamed)?;
+    let spec: ApplicationSpec =
+        take_field(&mut obj, "spec").map_err(|source| DecodeError::Field {
+            key: key.clone(),
+            field: "spec",
+            source,
+        })?;
+    let status: ApplicationStatus =
+        take_field(&mut obj, "status").map_err(|source| DecodeError::Field {
+            key: key.clone(),
+            field: "status",
+            source,
+        })?;
+    Ok(Application { key, spec, status })
+}
+
+fn take_field<T: serde::de::DeserializeOwned + Default>(
+    obj: &mut DynamicObject,
+    field: &str,
+) -> Result<T, serde_json::Error> {
+    match obj.data.get_mut(field).map(serde_json::Value::take) {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(value) => serde_json::from_value(value),
+    }
+}
+
+fn key_of(obj: &DynamicObject) -> Option<AppKey> {
+    Some(AppKey::new(
+        obj.metadata.namespace.clone()?,
+        obj.metadata.name.clone()?,
+    ))
+}
+
+fn remember_version(resource_version: &mut String, obj: &DynamicObject) {
+    if let Some(rv) = &obj.metadata.resource_version {
+        resource_version.clone_from(rv);
+    }
+}
+
+fn is_gone(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 410)
+}
+
+fn timeout_error(what: &str) -> kube::Error {
+    kube::Error::Service(format!("{what} timed out").into())
+}
+
+/// Exponential backoff with jitter: 250 ms doubling to 10 s, each delay ±20 %.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next_delay(&self) -> Duration {
+        let base = BACKOFF_MIN
+            .saturating_mul(1u32 << self.failures.min(10))
+            .min(BACKOFF_MAX);
+        // A random value from std's per-instance hash keys; no RNG crate needed for jitter.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let factor = 0.8 + (random % 1000) as f64 / 2500.0; // 0.8 ..= 1.2
+        base.mul_f64(factor)
+    }
+
+    async fn wait(&mut self) {
+        let delay = self.next_delay();
+        self.failures = self.failures.saturating_add(1);
+        tokio::time::sleep(delay).await;
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dynamic(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn decodes_an_application_and_skips_what_is_not_read() {
+        let app = decode_application(dynamic(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"namespace": "argocd", "name": "guestbook", "managedFields": [{"manager": "argocd-controller"}]},
+            "spec": {"project": "default", "destination": {"server": "https://kubernetes.default.svc"}, "source": {}},
+            "status": {"sync": {"status": "Synced"}},
+            "operation": {"sync": {}}
+        })))
+        .unwrap();
+        assert_eq!(app.key, AppKey::new("argocd", "guestbook"));
+        assert_eq!(app.spec.project, "default");
+        assert_eq!(app.sync_status(), Some("Synced"));
+    }
+
+    #[test]
+    fn an_application_without_status_reads_as_not_yet_compared() {
+        let app = decode_application(dynamic(serde_json::json!({
+            "metadata": {"namespace": "argocd", "name": "new"},
+            "spec": {"project": "default"}
+        })))
+        .unwrap();
+        assert_eq!(app.sync_status(), None);
+    }
+
+    #[test]
+    fn an_unreadable_application_is_reported_not_fatal() {
+        let err = decode_application(dynamic(serde_json::json!({
+            "metadata": {"namespace": "argocd", "name": "odd"},
+            "spec": {"project": ["not", "a", "string"]}
+        })))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("argocd:odd: .spec cannot be read"),
+            "{err}"
+        );
+        assert!(matches!(
+            decode_application(dynamic(serde_json::json!({"metadata": {"name": "x"}}))),
+            Err(DecodeError::Unnamed)
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::default();
+        let first = b.next_delay();
+        assert!(first >= BACKOFF_MIN.mul_f64(0.8) && first <= BACKOFF_MIN.mul_f64(1.2));
+        b.failures = 20;
+        assert!(b.next_delay() <= BACKOFF_MAX.mul_f64(1.2));
+        assert!(b.next_delay() >= BACKOFF_MAX.mul_f64(0.8));
+        b.reset();
+        assert!(b.next_delay() <= BACKOFF_MIN.mul_f64(1.2));
+    }
+}

@@ -1,0 +1,404 @@
+//! Configuration: environment variables only, read once by `main` and passed down.
+//!
+//! Every variable is listed in the README's configuration table (a test keeps the two in step).
+//! A missing or malformed variable stops start-up with a message naming it.
+
+use envconfig::Envconfig;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::domain::names::is_dns_label;
+use crate::index::WatchScope;
+
+/// The shortest shared secret accepted: a guessable proxy token is no boundary at all.
+pub const MIN_PROXY_TOKEN_LEN: usize = 16;
+
+#[derive(Envconfig, Clone, Debug)]
+pub struct Config {
+    /// Address both listeners bind to.
+    #[envconfig(from = "BIND_ADDRESS", default = "0.0.0.0")]
+    pub bind_address: IpAddr,
+
+    /// The proxy-facing API (what Argo CD's proxy extension calls). 0 picks a free port.
+    #[envconfig(from = "PORT", default = "8080")]
+    pub port: u16,
+
+    /// Probes and metrics; never exposed through Argo CD.
+    #[envconfig(from = "SERVICE_PORT", default = "8081")]
+    pub service_port: u16,
+
+    /// The shared secret Argo CD sends as `Authorization: Bearer <token>`.
+    #[envconfig(from = "PROXY_TOKEN")]
+    pub proxy_token: Option<Secret>,
+
+    /// A file holding the shared secret (a mounted Secret); surrounding whitespace is ignored.
+    #[envconfig(from = "PROXY_TOKEN_FILE")]
+    pub proxy_token_file: Option<PathBuf>,
+
+    /// Development only: serve without a shared secret, trusting every caller's headers.
+    #[envconfig(from = "INSECURE_NO_PROXY_TOKEN", default = "false")]
+    pub insecure_no_proxy_token: bool,
+
+    /// Namespaces holding Applications, comma-separated, or `*` for all.
+    #[envconfig(from = "ARGOCD_NAMESPACES", default = "argocd")]
+    pub argocd_namespaces: Namespaces,
+
+    /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
+    #[envconfig(from = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// A tracing filter: `info`, `debug`, `argocd_drift=debug,kube=info`, …
+    #[envconfig(from = "LOG_LEVEL", default = "info")]
+    pub log_level: String,
+
+    #[envconfig(from = "LOG_FORMAT", default = "json")]
+    pub log_format: LogFormat,
+
+    /// A connection that has not sent complete request headers within this time is closed.
+    #[envconfig(from = "HEADER_READ_TIMEOUT_SECONDS", default = "5")]
+    pub header_read_timeout_seconds: NonZeroU64,
+
+    /// The longest a request may take before it is answered with 503.
+    #[envconfig(from = "REQUEST_TIMEOUT_SECONDS", default = "10")]
+    pub request_timeout_seconds: NonZeroU64,
+
+    /// Larger request bodies are refused with 413.
+    #[envconfig(from = "MAX_REQUEST_BODY_BYTES", default = "1048576")]
+    pub max_request_body_bytes: NonZeroU64,
+
+    /// Requests in flight on the API port beyond this are shed with 503 and `Retry-After`.
+    #[envconfig(from = "MAX_CONCURRENT_REQUESTS", default = "256")]
+    pub max_concurrent_requests: NonZeroUsize,
+
+    /// After the first SIGTERM/SIGINT, in-flight requests get this long to finish.
+    #[envconfig(from = "SHUTDOWN_TIMEOUT_SECONDS", default = "20")]
+    pub shutdown_timeout_seconds: NonZeroU64,
+
+    /// `reconciledAt` older than this marks an app's verdicts as possibly frozen.
+    #[envconfig(from = "RECONCILE_STALE_AFTER_SECONDS", default = "600")]
+    pub reconcile_stale_after_seconds: NonZeroU64,
+}
+
+/// Why the configuration cannot be used. Each message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}{hint}", hint = hint_for(.0))]
+    Env(#[from] envconfig::Error),
+    #[error(
+        "PROXY_TOKEN or PROXY_TOKEN_FILE is required (the secret Argo CD sends); set INSECURE_NO_PROXY_TOKEN=true only for local development"
+    )]
+    MissingProxyToken,
+    #[error("set only one of PROXY_TOKEN and PROXY_TOKEN_FILE")]
+    AmbiguousProxyToken,
+    #[error("{var} is shorter than {MIN_PROXY_TOKEN_LEN} characters")]
+    WeakProxyToken { var: &'static str },
+    #[error("cannot read PROXY_TOKEN_FILE {path}: {source}")]
+    ProxyTokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
+    LogLevel { value: String, reason: String },
+}
+
+fn hint_for(e: &envconfig::Error) -> &'static str {
+    let envconfig::Error::ParseError { name } = e else {
+        return "";
+    };
+    match *name {
+        "BIND_ADDRESS" => ": expected an IP address such as 0.0.0.0 or ::",
+        "PORT" | "SERVICE_PORT" => ": expected a port number 0-65535",
+        "INSECURE_NO_PROXY_TOKEN" => ": expected true or false",
+        "ARGOCD_NAMESPACES" => ": expected `*` or a comma-separated list of namespace names",
+        "LOG_FORMAT" => ": expected json or text",
+        "PROXY_TOKEN" => ": must not be empty",
+        _ => ": expected a whole number greater than 0",
+    }
+}
+
+/// How the API authenticates Argo CD.
+#[derive(Clone)]
+pub enum ProxyAuth {
+    /// Requests must carry `Authorization: Bearer <token>`.
+    Token(Secret),
+    /// Development mode: no check at all.
+    Disabled,
+}
+
+// === impl Config ===
+
+impl Config {
+    /// The shared-secret setting, read from whichever variable holds it.
+    pub fn proxy_auth(&self) -> Result<ProxyAuth, ConfigError> {
+        let token = match (&self.proxy_token, &self.proxy_token_file) {
+            (Some(_), Some(_)) => return Err(ConfigError::AmbiguousProxyToken),
+            (Some(token), None) => check_token(token.clone(), "PROXY_TOKEN")?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::ProxyTokenFile {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                check_token(Secret(text.trim().to_string()), "PROXY_TOKEN_FILE")?
+            }
+            (None, None) if self.insecure_no_proxy_token => return Ok(ProxyAuth::Disabled),
+            (None, None) => return Err(ConfigError::MissingProxyToken),
+        };
+        Ok(ProxyAuth::Token(token))
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_seconds.get())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.get())
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_seconds.get())
+    }
+
+    pub fn reconcile_stale_after(&self) -> Duration {
+        Duration::from_secs(self.reconcile_stale_after_seconds.get())
+    }
+
+    /// Checks what the types alone cannot: the tracing filter and the proxy token.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
+            ConfigError::LogLevel {
+                value: self.log_level.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        self.proxy_auth().map(|_| ())
+    }
+}
+
+fn check_token(token: Secret, var: &'static str) -> Result<Secret, ConfigError> {
+    if token.expose().len() < MIN_PROXY_TOKEN_LEN {
+        return Err(ConfigError::WeakProxyToken { var });
+    }
+    Ok(token)
+}
+
+/// A value that must never be logged. `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = &'static str;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err("empty");
+        }
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// `ARGOCD_NAMESPACES`: `*`, or namespace names separated by commas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespaces(Vec<WatchScope>);
+
+impl Namespaces {
+    pub fn scopes(&self) -> Vec<WatchScope> {
+        self.0.clone()
+    }
+}
+
+impl FromStr for Namespaces {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim() == "*" {
+            return Ok(Namespaces(vec![WatchScope::AllNamespaces]));
+        }
+        let mut scopes: Vec<WatchScope> = Vec::new();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !is_dns_label(name) {
+                return Err(format!("{name:?} is not a namespace name"));
+            }
+            let scope = WatchScope::Namespace(name.to_string());
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err("no namespace given".into());
+        }
+        Ok(Namespaces(scopes))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(LogFormat::Json),
+            "text" => Ok(LogFormat::Text),
+            other => Err(format!("unknown log format {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::init_from_hashmap(&map)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    const TOKEN: (&str, &str) = ("PROXY_TOKEN", "0123456789abcdef-demo");
+
+    #[test]
+    fn defaults_need_only_a_proxy_token() {
+        let c = load(&[TOKEN]).unwrap();
+        assert_eq!((c.port, c.service_port), (8080, 8081));
+        assert_eq!(
+            c.argocd_namespaces.scopes(),
+            vec![WatchScope::Namespace("argocd".into())]
+        );
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.request_timeout(), Duration::from_secs(10));
+        assert!(matches!(c.proxy_auth().unwrap(), ProxyAuth::Token(t) if t.expose() == TOKEN.1));
+    }
+
+    #[test]
+    fn start_up_without_a_proxy_token_is_refused_unless_explicitly_insecure() {
+        let err = load(&[]).unwrap_err().to_string();
+        assert!(err.contains("PROXY_TOKEN"), "{err}");
+        let c = load(&[("INSECURE_NO_PROXY_TOKEN", "true")]).unwrap();
+        assert!(matches!(c.proxy_auth().unwrap(), ProxyAuth::Disabled));
+    }
+
+    #[test]
+    fn a_short_or_doubly_given_token_is_refused() {
+        let short = load(&[("PROXY_TOKEN", "hunter2")]).unwrap_err().to_string();
+        assert!(short.contains("PROXY_TOKEN is shorter than 16"), "{short}");
+        let both = load(&[TOKEN, ("PROXY_TOKEN_FILE", "/x")]).unwrap_err();
+        assert!(matches!(both, ConfigError::AmbiguousProxyToken));
+    }
+
+    #[test]
+    fn the_token_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "  0123456789abcdef-from-file\n").unwrap();
+        let c = load(&[("PROXY_TOKEN_FILE", path.to_str().unwrap())]).unwrap();
+        assert!(
+            matches!(c.proxy_auth().unwrap(), ProxyAuth::Token(t) if t.expose() == "0123456789abcdef-from-file")
+        );
+
+        let missing = load(&[("PROXY_TOKEN_FILE", "/nonexistent/token")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("PROXY_TOKEN_FILE /nonexistent/token"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_and_what_was_expected() {
+        for (var, value, expect) in [
+            ("PORT", "http", "PORT: expected a port number"),
+            (
+                "REQUEST_TIMEOUT_SECONDS",
+                "0",
+                "REQUEST_TIMEOUT_SECONDS: expected a whole number",
+            ),
+            (
+                "ARGOCD_NAMESPACES",
+                "Argo CD",
+                "ARGOCD_NAMESPACES: expected `*`",
+            ),
+            ("LOG_FORMAT", "xml", "LOG_FORMAT: expected json or text"),
+            (
+                "INSECURE_NO_PROXY_TOKEN",
+                "yes",
+                "INSECURE_NO_PROXY_TOKEN: expected true or false",
+            ),
+        ] {
+            let err = load(&[TOKEN, (var, value)]).unwrap_err().to_string();
+            assert!(err.contains(expect), "{var}={value}: {err}");
+        }
+        let err = load(&[TOKEN, ("LOG_LEVEL", "loud=[")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LOG_LEVEL"), "{err}");
+    }
+
+    #[test]
+    fn namespaces_are_a_deduplicated_list_or_a_wildcard() {
+        let c = load(&[TOKEN, ("ARGOCD_NAMESPACES", "argocd, team-a,argocd,")]).unwrap();
+        assert_eq!(
+            c.argocd_namespaces.scopes(),
+            vec![
+                WatchScope::Namespace("argocd".into()),
+                WatchScope::Namespace("team-a".into())
+            ]
+        );
+        let all = load(&[TOKEN, ("ARGOCD_NAMESPACES", "*")]).unwrap();
+        assert_eq!(
+            all.argocd_namespaces.scopes(),
+            vec![WatchScope::AllNamespaces]
+        );
+        assert!(load(&[TOKEN, ("ARGOCD_NAMESPACES", " , ")]).is_err());
+    }
+
+    #[test]
+    fn the_token_never_appears_in_debug_output() {
+        let c = load(&[TOKEN]).unwrap();
+        assert!(!format!("{c:?}").contains(TOKEN.1));
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_the_readme() {
+        let readme = include_str!("../../README.md");
+        let source = include_str!("config.rs");
+        let vars: Vec<&str> = source
+            .split("from = \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|v| v.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        assert!(vars.len() >= 16, "found only {vars:?}");
+        for var in vars {
+            assert!(
+                readme.contains(&format!("| `{var}` |")),
+                "README configuration table lacks {var}"
+            );
+        }
+    }
+}

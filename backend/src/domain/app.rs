@@ -1,0 +1,242 @@
+//! The slice of an Argo CD `Application` (argoproj.io/v1alpha1) that argocd-drift reads.
+//!
+//! Only the fields the product uses are kept; everything else in the object is dropped while it
+//! is deserialized. Every field is optional and every list defaults to empty, because Argo CD
+//! omits empty fields and because one odd field must never make a whole Application unreadable:
+//! an Application that fails to decode would vanish from the index and its users would get 404.
+//! Timestamps stay strings as written by Argo CD and are parsed where they are used.
+//!
+//! Two shapes of `status.resources` exist: Argo CD 2.x stores per-resource `health`; 3.x does not
+//! by default and says so with `status.resourceHealthSource: appTree`.
+
+use serde::Deserialize;
+use std::fmt;
+
+/// Where an Application object lives: its own namespace (Argo CD's, not the destination's) and
+/// its name. Argo CD sends it as `Argocd-Application-Name: <namespace>:<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl AppKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.namespace, self.name)
+    }
+}
+
+/// An Application as the index keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Application {
+    pub key: AppKey,
+    pub spec: ApplicationSpec,
+    pub status: ApplicationStatus,
+}
+
+impl Application {
+    /// The Argo CD sync verdict, if Argo CD has written one.
+    pub fn sync_status(&self) -> Option<&str> {
+        self.status.sync.status.as_deref()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApplicationSpec {
+    pub project: String,
+    pub destination: Destination,
+}
+
+/// `spec.destination`: a cluster given by `server` URL or by `name` (Argo CD requires exactly one),
+/// and the default namespace for the app's resources.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Destination {
+    pub server: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+impl Destination {
+    /// `server` with an empty string treated as absent, the way Argo CD treats it.
+    pub fn server(&self) -> Option<&str> {
+        self.server.as_deref().filter(|s| !s.is_empty())
+    }
+
+    /// `name` with an empty string treated as absent.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref().filter(|s| !s.is_empty())
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ApplicationStatus {
+    pub sync: SyncStatus,
+    pub health: HealthStatus,
+    pub operation_state: Option<OperationState>,
+    pub reconciled_at: Option<String>,
+    pub conditions: Vec<Condition>,
+    pub resources: Vec<ResourceStatus>,
+    /// `appTree` (the 3.x default) means per-resource health is not stored in the Application.
+    pub resource_health_source: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncStatus {
+    pub status: Option<String>,
+    /// Single-source apps.
+    pub revision: Option<String>,
+    /// Multi-source apps (`spec.sources`), one per source.
+    pub revisions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HealthStatus {
+    pub status: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OperationState {
+    pub phase: Option<String>,
+    pub message: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub operation: Operation,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Operation {
+    pub initiated_by: InitiatedBy,
+    pub sync: Option<SyncOperation>,
+}
+
+/// Who started an operation: a user (`username`) or the automated sync policy (`automated`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InitiatedBy {
+    pub username: Option<String>,
+    pub automated: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncOperation {
+    pub revision: Option<String>,
+    pub revisions: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub message: Option<String>,
+    pub last_transition_time: Option<String>,
+}
+
+/// One entry of `status.resources`: a live object Argo CD tracks for this app.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResourceStatus {
+    /// Empty for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+    pub status: Option<String>,
+    /// Present in the 2.x shape only.
+    pub health: Option<HealthStatus>,
+    pub hook: bool,
+    pub requires_pruning: bool,
+}
+
+/// Builders for tests across the crate (`mk_*` fixtures, as in linkerd's index tests).
+#[cfg(test)]
+pub mod fixtures {
+    use super::*;
+
+    pub fn mk_app(namespace: &str, name: &str, project: &str) -> Application {
+        Application {
+            key: AppKey::new(namespace, name),
+            spec: ApplicationSpec {
+                project: project.to_string(),
+                destination: Destination {
+                    server: Some("https://kubernetes.default.svc".to_string()),
+                    name: None,
+                    namespace: Some("guestbook".to_string()),
+                },
+            },
+            status: ApplicationStatus::default(),
+        }
+    }
+
+    pub fn with_sync(mut app: Application, status: &str) -> Application {
+        app.status.sync.status = Some(status.to_string());
+        app
+    }
+
+    pub fn mk_resource(group: &str, kind: &str, namespace: &str, name: &str) -> ResourceStatus {
+        ResourceStatus {
+            group: group.to_string(),
+            version: "v1".to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            status: Some("Synced".to_string()),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_application_status_with_unknown_and_missing_fields_still_decodes() {
+        let status: ApplicationStatus = serde_json::from_value(serde_json::json!({
+            "sync": {"status": "OutOfSync", "comparedTo": {"source": {}}},
+            "somethingNew": {"from": "a future Argo CD"},
+            "resources": [{"kind": "ConfigMap", "name": "a", "version": "v1"}]
+        }))
+        .unwrap();
+        assert_eq!(status.sync.status.as_deref(), Some("OutOfSync"));
+        assert_eq!(status.resources[0].group, "");
+        assert_eq!(status.resources[0].health, None);
+        assert!(status.conditions.is_empty());
+    }
+
+    #[test]
+    fn empty_destination_fields_count_as_absent() {
+        let d = Destination {
+            server: Some(String::new()),
+            name: Some("in-cluster".into()),
+            namespace: Some(String::new()),
+        };
+        assert_eq!(d.server(), None);
+        assert_eq!(d.name(), Some("in-cluster"));
+        assert_eq!(d.namespace(), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! What this process learns by watching Applications over time, which Argo CD does not record.
+//!
+//! Argo CD stores no moment at which an app became OutOfSync; "drifted since" exists only for
+//! whoever watched the transition. The rule ([`track`]) runs on every version of an app the watch
+//! delivers, with the previous version this process held.
+
+use super::app::Application;
+use jiff::Timestamp;
+
+/// The sync status Argo CD writes when live state differs from Git.
+pub const OUT_OF_SYNC: &str = "OutOfSync";
+/// The sync status Argo CD writes when live state matches Git.
+pub const SYNCED: &str = "Synced";
+
+/// An Application plus what this process learned by watching it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexedApp {
+    pub app: Application,
+    /// Present while the app is OutOfSync, and kept through `Unknown` (a failed comparison says
+    /// nothing about whether the drift went away). Cleared when the app is seen Synced.
+    pub out_of_sync: Option<OutOfSync>,
+}
+
+/// When this process saw an app drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfSync {
+    /// The moment this process saw the app turn OutOfSync from another state. `None` when the app
+    /// was already OutOfSync the first time this process saw it.
+    pub since: Option<Timestamp>,
+    /// The first moment this process saw the app OutOfSync: a lower bound on how long it has been.
+    pub observed_since: Timestamp,
+}
+
+/// How current one scope's data is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Freshness {
+    /// The first full list has been stored.
+    pub synced: bool,
+    /// Set while the watch cannot reach the API server; the data is the last known.
+    pub stale_since: Option<Timestamp>,
+    /// Why the scope is stale (for logs and `/readyz` detail, never for API users).
+    pub last_error: Option<String>,
+    /// When the scope last completed a full list.
+    pub last_list_at: Option<Timestamp>,
+}
+
+/// The drift-tracking rule: what an app's entry becomes when a new version of it arrives.
+pub fn track(previous: Option<&IndexedApp>, app: Application, now: Timestamp) -> IndexedApp {
+    let out_of_sync = match (app.sync_status(), previous) {
+        (Some(SYNCED), _) => None,
+        (Some(OUT_OF_SYNC), Some(prev)) => Some(prev.out_of_sync.unwrap_or(OutOfSync {
+            // We held this app in another state a moment ago: we saw the transition.
+            since: Some(now),
+            observed_since: now,
+        })),
+        (Some(OUT_OF_SYNC), None) => Some(OutOfSync {
+            since: None,
+            observed_since: now,
+        }),
+        // Unknown, absent or anything new: remember what we knew.
+        (_, prev) => prev.and_then(|p| p.out_of_sync),
+    };
+    IndexedApp { app, out_of_sync }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::app::fixtures::{mk_app, with_sync};
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    /// Feeds the versions of one app through `track`, as the watch would, starting from nothing.
+    fn history(versions: &[(Option<&str>, i64)]) -> IndexedApp {
+        let mut held: Option<IndexedApp> = None;
+        for &(sync, at) in versions {
+            let app = match sync {
+                Some(s) => with_sync(mk_app("argocd", "a", "p"), s),
+                None => mk_app("argocd", "a", "p"),
+            };
+            held = Some(track(held.as_ref(), app, t(at)));
+        }
+        held.expect("at least one version")
+    }
+
+    #[test]
+    fn an_app_seen_turning_out_of_sync_records_the_moment() {
+        let entry = history(&[
+            (Some(SYNCED), 0),
+            (Some(OUT_OF_SYNC), 10),
+            (Some(OUT_OF_SYNC), 20),
+        ]);
+        let oos = entry.out_of_sync.unwrap();
+        assert_eq!(
+            oos.since,
+            Some(t(10)),
+            "a later OutOfSync update keeps the first moment"
+        );
+        assert_eq!(oos.observed_since, t(10));
+    }
+
+    #[test]
+    fn an_app_already_out_of_sync_when_first_seen_has_only_a_lower_bound() {
+        let oos = history(&[(Some(OUT_OF_SYNC), 5)]).out_of_sync.unwrap();
+        assert_eq!(oos.since, None);
+        assert_eq!(oos.observed_since, t(5));
+    }
+
+    #[test]
+    fn a_new_app_without_a_verdict_that_turns_out_of_sync_counts_as_a_seen_transition() {
+        let entry = history(&[(None, 1), (Some(OUT_OF_SYNC), 2)]);
+        assert_eq!(entry.out_of_sync.unwrap().since, Some(t(2)));
+    }
+
+    #[test]
+    fn unknown_keeps_the_drift_history_and_synced_clears_it() {
+        let through_unknown = history(&[
+            (Some(SYNCED), 0),
+            (Some(OUT_OF_SYNC), 1),
+            (Some("Unknown"), 2),
+            (Some(OUT_OF_SYNC), 3),
+        ]);
+        assert_eq!(through_unknown.out_of_sync.unwrap().since, Some(t(1)));
+        let healed = track(
+            Some(&through_unknown),
+            with_sync(mk_app("argocd", "a", "p"), SYNCED),
+            t(4),
+        );
+        assert_eq!(healed.out_of_sync, None);
+    }
+
+    #[test]
+    fn a_synced_app_has_no_drift_record() {
+        assert_eq!(
+            history(&[(Some(SYNCED), 0), (Some(SYNCED), 1)]).out_of_sync,
+            None
+        );
+    }
+}

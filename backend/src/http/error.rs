@@ -1,0 +1,242 @@
+//! Every failure a client can see, as one enum.
+//!
+//! Each variant maps to an HTTP status and a stable code, and every error body has the same
+//! shape: `{"status":"error","code":"<CODE>","message":"<text>"}`. Codes are part of the API
+//! (documented in the README); messages are for people and may change. A 5xx never carries
+//! internal detail: the cause is logged, the client gets a generic message.
+
+use super::argocd::HeaderError;
+use crate::domain::scope::ClusterClaimMismatch;
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No `Authorization` header: the request did not come through Argo CD.
+    #[error("missing proxy credentials")]
+    MissingCredentials,
+    /// The `Authorization` header does not hold the shared secret.
+    #[error("invalid proxy credentials")]
+    InvalidCredentials,
+    /// An Argo CD identity header is missing, repeated or malformed.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// The app's namespace is not one this backend watches (`ARGOCD_NAMESPACES`).
+    #[error("applications in namespace {0:?} are not watched by argocd-drift")]
+    NamespaceNotWatched(String),
+    /// No such Application.
+    #[error("application {0} not found")]
+    AppNotFound(String),
+    /// `Argocd-Project-Name` differs from the app's `spec.project`.
+    #[error("the application does not belong to the project in Argocd-Project-Name")]
+    ProjectMismatch,
+    /// A cluster header contradicts the app's `spec.destination`.
+    #[error("{} does not match the application's destination", match .0 {
+        ClusterClaimMismatch::Name => "Argocd-Target-Cluster-Name",
+        ClusterClaimMismatch::Url => "Argocd-Target-Cluster-URL",
+    })]
+    ClusterMismatch(ClusterClaimMismatch),
+    /// The request names a namespace, cluster or resource that is not the app's.
+    #[error("{0} does not belong to the application")]
+    OutOfScope(String),
+    /// A query parameter this route does not take.
+    #[error("unknown query parameter {0:?}")]
+    UnknownQueryParameter(String),
+    /// A query string that cannot be read, or a parameter with a bad value.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("request body larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    /// Too many requests in flight; shed before doing any work.
+    #[error("too many requests in flight, retry shortly")]
+    Overloaded,
+    /// The request did not finish within the per-request timeout.
+    #[error("the request took too long")]
+    Timeout,
+    /// The Application cache has not finished its first sync (or the process is stopping).
+    #[error("argocd-drift is starting and has not yet read the applications, retry shortly")]
+    NotReady,
+    /// The process received a termination signal and is draining (service port `/readyz`).
+    #[error("argocd-drift is shutting down")]
+    ShuttingDown,
+    /// A bug or an unexpected failure; the cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    status: &'static str,
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingCredentials | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Header(_)
+            | ApiError::UnknownQueryParameter(_)
+            | ApiError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            ApiError::NamespaceNotWatched(_)
+            | ApiError::AppNotFound(_)
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::ProjectMismatch | ApiError::ClusterMismatch(_) | ApiError::OutOfScope(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Overloaded
+            | ApiError::Timeout
+            | ApiError::NotReady
+            | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code clients may branch on.
+    pub fn code(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            ApiError::MissingCredentials => "MISSING_CREDENTIALS",
+            ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
+            ApiError::Header(e) => return Cow::Owned(e.code()),
+            ApiError::NamespaceNotWatched(_) => "APP_NAMESPACE_NOT_WATCHED",
+            ApiError::AppNotFound(_) => "APP_NOT_FOUND",
+            ApiError::ProjectMismatch => "PROJECT_MISMATCH",
+            ApiError::ClusterMismatch(_) => "CLUSTER_MISMATCH",
+            ApiError::OutOfScope(_) => "OUT_OF_SCOPE",
+            ApiError::UnknownQueryParameter(_) => "UNKNOWN_QUERY_PARAMETER",
+            ApiError::InvalidQuery(_) => "INVALID_QUERY",
+            ApiError::RouteNotFound => "ROUTE_NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            ApiError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
+            ApiError::Overloaded => "OVERLOADED",
+            ApiError::Timeout => "REQUEST_TIMEOUT",
+            ApiError::NotReady => "NOT_READY",
+            ApiError::ShuttingDown => "SHUTTING_DOWN",
+            ApiError::Internal(_) => "INTERNAL",
+        })
+    }
+
+    /// A refusal of who is asking or what they asked for: logged as a security event.
+    pub fn is_security_rejection(&self) -> bool {
+        matches!(
+            self,
+            ApiError::MissingCredentials
+                | ApiError::InvalidCredentials
+                | ApiError::Header(_)
+                | ApiError::NamespaceNotWatched(_)
+                | ApiError::AppNotFound(_)
+                | ApiError::ProjectMismatch
+                | ApiError::ClusterMismatch(_)
+                | ApiError::OutOfScope(_)
+        )
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(_) => "internal error; see the argocd-drift logs".to_string(),
+            other => other.to_string(),
+        };
+        let code = self.code();
+        let body = ErrorBody {
+            status: "error",
+            code: &code,
+            message: &message,
+        };
+        let mut response = super::json::response(status, &body);
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::MissingCredentials | ApiError::InvalidCredentials => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"argocd-drift\""),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Overloaded
+            | ApiError::Timeout
+            | ApiError::NotReady
+            | ApiError::ShuttingDown => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::argocd::ArgoHeader;
+    use http_body_util::BodyExt;
+
+    async fn body_of(e: ApiError) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        let response = e.into_response();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn errors_have_one_json_shape_with_a_stable_code() {
+        let (status, headers, body) = body_of(ApiError::Header(HeaderError::Missing(
+            ArgoHeader::ProjectName,
+        )))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["code"], "MISSING_ARGOCD_PROJECT_NAME");
+        assert_eq!(body["message"], "header Argocd-Project-Name is required");
+        assert_eq!(body.as_object().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn internal_errors_never_reveal_their_cause() {
+        let (status, _, body) = body_of(ApiError::Internal(anyhow::anyhow!(
+            "token=abc at /var/run/secret"
+        )))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "INTERNAL");
+        assert!(!body["message"].as_str().unwrap().contains("secret"));
+    }
+
+    #[tokio::test]
+    async fn shed_and_unready_answers_say_when_to_retry() {
+        for e in [ApiError::Overloaded, ApiError::Timeout, ApiError::NotReady] {
+            let (status, headers, _) = body_of(e).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(headers[header::RETRY_AFTER], "1");
+        }
+    }
+
+    #[tokio::test]
+    async fn unauthenticated_answers_name_the_scheme() {
+        let (status, headers, _) = body_of(ApiError::InvalidCredentials).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"argocd-drift\""
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! The in-memory index of Applications, fed by the watch in `cluster` and read by every request.
+//!
+//! Requests never call the API server: they read an `Arc<IndexedApp>` out of this index. The
+//! index is organised by *watch scope* — one per configured namespace, or one for all namespaces
+//! — because each scope is one list+watch stream with its own readiness and freshness:
+//!
+//! - a scope is *synced* once its first full list has been stored (`/readyz` waits for all);
+//! - a scope is *stale* from the moment its watch cannot be (re)established until it is again.
+//!   Stale data is still served, marked as such.
+//!
+//! The index also remembers what Argo CD does not record: when this process saw each app become
+//! OutOfSync (the rule is `domain::tracking::track`).
+//!
+//! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
+
+use crate::domain::app::{AppKey, Application};
+use crate::domain::tracking::track;
+pub use crate::domain::tracking::{Freshness, IndexedApp};
+use jiff::Timestamp;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::watch;
+
+/// Which Applications one watch stream covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WatchScope {
+    /// Every namespace (`ARGOCD_NAMESPACES=*`).
+    AllNamespaces,
+    Namespace(String),
+}
+
+impl WatchScope {
+    pub fn covers(&self, namespace: &str) -> bool {
+        match self {
+            WatchScope::AllNamespaces => true,
+            WatchScope::Namespace(ns) => ns == namespace,
+        }
+    }
+
+    /// A label for logs and metrics.
+    pub fn label(&self) -> &str {
+        match self {
+            WatchScope::AllNamespaces => "*",
+            WatchScope::Namespace(ns) => ns,
+        }
+    }
+}
+
+/// The outcome of looking an app up.
+#[derive(Debug)]
+pub enum Lookup {
+    Found {
+        app: Arc<IndexedApp>,
+        freshness: Freshness,
+    },
+    /// The app's namespace is watched, but no such Application is in it.
+    NotFound,
+    /// No configured watch scope covers the app's namespace.
+    NamespaceNotWatched,
+}
+
+/// The shared index. Cheap to clone.
+#[derive(Clone)]
+pub struct AppIndex {
+    inner: Arc<RwLock<Inner>>,
+    ready_tx: Arc<watch::Sender<bool>>,
+}
+
+struct Inner {
+    apps: HashMap<AppKey, Arc<IndexedApp>>,
+    scopes: Vec<(WatchScope, Freshness)>,
+}
+
+// === impl AppIndex ===
+
+impl AppIndex {
+    pub fn new(scopes: Vec<WatchScope>) -> Self {
+        let (ready_tx, _) = watch::channel(false);
+        AppIndex {
+            inner: Arc::new(RwLock::new(Inner {
+                apps: HashMap::new(),
+                scopes: scopes
+                    .into_iter()
+                    .map(|s| (s, Freshness::default()))
+                    .collect(),
+            })),
+            ready_tx: Arc::new(ready_tx),
+        }
+    }
+
+    pub fn scopes(&self) -> Vec<WatchScope> {
+        self.read().scopes.iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    pub fn lookup(&self, key: &AppKey) -> Lookup {
+        let inner = self.read();
+        let Some((_, freshness)) = inner.scopes.iter().find(|(s, _)| s.covers(&key.namespace))
+        else {
+            return Lookup::NamespaceNotWatched;
+        };
+        match inner.apps.get(key) {
+            Some(app) => Lookup::Found {
+                app: Arc::clone(app),
+                freshness: freshness.clone(),
+            },
+            None => Lookup::NotFound,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().apps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True once every scope has completed its first list.
+    pub fn is_ready(&self) -> bool {
+        *self.ready_tx.borrow()
+    }
+
+    /// Resolves once every scope has completed its first list.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.ready_tx.subscribe();
+        // `wait_for` only fails when the sender is gone; `self` holds it, so it cannot be.
+        let _ = rx.wait_for(|ready| *ready).await;
+    }
+
+    /// Freshness of every scope, for readiness detail and metrics.
+    pub fn freshness(&self) -> Vec<(WatchScope, Freshness)> {
+        self.read().scopes.clone()
+    }
+
+    /// Stores a full list for `scope`: apps not in it are gone, apps in it keep their drift
+    /// history, and the scope becomes synced and fresh.
+    pub fn replace_scope(&self, scope: &WatchScope, apps: Vec<Application>, now: Timestamp) {
+        let mut inner = self.write();
+        let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
+        inner.apps.retain(|key, entry| {
+            if scope.covers(&key.namespace) {
+                old.insert(key.clone(), Arc::clone(entry));
+                false
+            } else {
+                true
+            }
+        });
+        for app in apps {
+            let entry = track(old.get(&app.key).map(|e| e.as_ref()), app, now);
+            inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        }
+        if let Some(freshness) = inner.freshness_mut(scope) {
+            freshness.synced = true;
+            freshness.stale_since = None;
+            freshness.last_error = None;
+            freshness.last_list_at = Some(now);
+        }
+        let all_synced = inner.scopes.iter().all(|(_, f)| f.synced);
+        drop(inner);
+        if all_synced {
+            self.ready_tx.send_replace(true);
+        }
+    }
+
+    /// Stores one added or modified app.
+    pub fn apply(&self, app: Application, now: Timestamp) {
+        let mut inner = self.write();
+        let entry = track(inner.apps.get(&app.key).map(|e| e.as_ref()), app, now);
+        inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+    }
+
+    pub fn remove(&self, key: &AppKey) {
+        self.write().apps.remove(key);
+    }
+
+    /// The watch for `scope` cannot reach the API server. Keeps the first time it happened.
+    pub fn mark_stale(&self, scope: &WatchScope, error: String, now: Timestamp) {
+        let mut inner = self.write();
+        if let Some(freshness) = inner.freshness_mut(scope) {
+            freshness.stale_since.get_or_insert(now);
+            freshness.last_error = Some(error);
+        }
+    }
+
+    /// The watch for `scope` is connected again, resuming from where it was.
+    pub fn mark_fresh(&self, scope: &WatchScope) {
+        let mut inner = self.write();
+        if let Some(freshness) = inner.freshness_mut(scope) {
+            freshness.stale_since = None;
+            freshness.last_error = None;
+        }
+    }
+
+    // The lock is only ever held for map operations that cannot panic, so poisoning would mean
+    // a bug elsewhere; the data is still consistent, so keep serving it.
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Inner {
+    fn freshness_mut(&mut self, scope: &WatchScope) -> Option<&mut Freshness> {
+        self.scopes
+            .iter_mut()
+            .find(|(s, _)| s == scope)
+            .map(|(_, f)| f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::app::fixtures::{mk_app, with_sync};
+    use crate::domain::tracking::OUT_OF_SYNC;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    fn ns(name: &str) -> WatchScope {
+        WatchScope::Namespace(name.to_string())
+    }
+
+    fn found(index: &AppIndex, ns: &str, name: &str) -> Arc<IndexedApp> {
+        match index.lookup(&AppKey::new(ns, name)) {
+            Lookup::Found { app, .. } => app,
+            other => panic!("expected {ns}:{name} in the index, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lookups_distinguish_unknown_apps_from_unwatched_namespaces() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        index.replace_scope(&ns("argocd"), vec![mk_app("argocd", "a", "default")], t(0));
+        assert!(matches!(
+            index.lookup(&AppKey::new("argocd", "a")),
+            Lookup::Found { .. }
+        ));
+        assert!(matches!(
+            index.lookup(&AppKey::new("argocd", "b")),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            index.lookup(&AppKey::new("team-a", "a")),
+            Lookup::NamespaceNotWatched
+        ));
+    }
+
+    #[test]
+    fn the_index_is_ready_only_when_every_scope_has_listed() {
+        let index = AppIndex::new(vec![ns("argocd"), ns("team-a")]);
+        assert!(!index.is_ready());
+        index.replace_scope(&ns("argocd"), vec![], t(0));
+        assert!(!index.is_ready());
+        index.replace_scope(&ns("team-a"), vec![], t(0));
+        assert!(index.is_ready());
+    }
+
+    #[test]
+    fn a_relist_drops_apps_that_are_gone_from_that_scope_only() {
+        let index = AppIndex::new(vec![ns("argocd"), ns("team-a")]);
+        index.replace_scope(
+            &ns("argocd"),
+            vec![mk_app("argocd", "a", "p"), mk_app("argocd", "b", "p")],
+            t(0),
+        );
+        index.replace_scope(&ns("team-a"), vec![mk_app("team-a", "c", "p")], t(0));
+        index.replace_scope(&ns("argocd"), vec![mk_app("argocd", "b", "p")], t(1));
+        assert!(matches!(
+            index.lookup(&AppKey::new("argocd", "a")),
+            Lookup::NotFound
+        ));
+        found(&index, "argocd", "b");
+        found(&index, "team-a", "c");
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn a_relist_keeps_the_drift_history_of_apps_still_out_of_sync() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        index.replace_scope(
+            &ns("argocd"),
+            vec![with_sync(mk_app("argocd", "a", "p"), "Synced")],
+            t(0),
+        );
+        index.apply(with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC), t(1));
+        index.replace_scope(
+            &ns("argocd"),
+            vec![with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC)],
+            t(9),
+        );
+        assert_eq!(
+            found(&index, "argocd", "a").out_of_sync.unwrap().since,
+            Some(t(1))
+        );
+    }
+
+    #[test]
+    fn staleness_keeps_its_first_moment_and_clears_on_reconnect() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        index.replace_scope(&ns("argocd"), vec![mk_app("argocd", "a", "p")], t(0));
+        index.mark_stale(&ns("argocd"), "connection refused".into(), t(5));
+        index.mark_stale(&ns("argocd"), "connection refused".into(), t(6));
+        let Lookup::Found { freshness, .. } = index.lookup(&AppKey::new("argocd", "a")) else {
+            panic!("app must still be served while stale");
+        };
+        assert_eq!(freshness.stale_since, Some(t(5)));
+        index.mark_fresh(&ns("argocd"));
+        let Lookup::Found { freshness, .. } = index.lookup(&AppKey::new("argocd", "a")) else {
+            panic!()
+        };
+        assert_eq!(freshness.stale_since, None);
+        assert!(freshness.synced);
+    }
+
+    #[test]
+    fn a_cluster_wide_scope_covers_every_namespace() {
+        let index = AppIndex::new(vec![WatchScope::AllNamespaces]);
+        index.replace_scope(
+            &WatchScope::AllNamespaces,
+            vec![mk_app("argocd", "a", "p"), mk_app("team-a", "b", "p")],
+            t(0),
+        );
+        found(&index, "team-a", "b");
+        assert!(matches!(
+            index.lookup(&AppKey::new("elsewhere", "x")),
+            Lookup::NotFound
+        ));
+    }
+
+    #[tokio::test]
+    async fn wait_ready_resolves_after_the_last_scope_lists() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let waiter = tokio::spawn({
+            let index = index.clone();
+            async move { index.wait_ready().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        index.replace_scope(&ns("argocd"), vec![], t(0));
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
