@@ -1,0 +1,172 @@
+//! The harness every end-to-end test uses: a real argocd-drift, started through the same
+//! `Server::bind` + `serve` that `run` uses, against a [`TestCluster`], spoken to over HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use argocd_drift::{Config, Server, Shutdown, Trigger};
+use envconfig::Envconfig;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use testenv::TestCluster;
+use testenv::http::{Response, get};
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "e2e-proxy-token-0123456789abcdef";
+pub const STATUS: &str = "/api/v1/status";
+
+pub struct TestApp {
+    pub api: SocketAddr,
+    pub service: SocketAddr,
+    trigger: Trigger,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts argocd-drift against `cluster`, watching the test's `argocd` and `team-apps`
+    /// namespaces, with `env` overriding the defaults.
+    pub async fn spawn(cluster: &TestCluster, env: &[(&str, &str)]) -> TestApp {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("BIND_ADDRESS".into(), "127.0.0.1".into()),
+            ("PORT".into(), "0".into()),
+            ("SERVICE_PORT".into(), "0".into()),
+            ("PROXY_TOKEN".into(), TOKEN.into()),
+            (
+                "KUBECONFIG".into(),
+                cluster.kubeconfig_path().display().to_string(),
+            ),
+            (
+                "ARGOCD_NAMESPACES".into(),
+                format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
+            ),
+            ("LOG_LEVEL".into(), "debug".into()),
+        ]);
+        for (k, v) in env {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::init_from_hashmap(&vars).expect("test config");
+        let server = Server::bind(config).await.expect("bind");
+        let (api, service) = (server.api_addr().unwrap(), server.service_addr().unwrap());
+        let (trigger, shutdown) = Shutdown::manual();
+        let handle = tokio::spawn(server.serve(shutdown));
+        TestApp {
+            api,
+            service,
+            trigger,
+            handle: Some(handle),
+        }
+    }
+
+    /// Starts argocd-drift and waits for `/readyz`.
+    pub async fn ready(cluster: &TestCluster, env: &[(&str, &str)]) -> TestApp {
+        let app = TestApp::spawn(cluster, env).await;
+        app.wait_ready().await;
+        app
+    }
+
+    pub async fn wait_ready(&self) {
+        eventually(Duration::from_secs(15), || async {
+            get(self.service, "/readyz", &[])
+                .await
+                .is_ok_and(|r| r.status == 200)
+        })
+        .await
+        .expect("argocd-drift did not become ready");
+    }
+
+    /// `GET path` on the API port with the shared secret and the two headers Argo CD always
+    /// sends, plus `extra`.
+    pub async fn get_as(
+        &self,
+        path: &str,
+        app: &str,
+        project: &str,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let auth = format!("Bearer {TOKEN}");
+        let mut headers = vec![
+            ("Authorization", auth.as_str()),
+            ("Argocd-Application-Name", app),
+            ("Argocd-Project-Name", project),
+        ];
+        headers.extend_from_slice(extra);
+        get(self.api, path, &headers).await.expect("request")
+    }
+
+    /// `GET /api/v1/status` for `ns:name` in `project`.
+    pub async fn status(&self, app: &str, project: &str) -> Response {
+        self.get_as(STATUS, app, project, &[]).await
+    }
+
+    pub fn signal(&self) {
+        self.trigger.signal();
+    }
+
+    /// Sends the first shutdown signal and waits for `serve` to return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.trigger.signal();
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), handle).await??
+    }
+
+    pub async fn join(mut self) -> anyhow::Result<()> {
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), handle).await??
+    }
+
+    pub async fn metrics(&self) -> String {
+        let r = get(self.service, "/metrics", &[]).await.unwrap();
+        String::from_utf8(r.body.to_vec()).unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.abort();
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually_some(within, || {
+        let fut = check();
+        async move { fut.await.then_some(()) }
+    })
+    .await
+}
+
+/// Polls `find` every 50 ms until it returns a value or `within` passes.
+pub async fn eventually_some<T, F, Fut>(within: Duration, mut find: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = find().await {
+            return Ok(found);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("condition not met within {within:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `ns:name` header value for a fixture app in this test's namespaces.
+pub fn app_header(cluster: &TestCluster, ns: &str, name: &str) -> String {
+    format!("{}:{name}", cluster.ns(ns))
+}
+
+/// A cluster with the demo fixtures and a ready argocd-drift watching it.
+pub async fn demo(env: &[(&str, &str)]) -> (TestCluster, TestApp) {
+    let cluster = TestCluster::start().await.expect("test cluster");
+    cluster.apply_fixtures("demo").await.expect("demo fixtures");
+    let app = TestApp::ready(&cluster, env).await;
+    (cluster, app)
+}

@@ -1,0 +1,272 @@
+//! The process around the API: limits, slow clients, load shedding and graceful shutdown.
+//! Fake API server only: slow start-ups are made by delaying its list responses.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod common;
+
+use common::{STATUS, TOKEN, TestApp, app_header, demo};
+use fake_apiserver::{RequestMatch, Verb};
+use std::time::{Duration, Instant};
+use testenv::TestCluster;
+use testenv::http::{get, send};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A cluster whose first Application lists take `delay`, so requests stay in flight that long.
+async fn slow_start(delay: Duration) -> TestCluster {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    cluster.fake_server().unwrap().faults().delay(
+        RequestMatch::any()
+            .verb(Verb::List)
+            .resource("applications")
+            .times(2),
+        delay,
+    );
+    cluster
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413_before_anything_else() {
+    let (cluster, app) = demo(&[("MAX_REQUEST_BODY_BYTES", "1024")]).await;
+    let auth = format!("Bearer {TOKEN}");
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+    let r = send(
+        app.api,
+        http::Method::GET,
+        STATUS,
+        &[
+            ("Authorization", &auth),
+            ("Argocd-Application-Name", &guestbook),
+            ("Argocd-Project-Name", "default"),
+        ],
+        bytes::Bytes::from(vec![b'x'; 4096]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["code"], "BODY_TOO_LARGE");
+    // Even unauthenticated: the body is never read.
+    let r = send(
+        app.api,
+        http::Method::POST,
+        STATUS,
+        &[],
+        bytes::Bytes::from(vec![b'x'; 4096]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 413);
+    // A body within the cap changes nothing.
+    let r = send(
+        app.api,
+        http::Method::GET,
+        STATUS,
+        &[
+            ("Authorization", &auth),
+            ("Argocd-Application-Name", &guestbook),
+            ("Argocd-Project-Name", "default"),
+        ],
+        bytes::Bytes::from(vec![b'x'; 100]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_sends_headers_too_slowly_is_disconnected() {
+    let (_cluster, app) = demo(&[("HEADER_READ_TIMEOUT_SECONDS", "1")]).await;
+    let mut stream = TcpStream::connect(app.api).await.unwrap();
+    stream
+        .write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    let elapsed = started.elapsed();
+    match read {
+        Ok(Ok(n)) => {
+            // Closed, possibly after a short error response; never a real answer.
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(
+                n == 0 || text.starts_with("HTTP/1.1 408"),
+                "unexpected reply: {text}"
+            );
+        }
+        Ok(Err(_reset)) => {}
+        Err(_) => panic!("connection still open after 5 s"),
+    }
+    assert!(
+        elapsed >= Duration::from_millis(900),
+        "closed too early: {elapsed:?}"
+    );
+
+    // A prompt client on another connection is unaffected.
+    assert_eq!(get(app.service, "/healthz", &[]).await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_concurrency_cap_are_shed_with_retry_after() {
+    let cluster = slow_start(Duration::from_millis(1500)).await;
+    let app = TestApp::spawn(&cluster, &[("MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    // The first request holds the only slot while the index loads…
+    let first = tokio::spawn({
+        let (api, header) = (app.api, header.clone());
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            get(
+                api,
+                STATUS,
+                &[
+                    ("Authorization", &auth),
+                    ("Argocd-Application-Name", &header),
+                    ("Argocd-Project-Name", "default"),
+                ],
+            )
+            .await
+            .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // …so the second is refused at once.
+    let shed = app.status(&header, "default").await;
+    assert_eq!(shed.status, 503);
+    assert_eq!(shed.json()["code"], "OVERLOADED");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    assert_eq!(first.await.unwrap().status, 200);
+    // The slot is free again.
+    assert_eq!(app.status(&header, "default").await.status, 200);
+}
+
+#[tokio::test]
+async fn shutdown_turns_readiness_off_and_lets_an_in_flight_request_finish() {
+    let cluster = slow_start(Duration::from_millis(2000)).await;
+    let app = TestApp::spawn(&cluster, &[("SHUTDOWN_TIMEOUT_SECONDS", "10")]).await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    let in_flight = tokio::spawn({
+        let (api, header) = (app.api, header.clone());
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            get(
+                api,
+                STATUS,
+                &[
+                    ("Authorization", &auth),
+                    ("Argocd-Application-Name", &header),
+                    ("Argocd-Project-Name", "default"),
+                ],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.signal();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Draining: not ready, and no new API connections…
+    let r = get(app.service, "/readyz", &[]).await.unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["code"], "SHUTTING_DOWN");
+    assert!(
+        TcpStream::connect(app.api).await.is_err(),
+        "the API port still accepts connections"
+    );
+
+    // …but the request already in flight gets its full answer.
+    let answered = in_flight.await.unwrap().expect("in-flight request was cut");
+    assert_eq!(answered.status, 200);
+    assert_eq!(answered.json()["application"]["name"], "guestbook");
+    app.join().await.expect("clean exit after draining");
+}
+
+#[tokio::test]
+async fn a_second_signal_cuts_the_drain_short() {
+    let cluster = slow_start(Duration::from_secs(30)).await;
+    let app = TestApp::spawn(
+        &cluster,
+        &[
+            ("SHUTDOWN_TIMEOUT_SECONDS", "60"),
+            ("REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    let in_flight = tokio::spawn({
+        let (api, header) = (app.api, header.clone());
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            get(
+                api,
+                STATUS,
+                &[
+                    ("Authorization", &auth),
+                    ("Argocd-Application-Name", &header),
+                    ("Argocd-Project-Name", "default"),
+                ],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    app.signal();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.signal();
+    let result = app.join().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "abort took {:?}",
+        started.elapsed()
+    );
+    let err = result.expect_err("an aborted drain is reported as an error");
+    assert!(err.to_string().contains("second shutdown signal"), "{err}");
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the in-flight request should have been cut"
+    );
+}
+
+#[tokio::test]
+async fn the_drain_deadline_cuts_requests_that_never_finish() {
+    let cluster = slow_start(Duration::from_secs(30)).await;
+    let app = TestApp::spawn(
+        &cluster,
+        &[
+            ("SHUTDOWN_TIMEOUT_SECONDS", "1"),
+            ("REQUEST_TIMEOUT_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    let in_flight = tokio::spawn({
+        let (api, header) = (app.api, header.clone());
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            get(
+                api,
+                STATUS,
+                &[
+                    ("Authorization", &auth),
+                    ("Argocd-Application-Name", &header),
+                    ("Argocd-Project-Name", "default"),
+                ],
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    app.signal();
+    app.join()
+        .await
+        .expect("a deadline-cut drain is still a clean exit");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "drain took {took:?}"
+    );
+    assert!(in_flight.await.unwrap().is_err());
+}

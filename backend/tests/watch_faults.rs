@@ -1,0 +1,249 @@
+//! How the Application watch behaves when the API server misbehaves. Fake API server only: these
+//! faults cannot be ordered from a real one.
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+mod common;
+
+use common::{TestApp, app_header, eventually, eventually_some};
+use fake_apiserver::{FaultRule, RequestMatch, Verb};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use serde_json::json;
+use std::time::Duration;
+use testenv::TestCluster;
+use testenv::http::get;
+
+const APPS: &str = "applications";
+
+async fn demo_on_fake() -> (TestCluster, TestApp) {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = TestApp::ready(&cluster, &[]).await;
+    (cluster, app)
+}
+
+fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    );
+    Api::namespaced_with(client, ns, &resource)
+}
+
+#[tokio::test]
+async fn requests_are_answered_from_the_index_without_calling_the_api_server() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    fake.faults().clear_request_log();
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+    for _ in 0..20 {
+        assert_eq!(app.status(&guestbook, "default").await.status, 200);
+    }
+    assert_eq!(fake.faults().request_count(Verb::Get, APPS), 0);
+    assert_eq!(fake.faults().request_count(Verb::List, APPS), 0);
+}
+
+#[tokio::test]
+async fn readiness_waits_for_the_first_full_list() {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let fake = cluster.fake_server().unwrap();
+    // The first list of every watched namespace fails twice, then succeeds.
+    fake.faults().fail_requests(
+        FaultRule::status(500)
+            .verb(Verb::List)
+            .resource(APPS)
+            .times(2),
+    );
+    let app = TestApp::spawn(&cluster, &[]).await;
+    let r = get(app.service, "/readyz", &[]).await.unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["code"], "NOT_READY");
+    app.wait_ready().await;
+    let r = get(app.service, "/readyz", &[]).await.unwrap();
+    assert_eq!(
+        (r.status.as_u16(), r.json()["status"].as_str()),
+        (200, Some("ok"))
+    );
+    assert_eq!(get(app.service, "/healthz", &[]).await.unwrap().status, 200);
+}
+
+#[tokio::test]
+async fn a_request_during_start_up_waits_for_the_first_list_instead_of_a_false_404() {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let fake = cluster.fake_server().unwrap();
+    fake.faults().delay(
+        RequestMatch::any().verb(Verb::List).resource(APPS).times(2),
+        Duration::from_millis(800),
+    );
+    let app = TestApp::spawn(&cluster, &[]).await;
+    let r = app
+        .status(&app_header(&cluster, "argocd", "guestbook"), "default")
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_start_up_gets_not_ready_with_retry_after() {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    cluster
+        .fake_server()
+        .unwrap()
+        .faults()
+        .fail_requests(FaultRule::status(500).verb(Verb::List).resource(APPS));
+    let app = TestApp::spawn(&cluster, &[("REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let r = app
+        .status(&app_header(&cluster, "argocd", "guestbook"), "default")
+        .await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["code"], "NOT_READY");
+    assert_eq!(r.header("retry-after"), Some("1"));
+}
+
+#[tokio::test]
+async fn an_expired_resource_version_leads_to_a_relist_that_catches_up() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let client = cluster.client().await.unwrap();
+    let apps = applications(client, &cluster.ns("argocd"));
+    let monitoring = app_header(&cluster, "argocd", "monitoring");
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+    let lists_before = fake.faults().request_count(Verb::List, APPS);
+
+    // Cut the watch and keep it from reconnecting while the cluster changes…
+    fake.faults()
+        .fail_requests(FaultRule::status(500).verb(Verb::Watch).resource(APPS));
+    fake.faults().drop_watches();
+    apps.delete("monitoring", &Default::default())
+        .await
+        .unwrap();
+    apps.patch(
+        "guestbook",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"health": {"status": "Degraded"}}})),
+    )
+    .await
+    .unwrap();
+    // …then forget the history, so resuming from the old resourceVersion is impossible.
+    fake.faults().compact();
+    fake.faults().clear();
+
+    eventually(Duration::from_secs(15), || async {
+        app.status(&monitoring, "default").await.status == 404
+    })
+    .await
+    .expect("the deletion during the outage was never noticed");
+    let s = app.status(&guestbook, "default").await.json();
+    assert_eq!(s["health"]["status"], "Degraded");
+    assert_eq!(s["data"]["stale"], false);
+    assert!(
+        fake.faults().request_count(Verb::List, APPS) > lists_before,
+        "no relist happened"
+    );
+    assert!(
+        app.metrics()
+            .await
+            .contains("argocd_drift_watch_lists_total")
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_api_server_marks_answers_stale_and_recovery_clears_it() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let payments = app_header(&cluster, "argocd", "payments-api");
+
+    fake.faults().set_down(true);
+    let stale_since = eventually_some(Duration::from_secs(10), || async {
+        let r = app.status(&payments, "team-payments").await;
+        let s = r.json();
+        // Still the last known answer, not an error.
+        let stale =
+            r.status == 200 && s["data"]["stale"] == true && s["sync"]["status"] == "OutOfSync";
+        stale
+            .then(|| s["data"]["staleSince"].as_str().map(str::to_string))
+            .flatten()
+    })
+    .await
+    .expect("answers were never marked stale");
+    assert!(stale_since.parse::<jiff::Timestamp>().is_ok());
+    assert!(app.metrics().await.contains(&format!(
+        r#"argocd_drift_watch_stale{{scope="{}"}} 1"#,
+        cluster.ns("argocd")
+    )));
+    // Readiness is kept: the last known data beats none.
+    assert_eq!(get(app.service, "/readyz", &[]).await.unwrap().status, 200);
+
+    fake.faults().set_down(false);
+    eventually(Duration::from_secs(15), || async {
+        app.status(&payments, "team-payments").await.json()["data"]["stale"] == false
+    })
+    .await
+    .expect("never recovered from the outage");
+
+    // And the watch is live again: a change shows up.
+    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    apps.patch(
+        "payments-api",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"health": {"status": "Degraded"}}})),
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(10), || async {
+        app.status(&payments, "team-payments").await.json()["health"]["status"] == "Degraded"
+    })
+    .await
+    .expect("changes after recovery are not seen");
+}
+
+#[tokio::test]
+async fn a_malformed_watch_line_or_an_error_status_does_not_lose_events() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+
+    fake.faults().malformed_watch_line();
+    apps.patch(
+        "guestbook",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"health": {"status": "Missing"}}})),
+    )
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(10), || async {
+        app.status(&guestbook, "default").await.json()["health"]["status"] == "Missing"
+    })
+    .await
+    .expect("the event after a malformed line was lost");
+}
+
+#[tokio::test]
+async fn an_unreadable_application_is_skipped_without_hiding_the_others() {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    // The fake does not validate against the CRD schema, so it can hold what a buggy writer
+    // (or a future Argo CD) might produce.
+    let odd = json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "odd", "namespace": "argocd"},
+        "spec": {"project": {"not": "a string"}}
+    });
+    cluster.create_objects(vec![odd]).await.unwrap();
+    let app = TestApp::ready(&cluster, &[]).await;
+    assert_eq!(
+        app.status(&app_header(&cluster, "argocd", "odd"), "default")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.status(&app_header(&cluster, "argocd", "guestbook"), "default")
+            .await
+            .status,
+        200
+    );
+}

@@ -1,0 +1,271 @@
+//! A Kubernetes API server for one test: the fake, or a namespace-isolated slice of a real one.
+
+use crate::fixtures::{fixture_dir, load_fixture_dir, remap_namespaces};
+use anyhow::{Context, bail};
+use fake_apiserver::FakeApiServer;
+use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::{ApiResource, Scope, pinned_kind};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Which API server a [`TestCluster`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Fake,
+    Real,
+}
+
+/// Bearer token of the fake API server in tests.
+const FAKE_TOKEN: &str = "fake-apiserver-admin-token";
+/// Field manager of objects the tests create as fixtures.
+pub const FIXTURE_MANAGER: &str = "argocd-drift-fixtures";
+
+pub struct TestCluster {
+    backend: Backend,
+    fake: Option<FakeApiServer>,
+    kubeconfig_path: PathBuf,
+    // Keeps the fake's kubeconfig file alive.
+    _kubeconfig_file: Option<tempfile::NamedTempFile>,
+    suffix: String,
+}
+
+impl TestCluster {
+    /// The backend chosen by `DRIFT_TEST_CLUSTER` (`fake`, the default, or `real`).
+    pub async fn start() -> anyhow::Result<TestCluster> {
+        match std::env::var("DRIFT_TEST_CLUSTER").as_deref() {
+            Ok("real") => TestCluster::real().await,
+            Ok("fake") | Err(_) => TestCluster::fake().await,
+            Ok(other) => bail!("DRIFT_TEST_CLUSTER={other:?}: expected fake or real"),
+        }
+    }
+
+    /// A fresh fake API server (TLS, bearer token) with the Argo CD CRDs installed.
+    pub async fn fake() -> anyhow::Result<TestCluster> {
+        TestCluster::fake_with(|b| b).await
+    }
+
+    /// A fake API server with extra builder settings (forbidden kinds, bookmark interval…).
+    pub async fn fake_with(
+        configure: impl FnOnce(fake_apiserver::Builder) -> fake_apiserver::Builder,
+    ) -> anyhow::Result<TestCluster> {
+        let builder = FakeApiServer::builder()
+            .tls(true)
+            .token(FAKE_TOKEN)
+            .seed_dir(fixture_dir("crds"));
+        let fake = configure(builder)
+            .start()
+            .await
+            .context("starting the fake API server")?;
+        let mut file = tempfile::NamedTempFile::new()?;
+        std::io::Write::write_all(&mut file, fake.kubeconfig_yaml().as_bytes())?;
+        Ok(TestCluster {
+            backend: Backend::Fake,
+            kubeconfig_path: file.path().to_path_buf(),
+            _kubeconfig_file: Some(file),
+            fake: Some(fake),
+            suffix: unique_suffix(),
+        })
+    }
+
+    /// The real API server `make test-real` started; its CRDs are installed once per process.
+    pub async fn real() -> anyhow::Result<TestCluster> {
+        let path = std::env::var_os("DRIFT_TEST_KUBECONFIG")
+            .map(PathBuf::from)
+            .context(
+                "DRIFT_TEST_CLUSTER=real needs DRIFT_TEST_KUBECONFIG (run `make test-real`)",
+            )?;
+        let cluster = TestCluster {
+            backend: Backend::Real,
+            fake: None,
+            kubeconfig_path: path,
+            _kubeconfig_file: None,
+            suffix: unique_suffix(),
+        };
+        cluster.ensure_crds().await?;
+        Ok(cluster)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The fake server, for fault injection; `None` on a real cluster.
+    pub fn fake_server(&self) -> Option<&FakeApiServer> {
+        self.fake.as_ref()
+    }
+
+    /// A kubeconfig file for the process under test.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig_path
+    }
+
+    /// A client for the test itself. Create one per test: a client belongs to the runtime it was
+    /// created on.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let file = Kubeconfig::read_from(&self.kubeconfig_path)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// This test's name for a fixture namespace: `argocd` → `argocd-k3x9q`.
+    pub fn ns(&self, base: &str) -> String {
+        format!("{base}-{}", self.suffix)
+    }
+
+    /// Creates every object of `fixtures/<name>` under this test's namespace names. Namespaces
+    /// go first; objects are created as the fixtures give them, `status` included.
+    pub async fn apply_fixtures(&self, name: &str) -> anyhow::Result<Vec<Value>> {
+        let objects = load_fixture_dir(&fixture_dir(name))?;
+        self.create_objects(objects).await
+    }
+
+    /// Creates objects (namespaces first) under this test's namespace names.
+    pub async fn create_objects(&self, mut objects: Vec<Value>) -> anyhow::Result<Vec<Value>> {
+        let map = self.namespace_map(&objects);
+        for obj in &mut objects {
+            remap_namespaces(obj, &map);
+        }
+        objects.sort_by_key(|o| o["kind"] != "Namespace");
+        let client = self.client().await?;
+        let mut resources: HashMap<String, (ApiResource, Scope)> = HashMap::new();
+        let mut created = Vec::with_capacity(objects.len());
+        for obj in objects {
+            let api = api_for(&client, &mut resources, &obj).await?;
+            let dynamic: DynamicObject = serde_json::from_value(obj.clone())?;
+            let params = PostParams {
+                field_manager: Some(FIXTURE_MANAGER.to_string()),
+                ..Default::default()
+            };
+            let made = api
+                .create(&params, &dynamic)
+                .await
+                .with_context(|| format!("creating {} {}", obj["kind"], obj["metadata"]["name"]))?;
+            created.push(serde_json::to_value(made)?);
+        }
+        Ok(created)
+    }
+
+    /// Every namespace the objects mention gets this test's suffix.
+    fn namespace_map(&self, objects: &[Value]) -> HashMap<String, String> {
+        let mut map = HashMap::new();
+        for obj in objects {
+            let named = if obj["kind"] == "Namespace" {
+                obj["metadata"]["name"].as_str()
+            } else {
+                obj["metadata"]["namespace"].as_str()
+            };
+            if let Some(ns) = named {
+                map.insert(ns.to_string(), self.ns(ns));
+            }
+        }
+        map
+    }
+
+    /// Installs the Argo CD CRDs on the real server once per test process and waits until the
+    /// API serves them.
+    async fn ensure_crds(&self) -> anyhow::Result<()> {
+        static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+        let path = self.kubeconfig_path.clone();
+        // Each test has its own runtime; install on a dedicated one so the result outlives it.
+        let result = INSTALLED.get_or_init(|| {
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime
+                    .block_on(install_crds(&path))
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("CRD installer panicked".into()))
+        });
+        result
+            .clone()
+            .map_err(|e| anyhow::anyhow!("installing CRDs on the real API server: {e}"))
+    }
+}
+
+async fn install_crds(kubeconfig: &Path) -> anyhow::Result<()> {
+    let file = Kubeconfig::read_from(kubeconfig)?;
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await?,
+    )?;
+    let crd_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
+        "customresourcedefinitions",
+    );
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource);
+    for crd in load_fixture_dir(&fixture_dir("crds"))? {
+        let name = crd["metadata"]["name"]
+            .as_str()
+            .context("CRD without a name")?
+            .to_string();
+        if api.get_opt(&name).await?.is_none() {
+            let dynamic: DynamicObject = serde_json::from_value(crd)?;
+            api.create(&PostParams::default(), &dynamic)
+                .await
+                .with_context(|| format!("creating CRD {name}"))?;
+        }
+    }
+    // Discovery lags CRD creation a little; wait until both kinds resolve.
+    for kind in ["Application", "AppProject"] {
+        let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind);
+        let mut tries = 0;
+        while pinned_kind(&client, &gvk).await.is_err() {
+            tries += 1;
+            if tries > 100 {
+                bail!("{kind} CRD not served after 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn api_for(
+    client: &kube::Client,
+    cache: &mut HashMap<String, (ApiResource, Scope)>,
+    obj: &Value,
+) -> anyhow::Result<Api<DynamicObject>> {
+    let api_version = obj["apiVersion"]
+        .as_str()
+        .context("object without apiVersion")?;
+    let kind = obj["kind"].as_str().context("object without kind")?;
+    let key = format!("{api_version}/{kind}");
+    if !cache.contains_key(&key) {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let (resource, caps) = pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+            .await
+            .with_context(|| format!("discovering {key}"))?;
+        cache.insert(key.clone(), (resource, caps.scope));
+    }
+    let (resource, scope) = &cache[&key];
+    Ok(match (scope, obj["metadata"]["namespace"].as_str()) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, resource),
+        (Scope::Namespaced, None) => bail!("{key} {} needs a namespace", obj["metadata"]["name"]),
+        (Scope::Cluster, _) => Api::all_with(client.clone(), resource),
+    })
+}
+
+/// Six lowercase characters unique within this process and unlikely across processes.
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = jiff::Timestamp::now().as_nanosecond() as u64;
+    let mut x = (nanos ^ (u64::from(std::process::id()) << 20))
+        .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..6)
+        .map(|_| {
+            let c = alphabet[(x % 36) as usize] as char;
+            x /= 36;
+            c
+        })
+        .collect()
+}
