@@ -11,8 +11,9 @@ service_port=${DEMO_SERVICE_PORT:-8081}
 kube_port=${DEMO_KUBE_PORT:-16443}
 profile=${DEMO_PROFILE:-release}
 token=demo-proxy-token-0123456789abcdef
-dir=target/demo
+dir=${DEMO_DIR:-target/demo}
 mkdir -p "$dir"
+rm -f "$dir/kubeconfig" "$dir"/*.pid
 
 echo "==> building ($profile)…" >&2
 if [ "$profile" = release ]; then
@@ -32,6 +33,7 @@ trap cleanup EXIT INT TERM
 "$bin/fake-apiserver" --seed fixtures/crds --seed fixtures/demo --tls --port "$kube_port" \
   --token demo-kube-admin-token --kubeconfig-out "$dir/kubeconfig" >"$dir/fake-apiserver.log" 2>&1 &
 pids+=($!)
+echo $! >"$dir/fake-apiserver.pid"
 for _ in $(seq 100); do [ -s "$dir/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$dir/kubeconfig" ] || { cat "$dir/fake-apiserver.log" >&2; echo "fake API server did not start" >&2; exit 1; }
 
@@ -39,6 +41,7 @@ PORT=$api_port SERVICE_PORT=$service_port PROXY_TOKEN=$token KUBECONFIG=$dir/kub
   ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} \
   "$bin/argocd-drift" &
 pids+=($!)
+echo $! >"$dir/argocd-drift.pid"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null || { echo "argocd-drift did not become ready" >&2; exit 1; }
 

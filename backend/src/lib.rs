@@ -12,6 +12,7 @@
 //! `main` loads [`Config`] and calls [`run`]; tests call [`Server::bind`] then [`Server::serve`],
 //! which is all `run` does, so they learn the ports they bound.
 
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod domain;

@@ -14,11 +14,11 @@
 //! Objects are read as `DynamicObject` and decoded one by one, so a single Application that
 //! cannot be decoded is logged and skipped instead of failing the whole list.
 
+use crate::clock;
 use crate::domain::app::{AppKey, Application, ApplicationSpec, ApplicationStatus};
 use crate::index::{AppIndex, WatchScope};
 use crate::metrics::Metrics;
 use futures::{StreamExt, pin_mut};
-use jiff::Timestamp;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,
 };
@@ -130,8 +130,7 @@ impl AppWatch {
             }
         }
         let count = apps.len();
-        self.index
-            .replace_scope(&self.scope, apps, Timestamp::now());
+        self.index.replace_scope(&self.scope, apps, clock::now());
         self.metrics.listed(self.scope.label());
         self.metrics.set_stale(self.scope.label(), false);
         self.metrics.set_applications(self.index.len());
@@ -181,7 +180,7 @@ impl AppWatch {
                     Ok(WatchEvent::Added(obj) | WatchEvent::Modified(obj)) => {
                         remember_version(&mut resource_version, &obj);
                         if let Some(app) = self.decode(obj) {
-                            self.index.apply(app, Timestamp::now());
+                            self.index.apply(app, clock::now());
                         }
                     }
                     Ok(WatchEvent::Deleted(obj)) => {
@@ -220,7 +219,7 @@ impl AppWatch {
         self.metrics.watch_error(self.scope.label());
         self.metrics.set_stale(self.scope.label(), true);
         self.index
-            .mark_stale(&self.scope, format!("{what}: {error}"), Timestamp::now());
+            .mark_stale(&self.scope, format!("{what}: {error}"), clock::now());
         tracing::warn!(scope = self.scope.label(), %error, retry_in_ms = self.backoff.next_delay().as_millis() as u64, "cannot {what} applications; serving the last known data");
     }
 

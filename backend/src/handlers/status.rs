@@ -20,7 +20,7 @@ pub fn get(
     let view = status_view(
         &ctx.app,
         &ctx.freshness,
-        jiff::Timestamp::now(),
+        crate::clock::now(),
         reconcile_stale_after,
     );
     Ok(json::ok(&view))
