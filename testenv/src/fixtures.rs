@@ -5,6 +5,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+const TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// `fixtures/<name>` in the repository.
 pub fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,13 +56,22 @@ fn remap_namespace_fields(value: &mut Value, map: &HashMap<String, String>) {
     match value {
         Value::Object(fields) => {
             for (key, field) in fields.iter_mut() {
-                match field {
-                    Value::String(s) if key == "namespace" => {
+                match (key.as_str(), field) {
+                    ("namespace", Value::String(s)) => {
                         if let Some(mapped) = map.get(s.as_str()) {
                             s.clone_from(mapped);
                         }
                     }
-                    other => remap_namespace_fields(other, map),
+                    (TRACKING_ID, Value::String(id)) => *id = remap_tracking_id(id, map),
+                    (LAST_APPLIED, Value::String(text)) => {
+                        // The manifest as applied, JSON in a string: remap inside it too.
+                        if let Ok(mut manifest) = serde_json::from_str::<Value>(text) {
+                            remap_namespace_fields(&mut manifest, map);
+                            let newline = if text.ends_with('\n') { "\n" } else { "" };
+                            *text = format!("{manifest}{newline}");
+                        }
+                    }
+                    (_, other) => remap_namespace_fields(other, map),
                 }
             }
         }
@@ -68,6 +80,19 @@ fn remap_namespace_fields(value: &mut Value, map: &HashMap<String, String>) {
             .for_each(|v| remap_namespace_fields(v, map)),
         _ => {}
     }
+}
+
+/// `<app>:<group>/<kind>:<namespace>/<name>` with the namespace remapped.
+fn remap_tracking_id(id: &str, map: &HashMap<String, String>) -> String {
+    let mut parts: Vec<&str> = id.splitn(3, ':').collect();
+    let remapped;
+    if let Some((ns, name)) = parts.get(2).and_then(|last| last.split_once('/'))
+        && let Some(mapped) = map.get(ns)
+    {
+        remapped = format!("{mapped}/{name}");
+        parts[2] = &remapped;
+    }
+    parts.join(":")
 }
 
 #[cfg(test)]
@@ -96,6 +121,21 @@ mod tests {
         assert_eq!(app["status"]["resources"][0]["namespace"], "web-x1");
         assert_eq!(app["status"]["resources"][0]["name"], "web");
         assert!(app["status"]["resources"][1].get("namespace").is_none());
+
+        let mut live = json!({"kind": "Service", "metadata": {"namespace": "web", "annotations": {
+            "argocd.argoproj.io/tracking-id": "web:/Service:web/web",
+            "kubectl.kubernetes.io/last-applied-configuration": "{\"metadata\":{\"namespace\":\"web\"}}\n"
+        }}});
+        remap_namespaces(&mut live, &map);
+        let annotations = &live["metadata"]["annotations"];
+        assert_eq!(
+            annotations["argocd.argoproj.io/tracking-id"],
+            "web:/Service:web-x1/web"
+        );
+        assert_eq!(
+            annotations["kubectl.kubernetes.io/last-applied-configuration"],
+            "{\"metadata\":{\"namespace\":\"web-x1\"}}\n"
+        );
 
         let mut ns = json!({"kind": "Namespace", "metadata": {"name": "web"}});
         remap_namespaces(&mut ns, &map);

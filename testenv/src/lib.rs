@@ -11,6 +11,7 @@
 mod cluster;
 mod fixtures;
 pub mod http;
+pub mod scenario;
 
 pub use cluster::{Backend, TestCluster};
 pub use fixtures::{fixture_dir, load_fixture_dir, remap_namespaces};
