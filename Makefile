@@ -14,7 +14,7 @@ demo: ## Run the demo: a fake cluster with Argo CD fixtures and argocd-drift aga
 	scripts/demo.sh
 
 .PHONY: test
-test: lint test-unit ## The whole test suite (what CI runs)
+test: lint test-unit test-real ## The whole test suite (what CI runs)
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors
@@ -25,3 +25,19 @@ lint: ## rustfmt and clippy, warnings are errors
 test-unit: ## Unit, property and end-to-end tests against the fake API server
 	$(CARGO) test --workspace --locked
 
+
+.PHONY: test-real
+test-real: ## The end-to-end suites against a real kube-apiserver + etcd (built once per machine)
+	testenv/run-real-suite.sh
+
+.PHONY: real-kube-bins
+real-kube-bins: ## Build and cache kube-apiserver and etcd from their Go modules
+	testenv/real-kube.sh bins
+
+.PHONY: record-fixtures
+record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh real API server
+	testenv/record-fixtures.sh
+
+.PHONY: bench
+bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
+	scripts/bench.sh

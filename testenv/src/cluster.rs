@@ -129,6 +129,7 @@ impl TestCluster {
         let map = self.namespace_map(&objects);
         for obj in &mut objects {
             remap_namespaces(obj, &map);
+            strip_allocated(obj);
         }
         objects.sort_by_key(|o| o["kind"] != "Namespace");
         let client = self.client().await?;
@@ -188,6 +189,17 @@ impl TestCluster {
         result
             .clone()
             .map_err(|e| anyhow::anyhow!("installing CRDs on the real API server: {e}"))
+    }
+}
+
+/// Removes what a server allocates per cluster, which a recorded object carries but a new one
+/// cannot ask for (a real server refuses a Service whose recorded `clusterIP` is taken).
+fn strip_allocated(obj: &mut Value) {
+    if obj["kind"] == "Service"
+        && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
     }
 }
 
