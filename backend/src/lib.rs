@@ -69,7 +69,6 @@ pub enum ShutdownError {
 impl Server {
     /// Validates the configuration, builds the Kubernetes client and binds both ports.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
-        config.validate()?;
         let proxy_auth = config.proxy_auth()?;
         let Config {
             bind_address,

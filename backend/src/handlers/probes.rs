@@ -27,9 +27,29 @@ pub fn readyz(index: &AppIndex, shutting_down: bool) -> Result<Response<Full<Byt
         return Err(ApiError::ShuttingDown);
     }
     if !index.is_ready() {
-        return Err(ApiError::NotReady);
+        return Err(ApiError::NotReady {
+            detail: Some(waiting_for(index)),
+        });
     }
     Ok(json::ok(&Ok { status: "ok" }))
+}
+
+/// Which scopes have not listed yet, and the last error of each: the first thing to read when
+/// the pod never turns ready (typically RBAC not allowing `list applications`).
+fn waiting_for(index: &AppIndex) -> String {
+    let pending: Vec<String> = index
+        .freshness()
+        .into_iter()
+        .filter(|(_, f)| !f.synced)
+        .map(|(scope, f)| match f.last_error {
+            Some(error) => format!("namespace {} ({error})", scope.label()),
+            None => format!("namespace {} (listing)", scope.label()),
+        })
+        .collect();
+    format!(
+        "waiting for the first list of applications in {}",
+        pending.join(", ")
+    )
 }
 
 pub fn metrics(metrics: &Metrics) -> Result<Response<Full<Bytes>>, ApiError> {

@@ -63,9 +63,11 @@ pub enum ApiError {
     /// The request did not finish within the per-request timeout.
     #[error("the request took too long")]
     Timeout,
-    /// The Application cache has not finished its first sync (or the process is stopping).
-    #[error("argocd-drift is starting and has not yet read the applications, retry shortly")]
-    NotReady,
+    /// The Application index has not finished its first list. On the service port (`/readyz`)
+    /// the detail says what the list is waiting for, e.g. an RBAC refusal; the API port never
+    /// carries it.
+    #[error("argocd-drift has not yet read the applications{}", .detail.as_deref().map(|d| format!(": {d}")).unwrap_or_else(|| ", retry shortly".into()))]
+    NotReady { detail: Option<String> },
     /// The process received a termination signal and is draining (service port `/readyz`).
     #[error("argocd-drift is shutting down")]
     ShuttingDown,
@@ -98,7 +100,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded
             | ApiError::Timeout
-            | ApiError::NotReady
+            | ApiError::NotReady { .. }
             | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,7 +124,7 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
             ApiError::Overloaded => "OVERLOADED",
             ApiError::Timeout => "REQUEST_TIMEOUT",
-            ApiError::NotReady => "NOT_READY",
+            ApiError::NotReady { .. } => "NOT_READY",
             ApiError::ShuttingDown => "SHUTTING_DOWN",
             ApiError::Internal(_) => "INTERNAL",
         })
@@ -169,7 +171,7 @@ impl ApiError {
             }
             ApiError::Overloaded
             | ApiError::Timeout
-            | ApiError::NotReady
+            | ApiError::NotReady { .. }
             | ApiError::ShuttingDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
@@ -223,7 +225,11 @@ mod tests {
 
     #[tokio::test]
     async fn shed_and_unready_answers_say_when_to_retry() {
-        for e in [ApiError::Overloaded, ApiError::Timeout, ApiError::NotReady] {
+        for e in [
+            ApiError::Overloaded,
+            ApiError::Timeout,
+            ApiError::NotReady { detail: None },
+        ] {
             let (status, headers, _) = body_of(e).await;
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(headers[header::RETRY_AFTER], "1");

@@ -141,7 +141,9 @@ impl Api {
         };
         match tokio::time::timeout(self.limits.request_timeout, answer).await {
             Ok(result) => result,
-            Err(_elapsed) if !self.gate.index().is_ready() => Err(ApiError::NotReady),
+            Err(_elapsed) if !self.gate.index().is_ready() => {
+                Err(ApiError::NotReady { detail: None })
+            }
             Err(_elapsed) => Err(ApiError::Timeout),
         }
     }
