@@ -247,30 +247,3 @@ async fn an_unreadable_application_is_skipped_without_hiding_the_others() {
         200
     );
 }
-
-#[tokio::test]
-async fn readiness_explains_an_rbac_refusal_to_list_applications() {
-    let cluster = TestCluster::fake_with(|b| b.forbid("argoproj.io", "applications"))
-        .await
-        .unwrap();
-    let app = TestApp::spawn(&cluster, &[]).await;
-    let argocd = cluster.ns("argocd");
-    let body = eventually_some(Duration::from_secs(10), || async {
-        let r = get(app.service, "/readyz", &[]).await.unwrap();
-        let body = r.json();
-        let message = body["message"].as_str().unwrap_or_default().to_string();
-        (r.status == 503 && message.contains("forbidden")).then_some(body)
-    })
-    .await
-    .expect("readyz never explained the refusal");
-    assert_eq!(body["code"], "NOT_READY");
-    let message = body["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!("namespace {argocd}")),
-        "{message}"
-    );
-    assert!(
-        message.contains("cannot list resource \"applications\""),
-        "{message}"
-    );
-}

@@ -27,7 +27,10 @@ pub const FIXTURE_MANAGER: &str = "argocd-drift-fixtures";
 pub struct TestCluster {
     backend: Backend,
     fake: Option<FakeApiServer>,
+    /// Admin access, for the test itself.
     kubeconfig_path: PathBuf,
+    /// What the process under test uses, when it differs from the admin's.
+    process_kubeconfig: Option<PathBuf>,
     // Keeps the fake's kubeconfig file alive.
     _kubeconfig_file: Option<tempfile::NamedTempFile>,
     suffix: String,
@@ -65,6 +68,7 @@ impl TestCluster {
         Ok(TestCluster {
             backend: Backend::Fake,
             kubeconfig_path: file.path().to_path_buf(),
+            process_kubeconfig: None,
             _kubeconfig_file: Some(file),
             fake: Some(fake),
             suffix: unique_suffix(),
@@ -82,11 +86,42 @@ impl TestCluster {
             backend: Backend::Real,
             fake: None,
             kubeconfig_path: path,
+            process_kubeconfig: None,
             _kubeconfig_file: None,
             suffix: unique_suffix(),
         };
         cluster.ensure_crds().await?;
         Ok(cluster)
+    }
+
+    /// A cluster on which the process under test may not list Applications: on the fake, the
+    /// resource is forbidden; on the real server, [`kubeconfig_path`](Self::kubeconfig_path) is
+    /// the non-admin user's (no RBAC bindings), while [`client`](Self::client) stays admin.
+    pub async fn start_unprivileged() -> anyhow::Result<TestCluster> {
+        match std::env::var("DRIFT_TEST_CLUSTER").as_deref() {
+            Ok("real") => {
+                let mut cluster = TestCluster::real().await?;
+                cluster.process_kubeconfig = Some(cluster.user_kubeconfig()?);
+                Ok(cluster)
+            }
+            _ => TestCluster::fake_with(|b| b.forbid("argoproj.io", "applications")).await,
+        }
+    }
+
+    /// The real server's non-admin user (`drift-user`, group `drift-users`), written by
+    /// `real-kube.sh start` next to the admin kubeconfig.
+    pub fn user_kubeconfig(&self) -> anyhow::Result<PathBuf> {
+        let dir = self
+            .kubeconfig_path
+            .parent()
+            .context("kubeconfig has no directory")?;
+        let path = dir.join("kubeconfig-user");
+        anyhow::ensure!(
+            path.exists(),
+            "{} not found (a real cluster from real-kube.sh has it)",
+            path.display()
+        );
+        Ok(path)
     }
 
     pub fn backend(&self) -> Backend {
@@ -100,7 +135,9 @@ impl TestCluster {
 
     /// A kubeconfig file for the process under test.
     pub fn kubeconfig_path(&self) -> &Path {
-        &self.kubeconfig_path
+        self.process_kubeconfig
+            .as_deref()
+            .unwrap_or(&self.kubeconfig_path)
     }
 
     /// A client for the test itself. Create one per test: a client belongs to the runtime it was

@@ -72,3 +72,72 @@ pub async fn get(
 ) -> anyhow::Result<Response> {
     send(addr, Method::GET, path, headers, Bytes::new()).await
 }
+
+/// A request as a [`Recorder`] saw it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: Method,
+    /// Path and query.
+    pub uri: String,
+    pub headers: HeaderMap,
+}
+
+/// An HTTP server on 127.0.0.1 that records every request and answers `200 {"recorded":true}`:
+/// a stand-in backend to see exactly what a proxy forwards.
+pub struct Recorder {
+    pub addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    pub async fn start() -> anyhow::Result<Recorder> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let sink = std::sync::Arc::clone(&sink);
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let sink = std::sync::Arc::clone(&sink);
+                        async move {
+                            let (parts, _) = req.into_parts();
+                            if let Ok(mut seen) = sink.lock() {
+                                seen.push(Recorded {
+                                    method: parts.method,
+                                    uri: parts.uri.to_string(),
+                                    headers: parts.headers,
+                                });
+                            }
+                            let mut response = http::Response::new(Full::new(Bytes::from_static(
+                                b"{\"recorded\":true}",
+                            )));
+                            response.headers_mut().insert(
+                                "content-type",
+                                http::HeaderValue::from_static("application/json"),
+                            );
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        Ok(Recorder { addr, seen, task })
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
