@@ -160,6 +160,8 @@ impl Api {
                 app = ?claimed(&parts.headers, "argocd-application-name"),
                 project = ?claimed(&parts.headers, "argocd-project-name"),
                 %peer,
+                // The browser's address as Argo CD appends it (earlier entries are client claims).
+                forwarded_for = ?claimed(&parts.headers, "x-forwarded-for"),
                 method = %parts.method,
                 path = parts.uri.path(),
                 "request rejected",
