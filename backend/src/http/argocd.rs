@@ -14,7 +14,7 @@
 
 use crate::domain::app::AppKey;
 use crate::domain::names::{is_dns_label, is_dns_subdomain};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// The longest single header value accepted (user names are e-mail addresses at worst).
 pub const MAX_VALUE_LEN: usize = 1024;
@@ -58,6 +58,20 @@ impl ArgoHeader {
             ArgoHeader::TargetClusterName => "Argocd-Target-Cluster-Name",
             ArgoHeader::TargetClusterUrl => "Argocd-Target-Cluster-URL",
         }
+    }
+
+    /// The header as a pre-built (lowercase) name: looking it up does no parsing.
+    pub const fn header_name(self) -> HeaderName {
+        HeaderName::from_static(match self {
+            ArgoHeader::ApplicationName => "argocd-application-name",
+            ArgoHeader::ProjectName => "argocd-project-name",
+            ArgoHeader::Namespace => "argocd-namespace",
+            ArgoHeader::Username => "argocd-username",
+            ArgoHeader::UserId => "argocd-user-id",
+            ArgoHeader::UserGroups => "argocd-user-groups",
+            ArgoHeader::TargetClusterName => "argocd-target-cluster-name",
+            ArgoHeader::TargetClusterUrl => "argocd-target-cluster-url",
+        })
     }
 
     /// The header in error codes: `ARGOCD_APPLICATION_NAME`.
@@ -221,7 +235,7 @@ fn required(headers: &HeaderMap, header: ArgoHeader) -> Result<&str, HeaderError
 /// The header's single value as text: at most once, UTF-8, no control characters, not empty,
 /// not over [`MAX_VALUE_LEN`] (groups: the whole list may be longer).
 fn optional(headers: &HeaderMap, header: ArgoHeader) -> Result<Option<&str>, HeaderError> {
-    let mut values = headers.get_all(header.name()).iter();
+    let mut values = headers.get_all(header.header_name()).iter();
     let Some(value) = values.next() else {
         return Ok(None);
     };
@@ -309,6 +323,16 @@ mod tests {
             Some("https://kubernetes.default.svc")
         );
         assert_eq!(caller.cluster.name, None);
+    }
+
+    #[test]
+    fn prebuilt_header_names_are_the_documented_names_lowercased() {
+        for header in ArgoHeader::ALL {
+            assert_eq!(
+                header.header_name().as_str(),
+                header.name().to_ascii_lowercase()
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! In-process cost of the work argocd-drift does per `GET /api/v1/status`, without the network:
+//! parsing the identity headers, the whole gate (secret, headers, index lookup, claims), and
+//! building + serializing the status document. `cargo bench -p argocd-drift`.
+//!
+//! The index holds the demo Applications plus 2 000 generated ones, so lookups are not measured
+//! on a toy map.
+#![allow(clippy::unwrap_used)] // benchmark setup
+
+use argocd_drift::config::{ProxyAuth, Secret};
+use argocd_drift::domain::app::{AppKey, Application};
+use argocd_drift::domain::status::status_view;
+use argocd_drift::http::argocd::parse_caller;
+use argocd_drift::http::gate::Gate;
+use argocd_drift::http::query::Query;
+use argocd_drift::index::{AppIndex, Lookup, WatchScope};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue};
+use std::hint::black_box;
+use std::time::Duration;
+
+const TOKEN: &str = "bench-proxy-token-0123456789abcdef";
+
+fn demo_apps() -> Vec<Application> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/demo/20-applications.yaml"
+    ))
+    .unwrap();
+    let mut docs = fake_apiserver::load_yaml_documents(&text).unwrap();
+    let now = jiff::Timestamp::now();
+    docs.iter_mut()
+        .map(|doc| {
+            fake_apiserver::expand_time_placeholders(doc, now);
+            let key = AppKey::new(
+                doc["metadata"]["namespace"].as_str().unwrap(),
+                doc["metadata"]["name"].as_str().unwrap(),
+            );
+            Application {
+                key,
+                spec: serde_json::from_value(doc["spec"].take()).unwrap(),
+                status: serde_json::from_value(doc["status"].take()).unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn index() -> AppIndex {
+    let scopes = vec![
+        WatchScope::Namespace("argocd".into()),
+        WatchScope::Namespace("team-apps".into()),
+    ];
+    let index = AppIndex::new(scopes.clone());
+    let demo = demo_apps();
+    let mut argocd: Vec<Application> = demo
+        .iter()
+        .filter(|a| a.key.namespace == "argocd")
+        .cloned()
+        .collect();
+    let template = argocd[0].clone();
+    for i in 0..2000 {
+        let mut app = template.clone();
+        app.key = AppKey::new("argocd", format!("generated-{i}"));
+        argocd.push(app);
+    }
+    let team: Vec<Application> = demo
+        .into_iter()
+        .filter(|a| a.key.namespace == "team-apps")
+        .collect();
+    index.replace_scope(&scopes[0], argocd, jiff::Timestamp::now());
+    index.replace_scope(&scopes[1], team, jiff::Timestamp::now());
+    index
+}
+
+fn headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        ("authorization", format!("Bearer {TOKEN}")),
+        ("argocd-application-name", "argocd:web-frontend".into()),
+        ("argocd-project-name", "team-web".into()),
+        ("argocd-namespace", "argocd".into()),
+        ("argocd-username", "alice@example.com".into()),
+        ("argocd-user-id", "CiQwOGE4Njg0Yi1kYjg4".into()),
+        ("argocd-user-groups", "dev,ops,sre".into()),
+        ("argocd-target-cluster-name", "in-cluster".into()),
+    ] {
+        h.insert(k, HeaderValue::from_str(&v).unwrap());
+    }
+    h
+}
+
+fn bench(c: &mut Criterion) {
+    let index = index();
+    let gate = Gate::new(
+        ProxyAuth::Token(TOKEN.parse::<Secret>().unwrap()),
+        index.clone(),
+    );
+    let headers = headers();
+    let query = Query::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    c.bench_function("parse identity headers", |b| {
+        b.iter(|| parse_caller(black_box(&headers)).unwrap())
+    });
+    c.bench_function("gate: secret + headers + lookup + claims", |b| {
+        b.iter(|| {
+            gate.authenticate(black_box(&headers)).unwrap();
+            runtime
+                .block_on(gate.admit(black_box(&headers), &query))
+                .unwrap()
+        })
+    });
+    let Lookup::Found { app, freshness } = index.lookup(&AppKey::new("argocd", "web-frontend"))
+    else {
+        panic!("demo app missing");
+    };
+    c.bench_function("status document: build + serialize", |b| {
+        b.iter(|| {
+            let view = status_view(
+                black_box(&app),
+                &freshness,
+                jiff::Timestamp::now(),
+                Duration::from_secs(600),
+            );
+            serde_json::to_vec(&view).unwrap()
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
