@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::registry::{Registry, ResourceType};
 
 /// The version the fake claims to be.
-pub(crate) const GIT_VERSION: &str = "v1.33.0";
+pub(crate) const GIT_VERSION: &str = "v1.37.1";
 
 /// The media type of aggregated discovery responses.
 pub(crate) const AGGREGATED_CONTENT_TYPE: &str =

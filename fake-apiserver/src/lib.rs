@@ -27,10 +27,12 @@
 //!   log.
 //!
 //! Protocol approximations (compared with a real kube-apiserver) are listed in the module docs
-//! of `store`, `schema`, `patch`, `managed_fields`, `watch` and `selectors`.
+//! of `store`, `defaults`, `strategy`, `schema`, `patch`, `managed_fields`, `watch` and
+//! `selectors`.
 
 #![forbid(unsafe_code)]
 
+mod defaults;
 mod discovery;
 mod faults;
 mod handlers;
@@ -45,6 +47,7 @@ mod selectors;
 mod server;
 mod status;
 mod store;
+mod strategy;
 mod tls;
 mod watch;
 

@@ -27,10 +27,15 @@
 //!   `/status` subresource the main endpoint does not track `status` and the status endpoint
 //!   tracks only `status` (entries carry `subresource: status`). Without the subresource,
 //!   `status` is an ordinary field, as in the real server.
-//! - Comparison: maps recurse; lists recurse only when [`crate::schema`] knows their keys
-//!   (otherwise they are atomic leaves); a map or list node that appears gets its own member
-//!   path (hence `.`), except nodes that exist in every typed object of that kind (see
-//!   [`Shape::always_present`]).
+//! - Comparison: maps recurse unless [`crate::schema`] says they are atomic structs or maps
+//!   (`secretKeyRef`, selectors…: one leaf); lists recurse only when it knows their keys
+//!   (otherwise they are atomic leaves), and items it marks atomic (`ownerReferences`,
+//!   `imagePullSecrets`) are leaves `k:{…}: {}`; a map or list node that appears gets its own
+//!   member path (hence `.`), except nodes that exist in every typed object of that kind (see
+//!   [`Shape::always_present`]), which are not even a change when they appear empty (a
+//!   template's `metadata: {}`).
+//! - Decode-time defaults are already in the object an `Update` writes (so its entry owns
+//!   them), and are added only after an `Apply` (see the `store` module docs).
 
 use std::collections::BTreeMap;
 
@@ -336,7 +341,11 @@ impl Walker<'_> {
                 let lm = lhs.and_then(Value::as_object).unwrap_or(&empty);
                 let rm = rhs.and_then(Value::as_object).unwrap_or(&empty);
                 if lm.is_empty() && rm.is_empty() {
-                    self.leaf(lhs, rhs, out);
+                    // An empty struct every typed object has (a template's `metadata: {}`)
+                    // was there before: not a change.
+                    if !(lhs.is_none() && self.struct_always_present()) {
+                        self.leaf(lhs, rhs, out);
+                    }
                     return;
                 }
                 let mut keys: Vec<&String> = lm.keys().chain(rm.keys()).collect();
@@ -353,6 +362,7 @@ impl Walker<'_> {
                 let rl = rhs.and_then(Value::as_array).unwrap_or(&empty);
                 let all: Vec<Value> = ll.iter().chain(rl).cloned().collect();
                 let ids = list_item_ids(self.shape, &names, &all);
+                let atomic_items = self.shape.atomic_items(&names);
                 let Some(ids) = ids.filter(|_| !(ll.is_empty() && rl.is_empty())) else {
                     self.leaf(lhs, rhs, out);
                     return;
@@ -376,6 +386,7 @@ impl Walker<'_> {
                     let (li, ri) = (left.get(&id).copied(), right.get(&id).copied());
                     self.in_item(id, |w| match ids {
                         ListIds::Set => w.leaf(li, ri, out),
+                        ListIds::Map(_) if atomic_items => w.leaf(li, ri, out),
                         ListIds::Map(_) => {
                             w.compare(li, ri, out);
                             // An item is always a member of its own (even when empty).
@@ -407,15 +418,16 @@ impl Walker<'_> {
             return;
         }
         match (lhs, rhs) {
-            (None, Some(_)) => {
-                let struct_field = matches!(self.path.last(), Some(PathElement::Field(_)));
-                if !(struct_field && self.shape.always_present(&self.names())) {
-                    out.added.insert(&self.path);
-                }
-            }
+            (None, Some(_)) if !self.struct_always_present() => out.added.insert(&self.path),
             (Some(_), None) => out.removed.insert(&self.path),
             _ => {}
         }
+    }
+
+    /// Is the current node a struct field that exists in every typed object of the kind?
+    fn struct_always_present(&self) -> bool {
+        matches!(self.path.last(), Some(PathElement::Field(_)))
+            && self.shape.always_present(&self.names())
     }
 
     fn collect(&mut self, value: &Value, set: &mut FieldSet) {
@@ -430,13 +442,16 @@ impl Walker<'_> {
                 }
             }
             Value::Array(items) if !items.is_empty() => {
+                let atomic_items = self.shape.atomic_items(&names);
                 match list_item_ids(self.shape, &names, items) {
                     None => set.insert(&self.path),
                     Some(ids) => {
                         for item in items {
                             self.in_item(ids.id(item), |w| {
                                 set.insert(&w.path);
-                                if let (ListIds::Map(_), Value::Object(fields)) = (&ids, item) {
+                                if let (ListIds::Map(_), Value::Object(fields), false) =
+                                    (&ids, item, atomic_items)
+                                {
                                     for (key, child) in fields {
                                         w.in_field(key, |w| w.collect(child, set));
                                     }

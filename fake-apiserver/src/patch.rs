@@ -205,7 +205,7 @@ fn smp_value(target: &mut Value, patch: &Value, path: &mut Vec<String>, shape: S
         return;
     };
     let as_strs: Vec<&str> = path.iter().map(String::as_str).collect();
-    if directive(patch) == Some("replace") || shape.atomic_map(&as_strs) {
+    if directive(patch) == Some("replace") || shape.replaced_by_strategic_merge(&as_strs) {
         *target = strip_directives(patch);
         return;
     }

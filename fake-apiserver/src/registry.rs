@@ -78,6 +78,11 @@ impl ResourceType {
         self.group.is_empty() && self.plural == "namespaces"
     }
 
+    /// Core v1 Events: the one served kind the real server never watch-caches.
+    pub fn is_events(&self) -> bool {
+        self.group.is_empty() && self.plural == "events"
+    }
+
     pub fn is_crd(&self) -> bool {
         self.group == "apiextensions.k8s.io" && self.plural == "customresourcedefinitions"
     }
@@ -131,7 +136,7 @@ const fn builtin(
 }
 
 /// The built-in types (group, version, plural, kind, namespaced, short names, /status,
-/// generation), as a v1.33 kube-apiserver reports them.
+/// generation), as a v1.37 kube-apiserver reports them.
 const BUILTINS: &[Builtin] = &[
     builtin(
         "",
@@ -165,7 +170,7 @@ const BUILTINS: &[Builtin] = &[
         false,
         false,
     ),
-    builtin("", "v1", "pods", "Pod", true, &["po"], true, false),
+    builtin("", "v1", "pods", "Pod", true, &["po"], true, true),
     builtin("", "v1", "events", "Event", true, &["ev"], false, false),
     builtin(
         "apps",

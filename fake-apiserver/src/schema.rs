@@ -16,8 +16,24 @@
 //! | `metadata.finalizers` | set | the value |
 //!
 //! Only `metadata.ownerReferences`/`metadata.finalizers` apply to custom resources (whose CRD
-//! schemas would have to declare list types). A `selector` object on a built-in kind is atomic
-//! (LabelSelector and Service selectors are `x-kubernetes-map-type: atomic`).
+//! schemas would have to declare list types).
+//!
+//! Some objects of built-in kinds are **atomic** for server-side apply and `managedFields`
+//! (`+structType=atomic` / `+mapType=atomic` in the Go types): owned and applied as a whole,
+//! one `f:<name>: {}` entry ([`Shape::atomic_map`]):
+//!
+//! | field | Go type |
+//! |---|---|
+//! | `spec…selector`, `labelSelector`, `namespaceSelector`, `podSelector` | LabelSelector, Service selector |
+//! | `fieldRef`, `resourceFieldRef`, `configMapKeyRef`, `secretKeyRef`, `fileKeyRef` | the `env[].valueFrom` and downward API selectors |
+//! | pod `nodeSelector`, `nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`, `preference` | map, NodeSelector, NodeSelectorTerm |
+//! | `secretRef`, `nodePublishSecretRef` of volume sources | LocalObjectReference, SecretReference |
+//! | `roleRef`, Event `involvedObject`/`related`, `dataSource`, Ingress `backend.service.port` | RoleRef, ObjectReference, TypedLocalObjectReference, ServiceBackendPort |
+//!
+//! The items of `metadata.ownerReferences` (every kind) and `imagePullSecrets` are atomic too:
+//! `k:{"uid":…}: {}` ([`Shape::atomic_items`]). Strategic merge patch does not use any of this
+//! (the real one follows `patchStrategy` tags, not `structType`); it only replaces a workload or
+//! Service `selector` as a whole ([`Shape::replaced_by_strategic_merge`]).
 
 use serde_json::Value;
 
@@ -77,9 +93,39 @@ impl Shape<'_> {
         }
     }
 
-    /// Is the object at `path` merged and owned as a whole?
+    /// Is the object at `path` applied and owned as a whole (see the module docs)?
     pub fn atomic_map(&self, path: &[&str]) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        let Some((&last, parents)) = path.split_last() else {
+            return false;
+        };
+        let parent = parents.last().copied();
+        match last {
+            "selector" => self.replaced_by_strategic_merge(path),
+            "labelSelector" | "namespaceSelector" | "podSelector" => true,
+            "fieldRef" | "resourceFieldRef" | "configMapKeyRef" | "secretKeyRef" | "fileKeyRef" => {
+                true
+            }
+            "nodeSelector" => parent == Some("spec"),
+            "requiredDuringSchedulingIgnoredDuringExecution" => parent == Some("nodeAffinity"),
+            "preference" | "secretRef" | "nodePublishSecretRef" | "roleRef" | "dataSource" => true,
+            "involvedObject" | "related" => self.kind == "Event",
+            "port" => parent == Some("service"),
+            _ => false,
+        }
+    }
+
+    /// Does a strategic merge patch replace the object at `path` instead of merging it?
+    pub fn replaced_by_strategic_merge(&self, path: &[&str]) -> bool {
         self.builtin && path.len() >= 2 && path.last() == Some(&"selector") && path[0] == "spec"
+    }
+
+    /// Are the items of the keyed list at `path` owned as a whole (`k:{…}: {}`)?
+    pub fn atomic_items(&self, path: &[&str]) -> bool {
+        path == ["metadata", "ownerReferences"]
+            || (self.builtin && path.last() == Some(&"imagePullSecrets"))
     }
 
     /// Does the empty typed object already contain this (non-pointer struct) node? Such nodes
@@ -110,6 +156,7 @@ impl Shape<'_> {
             "Pod" => rest == "containers",
             "CronJob" => {
                 rest == "jobTemplate"
+                    || rest == "jobTemplate/metadata"
                     || rest == "jobTemplate/spec"
                     || rest
                         .strip_prefix("jobTemplate/spec/")
@@ -185,5 +232,37 @@ mod tests {
         assert!(DEPLOYMENT.always_present(&["spec", "template", "spec"]));
         assert!(!DEPLOYMENT.always_present(&["spec", "strategy", "rollingUpdate"]));
         assert!(!DEPLOYMENT.always_present(&["metadata", "labels"]));
+    }
+
+    #[test]
+    fn key_selectors_owner_references_and_label_selectors_are_atomic() {
+        let env = ["spec", "template", "spec", "containers", "env", "valueFrom"];
+        for leaf in [
+            "secretKeyRef",
+            "configMapKeyRef",
+            "fieldRef",
+            "resourceFieldRef",
+        ] {
+            let path: Vec<&str> = env.iter().copied().chain([leaf]).collect();
+            assert!(DEPLOYMENT.atomic_map(&path), "{leaf}");
+        }
+        assert!(DEPLOYMENT.atomic_map(&["spec", "selector"]));
+        assert!(DEPLOYMENT.atomic_map(&["spec", "template", "spec", "nodeSelector"]));
+        assert!(!DEPLOYMENT.atomic_map(&["spec", "template", "spec", "containers", "env"]));
+        assert!(!DEPLOYMENT.replaced_by_strategic_merge(&[
+            "spec",
+            "template",
+            "spec",
+            "containers",
+            "env",
+            "valueFrom",
+            "secretKeyRef"
+        ]));
+        let cr = Shape {
+            builtin: false,
+            kind: "Application",
+        };
+        assert!(cr.atomic_items(&["metadata", "ownerReferences"]));
+        assert!(!cr.atomic_map(&["spec", "selector"]));
     }
 }

@@ -178,6 +178,16 @@ impl ApiError {
         )
     }
 
+    /// `410 Expired` for a watch the real server serves from etcd rather than the watch cache
+    /// (core Events), once etcd has compacted the requested revision.
+    pub fn too_old_uncached() -> Self {
+        Self::new(
+            410,
+            "Expired",
+            "The resourceVersion for the provided watch is too old.",
+        )
+    }
+
     /// `401 Unauthorized`.
     pub fn unauthorized() -> Self {
         Self::new(401, "Unauthorized", "Unauthorized")

@@ -21,10 +21,21 @@
 //! - `registry`: the served resource types; creating or deleting a CustomResourceDefinition
 //!   changes it in the same critical section.
 //!
-//! Writes made through the in-process API are "raw": they keep `status` and
-//! `metadata.managedFields` exactly as given (a test can write anything), while HTTP writes
-//! apply the API server's rules (status subresource, managedFields tracking). Both keep
-//! `uid`/`creationTimestamp` stable, maintain `generation`, and honour finalizers.
+//! Writes made through the in-process API (seeds included) are "raw": they keep the object,
+//! `status` and `metadata.managedFields` exactly as given (a test can write anything), while
+//! HTTP writes apply the API server's rules, in the real server's order:
+//!
+//! 1. the status subresource split (the main endpoint keeps the stored `status`, `/status`
+//!    changes only `status`);
+//! 2. for built-in kinds, decode-time defaults (`defaults`) and what the field manager already
+//!    sees on create (`strategy::owned_on_create`), except for server-side apply;
+//! 3. field management (`managed_fields`), which may remove fields an applier dropped;
+//! 4. for built-in kinds, the defaults of a server-side apply, then what storage assigns
+//!    (`strategy::prepare_for_create`/`prepare_for_update`), owned by nobody;
+//! 5. `generation` (`strategy::generation_changed`) and the no-op check.
+//!
+//! Both kinds of write keep `uid`/`creationTimestamp` stable, maintain `generation`, and honour
+//! finalizers.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,14 +43,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::defaults;
 use crate::managed_fields::{self, Operation, Scope};
 use crate::meta::{
     comparable, has_finalizers, metadata_mut, name_of, name_suffix, namespace_of, new_uid,
-    now_rfc3339, spec_view, str_field,
+    now_rfc3339, str_field,
 };
 use crate::registry::{Registry, ResourceKey, ResourceType, split_api_version};
 use crate::schema::Shape;
 use crate::status::ApiError;
+use crate::strategy::{self, Allocator};
 
 /// Events kept for watch replay before the oldest are compacted away automatically.
 const MAX_HISTORY: usize = 100_000;
@@ -118,6 +131,12 @@ pub(crate) struct HttpWrite<'a> {
     pub status: bool,
 }
 
+impl HttpWrite<'_> {
+    fn is_apply(&self) -> bool {
+        matches!(self.operation, Operation::Apply { .. })
+    }
+}
+
 /// How a write is performed.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WriteCtx<'a> {
@@ -166,6 +185,7 @@ impl Store {
             objects: BTreeMap::new(),
             history: VecDeque::new(),
             subscribers: Vec::new(),
+            allocator: Allocator::default(),
         };
         for ns in SYSTEM_NAMESPACES {
             let ns_object =
@@ -410,6 +430,10 @@ impl Store {
                         .collect()
                 })
                 .unwrap_or_default(),
+            // Events bypass the real watch cache: etcd itself reports the compaction.
+            WatchStart::After(rv) if rv < state.compacted_rv && rt.is_events() => {
+                return Err(ApiError::too_old_uncached());
+            }
             WatchStart::After(rv) if rv < state.compacted_rv => {
                 return Err(ApiError::too_old(rv, state.compacted_rv));
             }
@@ -570,6 +594,7 @@ struct State {
     objects: BTreeMap<ResourceKey, BTreeMap<ObjectName, Arc<Value>>>,
     history: VecDeque<Arc<Event>>,
     subscribers: Vec<Subscriber>,
+    allocator: Allocator,
 }
 
 impl State {
@@ -782,12 +807,19 @@ impl State {
             if !raw && rt.status_subresource {
                 map.remove("status");
             }
-            if rt.is_namespace() {
+            if raw && rt.is_namespace() {
                 map.entry("spec")
                     .or_insert_with(|| json!({"finalizers": ["kubernetes"]}));
                 map.entry("status")
                     .or_insert_with(|| json!({"phase": "Active"}));
             }
+        }
+        let typed = ctx.http.filter(|_| rt.is_builtin());
+        if let Some(http) = typed {
+            if !http.is_apply() {
+                defaults::apply(&rt.group, &rt.kind, &mut obj);
+            }
+            strategy::owned_on_create(&rt.group, &rt.kind, &mut obj);
         }
         let crd_types = if rt.is_crd() {
             let types = self
@@ -805,6 +837,12 @@ impl State {
         };
         if let Some(http) = &ctx.http {
             Self::track_fields(rt, None, &mut obj, http)?;
+        }
+        if let Some(http) = typed {
+            if http.is_apply() {
+                defaults::apply(&rt.group, &rt.kind, &mut obj);
+            }
+            strategy::prepare_for_create(&rt.group, &rt.kind, &mut obj, &mut self.allocator);
         }
         if ctx.dry_run {
             return Ok(obj);
@@ -885,12 +923,12 @@ impl State {
         {
             meta.insert("managedFields".into(), fields.clone());
         }
-        if rt.has_generation && spec_view(&current) != spec_view(&new) {
-            let generation = current_meta
-                .get("generation")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
-            metadata_mut(&mut new).insert("generation".into(), (generation + 1).into());
+        // Decode-time defaults: before field management for an update, after it for an apply.
+        let typed = ctx.http.filter(|http| rt.is_builtin() && !http.status);
+        if let Some(http) = typed
+            && !http.is_apply()
+        {
+            defaults::apply(&rt.group, &rt.kind, &mut new);
         }
 
         let crd_types = if rt.is_crd() {
@@ -905,6 +943,24 @@ impl State {
 
         if let Some(http) = &ctx.http {
             Self::track_fields(rt, Some(&current), &mut new, http)?;
+        }
+        if let Some(http) = typed {
+            if http.is_apply() {
+                defaults::apply(&rt.group, &rt.kind, &mut new);
+            }
+            strategy::prepare_for_update(&rt.group, &rt.kind, &current, &mut new);
+        }
+        let (group, kind) = if rt.is_builtin() {
+            (rt.group.as_str(), rt.kind.as_str())
+        } else {
+            ("", "")
+        };
+        if rt.has_generation && strategy::generation_changed(group, kind, &current, &new) {
+            let generation = current_meta
+                .get("generation")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            metadata_mut(&mut new).insert("generation".into(), (generation + 1).into());
         }
         if comparable(&current) == comparable(&new) {
             return Ok((for_version(&current, rt), false));

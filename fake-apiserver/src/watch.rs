@@ -5,8 +5,10 @@
 //! requested resourceVersion), then live events from its store subscription, interleaved with
 //! `BOOKMARK`s every bookmark interval when `allowWatchBookmarks=true`. It ends after
 //! `timeoutSeconds`, when [`Faults::drop_watches`](crate::Faults::drop_watches) fires, or when
-//! the connection is cut. A resourceVersion older than the compaction point yields one
-//! `ERROR` event holding a `410 Expired` Status, then the end of the stream.
+//! the connection is cut. A resourceVersion older than the compaction point yields HTTP 200 and
+//! one `ERROR` event holding a `410 Expired` Status, then the end of the stream, as a real
+//! server answers: `too old resource version: <rv> (<oldest>)` (its watch cache), or for Events
+//! (never cached, watched in etcd) `The resourceVersion for the provided watch is too old.`
 //!
 //! Filtering follows the real watch cache: an object that starts matching the selectors
 //! arrives as `ADDED`, one that stops matching as `DELETED`.

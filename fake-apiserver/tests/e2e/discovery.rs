@@ -7,10 +7,10 @@ use kube::discovery::{Discovery, Scope, pinned_kind, verbs};
 use crate::common::{APPLICATION_CRD, SAMPLE_APPLICATION, client, server};
 
 #[tokio::test]
-async fn the_server_reports_a_v1_33_version() {
+async fn the_server_reports_the_version_the_conformance_tests_compare_with() {
     let server = server().await;
     let info = client(&server).await.apiserver_version().await.unwrap();
-    assert_eq!(info.git_version, "v1.33.0");
+    assert_eq!(info.git_version, "v1.37.1");
     assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "33"));
 }
 

@@ -10,4 +10,5 @@ mod discovery;
 mod faults;
 mod managed_fields;
 mod seeding;
+mod typed;
 mod watch;
