@@ -24,6 +24,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOG_PREFIX=real-argocd
+# shellcheck source=lib.sh
+source "$SCRIPT_DIR/lib.sh"
 MOD_DIR="$SCRIPT_DIR/go/argocd"
 CACHE_DIR=${DRIFT_CACHE_DIR:-$HOME/.cache/argocd-drift}
 CRD_DIR="$SCRIPT_DIR/../fixtures/crds"
@@ -34,16 +37,6 @@ EXT=drift          # extension name: /extensions/drift/...
 FIELD_MANAGER=real-argocd-sh
 PROXY_SECRET_KEY=drift.proxy.authorization # argocd-secret key holding "Bearer <token>"
 
-log() { printf 'real-argocd: %s\n' "$*" >&2; }
-die() {
-	printf 'real-argocd: error: %s\n' "$*" >&2
-	exit 1
-}
-now_ms() { date +%s%3N; }
-elapsed() { # <start_ms>
-	local d=$(($(now_ms) - $1))
-	printf '%d.%03ds' $((d / 1000)) $((d % 1000))
-}
 
 # ---- build ------------------------------------------------------------------
 
@@ -116,9 +109,6 @@ cmd_bins() {
 
 # ---- processes --------------------------------------------------------------
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # Is <pid> alive and is its command line matching <pattern>? (Guards against
 # recycled PIDs; /proc/<pid>/comm of argocd-server is "argocd-server" because
@@ -129,14 +119,7 @@ pid_matches() { # <pid> <grep -E pattern on the NUL->space command line>
 	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -Eq -- "$2"
 }
 
-alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
-spawn() { # <log> <command...>; prints the PID (own session: a ^C in the caller's terminal does not reach it)
-	local logf=$1
-	shift
-	setsid "$@" </dev/null >>"$logf" 2>&1 &
-	printf '%s\n' "$!"
-}
 
 stop_pid() { # <pid> <pattern> <name>
 	local pid=$1 pat=$2 name=$3 deadline
@@ -238,9 +221,6 @@ apply() { # <object path>
 	[[ $code == 200 || $code == 201 ]] || die "apply $1: HTTP $code: $(head -c 2000 "$API_BODY")"
 }
 
-json_get() { # <file> <python expression over d>
-	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 install_crd() { # <file>
 	local f=$1 name group plural version deadline

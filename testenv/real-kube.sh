@@ -20,6 +20,9 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOG_PREFIX=real-kube
+# shellcheck source=lib.sh
+source "$SCRIPT_DIR/lib.sh"
 KUBE_MOD_DIR="$SCRIPT_DIR/go/kube"
 ETCD_MOD_DIR="$SCRIPT_DIR/go/etcd"
 CACHE_DIR=${DRIFT_CACHE_DIR:-$HOME/.cache/argocd-drift}
@@ -28,16 +31,6 @@ ADMIN_USER=drift-admin
 PLAIN_USER=drift-user
 SERVICE_CIDR=10.0.0.0/24
 
-log() { printf 'real-kube: %s\n' "$*" >&2; }
-die() {
-	printf 'real-kube: error: %s\n' "$*" >&2
-	exit 1
-}
-now_ms() { date +%s%3N; }
-elapsed() { # <start_ms>
-	local d=$(($(now_ms) - $1))
-	printf '%d.%03ds' $((d / 1000)) $((d % 1000))
-}
 
 # The version a go.mod requires a module at (go.mod is kept tidy: one
 # "<module> <version>" line in a require block).
@@ -119,9 +112,6 @@ cmd_bins() {
 # A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks
 # it). Another process may still grab it before we bind it, so callers retry
 # on "address already in use".
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # Is <pid> alive and running <binary name>? (Guards against recycled PIDs.)
 pid_is() { # <pid> <comm>
@@ -130,18 +120,9 @@ pid_is() { # <pid> <comm>
 
 # Is <pid> still running (not gone, not a zombie)? Right after spawn the
 # process may not have exec'd its binary yet, so this does not check the name.
-alive() { # <pid>
-	[[ -n $1 ]] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
 
 # Start <binary> detached (own session, so a ^C in the caller's terminal does
 # not reach it), stdin from /dev/null, output to <log>; prints its PID.
-spawn() { # <log> <binary> <args...>
-	local logf=$1
-	shift
-	setsid "$@" </dev/null >>"$logf" 2>&1 &
-	printf '%s\n' "$!"
-}
 
 gen_certs() { # <dir>
 	local d=$1
@@ -422,9 +403,6 @@ split_yaml() { # <file> <outdir>
 		END { flush() }' "$1"
 }
 
-json_get() { # <file> <python expression over d>
-	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
 
 cmd_install_crds() {
 	[[ $# -ge 2 ]] || die "usage: install-crds <dir> <crd.yaml>..."

@@ -113,30 +113,14 @@ async fn requests_beyond_the_concurrency_cap_are_shed_with_retry_after() {
     let app = TestApp::spawn(&cluster, &[("MAX_CONCURRENT_REQUESTS", "1")]).await;
     let header = app_header(&cluster, "argocd", "guestbook");
     // The first request holds the only slot while the index loads…
-    let first = tokio::spawn({
-        let (api, header) = (app.api, header.clone());
-        async move {
-            let auth = format!("Bearer {TOKEN}");
-            get(
-                api,
-                STATUS,
-                &[
-                    ("Authorization", &auth),
-                    ("Argocd-Application-Name", &header),
-                    ("Argocd-Project-Name", "default"),
-                ],
-            )
-            .await
-            .unwrap()
-        }
-    });
+    let first = app.status_in_background(&header, "default");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // …so the second is refused at once.
     let shed = app.status(&header, "default").await;
     assert_eq!(shed.status, 503);
     assert_eq!(shed.json()["code"], "OVERLOADED");
     assert_eq!(shed.header("retry-after"), Some("1"));
-    assert_eq!(first.await.unwrap().status, 200);
+    assert_eq!(first.await.unwrap().unwrap().status, 200);
     // The slot is free again.
     assert_eq!(app.status(&header, "default").await.status, 200);
 }
@@ -146,22 +130,7 @@ async fn shutdown_turns_readiness_off_and_lets_an_in_flight_request_finish() {
     let cluster = slow_start(Duration::from_millis(2000)).await;
     let app = TestApp::spawn(&cluster, &[("SHUTDOWN_TIMEOUT_SECONDS", "10")]).await;
     let header = app_header(&cluster, "argocd", "guestbook");
-    let in_flight = tokio::spawn({
-        let (api, header) = (app.api, header.clone());
-        async move {
-            let auth = format!("Bearer {TOKEN}");
-            get(
-                api,
-                STATUS,
-                &[
-                    ("Authorization", &auth),
-                    ("Argocd-Application-Name", &header),
-                    ("Argocd-Project-Name", "default"),
-                ],
-            )
-            .await
-        }
-    });
+    let in_flight = app.status_in_background(&header, "default");
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.signal();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -194,22 +163,7 @@ async fn a_second_signal_cuts_the_drain_short() {
     )
     .await;
     let header = app_header(&cluster, "argocd", "guestbook");
-    let in_flight = tokio::spawn({
-        let (api, header) = (app.api, header.clone());
-        async move {
-            let auth = format!("Bearer {TOKEN}");
-            get(
-                api,
-                STATUS,
-                &[
-                    ("Authorization", &auth),
-                    ("Argocd-Application-Name", &header),
-                    ("Argocd-Project-Name", "default"),
-                ],
-            )
-            .await
-        }
-    });
+    let in_flight = app.status_in_background(&header, "default");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     app.signal();
@@ -241,22 +195,7 @@ async fn the_drain_deadline_cuts_requests_that_never_finish() {
     )
     .await;
     let header = app_header(&cluster, "argocd", "guestbook");
-    let in_flight = tokio::spawn({
-        let (api, header) = (app.api, header.clone());
-        async move {
-            let auth = format!("Bearer {TOKEN}");
-            get(
-                api,
-                STATUS,
-                &[
-                    ("Authorization", &auth),
-                    ("Argocd-Application-Name", &header),
-                    ("Argocd-Project-Name", "default"),
-                ],
-            )
-            .await
-        }
-    });
+    let in_flight = app.status_in_background(&header, "default");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     app.signal();

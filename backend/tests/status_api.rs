@@ -5,18 +5,10 @@
 
 mod common;
 
-use common::{app_header, demo, eventually, eventually_some};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use common::{app_header, applications, demo, eventually, eventually_some};
+use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
-
-fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
-        "applications",
-    );
-    Api::namespaced_with(client, ns, &resource)
-}
 
 #[tokio::test]
 async fn a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tree() {

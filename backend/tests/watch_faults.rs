@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{TestApp, app_header, eventually, eventually_some};
+use common::{TestApp, app_header, applications, eventually, eventually_some};
 use fake_apiserver::{FaultRule, RequestMatch, Verb};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
 use testenv::TestCluster;
@@ -19,14 +19,6 @@ async fn demo_on_fake() -> (TestCluster, TestApp) {
     cluster.apply_fixtures("demo").await.unwrap();
     let app = TestApp::ready(&cluster, &[]).await;
     (cluster, app)
-}
-
-fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
-        "applications",
-    );
-    Api::namespaced_with(client, ns, &resource)
 }
 
 #[tokio::test]

@@ -61,6 +61,31 @@ impl Recording {
     }
 }
 
+impl Recording {
+    /// Every object the story created, as the cluster holds it now (`apiVersion` and `kind`
+    /// set: the API omits them on some reads).
+    pub async fn read_back(&self, client: &kube::Client) -> anyhow::Result<Vec<Value>> {
+        let mut objects = Vec::with_capacity(self.objects.len());
+        for (api_version, kind, ns, name) in &self.objects {
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                client.clone(),
+                ns,
+                &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
+            );
+            let live = api
+                .get(name)
+                .await
+                .with_context(|| format!("reading back {kind} {ns}/{name}"))?;
+            let mut obj = serde_json::to_value(live)?;
+            obj["apiVersion"] = json!(api_version);
+            obj["kind"] = json!(kind);
+            objects.push(obj);
+        }
+        Ok(objects)
+    }
+}
+
 /// Plays the whole story. `ns` maps the story's namespace names (`payments`, `web`, `guestbook`)
 /// to the cluster's; they must exist.
 pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow::Result<Recording> {

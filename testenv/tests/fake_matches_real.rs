@@ -23,20 +23,22 @@ async fn play_and_read(cluster: &TestCluster) -> (Recording, BTreeMap<String, Va
         .collect();
     cluster.create_objects(namespaces).await.unwrap();
     let recording = scenario::play(&client, &|ns| cluster.ns(ns)).await.unwrap();
-    let mut objects = BTreeMap::new();
-    for (api_version, kind, ns, name) in &recording.objects {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            ns,
-            &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
-        );
-        let live = api.get(name).await.unwrap();
-        objects.insert(
-            format!("{kind}/{name}"),
-            serde_json::to_value(live).unwrap(),
-        );
-    }
+    let objects = recording
+        .read_back(&client)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| {
+            (
+                format!(
+                    "{}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                ),
+                o,
+            )
+        })
+        .collect();
     (recording, objects)
 }
 

@@ -4,6 +4,7 @@
 
 use argocd_drift::{Config, Server, Shutdown, Trigger};
 use envconfig::Envconfig;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -97,6 +98,30 @@ impl TestApp {
         self.get_as(STATUS, app, project, &[]).await
     }
 
+    /// `GET /api/v1/status` started in the background, for requests that must be in flight
+    /// while something else happens. The task yields the response, or the transport error if the
+    /// connection was cut.
+    pub fn status_in_background(
+        &self,
+        app: &str,
+        project: &str,
+    ) -> JoinHandle<anyhow::Result<Response>> {
+        let (api, app, project) = (self.api, app.to_string(), project.to_string());
+        tokio::spawn(async move {
+            let auth = format!("Bearer {TOKEN}");
+            get(
+                api,
+                STATUS,
+                &[
+                    ("Authorization", &auth),
+                    ("Argocd-Application-Name", &app),
+                    ("Argocd-Project-Name", &project),
+                ],
+            )
+            .await
+        })
+    }
+
     pub fn signal(&self) {
         self.trigger.signal();
     }
@@ -169,4 +194,13 @@ pub async fn demo(env: &[(&str, &str)]) -> (TestCluster, TestApp) {
     cluster.apply_fixtures("demo").await.expect("demo fixtures");
     let app = TestApp::ready(&cluster, env).await;
     (cluster, app)
+}
+
+/// The Applications of one namespace, for changing them the way Argo CD would.
+pub fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    );
+    Api::namespaced_with(client, ns, &resource)
 }

@@ -57,24 +57,10 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|(story, real)| (real.clone(), story.clone()))
         .collect();
-    let mut documents = Vec::new();
-    for (api_version, kind, ns, name) in &recording.objects {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            ns,
-            &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
-        );
-        let live = api
-            .get(name)
-            .await
-            .with_context(|| format!("reading back {kind} {ns}/{name}"))?;
-        let mut obj = serde_json::to_value(live)?;
-        obj["apiVersion"] = json!(api_version);
-        obj["kind"] = json!(kind);
-        normalize(&mut obj, &recording);
-        remap_namespaces(&mut obj, &back);
-        documents.push(obj);
+    let mut documents = recording.read_back(&client).await?;
+    for obj in &mut documents {
+        normalize(obj, &recording);
+        remap_namespaces(obj, &back);
     }
     for ns in to_cluster.values() {
         namespaces.delete(ns, &Default::default()).await.ok();
