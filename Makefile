@@ -27,12 +27,13 @@ test-unit: ## Unit, property and end-to-end tests against the fake API server
 
 
 .PHONY: test-real
-test-real: ## The end-to-end suites against a real kube-apiserver + etcd (built once per machine)
+test-real: ## The end-to-end suites against a real kube-apiserver + etcd and argocd-server (built once per machine)
 	testenv/run-real-suite.sh
 
-.PHONY: real-kube-bins
-real-kube-bins: ## Build and cache kube-apiserver and etcd from their Go modules
+.PHONY: real-bins
+real-bins: ## Build and cache kube-apiserver, etcd and argocd-server from their Go modules
 	testenv/real-kube.sh bins
+	testenv/real-argocd.sh bins
 
 .PHONY: record-fixtures
 record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh real API server
