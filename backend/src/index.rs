@@ -133,9 +133,11 @@ impl AppIndex {
     }
 
     /// Stores a full list for `scope`: apps not in it are gone, apps in it keep their drift
-    /// history, and the scope becomes synced and fresh.
+    /// history, and the scope becomes synced and fresh. Changes found by a list that ends a
+    /// stale spell were not witnessed as they happened.
     pub fn replace_scope(&self, scope: &WatchScope, apps: Vec<Application>, now: Timestamp) {
         let mut inner = self.write();
+        let witnessed = inner.witnessing(scope);
         let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
         inner.apps.retain(|key, entry| {
             if scope.covers(&key.namespace) {
@@ -146,7 +148,7 @@ impl AppIndex {
             }
         });
         for app in apps {
-            let entry = track(old.get(&app.key).map(|e| e.as_ref()), app, now);
+            let entry = track(old.get(&app.key).map(|e| e.as_ref()), app, now, witnessed);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
         }
         if let Some(freshness) = inner.freshness_mut(scope) {
@@ -165,7 +167,17 @@ impl AppIndex {
     /// Stores one added or modified app.
     pub fn apply(&self, app: Application, now: Timestamp) {
         let mut inner = self.write();
-        let entry = track(inner.apps.get(&app.key).map(|e| e.as_ref()), app, now);
+        let witnessed = inner
+            .scopes
+            .iter()
+            .find(|(s, _)| s.covers(&app.key.namespace))
+            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+        let entry = track(
+            inner.apps.get(&app.key).map(|e| e.as_ref()),
+            app,
+            now,
+            witnessed,
+        );
         inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
     }
 
@@ -207,6 +219,14 @@ impl AppIndex {
 }
 
 impl Inner {
+    /// Whether `scope` has been watched without a gap: listed before and not stale now.
+    fn witnessing(&self, scope: &WatchScope) -> bool {
+        self.scopes
+            .iter()
+            .find(|(s, _)| s == scope)
+            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none())
+    }
+
     fn freshness_mut(&mut self, scope: &WatchScope) -> Option<&mut Freshness> {
         self.scopes
             .iter_mut()
@@ -300,6 +320,31 @@ mod tests {
         assert_eq!(
             found(&index, "argocd", "a").out_of_sync.unwrap().since,
             Some(t(1))
+        );
+    }
+
+    #[test]
+    fn a_turn_out_of_sync_found_by_a_relist_after_an_outage_was_not_witnessed() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        index.replace_scope(
+            &ns("argocd"),
+            vec![with_sync(mk_app("argocd", "a", "p"), "Synced")],
+            t(0),
+        );
+        index.mark_stale(&ns("argocd"), "connection refused".into(), t(10));
+        index.replace_scope(
+            &ns("argocd"),
+            vec![with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC)],
+            t(60),
+        );
+        let oos = found(&index, "argocd", "a").out_of_sync.unwrap();
+        assert_eq!((oos.since, oos.observed_since), (None, t(60)));
+        // Watching again: the next witnessed turn is timed.
+        index.apply(with_sync(mk_app("argocd", "a", "p"), "Synced"), t(70));
+        index.apply(with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC), t(80));
+        assert_eq!(
+            found(&index, "argocd", "a").out_of_sync.unwrap().since,
+            Some(t(80))
         );
     }
 

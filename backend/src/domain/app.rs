@@ -53,8 +53,24 @@ impl Application {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ApplicationSpec {
+    /// As written; read it through [`ApplicationSpec::project`].
     pub project: String,
     pub destination: Destination,
+}
+
+/// The project an Application with an empty `spec.project` belongs to (the CRD says so, and
+/// Argo CD's `GetProject()` resolves it so before checking `Argocd-Project-Name`).
+pub const DEFAULT_PROJECT: &str = "default";
+
+impl ApplicationSpec {
+    /// The app's project, with Argo CD's rule for an empty value applied.
+    pub fn project(&self) -> &str {
+        if self.project.is_empty() {
+            DEFAULT_PROJECT
+        } else {
+            &self.project
+        }
+    }
 }
 
 /// `spec.destination`: a cluster given by `server` URL or by `name` (Argo CD requires exactly one),
@@ -226,6 +242,14 @@ mod tests {
         assert_eq!(status.resources[0].group, "");
         assert_eq!(status.resources[0].health, None);
         assert!(status.conditions.is_empty());
+    }
+
+    #[test]
+    fn an_empty_project_is_the_default_project() {
+        let mut spec = ApplicationSpec::default();
+        assert_eq!(spec.project(), "default");
+        spec.project = "team-a".into();
+        assert_eq!(spec.project(), "team-a");
     }
 
     #[test]

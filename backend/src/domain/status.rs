@@ -158,7 +158,7 @@ pub fn status_view(
         application: AppIdentity {
             namespace: app.key.namespace.clone(),
             name: app.key.name.clone(),
-            project: app.spec.project.clone(),
+            project: app.spec.project().to_string(),
         },
         destination: DestinationView {
             server: app.spec.destination.server().map(str::to_string),

@@ -44,19 +44,30 @@ pub struct Freshness {
     pub last_list_at: Option<Timestamp>,
 }
 
-/// The drift-tracking rule: what an app's entry becomes when a new version of it arrives.
-pub fn track(previous: Option<&IndexedApp>, app: Application, now: Timestamp) -> IndexedApp {
+/// What an app's entry becomes when a new version of it arrives.
+///
+/// `witnessed` says whether this process was watching continuously up to this version; after a
+/// blind spell (the API server unreachable, then a relist) a change is seen, not witnessed.
+/// `since` is set only for a witnessed turn to OutOfSync from `Synced` or from "not yet
+/// compared"; a turn from `Unknown` (Argo CD could not compare, so nothing is known about drift
+/// before it) or an unwitnessed one records only `observed_since`.
+pub fn track(
+    previous: Option<&IndexedApp>,
+    app: Application,
+    now: Timestamp,
+    witnessed: bool,
+) -> IndexedApp {
     let out_of_sync = match (app.sync_status(), previous) {
         (Some(SYNCED), _) => None,
-        (Some(OUT_OF_SYNC), Some(prev)) => Some(prev.out_of_sync.unwrap_or(OutOfSync {
-            // We held this app in another state a moment ago: we saw the transition.
-            since: Some(now),
-            observed_since: now,
-        })),
-        (Some(OUT_OF_SYNC), None) => Some(OutOfSync {
-            since: None,
-            observed_since: now,
-        }),
+        (Some(OUT_OF_SYNC), Some(prev)) if prev.out_of_sync.is_some() => prev.out_of_sync,
+        (Some(OUT_OF_SYNC), prev) => {
+            let from_known_in_sync =
+                prev.is_some_and(|p| matches!(p.app.sync_status(), Some(SYNCED) | None));
+            Some(OutOfSync {
+                since: (witnessed && from_known_in_sync).then_some(now),
+                observed_since: now,
+            })
+        }
         // Unknown, absent or anything new: remember what we knew.
         (_, prev) => prev.and_then(|p| p.out_of_sync),
     };
@@ -80,7 +91,7 @@ mod tests {
                 Some(s) => with_sync(mk_app("argocd", "a", "p"), s),
                 None => mk_app("argocd", "a", "p"),
             };
-            held = Some(track(held.as_ref(), app, t(at)));
+            held = Some(track(held.as_ref(), app, t(at), true));
         }
         held.expect("at least one version")
     }
@@ -127,8 +138,32 @@ mod tests {
             Some(&through_unknown),
             with_sync(mk_app("argocd", "a", "p"), SYNCED),
             t(4),
+            true,
         );
         assert_eq!(healed.out_of_sync, None);
+    }
+
+    #[test]
+    fn a_turn_from_unknown_is_not_a_witnessed_transition() {
+        // e.g. first seen during a ComparisonError, then OutOfSync: it may have drifted for days.
+        let oos = history(&[(Some("Unknown"), 0), (Some(OUT_OF_SYNC), 5)])
+            .out_of_sync
+            .unwrap();
+        assert_eq!(oos.since, None);
+        assert_eq!(oos.observed_since, t(5));
+    }
+
+    #[test]
+    fn a_turn_seen_only_after_a_blind_spell_is_not_witnessed() {
+        let synced = history(&[(Some(SYNCED), 0)]);
+        let relisted = track(
+            Some(&synced),
+            with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC),
+            t(60),
+            false,
+        );
+        let oos = relisted.out_of_sync.unwrap();
+        assert_eq!((oos.since, oos.observed_since), (None, t(60)));
     }
 
     #[test]
