@@ -14,6 +14,9 @@ use std::time::Duration;
 use crate::domain::names::is_dns_label;
 use crate::index::WatchScope;
 
+/// The longest duration any setting may ask for: a week.
+pub const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
 /// The shortest shared secret accepted: a guessable proxy token is no boundary at all.
 pub const MIN_PROXY_TOKEN_LEN: usize = 16;
 
@@ -39,6 +42,15 @@ pub struct Config {
     #[envconfig(from = "PROXY_TOKEN_FILE")]
     pub proxy_token_file: Option<PathBuf>,
 
+    /// How often `PROXY_TOKEN_FILE` is re-read, so a rotated Secret takes effect without a restart.
+    #[envconfig(from = "PROXY_TOKEN_RELOAD_SECONDS", default = "10")]
+    pub proxy_token_reload_seconds: NonZeroU64,
+
+    /// After `PROXY_TOKEN_FILE` changes, the previous token is still accepted this long (Argo CD
+    /// and kubelet pick the new one up at different moments). 0: refused at once.
+    #[envconfig(from = "PROXY_TOKEN_ROTATION_GRACE_SECONDS", default = "300")]
+    pub proxy_token_rotation_grace_seconds: u64,
+
     /// Development only: serve without a shared secret, trusting every caller's headers.
     #[envconfig(from = "INSECURE_NO_PROXY_TOKEN", default = "false")]
     pub insecure_no_proxy_token: bool,
@@ -50,6 +62,11 @@ pub struct Config {
     /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
     #[envconfig(from = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// The longest a call to the Kubernetes API server may take to answer (a list page, or a
+    /// watch until its response starts); past it the attempt fails and the data is marked stale.
+    #[envconfig(from = "KUBE_REQUEST_TIMEOUT_SECONDS", default = "30")]
+    pub kube_request_timeout_seconds: NonZeroU64,
 
     /// A tracing filter: `info`, `debug`, `argocd_drift=debug,kube=info`, …
     #[envconfig(from = "LOG_LEVEL", default = "info")]
@@ -74,7 +91,12 @@ pub struct Config {
     #[envconfig(from = "MAX_CONCURRENT_REQUESTS", default = "256")]
     pub max_concurrent_requests: NonZeroUsize,
 
-    /// After the first SIGTERM/SIGINT, in-flight requests get this long to finish.
+    /// After the first SIGTERM/SIGINT: not ready at once, but the API keeps serving this long
+    /// while Kubernetes removes the pod from the Service's endpoints. 0 stops accepting at once.
+    #[envconfig(from = "SHUTDOWN_DELAY_SECONDS", default = "5")]
+    pub shutdown_delay_seconds: u64,
+
+    /// Then in-flight requests get this long to finish.
     #[envconfig(from = "SHUTDOWN_TIMEOUT_SECONDS", default = "20")]
     pub shutdown_timeout_seconds: NonZeroU64,
 
@@ -102,6 +124,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{var}={seconds} is more than {MAX_SECONDS} seconds (a week)")]
+    TooLong { var: &'static str, seconds: u64 },
     #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
     LogLevel { value: String, reason: String },
 }
@@ -117,6 +141,9 @@ fn hint_for(e: &envconfig::Error) -> &'static str {
         "ARGOCD_NAMESPACES" => ": expected `*` or a comma-separated list of namespace names",
         "LOG_FORMAT" => ": expected json or text",
         "PROXY_TOKEN" => ": must not be empty",
+        "SHUTDOWN_DELAY_SECONDS" | "PROXY_TOKEN_ROTATION_GRACE_SECONDS" => {
+            ": expected a whole number of seconds"
+        }
         _ => ": expected a whole number greater than 0",
     }
 }
@@ -137,7 +164,10 @@ impl Config {
     pub fn proxy_auth(&self) -> Result<ProxyAuth, ConfigError> {
         let token = match (&self.proxy_token, &self.proxy_token_file) {
             (Some(_), Some(_)) => return Err(ConfigError::AmbiguousProxyToken),
-            (Some(token), None) => check_token(token.clone(), "PROXY_TOKEN")?,
+            // Trimmed like the file: a Secret written with a trailing newline must still match.
+            (Some(token), None) => {
+                check_token(Secret(token.expose().trim().to_string()), "PROXY_TOKEN")?
+            }
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path).map_err(|source| {
                     ConfigError::ProxyTokenFile {
@@ -161,6 +191,14 @@ impl Config {
         Duration::from_secs(self.request_timeout_seconds.get())
     }
 
+    pub fn kube_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.kube_request_timeout_seconds.get())
+    }
+
+    pub fn shutdown_delay(&self) -> Duration {
+        Duration::from_secs(self.shutdown_delay_seconds)
+    }
+
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_seconds.get())
     }
@@ -169,15 +207,58 @@ impl Config {
         Duration::from_secs(self.reconcile_stale_after_seconds.get())
     }
 
-    /// Checks what the types alone cannot: the tracing filter and the proxy token.
+    /// Checks what the types alone cannot: the tracing filter, the proxy token, and that no
+    /// duration is absurd.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_settings()?;
+        self.proxy_auth().map(|_| ())
+    }
+
+    /// [`validate`](Self::validate) without reading the token file.
+    pub fn validate_settings(&self) -> Result<(), ConfigError> {
+        // A timer a century away overflows deep inside the runtime; nothing needs over a week.
+        for (var, seconds) in [
+            (
+                "HEADER_READ_TIMEOUT_SECONDS",
+                self.header_read_timeout_seconds.get(),
+            ),
+            (
+                "REQUEST_TIMEOUT_SECONDS",
+                self.request_timeout_seconds.get(),
+            ),
+            (
+                "KUBE_REQUEST_TIMEOUT_SECONDS",
+                self.kube_request_timeout_seconds.get(),
+            ),
+            (
+                "PROXY_TOKEN_RELOAD_SECONDS",
+                self.proxy_token_reload_seconds.get(),
+            ),
+            (
+                "PROXY_TOKEN_ROTATION_GRACE_SECONDS",
+                self.proxy_token_rotation_grace_seconds,
+            ),
+            ("SHUTDOWN_DELAY_SECONDS", self.shutdown_delay_seconds),
+            (
+                "SHUTDOWN_TIMEOUT_SECONDS",
+                self.shutdown_timeout_seconds.get(),
+            ),
+            (
+                "RECONCILE_STALE_AFTER_SECONDS",
+                self.reconcile_stale_after_seconds.get(),
+            ),
+        ] {
+            if seconds > MAX_SECONDS {
+                return Err(ConfigError::TooLong { var, seconds });
+            }
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
             ConfigError::LogLevel {
                 value: self.log_level.clone(),
                 reason: e.to_string(),
             }
         })?;
-        self.proxy_auth().map(|_| ())
+        Ok(())
     }
 }
 

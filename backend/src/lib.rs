@@ -35,6 +35,7 @@ use http::server::accept_loop;
 use index::AppIndex;
 use metrics::Metrics;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -55,6 +56,10 @@ pub struct Server {
     index: AppIndex,
     metrics: Arc<Metrics>,
     header_read_timeout: Duration,
+    /// `PROXY_TOKEN_FILE`, how often to re-read it, and the rotation grace period.
+    token_file: Option<(PathBuf, Duration, Duration)>,
+    kube_request_timeout: Duration,
+    shutdown_delay: Duration,
     shutdown_timeout: Duration,
     shutting_down: watch::Sender<bool>,
 }
@@ -69,6 +74,7 @@ pub enum ShutdownError {
 impl Server {
     /// Validates the configuration, builds the Kubernetes client and binds both ports.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        config.validate_settings()?;
         let proxy_auth = config.proxy_auth()?;
         let Config {
             bind_address,
@@ -124,6 +130,15 @@ impl Server {
             index,
             metrics,
             header_read_timeout: config.header_read_timeout(),
+            token_file: config.proxy_token_file.clone().map(|path| {
+                (
+                    path,
+                    Duration::from_secs(config.proxy_token_reload_seconds.get()),
+                    Duration::from_secs(config.proxy_token_rotation_grace_seconds),
+                )
+            }),
+            kube_request_timeout: config.kube_request_timeout(),
+            shutdown_delay: config.shutdown_delay(),
             shutdown_timeout: config.shutdown_timeout(),
             shutting_down,
         })
@@ -137,9 +152,10 @@ impl Server {
         Ok(self.service_listener.local_addr()?)
     }
 
-    /// Serves until the first shutdown signal, then drains: readiness turns false, the API port
-    /// stops accepting, in-flight requests get `SHUTDOWN_TIMEOUT_SECONDS` to finish. A second
-    /// signal during the drain cuts it short.
+    /// Serves until the first shutdown signal, then: readiness turns false, the API keeps serving
+    /// for `SHUTDOWN_DELAY_SECONDS` (endpoints take a moment to drop the pod), then stops
+    /// accepting and gives in-flight requests `SHUTDOWN_TIMEOUT_SECONDS` to finish. A second
+    /// signal at any point cuts it short.
     pub async fn serve(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let Server {
             api_listener,
@@ -150,6 +166,9 @@ impl Server {
             index,
             metrics,
             header_read_timeout,
+            token_file,
+            kube_request_timeout,
+            shutdown_delay,
             shutdown_timeout,
             shutting_down,
         } = self;
@@ -159,7 +178,13 @@ impl Server {
             scopes = ?index.scopes().iter().map(|s| s.label().to_string()).collect::<Vec<_>>(),
             "argocd-drift serving",
         );
-        let watches = cluster::spawn_app_watches(kube, index, metrics);
+        let mut watches = cluster::spawn_app_watches(kube, index, metrics, kube_request_timeout);
+        let token_reload = match (token_file, api.gate.credentials()) {
+            (Some((path, every, grace)), Some(credentials)) => Some(tokio::spawn(
+                http::credentials::reload_from_file(path, credentials, every, grace),
+            )),
+            _ => None,
+        };
 
         let (stop_api, stop_api_rx) = watch::channel(false);
         let (stop_service, stop_service_rx) = watch::channel(false);
@@ -178,12 +203,33 @@ impl Server {
             stop_service_rx,
         ));
 
-        shutdown.next().await;
+        // Serve until the first signal, or until a watch dies (a bug: its scope would freeze
+        // while looking fresh, so stop and let Kubernetes restart the pod).
+        let fatal = tokio::select! {
+            _ = shutdown.next() => None,
+            why = watches.ended() => {
+                tracing::error!(%why, "stopping: an application watch is no longer running");
+                Some(why)
+            }
+        };
+
+        // Readiness turns false at once; the API keeps serving while Kubernetes takes the pod
+        // out of the endpoints argocd-server connects to, then stops accepting and drains.
+        shutting_down.send_replace(true);
+        if fatal.is_none() && !shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_s = shutdown_delay.as_secs(),
+                "shutting down: not ready; still serving while endpoints update"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(shutdown_delay) => {}
+                _ = shutdown.next() => return Err(ShutdownError::Aborted.into()),
+            }
+        }
         tracing::info!(
             deadline_s = shutdown_timeout.as_secs(),
             "shutting down: draining in-flight requests"
         );
-        shutting_down.send_replace(true);
         stop_api.send_replace(true);
         let api_connections = api_loop.await.context("the API accept loop panicked")?;
 
@@ -204,7 +250,13 @@ impl Server {
         // Probes and scrapes are short; a slow scraper must not hold the exit.
         service_connections.drain(Duration::from_secs(1)).await;
         drop(watches);
+        if let Some(task) = token_reload {
+            task.abort();
+        }
         drained?;
+        if let Some(why) = fatal {
+            anyhow::bail!(why);
+        }
         tracing::info!("argocd-drift stopped");
         Ok(())
     }

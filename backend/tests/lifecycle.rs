@@ -209,3 +209,127 @@ async fn the_drain_deadline_cuts_requests_that_never_finish() {
     );
     assert!(in_flight.await.unwrap().is_err());
 }
+
+#[tokio::test]
+async fn after_the_first_signal_the_api_keeps_serving_until_endpoints_have_caught_up() {
+    let (cluster, app) = demo(&[("SHUTDOWN_DELAY_SECONDS", "2")]).await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    let signalled = Instant::now();
+    app.signal();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = get(app.service, "/readyz", &[]).await.unwrap();
+    assert_eq!(r.json()["code"], "SHUTTING_DOWN", "not ready at once");
+    assert_eq!(
+        app.status(&header, "default").await.status,
+        200,
+        "but still serving"
+    );
+    app.join().await.expect("clean exit");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "exited before the delay: {:?}",
+        signalled.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn oversized_request_headers_are_refused_with_431() {
+    let (cluster, app) = demo(&[]).await;
+    let huge = "x".repeat(70 * 1024);
+    let r = app
+        .get_as(
+            STATUS,
+            &app_header(&cluster, "argocd", "guestbook"),
+            "default",
+            &[("X-Padding", &huge)],
+        )
+        .await;
+    assert_eq!(r.status, 431);
+}
+
+/// A token file with `token`, and the env to use it with a 1 s reload.
+fn token_file(dir: &tempfile::TempDir, token: &str) -> std::path::PathBuf {
+    let path = dir.path().join("proxy-token");
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    path
+}
+
+async fn status_with_token(app: &TestApp, header: &str, token: &str) -> u16 {
+    let auth = format!("Bearer {token}");
+    get(
+        app.api,
+        STATUS,
+        &[
+            ("Authorization", &auth),
+            ("Argocd-Application-Name", header),
+            ("Argocd-Project-Name", "default"),
+        ],
+    )
+    .await
+    .unwrap()
+    .status
+    .as_u16()
+}
+
+#[tokio::test]
+async fn a_rotated_token_file_takes_effect_and_the_old_token_lasts_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = ("rotation-old-0123456789", "rotation-new-0123456789");
+    let path = token_file(&dir, old);
+    let path_text = path.display().to_string();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = TestApp::ready(
+        &cluster,
+        &[
+            ("PROXY_TOKEN", ""),
+            ("PROXY_TOKEN_FILE", &path_text),
+            ("PROXY_TOKEN_RELOAD_SECONDS", "1"),
+            ("PROXY_TOKEN_ROTATION_GRACE_SECONDS", "60"),
+        ],
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    assert_eq!(status_with_token(&app, &header, old).await, 200);
+    assert_eq!(status_with_token(&app, &header, new).await, 401);
+
+    std::fs::write(&path, format!("{new}\n")).unwrap();
+    common::eventually(Duration::from_secs(10), || async {
+        status_with_token(&app, &header, new).await == 200
+    })
+    .await
+    .expect("the rotated token was never accepted");
+    assert_eq!(
+        status_with_token(&app, &header, old).await,
+        200,
+        "the old token lasts the grace period"
+    );
+}
+
+#[tokio::test]
+async fn without_a_grace_period_a_rotated_out_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = ("rotation-old-0123456789", "rotation-new-0123456789");
+    let path = token_file(&dir, old);
+    let path_text = path.display().to_string();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = TestApp::ready(
+        &cluster,
+        &[
+            ("PROXY_TOKEN", ""),
+            ("PROXY_TOKEN_FILE", &path_text),
+            ("PROXY_TOKEN_RELOAD_SECONDS", "1"),
+            ("PROXY_TOKEN_ROTATION_GRACE_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    std::fs::write(&path, format!("{new}\n")).unwrap();
+    common::eventually(Duration::from_secs(10), || async {
+        status_with_token(&app, &header, new).await == 200
+    })
+    .await
+    .expect("the rotated token was never accepted");
+    assert_eq!(status_with_token(&app, &header, old).await, 401);
+}

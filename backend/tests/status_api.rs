@@ -249,3 +249,57 @@ async fn apps_created_and_deleted_after_start_appear_and_disappear() {
     .await
     .expect("deleted app still served");
 }
+
+#[tokio::test]
+async fn an_app_without_a_project_belongs_to_the_default_project() {
+    let (cluster, app) = demo(&[]).await;
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "projectless", "namespace": cluster.ns("argocd")},
+        "spec": {
+            "project": "",
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "source": {"repoURL": "https://git.example.com/x.git", "path": "."}
+        }
+    }))
+    .unwrap();
+    applications(cluster.client().await.unwrap(), &cluster.ns("argocd"))
+        .create(&Default::default(), &obj)
+        .await
+        .unwrap();
+    let header = app_header(&cluster, "argocd", "projectless");
+    let s = eventually_some(Duration::from_secs(10), || async {
+        let r = app.status(&header, "default").await;
+        (r.status == 200).then(|| r.json())
+    })
+    .await
+    .expect("an app with an empty project is what Argo CD calls project default");
+    assert_eq!(s["application"]["project"], "default");
+}
+
+#[tokio::test]
+async fn watching_every_namespace_serves_apps_wherever_they_live() {
+    let cluster = testenv::TestCluster::start().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = common::TestApp::ready(&cluster, &[("ARGOCD_NAMESPACES", "*")]).await;
+    assert_eq!(
+        app.status(&app_header(&cluster, "argocd", "guestbook"), "default")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.status(&app_header(&cluster, "team-apps", "analytics"), "team-web")
+            .await
+            .status,
+        200
+    );
+    let r = app
+        .status(&app_header(&cluster, "elsewhere", "guestbook"), "default")
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.json()["code"].as_str()),
+        (404, Some("APP_NOT_FOUND"))
+    );
+}

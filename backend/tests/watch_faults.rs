@@ -239,3 +239,123 @@ async fn an_unreadable_application_is_skipped_without_hiding_the_others() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_api_server_that_stops_answering_is_noticed_and_marked_stale() {
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = TestApp::ready(&cluster, &[("KUBE_REQUEST_TIMEOUT_SECONDS", "1")]).await;
+    let fake = cluster.fake_server().unwrap();
+    let payments = app_header(&cluster, "argocd", "payments-api");
+
+    // Accepts connections, never answers a watch: no error, just silence.
+    fake.faults().delay(
+        RequestMatch::any().verb(Verb::Watch).resource(APPS),
+        Duration::from_secs(3600),
+    );
+    fake.faults().drop_watches();
+    eventually(Duration::from_secs(10), || async {
+        app.status(&payments, "team-payments").await.json()["data"]["stale"] == true
+    })
+    .await
+    .expect("a silent API server was never noticed");
+
+    fake.faults().clear();
+    eventually(Duration::from_secs(15), || async {
+        app.status(&payments, "team-payments").await.json()["data"]["stale"] == false
+    })
+    .await
+    .expect("never recovered once the API server answered again");
+}
+
+#[tokio::test]
+async fn an_application_that_becomes_unreadable_is_no_longer_served() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+    assert_eq!(app.status(&guestbook, "default").await.status, 200);
+
+    // The fake does not validate against the CRD schema, so it can hold what a buggy writer
+    // might produce; the last readable version must not be served as if it were current.
+    let ns = cluster.ns("argocd");
+    let mut obj = fake
+        .store()
+        .get(
+            "argoproj.io/v1alpha1",
+            "Application",
+            Some(&ns),
+            "guestbook",
+        )
+        .unwrap();
+    obj["spec"]["project"] = json!({"not": "a string"});
+    fake.store().replace(obj).unwrap();
+    eventually(Duration::from_secs(10), || async {
+        app.status(&guestbook, "default").await.status == 404
+    })
+    .await
+    .expect("an unreadable update kept the old version in service");
+}
+
+#[tokio::test]
+async fn after_an_outage_nothing_is_called_fresh_until_the_missed_changes_are_in() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let guestbook = app_header(&cluster, "argocd", "guestbook");
+
+    fake.faults().set_down(true);
+    eventually(Duration::from_secs(10), || async {
+        app.status(&guestbook, "default").await.json()["data"]["stale"] == true
+    })
+    .await
+    .expect("the outage was never noticed");
+
+    // Missed while down; and history is gone, so the reconnecting watch gets 200 then a 410.
+    let ns = cluster.ns("argocd");
+    let mut obj = fake
+        .store()
+        .get(
+            "argoproj.io/v1alpha1",
+            "Application",
+            Some(&ns),
+            "guestbook",
+        )
+        .unwrap();
+    obj["status"]["health"]["status"] = json!("Degraded");
+    fake.store().replace(obj).unwrap();
+    fake.faults().compact();
+    fake.faults().delay(
+        RequestMatch::any().verb(Verb::List).resource(APPS).times(2),
+        Duration::from_millis(1500),
+    );
+    fake.faults().set_down(false);
+
+    // Every answer from recovery until caught up, polled as fast as is reasonable.
+    let mut observations = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = app.status(&guestbook, "default").await.json();
+        let stale = s["data"]["stale"] == true;
+        let health = s["health"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let caught_up = !stale && health == "Degraded";
+        observations.push((stale, health));
+        if caught_up {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never caught up: {observations:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let claimed_fresh_but_old: Vec<_> = observations
+        .iter()
+        .filter(|(stale, health)| !stale && health != "Degraded")
+        .collect();
+    assert!(
+        claimed_fresh_but_old.is_empty(),
+        "pre-outage data was called fresh: {observations:?}"
+    );
+}

@@ -14,6 +14,7 @@
 //! What comes out is an [`AppContext`]: the only way a handler gets an Application.
 
 use super::argocd::{Caller, parse_caller};
+use super::credentials::Credentials;
 use super::error::ApiError;
 use super::query::Query;
 use crate::config::ProxyAuth;
@@ -24,10 +25,6 @@ use crate::domain::tracking::{Freshness, IndexedApp};
 use crate::index::{AppIndex, Lookup};
 use http::{HeaderMap, header};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
-
-/// Query parameters that name something which must belong to the app, on any route.
-pub const SCOPED_PARAMETERS: [&str; 3] = ["namespace", "cluster", "resource"];
 
 /// A request that passed the gate: who asks, and the one Application they may see.
 #[derive(Debug)]
@@ -38,13 +35,23 @@ pub struct AppContext {
 }
 
 pub struct Gate {
-    auth: ProxyAuth,
+    /// `None`: development mode, no secret required.
+    credentials: Option<Arc<Credentials>>,
     index: AppIndex,
 }
 
 impl Gate {
     pub fn new(auth: ProxyAuth, index: AppIndex) -> Self {
-        Gate { auth, index }
+        let credentials = match auth {
+            ProxyAuth::Token(token) => Some(Arc::new(Credentials::new(token))),
+            ProxyAuth::Disabled => None,
+        };
+        Gate { credentials, index }
+    }
+
+    /// The accepted tokens, for rotation from `PROXY_TOKEN_FILE`.
+    pub fn credentials(&self) -> Option<Arc<Credentials>> {
+        self.credentials.clone()
     }
 
     pub fn index(&self) -> &AppIndex {
@@ -53,7 +60,7 @@ impl Gate {
 
     /// Step 1: the request carries `Authorization: Bearer <shared secret>`.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let ProxyAuth::Token(expected) = &self.auth else {
+        let Some(credentials) = &self.credentials else {
             return Ok(());
         };
         let mut values = headers.get_all(header::AUTHORIZATION).iter();
@@ -62,9 +69,7 @@ impl Gate {
             return Err(ApiError::InvalidCredentials);
         }
         let presented = bearer_token(value.as_bytes()).ok_or(ApiError::InvalidCredentials)?;
-        // Constant time in the token's content; only its length can leak, which says nothing
-        // useful about a random secret.
-        if bool::from(presented.ct_eq(expected.expose().as_bytes())) {
+        if credentials.matches(presented) {
             Ok(())
         } else {
             Err(ApiError::InvalidCredentials)
@@ -86,7 +91,7 @@ impl Gate {
             }
         };
         let application = &app.app;
-        if application.spec.project != caller.project {
+        if application.spec.project() != caller.project {
             return Err(ApiError::ProjectMismatch);
         }
         cluster_claims_consistent(
@@ -104,9 +109,16 @@ impl Gate {
     }
 }
 
-/// Every namespace, cluster or resource named in the query must be the app's.
+/// Every namespace, cluster or resource named in the query must be the app's. An empty value is
+/// refused rather than read as "cluster scope" or "all": a cluster-scoped object is named with
+/// `resource`, never with an empty `namespace`.
 fn check_query_scope(entry: &IndexedApp, query: &Query) -> Result<(), ApiError> {
     let app = &entry.app;
+    for name in ["namespace", "cluster", "resource"] {
+        if query.get(name) == Some("") {
+            return Err(ApiError::InvalidQuery(format!("{name} must not be empty")));
+        }
+    }
     if let Some(ns) = query.get("namespace")
         && !namespace_belongs(app, ns)
     {
@@ -227,6 +239,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_app_without_a_project_is_served_as_the_default_project() {
+        let gate = gate();
+        let mut app = mk_app("argocd", "projectless", "");
+        app.spec.project.clear();
+        gate.index().apply(app, jiff::Timestamp::UNIX_EPOCH);
+        let pairs = [
+            ("argocd-application-name", "argocd:projectless"),
+            ("argocd-project-name", "default"),
+        ];
+        assert!(
+            gate.admit(&headers(&pairs), &Query::default())
+                .await
+                .is_ok()
+        );
+        let pairs = [
+            ("argocd-application-name", "argocd:projectless"),
+            ("argocd-project-name", "other"),
+        ];
+        let refused = gate
+            .admit(&headers(&pairs), &Query::default())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "PROJECT_MISMATCH");
+    }
+
+    #[tokio::test]
     async fn refuses_another_project_and_injected_cluster_claims() {
         let mut pairs = vec![
             ("argocd-application-name", "argocd:guestbook"),
@@ -273,6 +311,8 @@ mod tests {
             ("cluster=https://prod.example", "OUT_OF_SCOPE"),
             ("resource=/Secret/guestbook/ui", "OUT_OF_SCOPE"),
             ("resource=Service/guestbook", "INVALID_QUERY"),
+            ("namespace=", "INVALID_QUERY"),
+            ("cluster=", "INVALID_QUERY"),
         ] {
             assert_eq!(admit(&[], query).await.unwrap_err().code(), code, "{query}");
         }

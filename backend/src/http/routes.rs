@@ -154,14 +154,15 @@ impl Api {
             tracing::warn!(
                 target: "argocd_drift::security",
                 code = %error.code(),
-                reason = %error,
+                // Quoted: the reason can carry request text (text logs must not take it raw).
+                reason = ?error.to_string(),
                 user = ?claimed(&parts.headers, "argocd-username"),
                 user_id = ?claimed(&parts.headers, "argocd-user-id"),
                 app = ?claimed(&parts.headers, "argocd-application-name"),
                 project = ?claimed(&parts.headers, "argocd-project-name"),
                 %peer,
                 // The browser's address as Argo CD appends it (earlier entries are client claims).
-                forwarded_for = ?claimed(&parts.headers, "x-forwarded-for"),
+                forwarded_for = ?claimed_tail(&parts.headers, "x-forwarded-for"),
                 method = %parts.method,
                 path = parts.uri.path(),
                 "request rejected",
@@ -174,15 +175,27 @@ impl Api {
     }
 }
 
-/// What a header claims, for a log line: lossy, at most 256 characters, `None` if absent.
+/// The most of a claimed header value a log line keeps.
+const CLAIM_LOG_CHARS: usize = 256;
+
+/// What a header claims, for a log line: lossy, the first 256 characters, `None` if absent.
 fn claimed(headers: &HeaderMap, name: &str) -> Option<String> {
     let value = headers.get(name)?;
     Some(
         String::from_utf8_lossy(value.as_bytes())
             .chars()
-            .take(256)
+            .take(CLAIM_LOG_CHARS)
             .collect(),
     )
+}
+
+/// Like [`claimed`], but the *last* 256 characters: proxies append, so for `X-Forwarded-For` the
+/// trustworthy entry is at the end and a long forged prefix must not push it out.
+fn claimed_tail(headers: &HeaderMap, name: &str) -> Option<String> {
+    let value = headers.get(name)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let skip = text.chars().count().saturating_sub(CLAIM_LOG_CHARS);
+    Some(text.chars().skip(skip).collect())
 }
 
 /// Everything the service port's handlers need.
@@ -201,7 +214,16 @@ impl Handler for Service {
         let mut route_label = "unmatched";
         let response = match self.dispatch(&parts, &mut route_label) {
             Ok(response) => response,
-            Err(error) => error.into_response(),
+            Err(error) => {
+                if let ApiError::Internal(cause) = &error {
+                    tracing::error!(
+                        error = format!("{cause:#}"),
+                        path = parts.uri.path(),
+                        "service request failed"
+                    );
+                }
+                error.into_response()
+            }
         };
         self.metrics.request(
             "service",
@@ -261,6 +283,21 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn the_forwarded_for_log_keeps_the_appended_end_of_a_long_forged_header() {
+        let mut headers = HeaderMap::new();
+        let forged = format!("{}, 203.0.113.7", "198.51.100.1, ".repeat(40));
+        headers.insert("x-forwarded-for", forged.parse().unwrap());
+        let kept = claimed_tail(&headers, "x-forwarded-for").unwrap();
+        assert!(kept.ends_with("203.0.113.7"));
+        assert_eq!(kept.chars().count(), CLAIM_LOG_CHARS);
+        assert!(
+            claimed(&headers, "x-forwarded-for")
+                .unwrap()
+                .starts_with("198.51.100.1")
+        );
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub async fn accept_loop<H: Handler>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        // Both: max_buf_size only trips while headers are still incomplete, so a large request
+        // read in one go would pass it; max_header_size checks the parsed head.
+        .max_header_size(MAX_HEADER_BYTES)
         .max_buf_size(MAX_HEADER_BYTES);
     loop {
         let (stream, peer) = tokio::select! {

@@ -24,7 +24,7 @@ pub struct TestApp {
 
 impl TestApp {
     /// Starts argocd-drift against `cluster`, watching the test's `argocd` and `team-apps`
-    /// namespaces, with `env` overriding the defaults.
+    /// namespaces, with `env` overriding the defaults (an empty value removes one).
     pub async fn spawn(cluster: &TestCluster, env: &[(&str, &str)]) -> TestApp {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("BIND_ADDRESS".into(), "127.0.0.1".into()),
@@ -40,9 +40,16 @@ impl TestApp {
                 format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
             ),
             ("LOG_LEVEL".into(), "debug".into()),
+            // Tests that exercise the pre-drain delay set it themselves.
+            ("SHUTDOWN_DELAY_SECONDS".into(), "0".into()),
         ]);
         for (k, v) in env {
-            vars.insert(k.to_string(), v.to_string());
+            // An empty value unsets a default (e.g. PROXY_TOKEN when a test uses PROXY_TOKEN_FILE).
+            if v.is_empty() {
+                vars.remove(*k);
+            } else {
+                vars.insert(k.to_string(), v.to_string());
+            }
         }
         let config = Config::init_from_hashmap(&vars).expect("test config");
         let server = Server::bind(config).await.expect("bind");
