@@ -247,11 +247,38 @@ async fn oversized_request_headers_are_refused_with_431() {
     assert_eq!(r.status, 431);
 }
 
-/// A token file with `token`, and the env to use it with a 1 s reload.
-fn token_file(dir: &tempfile::TempDir, token: &str) -> std::path::PathBuf {
+const OLD_TOKEN: &str = "rotation-old-0123456789";
+const NEW_TOKEN: &str = "rotation-new-0123456789";
+
+/// argocd-drift reading its secret from a file (re-read every second) that holds OLD_TOKEN,
+/// with the given rotation grace; returns the file to rotate.
+async fn with_token_file(
+    grace_seconds: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    TestCluster,
+    TestApp,
+    String,
+) {
+    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("proxy-token");
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    path
+    std::fs::write(&path, format!("{OLD_TOKEN}\n")).unwrap();
+    let path_text = path.display().to_string();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let app = TestApp::ready(
+        &cluster,
+        &[
+            ("PROXY_TOKEN", ""),
+            ("PROXY_TOKEN_FILE", &path_text),
+            ("PROXY_TOKEN_RELOAD_SECONDS", "1"),
+            ("PROXY_TOKEN_ROTATION_GRACE_SECONDS", grace_seconds),
+        ],
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "guestbook");
+    (dir, path, cluster, app, header)
 }
 
 async fn status_with_token(app: &TestApp, header: &str, token: &str) -> u16 {
@@ -273,34 +300,17 @@ async fn status_with_token(app: &TestApp, header: &str, token: &str) -> u16 {
 
 #[tokio::test]
 async fn a_rotated_token_file_takes_effect_and_the_old_token_lasts_the_grace_period() {
-    let dir = tempfile::tempdir().unwrap();
-    let (old, new) = ("rotation-old-0123456789", "rotation-new-0123456789");
-    let path = token_file(&dir, old);
-    let path_text = path.display().to_string();
-    let cluster = TestCluster::fake().await.unwrap();
-    cluster.apply_fixtures("demo").await.unwrap();
-    let app = TestApp::ready(
-        &cluster,
-        &[
-            ("PROXY_TOKEN", ""),
-            ("PROXY_TOKEN_FILE", &path_text),
-            ("PROXY_TOKEN_RELOAD_SECONDS", "1"),
-            ("PROXY_TOKEN_ROTATION_GRACE_SECONDS", "60"),
-        ],
-    )
-    .await;
-    let header = app_header(&cluster, "argocd", "guestbook");
-    assert_eq!(status_with_token(&app, &header, old).await, 200);
-    assert_eq!(status_with_token(&app, &header, new).await, 401);
-
-    std::fs::write(&path, format!("{new}\n")).unwrap();
+    let (_dir, path, _cluster, app, header) = with_token_file("60").await;
+    assert_eq!(status_with_token(&app, &header, OLD_TOKEN).await, 200);
+    assert_eq!(status_with_token(&app, &header, NEW_TOKEN).await, 401);
+    std::fs::write(&path, format!("{NEW_TOKEN}\n")).unwrap();
     common::eventually(Duration::from_secs(10), || async {
-        status_with_token(&app, &header, new).await == 200
+        status_with_token(&app, &header, NEW_TOKEN).await == 200
     })
     .await
     .expect("the rotated token was never accepted");
     assert_eq!(
-        status_with_token(&app, &header, old).await,
+        status_with_token(&app, &header, OLD_TOKEN).await,
         200,
         "the old token lasts the grace period"
     );
@@ -308,28 +318,12 @@ async fn a_rotated_token_file_takes_effect_and_the_old_token_lasts_the_grace_per
 
 #[tokio::test]
 async fn without_a_grace_period_a_rotated_out_token_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let (old, new) = ("rotation-old-0123456789", "rotation-new-0123456789");
-    let path = token_file(&dir, old);
-    let path_text = path.display().to_string();
-    let cluster = TestCluster::fake().await.unwrap();
-    cluster.apply_fixtures("demo").await.unwrap();
-    let app = TestApp::ready(
-        &cluster,
-        &[
-            ("PROXY_TOKEN", ""),
-            ("PROXY_TOKEN_FILE", &path_text),
-            ("PROXY_TOKEN_RELOAD_SECONDS", "1"),
-            ("PROXY_TOKEN_ROTATION_GRACE_SECONDS", "0"),
-        ],
-    )
-    .await;
-    let header = app_header(&cluster, "argocd", "guestbook");
-    std::fs::write(&path, format!("{new}\n")).unwrap();
+    let (_dir, path, _cluster, app, header) = with_token_file("0").await;
+    std::fs::write(&path, format!("{NEW_TOKEN}\n")).unwrap();
     common::eventually(Duration::from_secs(10), || async {
-        status_with_token(&app, &header, new).await == 200
+        status_with_token(&app, &header, NEW_TOKEN).await == 200
     })
     .await
     .expect("the rotated token was never accepted");
-    assert_eq!(status_with_token(&app, &header, old).await, 401);
+    assert_eq!(status_with_token(&app, &header, OLD_TOKEN).await, 401);
 }

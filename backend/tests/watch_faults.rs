@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestApp, app_header, applications, eventually, eventually_some};
+use common::{TestApp, app_header, applications, eventually, eventually_some, patch_app_status};
 use fake_apiserver::{FaultRule, RequestMatch, Verb};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
@@ -175,17 +175,19 @@ async fn an_unreachable_api_server_marks_answers_stale_and_recovery_clears_it() 
     .expect("never recovered from the outage");
 
     // And the watch is live again: a change shows up.
-    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
-    apps.patch(
+    patch_app_status(
+        &cluster,
+        "argocd",
         "payments-api",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"health": {"status": "Degraded"}}})),
+        json!({"health": {"status": "Degraded"}}),
     )
-    .await
-    .unwrap();
-    eventually(Duration::from_secs(10), || async {
-        app.status(&payments, "team-payments").await.json()["health"]["status"] == "Degraded"
-    })
+    .await;
+    app.wait_for_status(
+        &payments,
+        "team-payments",
+        "/health/status",
+        json!("Degraded"),
+    )
     .await
     .expect("changes after recovery are not seen");
 }
@@ -194,22 +196,19 @@ async fn an_unreachable_api_server_marks_answers_stale_and_recovery_clears_it() 
 async fn a_malformed_watch_line_does_not_lose_events() {
     let (cluster, app) = demo_on_fake().await;
     let fake = cluster.fake_server().unwrap();
-    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
     let guestbook = app_header(&cluster, "argocd", "guestbook");
 
     fake.faults().malformed_watch_line();
-    apps.patch(
+    patch_app_status(
+        &cluster,
+        "argocd",
         "guestbook",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"health": {"status": "Missing"}}})),
+        json!({"health": {"status": "Missing"}}),
     )
-    .await
-    .unwrap();
-    eventually(Duration::from_secs(10), || async {
-        app.status(&guestbook, "default").await.json()["health"]["status"] == "Missing"
-    })
-    .await
-    .expect("the event after a malformed line was lost");
+    .await;
+    app.wait_for_status(&guestbook, "default", "/health/status", json!("Missing"))
+        .await
+        .expect("the event after a malformed line was lost");
 }
 
 #[tokio::test]

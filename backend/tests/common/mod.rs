@@ -4,7 +4,7 @@
 
 use argocd_drift::{Config, Server, Shutdown, Trigger};
 use envconfig::Envconfig;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -210,4 +210,37 @@ pub fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
         "applications",
     );
     Api::namespaced_with(client, ns, &resource)
+}
+
+/// Merge-patches the `status` of a fixture Application, the way Argo CD's controller writes it.
+pub async fn patch_app_status(
+    cluster: &TestCluster,
+    ns: &str,
+    name: &str,
+    status: serde_json::Value,
+) {
+    applications(cluster.client().await.unwrap(), &cluster.ns(ns))
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": status})),
+        )
+        .await
+        .unwrap();
+}
+
+impl TestApp {
+    /// Waits until the status document of `app` has `expected` at the JSON pointer `at`.
+    pub async fn wait_for_status(
+        &self,
+        app: &str,
+        project: &str,
+        at: &str,
+        expected: serde_json::Value,
+    ) -> Result<(), String> {
+        eventually(Duration::from_secs(15), || async {
+            self.status(app, project).await.json().pointer(at) == Some(&expected)
+        })
+        .await
+    }
 }
