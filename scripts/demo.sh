@@ -38,7 +38,7 @@ for _ in $(seq 100); do [ -s "$dir/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$dir/kubeconfig" ] || { cat "$dir/fake-apiserver.log" >&2; echo "fake API server did not start" >&2; exit 1; }
 
 PORT=$api_port SERVICE_PORT=$service_port PROXY_TOKEN=$token KUBECONFIG=$dir/kubeconfig \
-  ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} \
+  ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} SHUTDOWN_DELAY_SECONDS=0 \
   "$bin/argocd-drift" &
 pids+=($!)
 echo $! >"$dir/argocd-drift.pid"
