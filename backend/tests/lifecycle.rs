@@ -151,20 +151,33 @@ async fn shutdown_turns_readiness_off_and_lets_an_in_flight_request_finish() {
     app.join().await.expect("clean exit after draining");
 }
 
-#[tokio::test]
-async fn a_second_signal_cuts_the_drain_short() {
+/// argocd-drift with a request in flight that cannot finish (the index never loads within the
+/// test), and the given drain deadline.
+async fn stuck_in_flight(
+    shutdown_timeout: &str,
+) -> (
+    TestCluster,
+    TestApp,
+    tokio::task::JoinHandle<anyhow::Result<testenv::http::Response>>,
+) {
     let cluster = slow_start(Duration::from_secs(30)).await;
     let app = TestApp::spawn(
         &cluster,
         &[
-            ("SHUTDOWN_TIMEOUT_SECONDS", "60"),
+            ("SHUTDOWN_TIMEOUT_SECONDS", shutdown_timeout),
             ("REQUEST_TIMEOUT_SECONDS", "60"),
         ],
     )
     .await;
-    let header = app_header(&cluster, "argocd", "guestbook");
-    let in_flight = app.status_in_background(&header, "default");
+    let in_flight =
+        app.status_in_background(&app_header(&cluster, "argocd", "guestbook"), "default");
     tokio::time::sleep(Duration::from_millis(300)).await;
+    (cluster, app, in_flight)
+}
+
+#[tokio::test]
+async fn a_second_signal_cuts_the_drain_short() {
+    let (_cluster, app, in_flight) = stuck_in_flight("60").await;
     let started = Instant::now();
     app.signal();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -185,18 +198,7 @@ async fn a_second_signal_cuts_the_drain_short() {
 
 #[tokio::test]
 async fn the_drain_deadline_cuts_requests_that_never_finish() {
-    let cluster = slow_start(Duration::from_secs(30)).await;
-    let app = TestApp::spawn(
-        &cluster,
-        &[
-            ("SHUTDOWN_TIMEOUT_SECONDS", "1"),
-            ("REQUEST_TIMEOUT_SECONDS", "60"),
-        ],
-    )
-    .await;
-    let header = app_header(&cluster, "argocd", "guestbook");
-    let in_flight = app.status_in_background(&header, "default");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_cluster, app, in_flight) = stuck_in_flight("1").await;
     let started = Instant::now();
     app.signal();
     app.join()

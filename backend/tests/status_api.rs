@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{app_header, applications, demo, eventually, eventually_some};
-use kube::api::{DynamicObject, Patch, PatchParams};
+use common::{app_header, applications, create_app, demo, eventually, eventually_some};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
 
@@ -216,18 +216,7 @@ async fn apps_created_and_deleted_after_start_appear_and_disappear() {
     let header = app_header(&cluster, "argocd", "late-arrival");
     assert_eq!(app.status(&header, "default").await.status, 404);
 
-    let obj: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "late-arrival", "namespace": cluster.ns("argocd")},
-        "spec": {
-            "project": "default",
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
-            "source": {"repoURL": "https://git.example.com/x.git", "path": "."}
-        }
-    }))
-    .unwrap();
-    api.create(&Default::default(), &obj).await.unwrap();
+    create_app(&cluster, "late-arrival", "default").await;
     eventually(Duration::from_secs(10), || async {
         app.status(&header, "default").await.status == 200
     })
@@ -253,21 +242,7 @@ async fn apps_created_and_deleted_after_start_appear_and_disappear() {
 #[tokio::test]
 async fn an_app_without_a_project_belongs_to_the_default_project() {
     let (cluster, app) = demo(&[]).await;
-    let obj: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "projectless", "namespace": cluster.ns("argocd")},
-        "spec": {
-            "project": "",
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
-            "source": {"repoURL": "https://git.example.com/x.git", "path": "."}
-        }
-    }))
-    .unwrap();
-    applications(cluster.client().await.unwrap(), &cluster.ns("argocd"))
-        .create(&Default::default(), &obj)
-        .await
-        .unwrap();
+    create_app(&cluster, "projectless", "").await;
     let header = app_header(&cluster, "argocd", "projectless");
     let s = eventually_some(Duration::from_secs(10), || async {
         let r = app.status(&header, "default").await;

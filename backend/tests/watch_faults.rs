@@ -270,24 +270,14 @@ async fn an_api_server_that_stops_answering_is_noticed_and_marked_stale() {
 #[tokio::test]
 async fn an_application_that_becomes_unreadable_is_no_longer_served() {
     let (cluster, app) = demo_on_fake().await;
-    let fake = cluster.fake_server().unwrap();
     let guestbook = app_header(&cluster, "argocd", "guestbook");
     assert_eq!(app.status(&guestbook, "default").await.status, 200);
 
     // The fake does not validate against the CRD schema, so it can hold what a buggy writer
     // might produce; the last readable version must not be served as if it were current.
-    let ns = cluster.ns("argocd");
-    let mut obj = fake
-        .store()
-        .get(
-            "argoproj.io/v1alpha1",
-            "Application",
-            Some(&ns),
-            "guestbook",
-        )
-        .unwrap();
-    obj["spec"]["project"] = json!({"not": "a string"});
-    fake.store().replace(obj).unwrap();
+    edit_in_store(&cluster, "guestbook", |obj| {
+        obj["spec"]["project"] = json!({"not": "a string"})
+    });
     eventually(Duration::from_secs(10), || async {
         app.status(&guestbook, "default").await.status == 404
     })
@@ -309,18 +299,9 @@ async fn after_an_outage_nothing_is_called_fresh_until_the_missed_changes_are_in
     .expect("the outage was never noticed");
 
     // Missed while down; and history is gone, so the reconnecting watch gets 200 then a 410.
-    let ns = cluster.ns("argocd");
-    let mut obj = fake
-        .store()
-        .get(
-            "argoproj.io/v1alpha1",
-            "Application",
-            Some(&ns),
-            "guestbook",
-        )
-        .unwrap();
-    obj["status"]["health"]["status"] = json!("Degraded");
-    fake.store().replace(obj).unwrap();
+    edit_in_store(&cluster, "guestbook", |obj| {
+        obj["status"]["health"]["status"] = json!("Degraded")
+    });
     fake.faults().compact();
     fake.faults().delay(
         RequestMatch::any().verb(Verb::List).resource(APPS).times(2),
@@ -357,4 +338,16 @@ async fn after_an_outage_nothing_is_called_fresh_until_the_missed_changes_are_in
         claimed_fresh_but_old.is_empty(),
         "pre-outage data was called fresh: {observations:?}"
     );
+}
+
+/// Rewrites a fixture Application directly in the fake's store: no HTTP, so it works while the
+/// fake plays "down", and no validation, so it can hold what a buggy writer might produce.
+fn edit_in_store(cluster: &TestCluster, name: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let store = cluster.fake_server().unwrap().store();
+    let ns = cluster.ns("argocd");
+    let mut obj = store
+        .get("argoproj.io/v1alpha1", "Application", Some(&ns), name)
+        .unwrap();
+    edit(&mut obj);
+    store.replace(obj).unwrap();
 }

@@ -244,3 +244,23 @@ impl TestApp {
         .await
     }
 }
+
+/// Creates a bare Application (no status: Argo CD has not compared it yet) in the test's
+/// `argocd` namespace.
+pub async fn create_app(cluster: &TestCluster, name: &str, project: &str) {
+    let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": cluster.ns("argocd")},
+        "spec": {
+            "project": project,
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "source": {"repoURL": "https://git.example.com/x.git", "path": "."}
+        }
+    }))
+    .unwrap();
+    applications(cluster.client().await.unwrap(), &cluster.ns("argocd"))
+        .create(&Default::default(), &obj)
+        .await
+        .unwrap();
+}
