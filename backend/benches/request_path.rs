@@ -7,13 +7,13 @@
 #![allow(clippy::unwrap_used)] // benchmark setup
 
 use argocd_drift::config::{ProxyAuth, Secret};
-use argocd_drift::domain::app::{AppKey, Application};
-use argocd_drift::domain::status::status_view;
 use argocd_drift::http::argocd::parse_caller;
 use argocd_drift::http::gate::Gate;
 use argocd_drift::http::query::Query;
 use argocd_drift::index::{AppIndex, Lookup, WatchScope};
 use criterion::{Criterion, criterion_group, criterion_main};
+use drift_core::app::{AppKey, Application};
+use drift_core::status::status_view;
 use http::{HeaderMap, HeaderValue};
 use std::hint::black_box;
 use std::time::Duration;

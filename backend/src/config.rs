@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::domain::names::is_dns_label;
 use crate::index::WatchScope;
+use drift_core::names::is_dns_label;
 
 /// The longest duration any setting may ask for: a week.
 pub const MAX_SECONDS: u64 = 7 * 24 * 3600;

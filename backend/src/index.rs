@@ -9,13 +9,13 @@
 //!   Stale data is still served, marked as such.
 //!
 //! The index also remembers what Argo CD does not record: when this process saw each app become
-//! OutOfSync (the rule is `domain::tracking::track`).
+//! OutOfSync (the rule is `drift_core::tracking::track`).
 //!
 //! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
 
-use crate::domain::app::{AppKey, Application};
-use crate::domain::tracking::track;
-pub use crate::domain::tracking::{Freshness, IndexedApp};
+use drift_core::app::{AppKey, Application};
+use drift_core::tracking::track;
+pub use drift_core::tracking::{Freshness, IndexedApp};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -238,8 +238,8 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::app::fixtures::{mk_app, with_sync};
-    use crate::domain::tracking::OUT_OF_SYNC;
+    use drift_core::app::fixtures::{mk_app, with_sync};
+    use drift_core::tracking::OUT_OF_SYNC;
 
     fn t(secs: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + secs).unwrap()

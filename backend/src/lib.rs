@@ -3,7 +3,7 @@
 //! ```text
 //!  Argo CD UI ──▶ argocd-server proxy ──(shared secret + Argocd-* headers)──▶ API port
 //!                                                                              │
-//!        http::routes ─▶ http::gate (trust boundary) ─▶ handlers ─▶ domain (pure)
+//!        http::routes ─▶ http::gate (trust boundary) ─▶ handlers ─▶ drift_core (pure)
 //!                                         │
 //!                                         ▼ reads, never calls the API server
 //!                                      index ◀── cluster (list+watch Applications) ◀── kube-apiserver
@@ -15,7 +15,6 @@
 pub mod clock;
 pub mod cluster;
 pub mod config;
-pub mod domain;
 pub mod handlers;
 pub mod http;
 pub mod index;

@@ -15,9 +15,9 @@
 //! cannot be decoded is logged and skipped instead of failing the whole list.
 
 use crate::clock;
-use crate::domain::app::{AppKey, Application, ApplicationSpec, ApplicationStatus};
 use crate::index::{AppIndex, WatchScope};
 use crate::metrics::Metrics;
+use drift_core::app::{AppKey, Application, ApplicationSpec, ApplicationStatus};
 use futures::{StreamExt, pin_mut};
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, WatchEvent, WatchParams,

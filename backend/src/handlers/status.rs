@@ -1,11 +1,11 @@
 //! `GET /api/v1/status`
 
-use crate::domain::status::status_view;
 use crate::http::error::ApiError;
 use crate::http::gate::AppContext;
 use crate::http::json;
 use crate::http::query::Query;
 use bytes::Bytes;
+use drift_core::status::status_view;
 use http::Response;
 use http_body_util::Full;
 use std::time::Duration;

@@ -12,8 +12,8 @@
 //! Parsing is total: any byte sequence yields a `Caller` or a [`HeaderError`], never a panic
 //! (property-tested below).
 
-use crate::domain::app::AppKey;
-use crate::domain::names::{is_dns_label, is_dns_subdomain};
+use drift_core::app::AppKey;
+use drift_core::names::{is_dns_label, is_dns_subdomain};
 use http::{HeaderMap, HeaderName};
 
 /// The longest single header value accepted (user names are e-mail addresses at worst).

@@ -6,8 +6,8 @@
 //! internal detail: the cause is logged, the client gets a generic message.
 
 use super::argocd::HeaderError;
-use crate::domain::scope::ClusterClaimMismatch;
 use bytes::Bytes;
+use drift_core::scope::ClusterClaimMismatch;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use serde::Serialize;

@@ -18,11 +18,11 @@ use super::credentials::Credentials;
 use super::error::ApiError;
 use super::query::Query;
 use crate::config::ProxyAuth;
-use crate::domain::scope::{
+use crate::index::{AppIndex, Lookup};
+use drift_core::scope::{
     ResourceRef, cluster_belongs, cluster_claims_consistent, namespace_belongs, resource_belongs,
 };
-use crate::domain::tracking::{Freshness, IndexedApp};
-use crate::index::{AppIndex, Lookup};
+use drift_core::tracking::{Freshness, IndexedApp};
 use http::{HeaderMap, header};
 use std::sync::Arc;
 
@@ -149,8 +149,8 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::app::fixtures::{mk_app, mk_resource};
     use crate::index::WatchScope;
+    use drift_core::app::fixtures::{mk_app, mk_resource};
     use http::HeaderValue;
 
     const TOKEN: &str = "0123456789abcdef-test";

@@ -276,9 +276,9 @@ fn resource_counts(app: &Application) -> ResourceCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::app::fixtures::{mk_app, mk_resource, with_sync};
-    use crate::domain::app::{HealthStatus, Operation, SyncOperation};
-    use crate::domain::tracking::OutOfSync;
+    use crate::app::fixtures::{mk_app, mk_resource, with_sync};
+    use crate::app::{HealthStatus, Operation, SyncOperation};
+    use crate::tracking::OutOfSync;
 
     const HOUR: Duration = Duration::from_secs(3600);
 

@@ -112,7 +112,7 @@ pub enum ClusterClaimMismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::app::fixtures::{mk_app, mk_resource};
+    use crate::app::fixtures::{mk_app, mk_resource};
 
     fn app() -> Application {
         let mut app = mk_app("argocd", "guestbook", "default");

@@ -189,7 +189,7 @@ pub struct ResourceStatus {
 }
 
 /// Builders for tests across the crate (`mk_*` fixtures, as in linkerd's index tests).
-#[cfg(test)]
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures {
     use super::*;
 

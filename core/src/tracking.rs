@@ -77,7 +77,7 @@ pub fn track(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::app::fixtures::{mk_app, with_sync};
+    use crate::app::fixtures::{mk_app, with_sync};
 
     fn t(secs: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + secs).unwrap()

@@ -1,0 +1,12 @@
+//! argocd-drift's pure logic: no IO, no Kubernetes client, no async runtime, no clock. Every
+//! function takes the time it needs, so every rule is unit-tested with plain values.
+//!
+//! The backend feeds it what the cluster layer read (Applications, live objects) and serves what
+//! it returns. That the crate depends on none of kube, tokio or hyper is checked by the compiler:
+//! they are not in its `Cargo.toml`.
+
+pub mod app;
+pub mod names;
+pub mod scope;
+pub mod status;
+pub mod tracking;
