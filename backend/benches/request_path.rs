@@ -1,6 +1,7 @@
 //! In-process cost of the work argocd-drift does per `GET /api/v1/status`, without the network:
 //! parsing the identity headers, the whole gate (secret, headers, index lookup, claims), and
-//! building + serializing the status document. `cargo bench -p argocd-drift`.
+//! building + serializing the status document, and the whole API request in-process (the port's
+//! pipeline, gate, handler and JSON, as the listener calls it). `cargo bench -p argocd-drift`.
 //!
 //! The index holds the demo Applications plus 2 000 generated ones, so lookups are not measured
 //! on a toy map.
@@ -9,13 +10,19 @@
 use argocd_drift::config::{ProxyAuth, Secret};
 use argocd_drift::http::argocd::parse_caller;
 use argocd_drift::http::gate::Gate;
-use argocd_drift::http::query::Query;
+use argocd_drift::http::limits::Limits;
+use argocd_drift::http::query::NoParams;
+use argocd_drift::http::routes::{ApiDeps, api};
 use argocd_drift::index::{AppIndex, Lookup, WatchScope};
+use argocd_drift::metrics::Metrics;
+use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use drift_core::app::{AppKey, Application};
 use drift_core::status::status_view;
 use http::{HeaderMap, HeaderValue};
+use http_body_util::Full;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 const TOKEN: &str = "bench-proxy-token-0123456789abcdef";
@@ -95,7 +102,7 @@ fn bench(c: &mut Criterion) {
         index.clone(),
     );
     let headers = headers();
-    let query = Query::default();
+    let uri: http::Uri = "/api/v1/status".parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -107,7 +114,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             gate.authenticate(black_box(&headers)).unwrap();
             runtime
-                .block_on(gate.admit(black_box(&headers), &query))
+                .block_on(gate.admit::<NoParams>(black_box(&headers), &uri))
                 .unwrap()
         })
     });
@@ -115,6 +122,29 @@ fn bench(c: &mut Criterion) {
     else {
         panic!("demo app missing");
     };
+    let whole = api(ApiDeps {
+        proxy_auth: ProxyAuth::Token(TOKEN.parse::<Secret>().unwrap()),
+        index: index.clone(),
+        limits: Limits::new(256, 1 << 20, Duration::from_secs(10)),
+        metrics: Arc::new(Metrics::new()),
+        reconcile_stale_after: Duration::from_secs(600),
+    });
+    let peer: std::net::SocketAddr = "10.0.0.7:41000".parse().unwrap();
+    c.bench_function(
+        "whole API request in-process (pipeline, gate, handler, JSON)",
+        |b| {
+            b.iter(|| {
+                let mut request = http::Request::get("/api/v1/status");
+                for (name, value) in &headers {
+                    request = request.header(name, value);
+                }
+                let request = request.body(Full::new(Bytes::new())).unwrap();
+                let response = runtime.block_on(whole.call(request, peer));
+                assert_eq!(response.status(), 200);
+                response
+            })
+        },
+    );
     c.bench_function("status document: build + serialize", |b| {
         b.iter(|| {
             let view = status_view(

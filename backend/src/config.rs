@@ -91,6 +91,16 @@ pub struct Config {
     #[envconfig(from = "MAX_CONCURRENT_REQUESTS", default = "256")]
     pub max_concurrent_requests: NonZeroUsize,
 
+    /// Open connections per listener; a connection beyond this is closed as soon as it is
+    /// accepted.
+    #[envconfig(from = "MAX_CONNECTIONS", default = "1024")]
+    pub max_connections: NonZeroUsize,
+
+    /// A response write that makes no progress for this long (the client stopped reading) closes
+    /// the connection.
+    #[envconfig(from = "WRITE_TIMEOUT_SECONDS", default = "10")]
+    pub write_timeout_seconds: NonZeroU64,
+
     /// After the first SIGTERM/SIGINT: not ready at once, but the API keeps serving this long
     /// while Kubernetes removes the pod from the Service's endpoints. 0 stops accepting at once.
     #[envconfig(from = "SHUTDOWN_DELAY_SECONDS", default = "5")]
@@ -187,6 +197,10 @@ impl Config {
         Duration::from_secs(self.header_read_timeout_seconds.get())
     }
 
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_seconds.get())
+    }
+
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds.get())
     }
@@ -226,6 +240,7 @@ impl Config {
                 "REQUEST_TIMEOUT_SECONDS",
                 self.request_timeout_seconds.get(),
             ),
+            ("WRITE_TIMEOUT_SECONDS", self.write_timeout_seconds.get()),
             (
                 "KUBE_REQUEST_TIMEOUT_SECONDS",
                 self.kube_request_timeout_seconds.get(),

@@ -3,14 +3,17 @@
 //! ```text
 //!  Argo CD UI ──▶ argocd-server proxy ──(shared secret + Argocd-* headers)──▶ API port
 //!                                                                              │
-//!        http::routes ─▶ http::gate (trust boundary) ─▶ handlers ─▶ drift_core (pure)
-//!                                         │
-//!                                         ▼ reads, never calls the API server
-//!                                      index ◀── cluster (list+watch Applications) ◀── kube-apiserver
+//!   http::listener ─▶ http::endpoint (limits) ─▶ http::routes ─▶ http::gate ─▶ handlers
+//!                                                                              │
+//!                       index (watch-fed) ◀── cluster (the only kube code)     ▼
+//!                                                 ▲                      drift_core (pure)
+//!                                           kube-apiserver
 //! ```
 //!
 //! `main` loads [`Config`] and calls [`run`]; tests call [`Server::bind`] then [`Server::serve`],
-//! which is all `run` does, so they learn the ports they bound.
+//! which is all `run` does, so they learn the ports they bound. Tests that need no socket build a
+//! port's [`Endpoint`](http::endpoint::Endpoint) with [`http::routes::api`] and call it
+//! in-process.
 
 pub mod clock;
 pub mod cluster;
@@ -19,6 +22,7 @@ pub mod handlers;
 pub mod http;
 pub mod index;
 pub mod metrics;
+pub mod readiness;
 pub mod shutdown;
 pub mod telemetry;
 
@@ -26,38 +30,37 @@ pub use config::Config;
 pub use shutdown::{Shutdown, Trigger};
 
 use anyhow::Context;
+use cluster::{Connection, WatchTasks};
 use config::ProxyAuth;
-use http::gate::Gate;
+use http::credentials::Credentials;
+use http::endpoint::Endpoint;
 use http::limits::Limits;
-use http::routes::{Api, Service};
-use http::server::accept_loop;
+use http::listener::{ConnectionLimits, Port, Stops};
+use http::routes::{ApiDeps, ServiceRoutes};
 use index::AppIndex;
 use metrics::Metrics;
+use readiness::Readiness;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Loads nothing, binds both ports, serves until shut down.
+/// Loads nothing, binds every port, serves until shut down.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     Server::bind(config).await?.serve(shutdown).await
 }
 
 /// A bound, not yet serving, argocd-drift.
 pub struct Server {
-    api_listener: TcpListener,
-    service_listener: TcpListener,
-    kube: kube::Client,
-    api: Arc<Api>,
-    service: Arc<Service>,
+    ports: Vec<Port>,
+    connection: Connection,
     index: AppIndex,
+    readiness: Readiness,
     metrics: Arc<Metrics>,
-    header_read_timeout: Duration,
-    /// `PROXY_TOKEN_FILE`, how often to re-read it, and the rotation grace period.
-    token_file: Option<(PathBuf, Duration, Duration)>,
-    kube_request_timeout: Duration,
+    /// The accepted proxy tokens, `PROXY_TOKEN_FILE`, how often to re-read it, and the rotation
+    /// grace period.
+    token_reload: Option<(Arc<Credentials>, PathBuf, Duration, Duration)>,
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
     shutting_down: watch::Sender<bool>,
@@ -71,7 +74,7 @@ pub enum ShutdownError {
 }
 
 impl Server {
-    /// Validates the configuration, builds the Kubernetes client and binds both ports.
+    /// Validates the configuration, builds the Kubernetes client and binds every port.
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
         config.validate_settings()?;
         let proxy_auth = config.proxy_auth()?;
@@ -83,6 +86,10 @@ impl Server {
             kubeconfig,
             max_request_body_bytes,
             max_concurrent_requests,
+            max_connections,
+            proxy_token_file,
+            proxy_token_reload_seconds,
+            proxy_token_rotation_grace_seconds,
             ..
         } = &config;
 
@@ -91,64 +98,111 @@ impl Server {
                 "INSECURE_NO_PROXY_TOKEN is set: any client that reaches the API port is trusted"
             );
         }
-        let kube = cluster::client(kubeconfig.as_deref()).await?;
-        let api_listener = TcpListener::bind((*bind_address, *port))
-            .await
-            .with_context(|| format!("binding the API port {bind_address}:{port} (PORT)"))?;
-        let service_listener = TcpListener::bind((*bind_address, *service_port))
-            .await
-            .with_context(|| {
-                format!("binding the service port {bind_address}:{service_port} (SERVICE_PORT)")
-            })?;
-
+        let connection =
+            Connection::new(kubeconfig.as_deref(), config.kube_request_timeout()).await?;
         let index = AppIndex::new(argocd_namespaces.scopes());
+        let readiness = Readiness::new();
         let metrics = Arc::new(Metrics::new());
         let (shutting_down, shutting_down_rx) = watch::channel(false);
-        let api = Arc::new(Api {
-            gate: Gate::new(proxy_auth, index.clone()),
-            limits: Limits::new(
-                max_concurrent_requests.get(),
+        let connections = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout(),
+            write_timeout: config.write_timeout(),
+            max_connections: max_connections.get(),
+        };
+        let limits = |max_concurrent: usize| {
+            Limits::new(
+                max_concurrent,
                 max_request_body_bytes.get(),
                 config.request_timeout(),
-            ),
+            )
+        };
+
+        let api = http::routes::api(ApiDeps {
+            proxy_auth,
+            index: index.clone(),
+            limits: limits(max_concurrent_requests.get()),
             metrics: Arc::clone(&metrics),
             reconcile_stale_after: config.reconcile_stale_after(),
         });
-        let service = Arc::new(Service {
-            index: index.clone(),
-            metrics: Arc::clone(&metrics),
-            max_body_bytes: max_request_body_bytes.get(),
-            shutting_down: shutting_down_rx,
-        });
-        Ok(Server {
-            api_listener,
-            service_listener,
-            kube,
-            api,
-            service,
-            index,
-            metrics,
-            header_read_timeout: config.header_read_timeout(),
-            token_file: config.proxy_token_file.clone().map(|path| {
-                (
-                    path,
-                    Duration::from_secs(config.proxy_token_reload_seconds.get()),
-                    Duration::from_secs(config.proxy_token_rotation_grace_seconds),
+        let credentials = api.routes().gate.credentials();
+        let service = Endpoint::new(
+            ServiceRoutes {
+                readiness: readiness.clone(),
+                metrics: Arc::clone(&metrics),
+                shutting_down: shutting_down_rx,
+            },
+            // Probes and scrapes are few; the cap only bounds a misbehaving client.
+            limits(max_concurrent_requests.get()),
+            Arc::clone(&metrics),
+        );
+
+        let at = |port: u16| SocketAddr::new(*bind_address, port);
+        let ports = vec![
+            Port::bind(
+                "api",
+                at(*port),
+                api,
+                connections,
+                Arc::clone(&metrics),
+                Stops::First,
+            )
+            .await
+            .with_context(|| format!("binding the API port {} (PORT)", at(*port)))?,
+            Port::bind(
+                "service",
+                at(*service_port),
+                service,
+                connections,
+                Arc::clone(&metrics),
+                Stops::Last,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "binding the service port {} (SERVICE_PORT)",
+                    at(*service_port)
                 )
-            }),
-            kube_request_timeout: config.kube_request_timeout(),
+            })?,
+        ];
+
+        let token_reload = match (proxy_token_file, credentials) {
+            (Some(path), Some(credentials)) => Some((
+                credentials,
+                path.clone(),
+                Duration::from_secs(proxy_token_reload_seconds.get()),
+                Duration::from_secs(*proxy_token_rotation_grace_seconds),
+            )),
+            _ => None,
+        };
+        Ok(Server {
+            ports,
+            connection,
+            index,
+            readiness,
+            metrics,
+            token_reload,
             shutdown_delay: config.shutdown_delay(),
             shutdown_timeout: config.shutdown_timeout(),
             shutting_down,
         })
     }
 
+    /// The address a port is bound to: `api`, `service`.
+    pub fn addr(&self, port: &str) -> anyhow::Result<SocketAddr> {
+        let port = self
+            .ports
+            .iter()
+            .find(|p| p.name == port)
+            .with_context(|| format!("no port named {port}"))?;
+        Ok(port.local_addr()?)
+    }
+
     pub fn api_addr(&self) -> anyhow::Result<SocketAddr> {
-        Ok(self.api_listener.local_addr()?)
+        self.addr("api")
     }
 
     pub fn service_addr(&self) -> anyhow::Result<SocketAddr> {
-        Ok(self.service_listener.local_addr()?)
+        self.addr("service")
     }
 
     /// Serves until the first shutdown signal, then: readiness turns false, the API keeps serving
@@ -157,57 +211,52 @@ impl Server {
     /// signal at any point cuts it short.
     pub async fn serve(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let Server {
-            api_listener,
-            service_listener,
-            kube,
-            api,
-            service,
+            ports,
+            connection,
             index,
+            readiness,
             metrics,
-            header_read_timeout,
-            token_file,
-            kube_request_timeout,
+            token_reload,
             shutdown_delay,
             shutdown_timeout,
             shutting_down,
         } = self;
+        let addresses: Vec<String> = ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}={}",
+                    p.name,
+                    p.local_addr().map_or("?".into(), |a| a.to_string())
+                )
+            })
+            .collect();
         tracing::info!(
-            api = %api_listener.local_addr()?,
-            service = %service_listener.local_addr()?,
+            ports = %addresses.join(" "),
             scopes = ?index.scopes().iter().map(|s| s.label().to_string()).collect::<Vec<_>>(),
             "argocd-drift serving",
         );
-        let mut watches = cluster::spawn_app_watches(kube, index, metrics, kube_request_timeout);
-        let token_reload = match (token_file, api.gate.credentials()) {
-            (Some((path, every, grace)), Some(credentials)) => Some(tokio::spawn(
-                http::credentials::reload_from_file(path, credentials, every, grace),
-            )),
-            _ => None,
-        };
+        let mut watches = WatchTasks::new();
+        connection.watch_applications(&mut watches, &index, &readiness, &metrics);
+        let token_reload = token_reload.map(|(credentials, path, every, grace)| {
+            tokio::spawn(http::credentials::reload_from_file(
+                path,
+                credentials,
+                every,
+                grace,
+            ))
+        });
+        let (first, last): (Vec<_>, Vec<_>) = ports
+            .into_iter()
+            .map(Port::serve)
+            .partition(|p| p.stops == Stops::First);
 
-        let (stop_api, stop_api_rx) = watch::channel(false);
-        let (stop_service, stop_service_rx) = watch::channel(false);
-        let api_loop = tokio::spawn(accept_loop(
-            "api",
-            api_listener,
-            api,
-            header_read_timeout,
-            stop_api_rx,
-        ));
-        let service_loop = tokio::spawn(accept_loop(
-            "service",
-            service_listener,
-            service,
-            header_read_timeout,
-            stop_service_rx,
-        ));
-
-        // Serve until the first signal, or until a watch dies (a bug: its scope would freeze
+        // Serve until the first signal, or until a watch dies (a bug: its data would freeze
         // while looking fresh, so stop and let Kubernetes restart the pod).
         let fatal = tokio::select! {
             _ = shutdown.next() => None,
             why = watches.ended() => {
-                tracing::error!(%why, "stopping: an application watch is no longer running");
+                tracing::error!(%why, "stopping: a watch is no longer running");
                 Some(why)
             }
         };
@@ -229,25 +278,25 @@ impl Server {
             deadline_s = shutdown_timeout.as_secs(),
             "shutting down: draining in-flight requests"
         );
-        stop_api.send_replace(true);
-        let api_connections = api_loop.await.context("the API accept loop panicked")?;
-
-        // The service port keeps answering (readiness: false) while the API drains.
+        let mut draining = Vec::new();
+        for port in first {
+            draining.push(port.stop().await?);
+        }
+        // The last ports (probes, metrics) keep answering — readiness: false — meanwhile.
         let drained = tokio::select! {
-            cut = api_connections.drain(shutdown_timeout) => {
+            cut = futures::future::join_all(draining.into_iter().map(|c| c.drain(shutdown_timeout))) => {
+                let cut: usize = cut.into_iter().sum();
                 if cut > 0 {
-                    tracing::warn!(connections = cut, "shutdown deadline passed; cut the remaining API connections");
+                    tracing::warn!(connections = cut, "shutdown deadline passed; cut the remaining connections");
                 }
                 Ok(())
             }
             _ = shutdown.next() => Err(ShutdownError::Aborted),
         };
-        stop_service.send_replace(true);
-        let service_connections = service_loop
-            .await
-            .context("the service accept loop panicked")?;
-        // Probes and scrapes are short; a slow scraper must not hold the exit.
-        service_connections.drain(Duration::from_secs(1)).await;
+        for port in last {
+            // Probes and scrapes are short; a slow scraper must not hold the exit.
+            port.stop().await?.drain(Duration::from_secs(1)).await;
+        }
         drop(watches);
         if let Some(task) = token_reload {
             task.abort();

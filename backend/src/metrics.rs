@@ -1,7 +1,8 @@
 //! Prometheus metrics, served on the service port at `/metrics` (OpenMetrics text).
 //!
-//! Label values are bounded: routes come from the fixed route table, codes from `ApiError`,
-//! scopes from `ARGOCD_NAMESPACES`. Nothing a client sends becomes a label.
+//! Label values are bounded: listeners and routes come from the fixed route tables, codes from
+//! `ApiError`, protocol-error kinds from the listener, resources and scopes from what the
+//! configuration watches. Nothing a client sends becomes a label.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -30,8 +31,20 @@ pub struct CodeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ScopeLabels {
+pub struct WatchLabels {
+    pub resource: String,
     pub scope: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    pub listener: &'static str,
+    pub kind: &'static str,
 }
 
 pub struct Metrics {
@@ -40,10 +53,14 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     rejections: Family<CodeLabels, Counter>,
     applications: Gauge,
-    watch_stale: Family<ScopeLabels, Gauge>,
-    watch_lists: Family<ScopeLabels, Counter>,
-    watch_errors: Family<ScopeLabels, Counter>,
-    watch_events: Family<ScopeLabels, Counter>,
+    watch_stale: Family<WatchLabels, Gauge>,
+    watch_lists: Family<WatchLabels, Counter>,
+    watch_errors: Family<WatchLabels, Counter>,
+    watch_events: Family<WatchLabels, Counter>,
+    open_connections: Family<ListenerLabels, Gauge>,
+    in_flight: Family<ListenerLabels, Gauge>,
+    refused_connections: Family<ListenerLabels, Counter>,
+    protocol_errors: Family<ProtocolLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -66,10 +83,14 @@ impl Metrics {
         );
         let rejections = Family::<CodeLabels, Counter>::default();
         let applications = Gauge::default();
-        let watch_stale = Family::<ScopeLabels, Gauge>::default();
-        let watch_lists = Family::<ScopeLabels, Counter>::default();
-        let watch_errors = Family::<ScopeLabels, Counter>::default();
-        let watch_events = Family::<ScopeLabels, Counter>::default();
+        let watch_stale = Family::<WatchLabels, Gauge>::default();
+        let watch_lists = Family::<WatchLabels, Counter>::default();
+        let watch_errors = Family::<WatchLabels, Counter>::default();
+        let watch_events = Family::<WatchLabels, Counter>::default();
+        let open_connections = Family::<ListenerLabels, Gauge>::default();
+        let in_flight = Family::<ListenerLabels, Gauge>::default();
+        let refused_connections = Family::<ListenerLabels, Counter>::default();
+        let protocol_errors = Family::<ProtocolLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -88,12 +109,12 @@ impl Metrics {
         );
         registry.register(
             "watch_stale",
-            "1 while the Application watch for a scope cannot reach the API server",
+            "1 while a watch (resource, namespace scope) cannot reach the API server",
             watch_stale.clone(),
         );
         registry.register(
             "watch_lists",
-            "Full lists of Applications (start-up and relists)",
+            "Full lists by a watch (start-up and relists)",
             watch_lists.clone(),
         );
         registry.register(
@@ -103,8 +124,30 @@ impl Metrics {
         );
         registry.register(
             "watch_events",
-            "Application watch events received",
+            "Watch events received",
             watch_events.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "TCP connections open, by listener",
+            open_connections.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests admitted past the concurrency cap and not yet answered, by listener",
+            in_flight.clone(),
+        );
+        registry.register(
+            "refused_connections",
+            "Connections closed on accept because the listener was at its connection cap",
+            refused_connections.clone(),
+        );
+        registry.register(
+            "protocol_errors",
+            "Connections ended by an HTTP protocol refusal before any handler ran (malformed \
+             request: 400; header too large or too many header fields: 431; header read \
+             timeout; write timeout)",
+            protocol_errors.clone(),
         );
         Metrics {
             registry,
@@ -116,6 +159,10 @@ impl Metrics {
             watch_lists,
             watch_errors,
             watch_events,
+            open_connections,
+            in_flight,
+            refused_connections,
+            protocol_errors,
         }
     }
 
@@ -150,22 +197,62 @@ impl Metrics {
         self.applications.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    pub fn set_stale(&self, scope: &str, stale: bool) {
+    pub fn set_stale(&self, resource: &str, scope: &str, stale: bool) {
         self.watch_stale
-            .get_or_create(&scope_labels(scope))
+            .get_or_create(&watch_labels(resource, scope))
             .set(i64::from(stale));
     }
 
-    pub fn listed(&self, scope: &str) {
-        self.watch_lists.get_or_create(&scope_labels(scope)).inc();
+    pub fn listed(&self, resource: &str, scope: &str) {
+        self.watch_lists
+            .get_or_create(&watch_labels(resource, scope))
+            .inc();
     }
 
-    pub fn watch_error(&self, scope: &str) {
-        self.watch_errors.get_or_create(&scope_labels(scope)).inc();
+    pub fn watch_error(&self, resource: &str, scope: &str) {
+        self.watch_errors
+            .get_or_create(&watch_labels(resource, scope))
+            .inc();
     }
 
-    pub fn watch_event(&self, scope: &str) {
-        self.watch_events.get_or_create(&scope_labels(scope)).inc();
+    pub fn watch_event(&self, resource: &str, scope: &str) {
+        self.watch_events
+            .get_or_create(&watch_labels(resource, scope))
+            .inc();
+    }
+
+    pub fn connection_opened(&self, listener: &'static str) {
+        self.open_connections
+            .get_or_create(&ListenerLabels { listener })
+            .inc();
+    }
+
+    pub fn connection_closed(&self, listener: &'static str) {
+        self.open_connections
+            .get_or_create(&ListenerLabels { listener })
+            .dec();
+    }
+
+    /// Counts a request in flight until the returned guard is dropped.
+    pub fn in_flight(&self, listener: &'static str) -> InFlight {
+        let gauge = self
+            .in_flight
+            .get_or_create(&ListenerLabels { listener })
+            .clone();
+        gauge.inc();
+        InFlight(gauge)
+    }
+
+    pub fn connection_refused(&self, listener: &'static str) {
+        self.refused_connections
+            .get_or_create(&ListenerLabels { listener })
+            .inc();
+    }
+
+    pub fn protocol_error(&self, listener: &'static str, kind: &'static str) {
+        self.protocol_errors
+            .get_or_create(&ProtocolLabels { listener, kind })
+            .inc();
     }
 
     /// The OpenMetrics text exposition.
@@ -176,8 +263,18 @@ impl Metrics {
     }
 }
 
-fn scope_labels(scope: &str) -> ScopeLabels {
-    ScopeLabels {
+/// One request in flight; see [`Metrics::in_flight`].
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn watch_labels(resource: &str, scope: &str) -> WatchLabels {
+    WatchLabels {
+        resource: resource.to_string(),
         scope: scope.to_string(),
     }
 }
@@ -191,8 +288,9 @@ mod tests {
         let m = Metrics::new();
         m.request("api", "status", 200, Duration::from_millis(1));
         m.rejected("INVALID_CREDENTIALS");
-        m.listed("argocd");
-        m.set_stale("argocd", true);
+        m.listed("applications", "argocd");
+        m.set_stale("applications", "argocd", true);
+        m.protocol_error("api", "header_too_large");
         let text = m.encode().unwrap();
         assert!(
             text.contains(
@@ -203,8 +301,15 @@ mod tests {
         assert!(
             text.contains(r#"argocd_drift_rejected_requests_total{code="INVALID_CREDENTIALS"} 1"#)
         );
-        assert!(text.contains(r#"argocd_drift_watch_lists_total{scope="argocd"} 1"#));
-        assert!(text.contains(r#"argocd_drift_watch_stale{scope="argocd"} 1"#));
+        assert!(text.contains(
+            r#"argocd_drift_watch_lists_total{resource="applications",scope="argocd"} 1"#
+        ));
+        assert!(
+            text.contains(r#"argocd_drift_watch_stale{resource="applications",scope="argocd"} 1"#)
+        );
+        assert!(text.contains(
+            r#"argocd_drift_protocol_errors_total{listener="api",kind="header_too_large"} 1"#
+        ));
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -34,6 +34,11 @@ async fn readiness_explains_a_refusal_to_list_applications() {
         message.contains("cannot list resource \"applications\""),
         "{message}"
     );
+    // A short readable reason: the status code and the API server's message, not a Rust dump.
+    assert!(message.contains("(list: 403 Forbidden: "), "{message}");
+    for debug in ["Api(", "ErrorResponse", "Status {", "code: 403"] {
+        assert!(!message.contains(debug), "{message}");
+    }
     // API callers get the plain answer, without the cluster's details.
     let r = app
         .status(&app_header(&cluster, "argocd", "guestbook"), "default")

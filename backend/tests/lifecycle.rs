@@ -27,7 +27,7 @@ async fn slow_start(delay: Duration) -> TestCluster {
 }
 
 #[tokio::test]
-async fn an_oversized_body_is_refused_with_413_before_anything_else() {
+async fn an_oversized_body_is_refused_with_413_once_the_caller_is_authenticated() {
     let (cluster, app) = demo(&[("MAX_REQUEST_BODY_BYTES", "1024")]).await;
     let auth = format!("Bearer {TOKEN}");
     let guestbook = app_header(&cluster, "argocd", "guestbook");
@@ -46,7 +46,7 @@ async fn an_oversized_body_is_refused_with_413_before_anything_else() {
     .unwrap();
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["code"], "BODY_TOO_LARGE");
-    // Even unauthenticated: the body is never read.
+    // Unauthenticated, the secret is checked first: 401, and the body is never read.
     let r = send(
         app.api,
         http::Method::POST,
@@ -56,7 +56,7 @@ async fn an_oversized_body_is_refused_with_413_before_anything_else() {
     )
     .await
     .unwrap();
-    assert_eq!(r.status, 413);
+    assert_eq!(r.status, 401);
     // A body within the cap changes nothing.
     let r = send(
         app.api,
@@ -114,12 +114,15 @@ async fn requests_beyond_the_concurrency_cap_are_shed_with_retry_after() {
     let header = app_header(&cluster, "argocd", "guestbook");
     // The first request holds the only slot while the index loads…
     let first = app.status_in_background(&header, "default");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_in_flight(1).await;
     // …so the second is refused at once.
     let shed = app.status(&header, "default").await;
     assert_eq!(shed.status, 503);
     assert_eq!(shed.json()["code"], "OVERLOADED");
     assert_eq!(shed.header("retry-after"), Some("1"));
+    // A caller without the secret is told 401 even now: shedding reveals nothing to it.
+    let r = get(app.api, STATUS, &[]).await.unwrap();
+    assert_eq!(r.status, 401);
     assert_eq!(first.await.unwrap().unwrap().status, 200);
     // The slot is free again.
     assert_eq!(app.status(&header, "default").await.status, 200);
@@ -131,18 +134,16 @@ async fn shutdown_turns_readiness_off_and_lets_an_in_flight_request_finish() {
     let app = TestApp::spawn(&cluster, &[("SHUTDOWN_TIMEOUT_SECONDS", "10")]).await;
     let header = app_header(&cluster, "argocd", "guestbook");
     let in_flight = app.status_in_background(&header, "default");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_in_flight(1).await;
     app.signal();
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
-    // Draining: not ready, and no new API connections…
-    let r = get(app.service, "/readyz", &[]).await.unwrap();
-    assert_eq!(r.status, 503);
-    assert_eq!(r.json()["code"], "SHUTTING_DOWN");
-    assert!(
-        TcpStream::connect(app.api).await.is_err(),
-        "the API port still accepts connections"
-    );
+    // Draining: not ready, and (no shutdown delay here) no new API connections…
+    app.wait_shutting_down().await;
+    common::eventually(Duration::from_secs(5), || async {
+        TcpStream::connect(app.api).await.is_err()
+    })
+    .await
+    .expect("the API port still accepts connections");
 
     // …but the request already in flight gets its full answer.
     let answered = in_flight.await.unwrap().expect("in-flight request was cut");
@@ -171,7 +172,7 @@ async fn stuck_in_flight(
     .await;
     let in_flight =
         app.status_in_background(&app_header(&cluster, "argocd", "guestbook"), "default");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_in_flight(1).await;
     (cluster, app, in_flight)
 }
 
@@ -180,7 +181,7 @@ async fn a_second_signal_cuts_the_drain_short() {
     let (_cluster, app, in_flight) = stuck_in_flight("60").await;
     let started = Instant::now();
     app.signal();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_shutting_down().await;
     app.signal();
     let result = app.join().await;
     assert!(
@@ -218,9 +219,7 @@ async fn after_the_first_signal_the_api_keeps_serving_until_endpoints_have_caugh
     let header = app_header(&cluster, "argocd", "guestbook");
     let signalled = Instant::now();
     app.signal();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = get(app.service, "/readyz", &[]).await.unwrap();
-    assert_eq!(r.json()["code"], "SHUTTING_DOWN", "not ready at once");
+    app.wait_shutting_down().await;
     assert_eq!(
         app.status(&header, "default").await.status,
         200,

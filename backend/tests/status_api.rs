@@ -1,33 +1,43 @@
 //! `GET /api/v1/status` content for the demo fixtures in both Argo CD status shapes, and what the
-//! watch adds to them. Runs against the fake API server, or a real one with
-//! `DRIFT_TEST_CLUSTER=real`.
+//! watch adds to them.
+//!
+//! The content checks are written once against [`Client`]: each runs in-process, and all run
+//! again over HTTP against the test cluster (the fake, or a real API server with
+//! `DRIFT_TEST_CLUSTER=real`), where the fixtures went through the API server and the watch.
+//! Live transitions need the watch, so they run over HTTP only.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod common;
 
-use common::{app_header, applications, create_app, demo, eventually, eventually_some};
+use argocd_drift::http::limits::Limits;
+use common::{
+    Client, InProcess, Live, STATUS, app_header, applications, create_app, demo, eventually,
+    eventually_some,
+};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test]
-async fn a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tree() {
-    let (cluster, app) = demo(&[]).await;
-    let r = app
-        .status(
-            &app_header(&cluster, "argocd", "payments-api"),
+async fn a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tree(
+    c: &impl Client,
+) {
+    let r = c
+        .get_as(
+            STATUS,
+            &c.app("argocd", "payments-api"),
             "team-payments",
+            &[],
         )
         .await;
     assert_eq!(r.status, 200);
     let s = r.json();
     assert_eq!(
         s["application"],
-        json!({"namespace": cluster.ns("argocd"), "name": "payments-api", "project": "team-payments"})
+        json!({"namespace": c.ns("argocd"), "name": "payments-api", "project": "team-payments"})
     );
     assert_eq!(
         s["destination"],
-        json!({"server": "https://kubernetes.default.svc", "name": null, "namespace": cluster.ns("payments")})
+        json!({"server": "https://kubernetes.default.svc", "name": null, "namespace": c.ns("payments")})
     );
     assert_eq!(s["sync"]["status"], "OutOfSync");
     assert_eq!(
@@ -58,11 +68,9 @@ async fn a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tr
     assert_eq!(s["data"], json!({"stale": false, "staleSince": null}));
 }
 
-#[tokio::test]
-async fn a_2x_shaped_app_counts_stored_resource_health_and_shows_the_failed_sync() {
-    let (cluster, app) = demo(&[]).await;
-    let r = app
-        .status(&app_header(&cluster, "argocd", "web-frontend"), "team-web")
+async fn a_2x_shaped_app_counts_stored_resource_health_and_shows_the_failed_sync(c: &impl Client) {
+    let r = c
+        .get_as(STATUS, &c.app("argocd", "web-frontend"), "team-web", &[])
         .await;
     assert_eq!(r.status, 200);
     let s = r.json();
@@ -96,13 +104,13 @@ async fn a_2x_shaped_app_counts_stored_resource_health_and_shows_the_failed_sync
     assert!(conditions[0]["lastTransitionTime"].is_string());
 }
 
-#[tokio::test]
-async fn a_multi_source_app_with_a_stuck_controller_is_marked_stale() {
-    let (cluster, app) = demo(&[]).await;
-    let s = app
-        .status(
-            &app_header(&cluster, "argocd", "legacy-billing"),
+async fn a_multi_source_app_with_a_stuck_controller_is_marked_stale(c: &impl Client) {
+    let s = c
+        .get_as(
+            STATUS,
+            &c.app("argocd", "legacy-billing"),
             "team-payments",
+            &[],
         )
         .await
         .json();
@@ -122,28 +130,11 @@ async fn a_multi_source_app_with_a_stuck_controller_is_marked_stale() {
     );
 }
 
-#[tokio::test]
-async fn the_staleness_bound_is_configurable() {
-    let (cluster, app) = demo(&[("RECONCILE_STALE_AFTER_SECONDS", "30")]).await;
-    let s = app
-        .status(
-            &app_header(&cluster, "argocd", "payments-api"),
-            "team-payments",
-        )
-        .await
-        .json();
-    assert_eq!(
-        s["reconciliation"]["stale"], true,
-        "reconciled ~70 s ago, bound 30 s"
-    );
-    assert_eq!(s["reconciliation"]["staleAfterSeconds"], 30);
-}
-
-#[tokio::test]
-async fn an_unknown_comparison_shows_its_condition_and_an_automated_sync_shows_automation() {
-    let (cluster, app) = demo(&[]).await;
-    let s = app
-        .status(&app_header(&cluster, "argocd", "monitoring"), "default")
+async fn an_unknown_comparison_shows_its_condition_and_an_automated_sync_shows_automation(
+    c: &impl Client,
+) {
+    let s = c
+        .get_as(STATUS, &c.app("argocd", "monitoring"), "default", &[])
         .await
         .json();
     assert_eq!(s["sync"]["status"], "Unknown");
@@ -151,14 +142,69 @@ async fn an_unknown_comparison_shows_its_condition_and_an_automated_sync_shows_a
     assert_eq!(s["lastOperation"], serde_json::Value::Null);
     assert_eq!(s["resources"]["bySync"], json!({"Unknown": 1}));
 
-    let s = app
-        .status(&app_header(&cluster, "argocd", "guestbook"), "default")
+    let s = c
+        .get_as(STATUS, &c.app("argocd", "guestbook"), "default", &[])
         .await
         .json();
     assert_eq!(
         s["lastOperation"]["initiatedBy"],
         json!({"type": "automation"})
     );
+}
+
+/// Every content check, in-process and over HTTP.
+macro_rules! content_checks {
+    ($($check:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(&super::InProcess::demo()).await;
+                }
+            )*
+        }
+
+        #[tokio::test]
+        async fn every_content_check_holds_over_http_on_the_test_cluster() {
+            let live = Live::demo().await;
+            $( $check(&live).await; )*
+        }
+    };
+}
+
+content_checks!(
+    a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tree,
+    a_2x_shaped_app_counts_stored_resource_health_and_shows_the_failed_sync,
+    a_multi_source_app_with_a_stuck_controller_is_marked_stale,
+    an_unknown_comparison_shows_its_condition_and_an_automated_sync_shows_automation,
+);
+
+#[tokio::test]
+async fn the_staleness_bound_is_configurable() {
+    let in_process = InProcess::new(
+        Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
+        Duration::from_secs(30),
+    );
+    // …and read from RECONCILE_STALE_AFTER_SECONDS by a served argocd-drift.
+    let (cluster, app) = demo(&[("RECONCILE_STALE_AFTER_SECONDS", "30")]).await;
+    let live = app
+        .status(
+            &app_header(&cluster, "argocd", "payments-api"),
+            "team-payments",
+        )
+        .await
+        .json();
+    let local = in_process
+        .get_as(STATUS, "argocd:payments-api", "team-payments", &[])
+        .await
+        .json();
+    for s in [live, local] {
+        assert_eq!(
+            s["reconciliation"]["stale"], true,
+            "reconciled ~70 s ago, bound 30 s"
+        );
+        assert_eq!(s["reconciliation"]["staleAfterSeconds"], 30);
+    }
 }
 
 #[tokio::test]

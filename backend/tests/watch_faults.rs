@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{TestApp, app_header, applications, eventually, eventually_some, patch_app_status};
+use common::{
+    TestApp, app_header, applications, eventually, eventually_some, metric, patch_app_status,
+};
 use fake_apiserver::{FaultRule, RequestMatch, Verb};
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
@@ -69,6 +71,9 @@ async fn a_request_during_start_up_waits_for_the_first_list_instead_of_a_false_4
         Duration::from_millis(800),
     );
     let app = TestApp::spawn(&cluster, &[]).await;
+    // The list is still held back: the request below really has to wait for it.
+    let r = get(app.service, "/readyz", &[]).await.unwrap();
+    assert_eq!(r.status, 503, "ready before the first list");
     let r = app
         .status(&app_header(&cluster, "argocd", "guestbook"), "default")
         .await;
@@ -102,6 +107,11 @@ async fn an_expired_resource_version_leads_to_a_relist_that_catches_up() {
     let monitoring = app_header(&cluster, "argocd", "monitoring");
     let guestbook = app_header(&cluster, "argocd", "guestbook");
     let lists_before = fake.faults().request_count(Verb::List, APPS);
+    let lists_series = format!(
+        r#"argocd_drift_watch_lists_total{{resource="applications",scope="{}"}}"#,
+        cluster.ns("argocd")
+    );
+    let counted_before = metric(&app.metrics().await, &lists_series).unwrap();
 
     // Cut the watch and keep it from reconnecting while the cluster changes…
     fake.faults()
@@ -133,10 +143,10 @@ async fn an_expired_resource_version_leads_to_a_relist_that_catches_up() {
         fake.faults().request_count(Verb::List, APPS) > lists_before,
         "no relist happened"
     );
+    let counted_after = metric(&app.metrics().await, &lists_series).unwrap();
     assert!(
-        app.metrics()
-            .await
-            .contains("argocd_drift_watch_lists_total")
+        counted_after > counted_before,
+        "the relist was not counted: {counted_before} → {counted_after}"
     );
 }
 
@@ -161,7 +171,7 @@ async fn an_unreachable_api_server_marks_answers_stale_and_recovery_clears_it() 
     .expect("answers were never marked stale");
     assert!(stale_since.parse::<jiff::Timestamp>().is_ok());
     assert!(app.metrics().await.contains(&format!(
-        r#"argocd_drift_watch_stale{{scope="{}"}} 1"#,
+        r#"argocd_drift_watch_stale{{resource="applications",scope="{}"}} 1"#,
         cluster.ns("argocd")
     )));
     // Readiness is kept: the last known data beats none.

@@ -43,7 +43,69 @@ pub struct Application {
     pub status: ApplicationStatus,
 }
 
+/// Why an Application object cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("object has no namespace or name")]
+    Unnamed,
+    #[error("{key}: .{field} cannot be read: {source}")]
+    Field {
+        key: AppKey,
+        field: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl Application {
+    /// The slim model from an object's namespace, name, `spec` and `status` (`null` or absent
+    /// reads as empty). Everything else in the object is ignored.
+    pub fn decode(
+        namespace: Option<String>,
+        name: Option<String>,
+        spec: serde_json::Value,
+        status: serde_json::Value,
+    ) -> Result<Application, DecodeError> {
+        let (Some(namespace), Some(name)) = (namespace, name) else {
+            return Err(DecodeError::Unnamed);
+        };
+        let key = AppKey::new(namespace, name);
+        fn field<T: serde::de::DeserializeOwned>(
+            key: &AppKey,
+            value: serde_json::Value,
+            field: &'static str,
+        ) -> Result<T, DecodeError> {
+            let value = if value.is_null() {
+                serde_json::Value::Object(serde_json::Map::new())
+            } else {
+                value
+            };
+            serde_json::from_value(value).map_err(|source| DecodeError::Field {
+                key: key.clone(),
+                field,
+                source,
+            })
+        }
+        let spec = field(&key, spec, "spec")?;
+        let status = field(&key, status, "status")?;
+        Ok(Application { key, spec, status })
+    }
+
+    /// [`Application::decode`] of a whole object as JSON.
+    pub fn from_object(mut object: serde_json::Value) -> Result<Application, DecodeError> {
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let namespace = text(&object["metadata"]["namespace"]);
+        let name = text(&object["metadata"]["name"]);
+        let mut take = |field: &str| {
+            object
+                .get_mut(field)
+                .map(serde_json::Value::take)
+                .unwrap_or_default()
+        };
+        let (spec, status) = (take("spec"), take("status"));
+        Application::decode(namespace, name, spec, status)
+    }
+
     /// The Argo CD sync verdict, if Argo CD has written one.
     pub fn sync_status(&self) -> Option<&str> {
         self.status.sync.status.as_deref()

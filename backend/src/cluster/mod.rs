@@ -1,31 +1,143 @@
-//! The only module that talks to Kubernetes.
+//! The only module that talks to Kubernetes; nothing outside it names a kube type.
 //!
-//! It builds the client and runs the watches that feed the in-memory index; nothing else in the
-//! crate imports `kube`. Requests never reach the API server: they read the index.
+//! - [`Connection`]: the backend's own client (from `KUBECONFIG` or the pod's service account).
+//! - [`watch`]: a generic list+watch loop feeding a sink, with deadlines, live-ness, 410
+//!   relists, stale marking and backoff; [`apps`] uses it to keep the Application index.
+//! - [`destinations`]: a handle per destination cluster, with cached discovery, to read an app's
+//!   live objects one GET at a time.
+//!
+//! Requests never call the API server for Applications: they read the watch-fed index.
 
 mod apps;
+pub mod destinations;
+mod watch;
 
-pub use apps::{WatchTasks, spawn_app_watches};
+pub use destinations::{Cluster, Destinations, LiveRef, ReadError};
+pub use watch::WatchTasks;
 
+use crate::index::AppIndex;
+use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use anyhow::Context;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// A client from `KUBECONFIG` when given, otherwise in-cluster config (then `~/.kube/config`).
-pub async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
-    let mut config = match kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading KUBECONFIG {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                .await
-                .with_context(|| format!("using KUBECONFIG {}", path.display()))?
+/// The backend's connection to the Kubernetes API server it runs against.
+#[derive(Clone)]
+pub struct Connection {
+    client: kube::Client,
+    /// The longest any call may take until it answers (`KUBE_REQUEST_TIMEOUT_SECONDS`).
+    request_timeout: Duration,
+}
+
+impl Connection {
+    /// A client from `KUBECONFIG` when given, otherwise in-cluster config (then
+    /// `~/.kube/config`). Nothing is called yet.
+    pub async fn new(
+        kubeconfig: Option<&Path>,
+        request_timeout: Duration,
+    ) -> anyhow::Result<Connection> {
+        let mut config = match kubeconfig {
+            Some(path) => {
+                let file = Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading KUBECONFIG {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                    .await
+                    .with_context(|| format!("using KUBECONFIG {}", path.display()))?
+            }
+            None => kube::Config::infer().await.context(
+                "no Kubernetes configuration: not running in a cluster and no KUBECONFIG",
+            )?,
+        };
+        // Watches stay open for minutes; every call that can hang has its own deadline instead.
+        config.read_timeout = None;
+        let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+        Ok(Connection {
+            client,
+            request_timeout,
+        })
+    }
+
+    /// Starts the Application watches that feed `index`, one per scope, each a readiness source.
+    pub fn watch_applications(
+        &self,
+        tasks: &mut WatchTasks,
+        index: &AppIndex,
+        readiness: &Readiness,
+        metrics: &Arc<Metrics>,
+    ) {
+        apps::watch_applications(
+            tasks,
+            &self.client,
+            index,
+            readiness,
+            metrics,
+            self.request_timeout,
+        );
+    }
+
+    /// The clusters apps deploy to, for reading live objects.
+    pub fn destinations(&self) -> Destinations {
+        Destinations::new(self.client.clone(), self.request_timeout)
+    }
+}
+
+/// A Kubernetes error as one short line a person can read (and `/readyz` can show): the status
+/// code and the API server's message, or the transport failure. Never a `Debug` dump.
+pub fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => describe_status(status.code, &status.message),
+        other => {
+            // kube's Display of transport errors nests the cause chain; keep it on one line.
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text.push_str(": ");
+                    text.push_str(&cause);
+                }
+                source = cause_source(source);
+            }
+            text
         }
-        None => kube::Config::infer()
-            .await
-            .context("no Kubernetes configuration: not running in a cluster and no KUBECONFIG")?,
-    };
-    // Watches stay open for minutes; every call that can hang has its own deadline instead.
-    config.read_timeout = None;
-    kube::Client::try_from(config).context("building the Kubernetes client")
+    }
+}
+
+fn cause_source<'a>(
+    error: Option<&'a (dyn std::error::Error + 'static)>,
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    error.and_then(std::error::Error::source)
+}
+
+/// `403 Forbidden: <message>`.
+pub fn describe_status(code: u16, message: &str) -> String {
+    let reason = http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("{code} {reason}: {message}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_read_as_code_reason_and_message() {
+        let error = kube::Error::Api(
+            kube::core::Status::failure(
+                "applications.argoproj.io is forbidden: User \"x\" cannot list resource \"applications\"",
+                "Forbidden",
+            )
+            .with_code(403)
+            .boxed(),
+        );
+        assert_eq!(
+            describe(&error),
+            "403 Forbidden: applications.argoproj.io is forbidden: User \"x\" cannot list resource \"applications\""
+        );
+    }
 }

@@ -1,5 +1,6 @@
-//! Handlers: a typed request in, a response out. They read the index through what the gate
-//! admitted, call pure `drift_core` logic, and never talk to Kubernetes themselves.
+//! Handlers: typed inputs in (the app the gate admitted, the route's parsed query), a typed view
+//! or an [`ApiError`](crate::http::error::ApiError) out. They call pure `drift_core` logic, never
+//! build HTTP responses (the route table does) and never talk to Kubernetes themselves.
 
 pub mod probes;
 pub mod status;

@@ -1,62 +1,70 @@
 //! Liveness, readiness and metrics on the service port.
 
 use crate::http::error::ApiError;
-use crate::http::json;
-use crate::index::AppIndex;
+use crate::http::reply::Text;
 use crate::metrics::Metrics;
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use crate::readiness::Readiness;
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct Ok {
-    status: &'static str,
+/// `{"status": "ok"}`
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Health {
+    pub status: &'static str,
 }
+
+const OK: Health = Health { status: "ok" };
 
 /// Alive as long as the process can answer. Deliberately independent of the API server: a
 /// restart would not bring an unreachable API server back.
-pub fn healthz() -> Response<Full<Bytes>> {
-    json::ok(&Ok { status: "ok" })
+pub fn healthz() -> Health {
+    OK
 }
 
-/// Ready once every watched namespace has been listed, until the first shutdown signal. Stale
-/// data (API server unreachable) keeps the pod ready: the last known answer beats none.
-pub fn readyz(index: &AppIndex, shutting_down: bool) -> Result<Response<Full<Bytes>>, ApiError> {
+/// Ready once every readiness source is (the first list of Applications in each watched
+/// namespace, …), until the first shutdown signal. Stale data (API server unreachable) keeps the
+/// pod ready: the last known answer beats none.
+pub fn readyz(readiness: &Readiness, shutting_down: bool) -> Result<Health, ApiError> {
     if shutting_down {
         return Err(ApiError::ShuttingDown);
     }
-    if !index.is_ready() {
+    let waiting = readiness.waiting_for();
+    if !waiting.is_empty() {
         return Err(ApiError::NotReady {
-            detail: Some(waiting_for(index)),
+            detail: Some(format!("waiting for {}", waiting.join(", "))),
         });
     }
-    Ok(json::ok(&Ok { status: "ok" }))
+    Ok(OK)
 }
 
-/// Which scopes have not listed yet, and the last error of each: the first thing to read when
-/// the pod never turns ready (typically RBAC not allowing `list applications`).
-fn waiting_for(index: &AppIndex) -> String {
-    let pending: Vec<String> = index
-        .freshness()
-        .into_iter()
-        .filter(|(_, f)| !f.synced)
-        .map(|(scope, f)| match f.last_error {
-            Some(error) => format!("namespace {} ({error})", scope.label()),
-            None => format!("namespace {} (listing)", scope.label()),
-        })
-        .collect();
-    format!(
-        "waiting for the first list of applications in {}",
-        pending.join(", ")
-    )
+pub fn metrics(metrics: &Metrics) -> Result<Text, ApiError> {
+    let body = metrics.encode().map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Text {
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body,
+    })
 }
 
-pub fn metrics(metrics: &Metrics) -> Result<Response<Full<Bytes>>, ApiError> {
-    let text = metrics.encode().map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(json::with_type(
-        StatusCode::OK,
-        Bytes::from(text),
-        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-    ))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_says_what_it_waits_for_and_shutting_down_comes_first() {
+        let readiness = Readiness::new();
+        let source = readiness.source("the first list of applications in namespace argocd");
+        source.failed("list: 403 Forbidden: nope");
+        let waiting = readyz(&readiness, false).unwrap_err();
+        assert_eq!(waiting.code(), "NOT_READY");
+        assert!(
+            waiting
+                .to_string()
+                .contains("namespace argocd (list: 403 Forbidden: nope)")
+        );
+        assert_eq!(
+            readyz(&readiness, true).unwrap_err().code(),
+            "SHUTTING_DOWN"
+        );
+        source.ready();
+        assert_eq!(readyz(&readiness, false).unwrap(), OK);
+    }
 }

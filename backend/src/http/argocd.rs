@@ -464,16 +464,35 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_header_bytes_parse_or_fail_without_panicking(
+        fn any_header_bytes_parse_into_their_values_or_fail_with_a_documented_code(
             values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..80), 8)
         ) {
+            let readme = include_str!("../../../README.md");
             let mut map = HeaderMap::new();
             for (header, bytes) in ArgoHeader::ALL.iter().zip(values) {
                 if let Ok(v) = HeaderValue::from_bytes(&bytes) {
                     map.insert(header.name(), v);
                 }
             }
-            let _ = parse_caller(&map);
+            match parse_caller(&map) {
+                Ok(caller) => {
+                    // What was admitted is exactly what the headers said.
+                    let sent = |h: ArgoHeader| map.get(h.header_name()).and_then(|v| v.to_str().ok());
+                    let app = caller.app.to_string();
+                    prop_assert_eq!(Some(app.as_str()), sent(ArgoHeader::ApplicationName));
+                    prop_assert_eq!(Some(caller.project.as_str()), sent(ArgoHeader::ProjectName));
+                    prop_assert_eq!(caller.user.username.as_deref(), sent(ArgoHeader::Username));
+                    prop_assert_eq!(caller.cluster.url.as_deref(), sent(ArgoHeader::TargetClusterUrl));
+                }
+                Err(error) => {
+                    // The code is one the README documents: its kind, and the header's name.
+                    let code = error.code();
+                    let (kind, header) = code.split_once('_').unwrap();
+                    prop_assert!(["MISSING", "DUPLICATE", "INVALID"].contains(&kind), "{}", code);
+                    prop_assert!(readme.contains(&format!("`{kind}_<HEADER>`")), "{}", code);
+                    prop_assert!(readme.contains(&format!("`{header}`")), "{}", code);
+                }
+            }
         }
 
         #[test]

@@ -11,19 +11,20 @@
 //!    belong to the app. Group claims are not consulted at all: Argo CD forwards client-supplied
 //!    groups untouched, so a group may never grant access.
 //!
-//! What comes out is an [`AppContext`]: the only way a handler gets an Application.
+//! What comes out is an [`AppContext`] and the route's typed query: the only way a handler gets
+//! an Application.
 
 use super::argocd::{Caller, parse_caller};
 use super::credentials::Credentials;
 use super::error::ApiError;
-use super::query::Query;
+use super::query::{FromQuery, Query, ScopeClaims};
 use crate::config::ProxyAuth;
 use crate::index::{AppIndex, Lookup};
 use drift_core::scope::{
     ResourceRef, cluster_belongs, cluster_claims_consistent, namespace_belongs, resource_belongs,
 };
 use drift_core::tracking::{Freshness, IndexedApp};
-use http::{HeaderMap, header};
+use http::{HeaderMap, Uri, header};
 use std::sync::Arc;
 
 /// A request that passed the gate: who asks, and the one Application they may see.
@@ -76,9 +77,18 @@ impl Gate {
         }
     }
 
-    /// Steps 2 and 3. Waits for the index's first sync (bounded by the request timeout), so a
-    /// request that races start-up gets an answer rather than a false 404.
-    pub async fn admit(&self, headers: &HeaderMap, query: &Query) -> Result<AppContext, ApiError> {
+    /// Steps 2 and 3, for a route whose query is `Q`. Waits for the index's first sync (the
+    /// caller bounds it with the request timeout), so a request that races start-up gets an
+    /// answer rather than a false 404.
+    pub async fn admit<Q: FromQuery>(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<(AppContext, Q), ApiError> {
+        // Syntax first, so a malformed value gets INVALID_QUERY whatever else is wrong.
+        let query = Query::parse(uri.query())?;
+        let claims = ScopeClaims::parse(&query)?;
+        let typed = Q::from_query(&query)?;
         let caller = parse_caller(headers)?;
         if !self.index.is_ready() {
             self.index.wait_ready().await;
@@ -100,40 +110,38 @@ impl Gate {
             caller.cluster.url.as_deref(),
         )
         .map_err(ApiError::ClusterMismatch)?;
-        check_query_scope(&app, query)?;
-        Ok(AppContext {
-            caller,
-            app,
-            freshness,
-        })
+        check_scope(&app, &claims, typed.claimed_resource())?;
+        query.only(Q::PARAMS)?;
+        Ok((
+            AppContext {
+                caller,
+                app,
+                freshness,
+            },
+            typed,
+        ))
     }
 }
 
-/// Every namespace, cluster or resource named in the query must be the app's. An empty value is
-/// refused rather than read as "cluster scope" or "all": a cluster-scoped object is named with
-/// `resource`, never with an empty `namespace`.
-fn check_query_scope(entry: &IndexedApp, query: &Query) -> Result<(), ApiError> {
+/// Every namespace, cluster or resource the query names must be the app's.
+fn check_scope(
+    entry: &IndexedApp,
+    claims: &ScopeClaims,
+    resource: Option<ResourceRef>,
+) -> Result<(), ApiError> {
     let app = &entry.app;
-    for name in ["namespace", "cluster", "resource"] {
-        if query.get(name) == Some("") {
-            return Err(ApiError::InvalidQuery(format!("{name} must not be empty")));
-        }
-    }
-    if let Some(ns) = query.get("namespace")
+    if let Some(ns) = &claims.namespace
         && !namespace_belongs(app, ns)
     {
-        return Err(ApiError::OutOfScope(format!("namespace {ns:?}")));
+        return Err(ApiError::OutOfScope(format!("namespace \"{ns}\"")));
     }
-    if let Some(cluster) = query.get("cluster")
+    if let Some(cluster) = &claims.cluster
         && !cluster_belongs(app, cluster)
     {
-        return Err(ApiError::OutOfScope(format!("cluster {cluster:?}")));
+        return Err(ApiError::OutOfScope(format!("cluster \"{cluster}\"")));
     }
-    if let Some(raw) = query.get("resource") {
-        let resource = ResourceRef::parse(raw).ok_or_else(|| {
-            ApiError::InvalidQuery("resource must be group/kind/namespace/name".into())
-        })?;
-        if !resource_belongs(app, &resource) {
+    for resource in claims.resource.iter().chain(resource.as_ref()) {
+        if !resource_belongs(app, resource) {
             return Err(ApiError::OutOfScope(format!("resource {resource}")));
         }
     }
@@ -149,9 +157,14 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::query::NoParams;
     use crate::index::WatchScope;
     use drift_core::app::fixtures::{mk_app, mk_resource};
     use http::HeaderValue;
+
+    fn uri(query: &str) -> Uri {
+        format!("/api/v1/status?{query}").parse().unwrap()
+    }
 
     const TOKEN: &str = "0123456789abcdef-test";
 
@@ -228,8 +241,9 @@ mod tests {
         ];
         pairs.extend_from_slice(extra);
         gate()
-            .admit(&headers(&pairs), &Query::parse(Some(query)).unwrap())
+            .admit::<NoParams>(&headers(&pairs), &uri(query))
             .await
+            .map(|(ctx, _)| ctx)
     }
 
     #[tokio::test]
@@ -249,7 +263,7 @@ mod tests {
             ("argocd-project-name", "default"),
         ];
         assert!(
-            gate.admit(&headers(&pairs), &Query::default())
+            gate.admit::<NoParams>(&headers(&pairs), &uri(""))
                 .await
                 .is_ok()
         );
@@ -258,7 +272,7 @@ mod tests {
             ("argocd-project-name", "other"),
         ];
         let refused = gate
-            .admit(&headers(&pairs), &Query::default())
+            .admit::<NoParams>(&headers(&pairs), &uri(""))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), "PROJECT_MISMATCH");
@@ -271,41 +285,108 @@ mod tests {
             ("argocd-project-name", "other"),
         ];
         let wrong_project = gate()
-            .admit(&headers(&pairs), &Query::default())
+            .admit::<NoParams>(&headers(&pairs), &uri(""))
             .await
             .unwrap_err();
         assert_eq!(wrong_project.code(), "PROJECT_MISMATCH");
         pairs[1].1 = "default";
         pairs.push(("argocd-target-cluster-name", "in-cluster"));
         let injected = gate()
-            .admit(&headers(&pairs), &Query::default())
+            .admit::<NoParams>(&headers(&pairs), &uri(""))
             .await
             .unwrap_err();
         assert_eq!(injected.code(), "CLUSTER_MISMATCH");
     }
 
+    /// A route that takes the scope names (and `n`, a number), to test the gate's query step.
+    #[derive(Debug)]
+    struct Scoped;
+
+    impl FromQuery for Scoped {
+        const PARAMS: &'static [&'static str] = &["namespace", "cluster", "resource", "n"];
+        fn from_query(query: &Query) -> Result<Self, ApiError> {
+            match query.get("n") {
+                Some(n) if n.parse::<u32>().is_err() => {
+                    Err(ApiError::InvalidQuery("n must be a number".into()))
+                }
+                _ => Ok(Scoped),
+            }
+        }
+    }
+
+    async fn admit_scoped(
+        gate: &Gate,
+        extra: &[(&'static str, &str)],
+        query: &str,
+    ) -> Result<(), String> {
+        let mut pairs = vec![
+            ("argocd-application-name", "argocd:guestbook"),
+            ("argocd-project-name", "default"),
+        ];
+        pairs.extend_from_slice(extra);
+        gate.admit::<Scoped>(&headers(&pairs), &uri(query))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.code().into_owned())
+    }
+
     #[tokio::test]
-    async fn group_claims_change_nothing() {
-        let plain = admit(&[], "").await.unwrap();
-        let claimed = admit(&[("argocd-user-groups", "system:masters,admins")], "")
+    async fn group_claims_never_lift_a_refusal_nor_change_what_is_admitted() {
+        let gate = gate();
+        let groups = [("argocd-user-groups", "system:masters,admins")];
+        for (extra, query) in [
+            (&[][..], "namespace=kube-system"),
+            (&[("argocd-target-cluster-name", "in-cluster")][..], ""),
+            (&[][..], "resource=/Secret/kube-system/token"),
+        ] {
+            let without = admit_scoped(&gate, extra, query).await;
+            let mut with = extra.to_vec();
+            with.extend_from_slice(&groups);
+            assert!(without.is_err(), "{query}");
+            assert_eq!(admit_scoped(&gate, &with, query).await, without, "{query}");
+        }
+        let pairs = [
+            ("argocd-application-name", "argocd:guestbook"),
+            ("argocd-project-name", "default"),
+        ];
+        let mut claimed = pairs.to_vec();
+        claimed.extend_from_slice(&groups);
+        let (plain, _) = gate
+            .admit::<NoParams>(&headers(&pairs), &uri(""))
             .await
             .unwrap();
-        assert_eq!(plain.app, claimed.app);
-        let refused = admit(&[("argocd-user-groups", "admins")], "namespace=kube-system").await;
-        assert_eq!(refused.unwrap_err().code(), "OUT_OF_SCOPE");
+        let (grouped, _) = gate
+            .admit::<NoParams>(&headers(&claimed), &uri(""))
+            .await
+            .unwrap();
+        assert_eq!(
+            grouped.caller.user.groups,
+            ["system:masters", "admins"],
+            "kept as a claim"
+        );
+        assert_eq!(
+            (&plain.app, &plain.freshness),
+            (&grouped.app, &grouped.freshness),
+            "the same app and data whatever the groups"
+        );
     }
 
     #[tokio::test]
     async fn names_in_the_query_must_belong_to_the_app() {
-        assert!(
-            admit(
+        let gate = gate();
+        assert_eq!(
+            admit_scoped(
+                &gate,
                 &[],
                 "namespace=guestbook&cluster=https://kubernetes.default.svc"
             )
-            .await
-            .is_ok()
+            .await,
+            Ok(())
         );
-        assert!(admit(&[], "resource=/Service/guestbook/ui").await.is_ok());
+        assert_eq!(
+            admit_scoped(&gate, &[], "resource=/Service/guestbook/ui").await,
+            Ok(())
+        );
         for (query, code) in [
             ("namespace=kube-system", "OUT_OF_SCOPE"),
             ("cluster=https://prod.example", "OUT_OF_SCOPE"),
@@ -314,29 +395,71 @@ mod tests {
             ("namespace=", "INVALID_QUERY"),
             ("cluster=", "INVALID_QUERY"),
         ] {
-            assert_eq!(admit(&[], query).await.unwrap_err().code(), code, "{query}");
+            assert_eq!(
+                admit_scoped(&gate, &[], query).await,
+                Err(code.into()),
+                "{query}"
+            );
         }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_value_gets_the_same_code_whatever_else_the_query_holds() {
+        let gate = gate();
+        for query in [
+            "resource=bad",
+            "resource=bad&namespace=kube-system",
+            "namespace=kube-system&resource=bad",
+            "other=1&resource=bad",
+            "n=x&namespace=kube-system",
+            "namespace=kube-system&n=x&other=1",
+        ] {
+            assert_eq!(
+                admit_scoped(&gate, &[], query).await,
+                Err("INVALID_QUERY".into()),
+                "{query}"
+            );
+        }
+        // Then scope, then unknown parameters, whatever their order.
+        for query in [
+            "other=1&namespace=kube-system",
+            "namespace=kube-system&other=1",
+        ] {
+            assert_eq!(
+                admit_scoped(&gate, &[], query).await,
+                Err("OUT_OF_SCOPE".into()),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            admit_scoped(&gate, &[], "other=1&namespace=guestbook").await,
+            Err("UNKNOWN_QUERY_PARAMETER".into())
+        );
+        assert_eq!(
+            admit(&[], "namespace=guestbook").await.unwrap_err().code(),
+            "UNKNOWN_QUERY_PARAMETER"
+        );
     }
 
     #[tokio::test]
     async fn unknown_apps_and_unwatched_namespaces_are_not_found() {
         let unknown = gate()
-            .admit(
+            .admit::<NoParams>(
                 &headers(&[
                     ("argocd-application-name", "argocd:nope"),
                     ("argocd-project-name", "default"),
                 ]),
-                &Query::default(),
+                &uri(""),
             )
             .await;
         assert_eq!(unknown.unwrap_err().code(), "APP_NOT_FOUND");
         let unwatched = gate()
-            .admit(
+            .admit::<NoParams>(
                 &headers(&[
                     ("argocd-application-name", "team-a:x"),
                     ("argocd-project-name", "default"),
                 ]),
-                &Query::default(),
+                &uri(""),
             )
             .await;
         assert_eq!(unwatched.unwrap_err().code(), "APP_NAMESPACE_NOT_WATCHED");

@@ -1,5 +1,6 @@
-//! Per-request limits on the proxy-facing API: a concurrency cap that sheds load, a body cap and
-//! a per-request timeout. (The header read timeout is per connection, in `server`.)
+//! Per-request limits of a port: a concurrency cap that sheds load, a body cap and a per-request
+//! timeout. (Per-connection limits — header size and read timeout, write timeout, connection
+//! count — are the listener's.)
 
 use super::error::ApiError;
 use http::{HeaderMap, header};
@@ -10,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 #[derive(Clone)]
 pub struct Limits {
     permits: Arc<Semaphore>,
-    max_body_bytes: u64,
+    pub max_body_bytes: u64,
     pub request_timeout: Duration,
 }
 
@@ -33,20 +34,19 @@ impl Limits {
 
     /// Refuses a declared body over the cap before reading any of it. (Routes that read bodies
     /// must also cap what they read: a chunked body declares no length.)
+    /// `Content-Length` over the cap → `BodyTooLarge`. (hyper already refuses a malformed
+    /// length.)
     pub fn check_declared_body(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        check_declared_body(headers, self.max_body_bytes)
-    }
-}
-
-/// `Content-Length` over `max` → `BodyTooLarge`. (hyper already refuses a malformed length.)
-pub fn check_declared_body(headers: &HeaderMap, max: u64) -> Result<(), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > max => Err(ApiError::BodyTooLarge { limit: max }),
-        _ => Ok(()),
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(len) if len > self.max_body_bytes => Err(ApiError::BodyTooLarge {
+                limit: self.max_body_bytes,
+            }),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -1,11 +1,14 @@
-//! hyper glue: the route table, the Argo CD trust boundary, limits, JSON and errors.
+//! hyper glue: the route tables, the pipeline every port shares, the Argo CD trust boundary,
+//! limits, listeners, replies and errors.
 
 pub mod argocd;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod gate;
-pub mod json;
 pub mod limits;
+pub mod listener;
 pub mod query;
+pub mod reply;
 pub mod routes;
-pub mod server;
+pub mod seclog;

@@ -1,255 +1,219 @@
-//! The whole HTTP surface of argocd-drift, and what wraps each part.
+//! The whole HTTP surface of argocd-drift: every port, every route, and what wraps each.
 //!
 //! ```text
+//! Every port (http::endpoint): authenticate → concurrency cap (503) → declared body cap (413)
+//!   → route (404/405) → request timeout (503) → body read, capped (413) → handler
+//! Every connection (http::listener): head ≤ 64 KiB and ≤ 100 fields (431), header read timeout,
+//!   write timeout, connection cap
+//!
 //! API port (PORT) — reached only through Argo CD's proxy extension
-//!   every request:  concurrency cap (503) → declared body cap (413) → shared secret (401)
-//!                   → route (404/405) → per-request timeout (503) → identity headers (400)
-//!                   → app lookup, project, cluster and query scope (404/403) → handler
+//!   authenticate:   the shared secret (401)
+//!   every route:    identity headers (400) → app lookup (404) → project, cluster claims (403)
+//!                   → query: syntax (400) → scope (403) → unknown parameters (400)   [http::gate]
 //!   GET /api/v1/status        handlers::status      sync, health, operation, freshness
 //!
 //! Service port (SERVICE_PORT) — cluster-internal: kubelet, Prometheus
-//!   every request:  declared body cap (413) → route (404/405)
 //!   GET /healthz              handlers::probes      the process is alive
-//!   GET /readyz               handlers::probes      first sync done, not shutting down
+//!   GET /readyz               handlers::probes      every readiness source ready, not shutting down
 //!   GET /metrics              handlers::probes      OpenMetrics text
 //! ```
+//!
+//! Handlers take typed inputs and return views; this module wraps them in a [`Reply`].
 
+use super::endpoint::{Endpoint, Routes};
 use super::error::ApiError;
 use super::gate::Gate;
-use super::limits::{Limits, check_declared_body};
-use super::query::Query;
-use super::server::Handler;
+use super::limits::Limits;
+use super::query::NoParams;
+use super::reply::{Json, Reply};
+use crate::config::ProxyAuth;
 use crate::handlers;
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, Method, Request, Response};
+use http::{Method, Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
+
+/// A route table: `(path, route, method)`; a path may appear once per method.
+type Table<R> = [(&'static str, R, &'static str)];
+
+/// The route for a method and exact path: 404 for an unknown path, 405 naming the allowed
+/// method(s) for a known path with another method.
+fn matching<R: Copy>(table: &Table<R>, method: &Method, path: &str) -> Result<R, ApiError> {
+    let mut allowed: Vec<&'static str> = Vec::new();
+    for &(p, route, m) in table {
+        if p == path {
+            if m == method.as_str() {
+                return Ok(route);
+            }
+            allowed.push(m);
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::RouteNotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            allow: allowed.join(", "),
+        })
+    }
+}
+
+fn reply(result: Result<impl Reply, ApiError>) -> Result<Response<Full<Bytes>>, ApiError> {
+    result.map(Reply::into_response)
+}
+
+// === API port ===
 
 /// A route of the API port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ApiRoute {
+pub enum ApiRoute {
     Status,
 }
 
-impl ApiRoute {
-    fn matching(method: &Method, path: &str) -> Result<ApiRoute, ApiError> {
-        let (route, allow) = match path {
-            "/api/v1/status" => (ApiRoute::Status, "GET"),
-            _ => return Err(ApiError::RouteNotFound),
-        };
-        if method != Method::GET {
-            return Err(ApiError::MethodNotAllowed { allow });
-        }
-        Ok(route)
-    }
+const API_ROUTES: &Table<ApiRoute> = &[("/api/v1/status", ApiRoute::Status, "GET")];
 
-    /// The metrics label.
-    fn label(self) -> &'static str {
-        match self {
-            ApiRoute::Status => "status",
-        }
-    }
-}
+/// The API port, ready to call: in-process in tests, behind a listener in the server.
+pub type Api = Endpoint<ApiRoutes>;
 
-/// A route of the service port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ServiceRoute {
-    Healthz,
-    Readyz,
-    Metrics,
-}
-
-impl ServiceRoute {
-    fn matching(method: &Method, path: &str) -> Result<ServiceRoute, ApiError> {
-        let route = match path {
-            "/healthz" => ServiceRoute::Healthz,
-            "/readyz" => ServiceRoute::Readyz,
-            "/metrics" => ServiceRoute::Metrics,
-            _ => return Err(ApiError::RouteNotFound),
-        };
-        if method != Method::GET {
-            return Err(ApiError::MethodNotAllowed { allow: "GET" });
-        }
-        Ok(route)
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            ServiceRoute::Healthz => "healthz",
-            ServiceRoute::Readyz => "readyz",
-            ServiceRoute::Metrics => "metrics",
-        }
-    }
-}
-
-/// Everything the API port's handlers need.
-pub struct Api {
-    pub gate: Gate,
+/// What the API port is built from.
+pub struct ApiDeps {
+    pub proxy_auth: ProxyAuth,
+    pub index: AppIndex,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub reconcile_stale_after: Duration,
 }
 
-impl Handler for Api {
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
-        let started = Instant::now();
-        // No API route reads a request body; it is dropped unread.
-        let (parts, _body) = req.into_parts();
-        let mut route_label = "unmatched";
-        let result = self.dispatch(&parts, &mut route_label).await;
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                self.log_failure(&error, &parts, peer);
-                error.into_response()
-            }
-        };
-        self.metrics.request(
-            "api",
-            route_label,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
-        response
-    }
-}
-
-impl Api {
-    async fn dispatch(
-        &self,
-        parts: &Parts,
-        route_label: &mut &'static str,
-    ) -> Result<Response<Full<Bytes>>, ApiError> {
-        let _permit = self.limits.admit()?;
-        self.limits.check_declared_body(&parts.headers)?;
-        self.gate.authenticate(&parts.headers)?;
-        let route = ApiRoute::matching(&parts.method, parts.uri.path())?;
-        *route_label = route.label();
-        let query = Query::parse(parts.uri.query())?;
-        let answer = async {
-            let ctx = self.gate.admit(&parts.headers, &query).await?;
-            match route {
-                ApiRoute::Status => handlers::status::get(&ctx, &query, self.reconcile_stale_after),
-            }
-        };
-        match tokio::time::timeout(self.limits.request_timeout, answer).await {
-            Ok(result) => result,
-            Err(_elapsed) if !self.gate.index().is_ready() => {
-                Err(ApiError::NotReady { detail: None })
-            }
-            Err(_elapsed) => Err(ApiError::Timeout),
-        }
-    }
-
-    fn log_failure(&self, error: &ApiError, parts: &Parts, peer: SocketAddr) {
-        if error.is_security_rejection() {
-            self.metrics.rejected(&error.code());
-            tracing::warn!(
-                target: "argocd_drift::security",
-                code = %error.code(),
-                // Quoted: the reason can carry request text (text logs must not take it raw).
-                reason = ?error.to_string(),
-                user = ?claimed(&parts.headers, "argocd-username"),
-                user_id = ?claimed(&parts.headers, "argocd-user-id"),
-                app = ?claimed(&parts.headers, "argocd-application-name"),
-                project = ?claimed(&parts.headers, "argocd-project-name"),
-                %peer,
-                // The browser's address as Argo CD appends it (earlier entries are client claims).
-                forwarded_for = ?claimed_tail(&parts.headers, "x-forwarded-for"),
-                method = %parts.method,
-                path = parts.uri.path(),
-                "request rejected",
-            );
-        } else if let ApiError::Internal(cause) = error {
-            tracing::error!(error = format!("{cause:#}"), method = %parts.method, path = parts.uri.path(), "request failed");
-        } else {
-            tracing::debug!(code = %error.code(), %peer, method = %parts.method, path = parts.uri.path(), "request refused");
-        }
-    }
-}
-
-/// The most of a claimed header value a log line keeps.
-const CLAIM_LOG_CHARS: usize = 256;
-
-/// What a header claims, for a log line: lossy, the first 256 characters, `None` if absent.
-fn claimed(headers: &HeaderMap, name: &str) -> Option<String> {
-    let value = headers.get(name)?;
-    Some(
-        String::from_utf8_lossy(value.as_bytes())
-            .chars()
-            .take(CLAIM_LOG_CHARS)
-            .collect(),
+/// Builds the API port.
+pub fn api(deps: ApiDeps) -> Api {
+    let ApiDeps {
+        proxy_auth,
+        index,
+        limits,
+        metrics,
+        reconcile_stale_after,
+    } = deps;
+    Endpoint::new(
+        ApiRoutes {
+            gate: Gate::new(proxy_auth, index),
+            reconcile_stale_after,
+        },
+        limits,
+        metrics,
     )
 }
 
-/// Like [`claimed`], but the *last* 256 characters: proxies append, so for `X-Forwarded-For` the
-/// trustworthy entry is at the end and a long forged prefix must not push it out.
-fn claimed_tail(headers: &HeaderMap, name: &str) -> Option<String> {
-    let value = headers.get(name)?;
-    let text = String::from_utf8_lossy(value.as_bytes());
-    let skip = text.chars().count().saturating_sub(CLAIM_LOG_CHARS);
-    Some(text.chars().skip(skip).collect())
+/// What the API port's handlers need.
+pub struct ApiRoutes {
+    pub gate: Gate,
+    pub reconcile_stale_after: Duration,
 }
 
-/// Everything the service port's handlers need.
-pub struct Service {
-    pub index: AppIndex,
+impl Routes for ApiRoutes {
+    const LISTENER: &'static str = "api";
+    type Route = ApiRoute;
+
+    fn authenticate(&self, head: &Parts) -> Result<(), ApiError> {
+        self.gate.authenticate(&head.headers)
+    }
+
+    fn route(&self, method: &Method, path: &str) -> Result<ApiRoute, ApiError> {
+        matching(API_ROUTES, method, path)
+    }
+
+    fn label(route: ApiRoute) -> &'static str {
+        match route {
+            ApiRoute::Status => "status",
+        }
+    }
+
+    async fn serve(
+        &self,
+        route: ApiRoute,
+        request: Request<Bytes>,
+        _peer: SocketAddr,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        let (headers, uri) = (request.headers(), request.uri());
+        match route {
+            ApiRoute::Status => {
+                let (ctx, NoParams) = self.gate.admit::<NoParams>(headers, uri).await?;
+                reply(Ok(Json(handlers::status::get(
+                    &ctx,
+                    crate::clock::now(),
+                    self.reconcile_stale_after,
+                ))))
+            }
+        }
+    }
+
+    /// Only waiting for the first list of Applications can take that long today.
+    fn timed_out(&self) -> ApiError {
+        if self.gate.index().is_ready() {
+            ApiError::Timeout
+        } else {
+            ApiError::NotReady { detail: None }
+        }
+    }
+}
+
+// === Service port ===
+
+/// A route of the service port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceRoute {
+    Healthz,
+    Readyz,
+    Metrics,
+}
+
+const SERVICE_ROUTES: &Table<ServiceRoute> = &[
+    ("/healthz", ServiceRoute::Healthz, "GET"),
+    ("/readyz", ServiceRoute::Readyz, "GET"),
+    ("/metrics", ServiceRoute::Metrics, "GET"),
+];
+
+/// What the service port's handlers need.
+pub struct ServiceRoutes {
+    pub readiness: Readiness,
     pub metrics: Arc<Metrics>,
-    pub max_body_bytes: u64,
     /// Turns true on the first shutdown signal; readiness then fails.
     pub shutting_down: watch::Receiver<bool>,
 }
 
-impl Handler for Service {
-    async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
-        let started = Instant::now();
-        let (parts, _body) = req.into_parts();
-        let mut route_label = "unmatched";
-        let response = match self.dispatch(&parts, &mut route_label) {
-            Ok(response) => response,
-            Err(error) => {
-                if let ApiError::Internal(cause) = &error {
-                    tracing::error!(
-                        error = format!("{cause:#}"),
-                        path = parts.uri.path(),
-                        "service request failed"
-                    );
-                }
-                error.into_response()
-            }
-        };
-        self.metrics.request(
-            "service",
-            route_label,
-            response.status().as_u16(),
-            started.elapsed(),
-        );
-        response
-    }
-}
+impl Routes for ServiceRoutes {
+    const LISTENER: &'static str = "service";
+    type Route = ServiceRoute;
 
-impl Service {
-    fn dispatch(
-        &self,
-        parts: &Parts,
-        route_label: &mut &'static str,
-    ) -> Result<Response<Full<Bytes>>, ApiError> {
-        check_declared_body(&parts.headers, self.max_body_bytes)?;
-        let route = ServiceRoute::matching(&parts.method, parts.uri.path())?;
-        *route_label = route.label();
+    fn route(&self, method: &Method, path: &str) -> Result<ServiceRoute, ApiError> {
+        matching(SERVICE_ROUTES, method, path)
+    }
+
+    fn label(route: ServiceRoute) -> &'static str {
         match route {
-            ServiceRoute::Healthz => Ok(handlers::probes::healthz()),
-            ServiceRoute::Readyz => {
-                handlers::probes::readyz(&self.index, *self.shutting_down.borrow())
-            }
-            ServiceRoute::Metrics => handlers::probes::metrics(&self.metrics),
+            ServiceRoute::Healthz => "healthz",
+            ServiceRoute::Readyz => "readyz",
+            ServiceRoute::Metrics => "metrics",
+        }
+    }
+
+    async fn serve(
+        &self,
+        route: ServiceRoute,
+        _request: Request<Bytes>,
+        _peer: SocketAddr,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        match route {
+            ServiceRoute::Healthz => reply(Ok(Json(handlers::probes::healthz()))),
+            ServiceRoute::Readyz => reply(
+                handlers::probes::readyz(&self.readiness, *self.shutting_down.borrow()).map(Json),
+            ),
+            ServiceRoute::Metrics => reply(handlers::probes::metrics(&self.metrics)),
         }
     }
 }
@@ -259,17 +223,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_routes_match_exact_paths_and_methods() {
+    fn routes_match_exact_paths_then_methods() {
         assert_eq!(
-            ApiRoute::matching(&Method::GET, "/api/v1/status").unwrap(),
+            matching(API_ROUTES, &Method::GET, "/api/v1/status").unwrap(),
             ApiRoute::Status
         );
-        assert_eq!(
-            ApiRoute::matching(&Method::POST, "/api/v1/status")
-                .unwrap_err()
-                .code(),
-            "METHOD_NOT_ALLOWED"
-        );
+        let wrong_method = matching(API_ROUTES, &Method::POST, "/api/v1/status").unwrap_err();
+        assert_eq!(wrong_method.code(), "METHOD_NOT_ALLOWED");
+        assert!(matches!(wrong_method, ApiError::MethodNotAllowed { allow } if allow == "GET"));
         for path in [
             "/",
             "/api/v1/status/",
@@ -278,7 +239,7 @@ mod tests {
             "/metrics",
         ] {
             assert_eq!(
-                ApiRoute::matching(&Method::GET, path).unwrap_err().code(),
+                matching(API_ROUTES, &Method::GET, path).unwrap_err().code(),
                 "ROUTE_NOT_FOUND",
                 "{path}"
             );
@@ -286,26 +247,25 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarded_for_log_keeps_the_appended_end_of_a_long_forged_header() {
-        let mut headers = HeaderMap::new();
-        let forged = format!("{}, 203.0.113.7", "198.51.100.1, ".repeat(40));
-        headers.insert("x-forwarded-for", forged.parse().unwrap());
-        let kept = claimed_tail(&headers, "x-forwarded-for").unwrap();
-        assert!(kept.ends_with("203.0.113.7"));
-        assert_eq!(kept.chars().count(), CLAIM_LOG_CHARS);
-        assert!(
-            claimed(&headers, "x-forwarded-for")
-                .unwrap()
-                .starts_with("198.51.100.1")
-        );
-    }
-
-    #[test]
-    fn probes_and_metrics_exist_only_on_the_service_port() {
-        assert_eq!(
-            ServiceRoute::matching(&Method::GET, "/readyz").unwrap(),
-            ServiceRoute::Readyz
-        );
-        assert!(ServiceRoute::matching(&Method::GET, "/api/v1/status").is_err());
+    fn probes_and_metrics_exist_only_on_the_service_port_and_the_api_only_on_its_own() {
+        for (path, route) in [
+            ("/healthz", ServiceRoute::Healthz),
+            ("/readyz", ServiceRoute::Readyz),
+            ("/metrics", ServiceRoute::Metrics),
+        ] {
+            assert_eq!(matching(SERVICE_ROUTES, &Method::GET, path).unwrap(), route);
+            assert_eq!(
+                matching(API_ROUTES, &Method::GET, path).unwrap_err().code(),
+                "ROUTE_NOT_FOUND"
+            );
+        }
+        for (path, _, _) in API_ROUTES {
+            assert_eq!(
+                matching(SERVICE_ROUTES, &Method::GET, path)
+                    .unwrap_err()
+                    .code(),
+                "ROUTE_NOT_FOUND"
+            );
+        }
     }
 }

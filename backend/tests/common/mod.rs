@@ -1,15 +1,65 @@
-//! The harness every end-to-end test uses: a real argocd-drift, started through the same
-//! `Server::bind` + `serve` that `run` uses, against a [`TestCluster`], spoken to over HTTP.
+//! The harness the end-to-end tests use:
+//!
+//! - [`TestApp`]: a real argocd-drift, started through the same `Server::bind` + `serve` that
+//!   `run` uses, against a [`TestCluster`], spoken to over HTTP (the "real deal");
+//! - [`InProcess`]: the API port called in-process (no socket, no cluster), with an index filled
+//!   from the demo fixtures — for the many route tests that only need the request path.
+//!
+//! Every test's server logs go to an in-memory writer ([`logs`]); they are printed (captured by
+//! the test harness, so shown only for a failing test) when a `TestApp` is dropped during a
+//! panic, and tests can read them to check what was logged.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use argocd_drift::config::ProxyAuth;
+use argocd_drift::http::limits::Limits;
+use argocd_drift::http::routes::{ApiDeps, api};
+use argocd_drift::index::{AppIndex, WatchScope};
+use argocd_drift::metrics::Metrics;
 use argocd_drift::{Config, Server, Shutdown, Trigger};
+use bytes::Bytes;
+use drift_core::app::Application;
 use envconfig::Envconfig;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testenv::TestCluster;
 use testenv::http::{Response, get};
+
+impl TestApp {
+    /// Waits until the metric `series` (exactly as exposed) has value `value`.
+    pub async fn wait_for_metric(&self, series: &str, value: f64) {
+        eventually(Duration::from_secs(15), || async {
+            metric(&self.metrics().await, series) == Some(value)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{series} never reached {value}: {e}"));
+    }
+
+    /// Waits until one API request is in flight (admitted and not yet answered).
+    pub async fn wait_in_flight(&self, n: u32) {
+        self.wait_for_metric(
+            r#"argocd_drift_http_requests_in_flight{listener="api"}"#,
+            f64::from(n),
+        )
+        .await;
+    }
+
+    /// Waits until `/readyz` says the process is shutting down (the first signal was taken).
+    pub async fn wait_shutting_down(&self) {
+        eventually(Duration::from_secs(15), || async {
+            get(self.service, "/readyz", &[])
+                .await
+                .is_ok_and(|r| r.status == 503 && r.json()["code"] == "SHUTTING_DOWN")
+        })
+        .await
+        .expect("the shutdown signal was never taken");
+    }
+}
 use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "e2e-proxy-token-0123456789abcdef";
@@ -20,6 +70,7 @@ pub struct TestApp {
     pub service: SocketAddr,
     trigger: Trigger,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
+    logs: Logs,
 }
 
 impl TestApp {
@@ -51,6 +102,7 @@ impl TestApp {
                 vars.insert(k.to_string(), v.to_string());
             }
         }
+        let logs = logs();
         let config = Config::init_from_hashmap(&vars).expect("test config");
         let server = Server::bind(config).await.expect("bind");
         let (api, service) = (server.api_addr().unwrap(), server.service_addr().unwrap());
@@ -61,7 +113,13 @@ impl TestApp {
             service,
             trigger,
             handle: Some(handle),
+            logs,
         }
+    }
+
+    /// Everything logged in this test so far (JSON lines).
+    pub fn logs(&self) -> String {
+        self.logs.text()
     }
 
     /// Starts argocd-drift and waits for `/readyz`.
@@ -156,7 +214,211 @@ impl Drop for TestApp {
         if let Some(handle) = &self.handle {
             handle.abort();
         }
+        if std::thread::panicking() {
+            self.logs.print_once();
+        }
     }
+}
+
+// === logs ===
+
+/// The logs of the current test (thread): a shared in-memory buffer behind a thread-local
+/// subscriber. `#[tokio::test]` runs the server's tasks on the test's own thread, so everything
+/// it logs lands here and nothing is written to the real stderr.
+#[derive(Clone)]
+pub struct Logs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    printed: Arc<Mutex<bool>>,
+}
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+
+    /// Prints the logs once (the test harness shows them only for a failing test).
+    pub fn print_once(&self) {
+        let mut printed = self.printed.lock().unwrap_or_else(|p| p.into_inner());
+        if !*printed {
+            *printed = true;
+            eprintln!("---- argocd-drift logs ----\n{}", self.text());
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = LogWriter;
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter(Arc::clone(&self.buffer))
+    }
+}
+
+pub struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+thread_local! {
+    static CAPTURE: RefCell<Option<(Logs, tracing::subscriber::DefaultGuard)>> = const { RefCell::new(None) };
+}
+
+/// This test's log capture, installed on first use: debug level, the production JSON format.
+pub fn logs() -> Logs {
+    CAPTURE.with(|capture| {
+        let mut capture = capture.borrow_mut();
+        if let Some((logs, _)) = capture.as_ref() {
+            return logs.clone();
+        }
+        let logs = Logs {
+            buffer: Arc::default(),
+            printed: Arc::default(),
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,hyper=info,kube=info,tower=info,rustls=info",
+            ))
+            .with_writer(logs.clone())
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        *capture = Some((logs.clone(), guard));
+        logs
+    })
+}
+
+// === in-process ===
+
+/// The API port in-process: no socket and no cluster; the index holds the demo fixtures'
+/// Applications (namespaces `argocd` and `team-apps`, as in `fixtures/demo`).
+pub struct InProcess {
+    pub api: argocd_drift::http::routes::Api,
+    pub index: AppIndex,
+    pub metrics: Arc<Metrics>,
+    pub logs: Logs,
+}
+
+/// A caller address for in-process requests.
+pub const PEER: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 7)),
+    41000,
+);
+
+impl InProcess {
+    pub fn demo() -> InProcess {
+        Self::new(
+            Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
+            Duration::from_secs(600),
+        )
+    }
+
+    pub fn new(limits: Limits, reconcile_stale_after: Duration) -> InProcess {
+        let logs = logs();
+        let scopes = vec![
+            WatchScope::Namespace("argocd".into()),
+            WatchScope::Namespace("team-apps".into()),
+        ];
+        let index = AppIndex::new(scopes.clone());
+        let apps = demo_applications();
+        for scope in &scopes {
+            let in_scope = apps
+                .iter()
+                .filter(|a| scope.covers(&a.key.namespace))
+                .cloned()
+                .collect();
+            index.replace_scope(scope, in_scope, jiff::Timestamp::now());
+        }
+        let metrics = Arc::new(Metrics::new());
+        let token: argocd_drift::config::Secret = TOKEN.parse().unwrap();
+        let api = api(ApiDeps {
+            proxy_auth: ProxyAuth::Token(token),
+            index: index.clone(),
+            limits,
+            metrics: Arc::clone(&metrics),
+            reconcile_stale_after,
+        });
+        InProcess {
+            api,
+            index,
+            metrics,
+            logs,
+        }
+    }
+
+    /// Sends a request in-process, exactly as the listener would.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Response {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self
+            .api
+            .call(request.body(Full::new(body)).unwrap(), PEER)
+            .await;
+        let (parts, body) = response.into_parts();
+        Response {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    }
+
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode().unwrap()
+    }
+}
+
+/// The demo fixtures' Applications, as the watch would decode them.
+pub fn demo_applications() -> Vec<Application> {
+    let now = jiff::Timestamp::now();
+    testenv::load_fixture_dir(&testenv::fixture_dir("demo"))
+        .unwrap()
+        .into_iter()
+        .filter(|o| o["kind"] == "Application")
+        .map(|mut o| {
+            fake_apiserver::expand_time_placeholders(&mut o, now);
+            Application::from_object(o).unwrap()
+        })
+        .collect()
+}
+
+/// The value of one metric series in an OpenMetrics text (`name{labels}` exactly as exposed),
+/// or `None` if the series is absent.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Asserts an error response: status, the one error shape, and its stable code.
+pub fn assert_error(r: &Response, status: u16, code: &str) {
+    assert_eq!(
+        r.status.as_u16(),
+        status,
+        "body: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let body = r.json();
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["code"], code);
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(r.header("content-type"), Some("application/json"));
 }
 
 /// Polls `check` every 50 ms until it holds or `within` passes.
@@ -263,4 +525,104 @@ pub async fn create_app(cluster: &TestCluster, name: &str, project: &str) {
         .create(&Default::default(), &obj)
         .await
         .unwrap();
+}
+
+// === one suite, two transports ===
+
+/// Something that answers API requests: in-process ([`InProcess`]) or a served argocd-drift on a
+/// test cluster over HTTP ([`Live`]). Suites written against it run both ways.
+pub trait Client {
+    /// The `Argocd-Application-Name` value of a demo app (`argocd`/`team-apps` + name).
+    fn app(&self, ns: &str, name: &str) -> String;
+    /// The real name of a demo fixture namespace.
+    fn ns(&self, base: &str) -> String;
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> impl Future<Output = Response>;
+    fn metrics_text(&self) -> impl Future<Output = String>;
+
+    /// `GET path` as Argo CD's proxy sends it: the secret and the two headers, plus `extra`.
+    fn get_as(
+        &self,
+        path: &str,
+        app: &str,
+        project: &str,
+        extra: &[(&str, &str)],
+    ) -> impl Future<Output = Response> {
+        async move {
+            let auth = format!("Bearer {TOKEN}");
+            let mut headers = vec![
+                ("Authorization", auth.as_str()),
+                ("Argocd-Application-Name", app),
+                ("Argocd-Project-Name", project),
+            ];
+            headers.extend_from_slice(extra);
+            self.send(Method::GET, path, &headers, Bytes::new()).await
+        }
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> impl Future<Output = Response> {
+        self.send(Method::GET, path, headers, Bytes::new())
+    }
+}
+
+impl Client for InProcess {
+    fn app(&self, ns: &str, name: &str) -> String {
+        format!("{ns}:{name}")
+    }
+    fn ns(&self, base: &str) -> String {
+        base.to_string()
+    }
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Response {
+        InProcess::send(self, method, path, headers, body).await
+    }
+    async fn metrics_text(&self) -> String {
+        InProcess::metrics_text(self)
+    }
+}
+
+/// A served argocd-drift on a test cluster with the demo fixtures.
+pub struct Live {
+    pub cluster: TestCluster,
+    pub app: TestApp,
+}
+
+impl Live {
+    pub async fn demo() -> Live {
+        let (cluster, app) = demo(&[]).await;
+        Live { cluster, app }
+    }
+}
+
+impl Client for Live {
+    fn app(&self, ns: &str, name: &str) -> String {
+        app_header(&self.cluster, ns, name)
+    }
+    fn ns(&self, base: &str) -> String {
+        self.cluster.ns(base)
+    }
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Response {
+        testenv::http::send(self.app.api, method, path, headers, body)
+            .await
+            .expect("request")
+    }
+    async fn metrics_text(&self) -> String {
+        self.app.metrics().await
+    }
 }

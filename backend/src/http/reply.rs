@@ -1,4 +1,5 @@
-//! JSON responses. Every body the API sends goes through here.
+//! Responses: the one place a handler's typed view or an [`ApiError`](super::error::ApiError)
+//! becomes HTTP. Handlers return views; the route table wraps them in a [`Reply`].
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -9,6 +10,32 @@ use serde::Serialize;
 /// practice (no maps with non-string keys, no failing `Serialize` impls).
 const SERIALIZATION_FAILED: &str =
     r#"{"status":"error","code":"INTERNAL","message":"internal error; see the argocd-drift logs"}"#;
+
+/// What a route answers with.
+pub trait Reply {
+    fn into_response(self) -> Response<Full<Bytes>>;
+}
+
+/// A view serialized as JSON with status 200.
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> Reply for Json<T> {
+    fn into_response(self) -> Response<Full<Bytes>> {
+        response(StatusCode::OK, &self.0)
+    }
+}
+
+/// Text in a given content type (the metrics exposition).
+pub struct Text {
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Reply for Text {
+    fn into_response(self) -> Response<Full<Bytes>> {
+        with_type(StatusCode::OK, Bytes::from(self.body), self.content_type)
+    }
+}
 
 /// `value` as a JSON response with the given status.
 pub fn response<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
@@ -25,12 +52,7 @@ pub fn response<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<By
     }
 }
 
-/// `value` as a 200 JSON response.
-pub fn ok<T: Serialize>(value: &T) -> Response<Full<Bytes>> {
-    response(StatusCode::OK, value)
-}
-
-/// Any body with a content type.
+/// Any body with a content type, and the headers every answer carries.
 pub fn with_type(
     status: StatusCode,
     body: Bytes,

@@ -1,0 +1,435 @@
+//! A list+watch loop for any kind, feeding a [`Sink`].
+//!
+//! Written out rather than taken from `kube::runtime::watcher`, because freshness is part of the
+//! product: answers say whether their data is live, so the loop must know exactly when it is
+//! connected. The states:
+//!
+//! ```text
+//!   LIST (paged) ──ok──▶ WATCH from the list's resourceVersion ──410 Gone──▶ LIST
+//!     │ fail: stale,        │ live: fresh                │ stream ends: re-watch from the
+//!     │ back off, retry     │ events → sink              │ last resourceVersion seen
+//!     ▼                     ▼ fail to connect: stale, back off, retry
+//! ```
+//!
+//! - Every call has a deadline (`KUBE_REQUEST_TIMEOUT_SECONDS`) until it answers.
+//! - A watch counts as live once it delivers an event, or runs [`LIVE_AFTER`] without an error
+//!   (an expired resourceVersion is answered 200 and then, at once, an ERROR 410 event).
+//! - A live stream silent for [`WATCH_IDLE_TIMEOUT`] (not even a bookmark) is re-opened.
+//! - Failures back off 250 ms doubling to 10 s (±20 %), reset only once a watch is live again.
+//! - The first successful list makes the watch's readiness [`Source`] ready.
+//!
+//! What the objects mean is the sink's business: the loop hands over `DynamicObject`s.
+
+use super::describe;
+use crate::clock;
+use crate::metrics::Metrics;
+use crate::readiness::Source;
+use futures::{StreamExt, pin_mut};
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Server-side watch timeout; the API server ends the stream after this and we re-watch.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+/// Client-side guard: a watch stream open this long without the server ending it is stuck.
+const WATCH_GUARD: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30);
+/// A connected watch that sends no ERROR within this is taken to be live.
+pub const LIVE_AFTER: Duration = Duration::from_secs(2);
+/// Servers send a BOOKMARK about once a minute; a stream silent for this long is re-opened.
+pub const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(150);
+const LIST_PAGE_SIZE: u32 = 500;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// Where one watch's objects go. Implemented beside each watched kind, in this module's siblings.
+pub trait Sink: Send + Sync + 'static {
+    /// A complete list: exactly these objects exist in the watch's scope now.
+    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp);
+    /// An object was added or changed.
+    fn apply(&self, object: DynamicObject, now: Timestamp);
+    /// An object was deleted.
+    fn delete(&self, object: DynamicObject, now: Timestamp);
+    /// The watch cannot reach the API server; what the sink holds is the last known data.
+    fn stale(&self, why: &str, now: Timestamp);
+    /// The watch is live again.
+    fn fresh(&self);
+}
+
+/// Which objects one watch covers.
+pub struct WatchSpec {
+    pub resource: ApiResource,
+    /// `None`: every namespace.
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub field_selector: Option<String>,
+}
+
+impl WatchSpec {
+    /// For logs and metrics: the namespace, or `*`.
+    fn scope(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("*")
+    }
+}
+
+/// The running watch tasks; dropping this stops them.
+#[derive(Default)]
+pub struct WatchTasks {
+    tasks: JoinSet<()>,
+}
+
+impl WatchTasks {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts one list+watch loop.
+    pub fn spawn<S: Sink>(
+        &mut self,
+        client: &kube::Client,
+        spec: WatchSpec,
+        sink: S,
+        readiness: Source,
+        metrics: Arc<Metrics>,
+        request_timeout: Duration,
+    ) {
+        let api = match &spec.namespace {
+            None => Api::all_with(client.clone(), &spec.resource),
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &spec.resource),
+        };
+        let watch = Watch {
+            api,
+            labels: Labels {
+                resource: spec.resource.plural.clone(),
+                scope: spec.scope().to_string(),
+            },
+            spec,
+            sink,
+            readiness,
+            metrics,
+            backoff: Backoff::default(),
+            request_timeout,
+        };
+        self.tasks.spawn(watch.run());
+    }
+
+    /// Resolves if a watch task ever ends. They loop forever, so an end is a bug (a panic), and
+    /// data nobody watches would be served frozen as fresh: the caller should stop the process.
+    pub async fn ended(&mut self) -> String {
+        match self.tasks.join_next().await {
+            Some(Err(error)) => format!("a watch task failed: {error}"),
+            Some(Ok(())) => "a watch task ended".to_string(),
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Metric labels of one watch.
+struct Labels {
+    resource: String,
+    scope: String,
+}
+
+struct Watch<S> {
+    api: Api<DynamicObject>,
+    spec: WatchSpec,
+    labels: Labels,
+    sink: S,
+    readiness: Source,
+    metrics: Arc<Metrics>,
+    backoff: Backoff,
+    request_timeout: Duration,
+}
+
+/// How one watch stream ended.
+enum StreamEnd {
+    /// The resourceVersion is too old (410 Gone): only a fresh list can resume.
+    Gone { was_live: bool },
+    /// The stream ended or went quiet after it was live: re-watch at once.
+    Closed,
+    /// The stream failed before it was live, or failed with an error: back off, re-watch.
+    Failed(String),
+}
+
+impl<S: Sink> Watch<S> {
+    async fn run(mut self) {
+        loop {
+            let resource_version = match self.list().await {
+                Ok(rv) => rv,
+                Err(why) => {
+                    self.failed("list", &why).await;
+                    continue;
+                }
+            };
+            let was_live = self.watch_from(resource_version).await;
+            tracing::info!(
+                resource = %self.labels.resource,
+                scope = %self.labels.scope,
+                "resourceVersion expired; listing again"
+            );
+            if !was_live {
+                // Gone before the watch ever worked: do not relist in a tight loop.
+                tokio::time::sleep(self.backoff.next()).await;
+            }
+        }
+    }
+
+    /// Lists every object in scope, page by page, and hands the whole list to the sink. Returns
+    /// the list's resourceVersion, from which the watch resumes.
+    async fn list(&self) -> Result<String, String> {
+        let mut objects = Vec::new();
+        let mut params = ListParams::default().limit(LIST_PAGE_SIZE);
+        if let Some(labels) = &self.spec.label_selector {
+            params = params.labels(labels);
+        }
+        if let Some(fields) = &self.spec.field_selector {
+            params = params.fields(fields);
+        }
+        let mut list_version = None;
+        loop {
+            let page =
+                match tokio::time::timeout(self.request_timeout, self.api.list(&params)).await {
+                    Ok(Ok(page)) => page,
+                    Ok(Err(error)) => return Err(describe(&error)),
+                    Err(_) => {
+                        return Err(format!(
+                            "no answer within {} s",
+                            self.request_timeout.as_secs()
+                        ));
+                    }
+                };
+            // All pages belong to the snapshot of the first one.
+            if list_version.is_none() {
+                list_version = page.metadata.resource_version.clone();
+            }
+            objects.extend(page.items);
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
+        let count = objects.len();
+        self.sink.replace(objects, clock::now());
+        self.readiness.ready();
+        self.metrics
+            .listed(&self.labels.resource, &self.labels.scope);
+        self.metrics
+            .set_stale(&self.labels.resource, &self.labels.scope, false);
+        tracing::info!(
+            resource = %self.labels.resource,
+            scope = %self.labels.scope,
+            objects = count,
+            "listed"
+        );
+        Ok(list_version.unwrap_or_default())
+    }
+
+    /// Watches from `resource_version` until only a relist can continue. Returns whether the
+    /// last watch was live before it ended.
+    async fn watch_from(&mut self, mut resource_version: String) -> bool {
+        // Bookmarks are on by default: they keep `resource_version` current on quiet streams.
+        let mut params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+        if let Some(labels) = &self.spec.label_selector {
+            params = params.labels(labels);
+        }
+        if let Some(fields) = &self.spec.field_selector {
+            params = params.fields(fields);
+        }
+        loop {
+            let stream = match tokio::time::timeout(
+                self.request_timeout,
+                self.api.watch(&params, &resource_version),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) if is_gone(&error) => return false,
+                Ok(Err(error)) => {
+                    self.failed("watch", &describe(&error)).await;
+                    continue;
+                }
+                Err(_) => {
+                    let why = format!("no answer within {} s", self.request_timeout.as_secs());
+                    self.failed("watch", &why).await;
+                    continue;
+                }
+            };
+            match self.consume(stream, &mut resource_version).await {
+                StreamEnd::Gone { was_live } => return was_live,
+                StreamEnd::Closed => {}
+                StreamEnd::Failed(why) => self.failed("watch", &why).await,
+            }
+        }
+    }
+
+    /// Hands one stream's events to the sink until it ends.
+    async fn consume(
+        &mut self,
+        stream: impl futures::Stream<Item = Result<WatchEvent<DynamicObject>, kube::Error>>,
+        resource_version: &mut String,
+    ) -> StreamEnd {
+        let deadline = Instant::now() + WATCH_GUARD;
+        let mut live = false;
+        pin_mut!(stream);
+        loop {
+            let wait = if live { WATCH_IDLE_TIMEOUT } else { LIVE_AFTER };
+            let next =
+                tokio::time::timeout_at(deadline.min(Instant::now() + wait), stream.next()).await;
+            let item = match next {
+                Ok(Some(item)) => item,
+                // The server's timeout (or a cut connection, which kube reports the same way).
+                Ok(None) if live => return StreamEnd::Closed,
+                Ok(None) => {
+                    return StreamEnd::Failed("the watch ended before delivering anything".into());
+                }
+                Err(_) if Instant::now() >= deadline => {
+                    tracing::warn!(
+                        resource = %self.labels.resource,
+                        scope = %self.labels.scope,
+                        "watch open past its timeout; reconnecting"
+                    );
+                    return StreamEnd::Closed;
+                }
+                Err(_) if !live => {
+                    // Connected, and no ERROR came: events since `resource_version` are flowing.
+                    self.went_live();
+                    live = true;
+                    continue;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        resource = %self.labels.resource,
+                        scope = %self.labels.scope,
+                        idle_s = WATCH_IDLE_TIMEOUT.as_secs(),
+                        "watch silent, not even bookmarks; reconnecting"
+                    );
+                    return StreamEnd::Closed;
+                }
+            };
+            self.metrics
+                .watch_event(&self.labels.resource, &self.labels.scope);
+            let event = match item {
+                Ok(WatchEvent::Error(status)) if status.code == 410 => {
+                    return StreamEnd::Gone { was_live: live };
+                }
+                Ok(WatchEvent::Error(status)) => {
+                    return StreamEnd::Failed(format!(
+                        "error event {}: {}",
+                        status.code, status.message
+                    ));
+                }
+                // A dropped connection or an unreadable line: resume after the last event that
+                // was applied, so nothing is skipped.
+                Err(error) => return StreamEnd::Failed(format!("stream failed: {error}")),
+                Ok(event) => event,
+            };
+            if !live {
+                self.went_live();
+                live = true;
+            }
+            match event {
+                WatchEvent::Added(obj) | WatchEvent::Modified(obj) => {
+                    remember_version(resource_version, &obj);
+                    self.sink.apply(obj, clock::now());
+                }
+                WatchEvent::Deleted(obj) => {
+                    remember_version(resource_version, &obj);
+                    self.sink.delete(obj, clock::now());
+                }
+                WatchEvent::Bookmark(bookmark) => {
+                    *resource_version = bookmark.metadata.resource_version
+                }
+                WatchEvent::Error(_) => {} // handled above
+            }
+        }
+    }
+
+    /// The watch is delivering: the data is live again, and failures start counting afresh.
+    fn went_live(&mut self) {
+        self.sink.fresh();
+        self.metrics
+            .set_stale(&self.labels.resource, &self.labels.scope, false);
+        self.backoff.reset();
+    }
+
+    /// A list or watch attempt failed: the data is stale from the first failure until a list or
+    /// watch works again. Waits out the backoff.
+    async fn failed(&mut self, what: &'static str, error: &str) {
+        let why = format!("{what}: {error}");
+        self.metrics
+            .watch_error(&self.labels.resource, &self.labels.scope);
+        self.metrics
+            .set_stale(&self.labels.resource, &self.labels.scope, true);
+        self.sink.stale(&why, clock::now());
+        self.readiness.failed(why);
+        let delay = self.backoff.next();
+        tracing::warn!(
+            resource = %self.labels.resource,
+            scope = %self.labels.scope,
+            %error,
+            retry_in_ms = delay.as_millis() as u64,
+            "cannot {what}; serving the last known data"
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+fn remember_version(resource_version: &mut String, obj: &DynamicObject) {
+    if let Some(rv) = &obj.metadata.resource_version {
+        resource_version.clone_from(rv);
+    }
+}
+
+fn is_gone(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 410)
+}
+
+/// Exponential backoff with jitter: 250 ms doubling to 10 s, each delay ±20 %.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The delay before the next attempt; each call counts one more failure.
+    fn next(&mut self) -> Duration {
+        let base = BACKOFF_MIN
+            .saturating_mul(1u32 << self.failures.min(10))
+            .min(BACKOFF_MAX);
+        self.failures = self.failures.saturating_add(1);
+        // A random value from std's per-instance hash keys; no RNG crate needed for jitter.
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let factor = 0.8 + (random % 1000) as f64 / 2500.0; // 0.8 ..= 1.2
+        base.mul_f64(factor)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_and_resets() {
+        let mut b = Backoff::default();
+        let delays: Vec<Duration> = (0..8).map(|_| b.next()).collect();
+        assert!(delays[0] >= BACKOFF_MIN.mul_f64(0.8) && delays[0] <= BACKOFF_MIN.mul_f64(1.2));
+        assert!(
+            delays[3] >= BACKOFF_MIN.mul_f64(8.0 * 0.8),
+            "doubles: {delays:?}"
+        );
+        b.failures = 20;
+        let capped = b.next();
+        assert!(capped <= BACKOFF_MAX.mul_f64(1.2) && capped >= BACKOFF_MAX.mul_f64(0.8));
+        b.reset();
+        assert!(b.next() <= BACKOFF_MIN.mul_f64(1.2));
+    }
+}

@@ -1,0 +1,373 @@
+//! HTTP/1.1 listeners: accept connections, serve them with hyper, and drain them on shutdown.
+//!
+//! Every port speaks HTTP/1.1 only (Argo CD's proxy, kubelet probes, Prometheus, Grafana and
+//! reporters all do). Each listener bounds what one client can hold:
+//!
+//! - **request head**: at most [`MAX_HEADER_BYTES`] and [`MAX_HEADERS`] fields (hyper answers
+//!   431 beyond either), complete within the header read timeout — which in hyper also closes an
+//!   idle keep-alive connection after that time;
+//! - **writes**: a response write that makes no progress for the write timeout (a client that
+//!   pipelines requests and never reads the answers) fails, and the connection is closed;
+//! - **connections**: at most `max_connections` open at once; a connection beyond that is closed
+//!   as soon as it is accepted (and counted), rather than left waiting in the kernel's backlog.
+//!
+//! Refusals hyper makes itself, before any handler runs (malformed request, 431, header timeout),
+//! are counted in `argocd_drift_protocol_errors_total{listener, kind}`.
+
+use super::endpoint::{Endpoint, Routes};
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Sleep;
+
+/// Request line plus headers may not exceed this; hyper answers 431 beyond it.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Header fields per request (the request line not counted); hyper answers 431 beyond it.
+pub const MAX_HEADERS: usize = 100;
+
+/// What a listener serves. Handlers never fail: every error is already a response.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send;
+}
+
+impl<R: Routes> Handler for Endpoint<R> {
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send {
+        self.call(req, peer)
+    }
+}
+
+/// Per-connection bounds of one listener.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Resolves once `stop` is true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here rather than hold it in the loop.
+    let _ = stop.wait_for(|stopped| *stopped).await.map(|_| ());
+}
+
+/// The connections a stopped listener still has open.
+pub struct Connections {
+    graceful: GracefulShutdown,
+    tasks: JoinSet<()>,
+}
+
+impl Connections {
+    /// Lets open connections finish their in-flight requests (idle ones close at once) for up to
+    /// `deadline`, then cuts the rest. Returns how many were cut. Dropping the returned future
+    /// (a second signal) cuts them all at once.
+    pub async fn drain(self, deadline: Duration) -> usize {
+        let Connections {
+            graceful,
+            mut tasks,
+        } = self;
+        if tokio::time::timeout(deadline, graceful.shutdown())
+            .await
+            .is_ok()
+        {
+            return 0;
+        }
+        while tasks.try_join_next().is_some() {}
+        let cut = tasks.len();
+        tasks.abort_all();
+        cut
+    }
+}
+
+/// Accepts connections until `stop` turns true, then returns the connections still open.
+pub async fn accept_loop<H: Handler>(
+    name: &'static str,
+    listener: TcpListener,
+    handler: Arc<H>,
+    limits: ConnectionLimits,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Connections {
+    let graceful = GracefulShutdown::new();
+    let mut tasks = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // Both: max_buf_size only trips while headers are still incomplete, so a large request
+        // read in one go would pass it; max_header_size checks the parsed head.
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS);
+    loop {
+        let (stream, peer) = tokio::select! {
+            biased;
+            _ = stopped(&mut stop) => break,
+            // Reap finished connections so the set does not grow without bound.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(error) => {
+                    // Usually EMFILE/ENFILE: back off instead of spinning.
+                    tracing::warn!(listener = name, %error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            metrics.connection_refused(name);
+            tracing::debug!(listener = name, %peer, max = limits.max_connections, "too many connections; closing a new one");
+            drop(stream);
+            continue;
+        };
+        // Small JSON answers: do not let Nagle hold them back.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(listener = name, %error, "cannot set TCP_NODELAY");
+        }
+        let handler = Arc::clone(&handler);
+        let service = service_fn(move |req| {
+            let handler = Arc::clone(&handler);
+            async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+        });
+        let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        let metrics = Arc::clone(&metrics);
+        metrics.connection_opened(name);
+        tasks.spawn(async move {
+            if let Err(error) = connection.await {
+                let kind = protocol_error_kind(&error);
+                if let Some(kind) = kind {
+                    metrics.protocol_error(name, kind);
+                }
+                // Timeouts, resets and malformed requests end here; none is the server's fault.
+                tracing::debug!(listener = name, %peer, %error, kind, "connection ended with an error");
+            }
+            metrics.connection_closed(name);
+            drop(slot);
+        });
+    }
+    tracing::info!(listener = name, "stopped accepting connections");
+    Connections { graceful, tasks }
+}
+
+/// How hyper refused or dropped a connection, for the protocol-error metric; `None` for a client
+/// that simply went away.
+fn protocol_error_kind(error: &hyper::Error) -> Option<&'static str> {
+    if error.is_parse_too_large() {
+        Some("header_too_large") // 431
+    } else if error.is_parse() || error.is_parse_status() {
+        Some("malformed") // 400
+    } else if error.is_timeout() {
+        Some("header_timeout")
+    } else if is_write_timeout(error) {
+        Some("write_timeout")
+    } else {
+        None
+    }
+}
+
+fn is_write_timeout(error: &hyper::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
+            return io.kind() == io::ErrorKind::TimedOut;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// A connection whose writes fail once they make no progress for `timeout`. hyper has no write
+/// timeout of its own: without this, a client that sends requests but never reads the answers
+/// holds its connection (and its slot) for ever once the socket buffers are full.
+struct WriteDeadline {
+    stream: TcpStream,
+    timeout: Duration,
+    /// Armed while a write is pending; reset by every byte written.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteDeadline {
+    fn new(stream: TcpStream, timeout: Duration) -> Self {
+        WriteDeadline {
+            stream,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// After the inner write returned `Pending`: fails once the deadline has passed, otherwise
+    /// registers for a wake-up at the deadline and stays pending.
+    fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stalled.as_mut().poll(cx));
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client read nothing for the write timeout",
+        )))
+    }
+
+    fn progress<T>(
+        &mut self,
+        result: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
+        match result {
+            Poll::Pending => self.pending(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.progress(result, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.progress(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.stream).poll_flush(cx);
+        self.progress(result, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// When a port stops accepting on shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stops {
+    /// After the shutdown delay, draining in-flight requests (the API, the reporters' port).
+    First,
+    /// Only once the others have drained (probes and metrics keep answering meanwhile).
+    Last,
+}
+
+type Start = Box<
+    dyn FnOnce(TcpListener, watch::Receiver<bool>) -> tokio::task::JoinHandle<Connections> + Send,
+>;
+
+/// A bound port, not yet serving.
+pub struct Port {
+    pub name: &'static str,
+    pub stops: Stops,
+    listener: TcpListener,
+    start: Start,
+}
+
+impl Port {
+    /// Binds `addr` for `handler` (a port's [`Endpoint`]).
+    pub async fn bind<H: Handler>(
+        name: &'static str,
+        addr: SocketAddr,
+        handler: H,
+        limits: ConnectionLimits,
+        metrics: Arc<Metrics>,
+        stops: Stops,
+    ) -> io::Result<Port> {
+        let listener = TcpListener::bind(addr).await?;
+        let handler = Arc::new(handler);
+        let start: Start = Box::new(move |listener, stop| {
+            tokio::spawn(accept_loop(name, listener, handler, limits, metrics, stop))
+        });
+        Ok(Port {
+            name,
+            stops,
+            listener,
+            start,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Starts accepting; returns the handle to stop it, and its connections when stopped.
+    pub fn serve(self) -> Serving {
+        let (stop, stop_rx) = watch::channel(false);
+        Serving {
+            name: self.name,
+            stops: self.stops,
+            stop,
+            task: (self.start)(self.listener, stop_rx),
+        }
+    }
+}
+
+/// A port accepting connections.
+pub struct Serving {
+    pub name: &'static str,
+    pub stops: Stops,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Connections>,
+}
+
+impl Serving {
+    /// Stops accepting; the returned connections can then be drained.
+    pub async fn stop(self) -> io::Result<Connections> {
+        self.stop.send_replace(true);
+        self.task
+            .await
+            .map_err(|e| io::Error::other(format!("the {} accept loop failed: {e}", self.name)))
+    }
+}
