@@ -59,6 +59,11 @@ pub struct Config {
     #[envconfig(from = "ARGOCD_NAMESPACES", default = "argocd")]
     pub argocd_namespaces: Namespaces,
 
+    /// The namespace argocd-drift runs in (the downward API sets it in a pod): where its own
+    /// custom resources live.
+    #[envconfig(from = "POD_NAMESPACE", default = "argocd")]
+    pub pod_namespace: String,
+
     /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
     #[envconfig(from = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -136,6 +141,8 @@ pub enum ConfigError {
     },
     #[error("{var}={seconds} is more than {MAX_SECONDS} seconds (a week)")]
     TooLong { var: &'static str, seconds: u64 },
+    #[error("POD_NAMESPACE {value:?} is not a namespace name")]
+    Namespace { value: String },
     #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
     LogLevel { value: String, reason: String },
 }
@@ -266,6 +273,11 @@ impl Config {
             if seconds > MAX_SECONDS {
                 return Err(ConfigError::TooLong { var, seconds });
             }
+        }
+        if !is_dns_label(&self.pod_namespace) {
+            return Err(ConfigError::Namespace {
+                value: self.pod_namespace.clone(),
+            });
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
             ConfigError::LogLevel {

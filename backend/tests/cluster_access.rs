@@ -82,3 +82,221 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["sync"]["status"], "OutOfSync");
 }
+
+/// The cluster layer's live reads, as drift will use them: one GET per object, kinds resolved
+/// through discovery (cached per group/version), every failure a short reason.
+#[tokio::test]
+async fn live_objects_are_read_one_by_one_with_discovery_cached() {
+    use argocd_drift::cluster::{Connection, LiveRef, ReadError};
+    use drift_core::app::Destination;
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let fake = cluster.fake_server().unwrap();
+    // RBAC that does not grant Secrets.
+    fake.faults().fail_requests(
+        fake_apiserver::FaultRule::status(403)
+            .verb(fake_apiserver::Verb::Get)
+            .resource("secrets"),
+    );
+    let connection = Connection::new(Some(cluster.kubeconfig_path()), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let in_cluster = Destination {
+        server: Some("https://kubernetes.default.svc".into()),
+        ..Default::default()
+    };
+    let live = connection.destinations().cluster(&in_cluster).unwrap();
+    let payments = cluster.ns("payments");
+    let deployment = |name: &'static str| LiveRef {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        namespace: &payments,
+        name,
+    };
+
+    fake.faults().clear_request_log(); // the fixtures' own discovery
+    let object = live.get(deployment("payments-api")).await.unwrap().unwrap();
+    assert_eq!(object["metadata"]["name"], "payments-api");
+    assert!(object["metadata"]["managedFields"].is_array());
+    assert_eq!(live.get(deployment("gone")).await.unwrap(), None);
+
+    // One discovery of apps/v1 served both reads.
+    let discoveries = || {
+        fake.faults()
+            .request_log()
+            .iter()
+            .filter(|r| r.uri.starts_with("/apis/apps/v1") && r.resource.is_empty())
+            .count()
+    };
+    assert_eq!(discoveries(), 1);
+    live.get(deployment("payments-api")).await.unwrap();
+    assert_eq!(discoveries(), 1);
+
+    // Each failure is its own short reason.
+    let unknown = live
+        .get(LiveRef {
+            kind: "Rollout",
+            group: "argoproj.io",
+            version: "v1alpha1",
+            ..deployment("x")
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, ReadError::KindUnknown { .. }),
+        "{unknown:?}"
+    );
+    let secret = LiveRef {
+        group: "",
+        version: "v1",
+        kind: "Secret",
+        ..deployment("payments-db")
+    };
+    match live.get(secret).await.unwrap_err() {
+        ReadError::Forbidden(why) => assert!(why.starts_with("403 Forbidden: "), "{why}"),
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    let remote = Destination {
+        server: Some("https://prod.example.com".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        connection.destinations().cluster(&remote),
+        Err(ReadError::ClusterNotReadable(_))
+    ));
+    fake.faults().set_down(true);
+    assert!(matches!(
+        live.get(deployment("payments-api")).await,
+        Err(ReadError::Unreachable(_))
+    ));
+}
+
+/// The project's own custom resources: optimistic writes and a plain-JSON watch. Runs on the
+/// fake and on a real API server.
+#[tokio::test]
+async fn own_resources_are_written_with_optimistic_concurrency_and_watched() {
+    use argocd_drift::cluster::{Connection, OwnKind, OwnSink, Stored, WriteError};
+    use argocd_drift::readiness::Readiness;
+    use std::sync::{Arc, Mutex};
+
+    let cluster = TestCluster::start().await.unwrap();
+    let ns = cluster.ns("drift");
+    cluster
+        .create_objects(vec![
+            // Named by its base: create_objects gives it this test's suffix.
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "drift"}}),
+            json!({
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": "probes.argocd-drift.io"},
+                "spec": {
+                    "group": "argocd-drift.io",
+                    "scope": "Namespaced",
+                    "names": {"kind": "Probe", "plural": "probes", "singular": "probe", "listKind": "ProbeList"},
+                    "versions": [{
+                        "name": "v1alpha1", "served": true, "storage": true,
+                        "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                            "spec": {"type": "object", "properties": {"n": {"type": "integer"}}}
+                        }}}
+                    }]
+                }
+            }),
+        ])
+        .await
+        .unwrap();
+    let connection = Connection::new(Some(cluster.kubeconfig_path()), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let probes = connection.own(
+        OwnKind {
+            kind: "Probe",
+            plural: "probes",
+        },
+        &ns,
+    );
+    // The CRD may take a moment to be served.
+    let first = eventually_some(Duration::from_secs(15), || async {
+        probes
+            .create(json!({"metadata": {"name": "a"}, "spec": {"n": 1}}))
+            .await
+            .ok()
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.object["spec"]["n"], 1);
+    assert_eq!(
+        probes
+            .create(json!({"metadata": {"name": "a"}, "spec": {"n": 9}}))
+            .await,
+        Err(WriteError::AlreadyExists)
+    );
+    let mut next = first.object.clone();
+    next["spec"]["n"] = json!(2);
+    let second = probes.replace(next.clone()).await.unwrap();
+    // A write based on the old version is a conflict, not a lost update.
+    assert_eq!(probes.replace(next).await, Err(WriteError::Conflict));
+    assert_eq!(
+        probes.delete("a", &first.resource_version).await,
+        Err(WriteError::Conflict)
+    );
+    assert_eq!(
+        probes.get("a").await.unwrap().unwrap().object["spec"]["n"],
+        2
+    );
+
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+    impl OwnSink for Seen {
+        fn replace(&self, objects: Vec<Stored>, _: jiff::Timestamp) {
+            let names = objects.iter().map(|o| format!("list {}", o.name));
+            self.0.lock().unwrap().extend(names);
+        }
+        fn apply(&self, object: Stored, _: jiff::Timestamp) {
+            let n = &object.object["spec"]["n"];
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("apply {} {n}", object.name));
+        }
+        fn delete(&self, name: &str, _: jiff::Timestamp) {
+            self.0.lock().unwrap().push(format!("delete {name}"));
+        }
+    }
+    let seen = Seen::default();
+    let readiness = Readiness::new();
+    let mut tasks = argocd_drift::cluster::WatchTasks::new();
+    let metrics = Arc::new(argocd_drift::metrics::Metrics::new());
+    probes.watch(
+        &mut tasks,
+        seen.clone(),
+        readiness.source("probes"),
+        &metrics,
+    );
+    let waited = |expected: &'static str| {
+        let seen = seen.clone();
+        async move {
+            eventually_some(Duration::from_secs(15), || async {
+                seen.0
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e == expected)
+                    .then_some(())
+            })
+            .await
+            .unwrap_or_else(|e| {
+                panic!("never saw {expected:?}: {e} ({:?})", seen.0.lock().unwrap())
+            })
+        }
+    };
+    waited("list a").await;
+    assert!(readiness.is_ready());
+    probes
+        .create(json!({"metadata": {"name": "b"}, "spec": {"n": 3}}))
+        .await
+        .unwrap();
+    waited("apply b 3").await;
+    probes.delete("a", &second.resource_version).await.unwrap();
+    waited("delete a").await;
+}

@@ -5,14 +5,18 @@
 //!   relists, stale marking and backoff; [`apps`] uses it to keep the Application index.
 //! - [`destinations`]: a handle per destination cluster, with cached discovery, to read an app's
 //!   live objects one GET at a time.
+//! - [`own`]: the project's own custom resources (`argocd-drift.io`) in `POD_NAMESPACE`: reads,
+//!   optimistic writes, and a watch into a plain-JSON sink.
 //!
 //! Requests never call the API server for Applications: they read the watch-fed index.
 
 mod apps;
 pub mod destinations;
+pub mod own;
 mod watch;
 
 pub use destinations::{Cluster, Destinations, LiveRef, ReadError};
+pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
 pub use watch::WatchTasks;
 
 use crate::index::AppIndex;
@@ -76,6 +80,11 @@ impl Connection {
             metrics,
             self.request_timeout,
         );
+    }
+
+    /// One of the project's own kinds in `namespace` (`POD_NAMESPACE`).
+    pub fn own(&self, kind: OwnKind, namespace: &str) -> OwnResources {
+        OwnResources::new(self.client.clone(), kind, namespace, self.request_timeout)
     }
 
     /// The clusters apps deploy to, for reading live objects.

@@ -1,0 +1,282 @@
+//! The project's own custom resources (`argocd-drift.io/v1alpha1`), in the backend's namespace
+//! (`POD_NAMESPACE`): the only objects argocd-drift writes. The Kubernetes API is the database.
+//!
+//! [`OwnResources`] reads and writes one kind by name with optimistic concurrency (every replace
+//! and delete carries the `resourceVersion` it read; a stale one is a [`WriteError::Conflict`]
+//! for the caller to re-read and retry), and watches the kind into an [`OwnSink`] that sees plain
+//! JSON ([`Stored`]), so the stores that keep these objects in memory need no kube type.
+
+use super::describe;
+use super::watch::{Sink, WatchSpec, WatchTasks};
+use crate::metrics::Metrics;
+use crate::readiness::Source;
+use jiff::Timestamp;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, PostParams, Preconditions};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The project's API group and version.
+pub const GROUP: &str = "argocd-drift.io";
+pub const VERSION: &str = "v1alpha1";
+
+/// One of the project's kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnKind {
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+impl OwnKind {
+    fn resource(self) -> ApiResource {
+        ApiResource {
+            group: GROUP.to_string(),
+            version: VERSION.to_string(),
+            api_version: format!("{GROUP}/{VERSION}"),
+            kind: self.kind.to_string(),
+            plural: self.plural.to_string(),
+        }
+    }
+
+    /// `apiVersion` and `kind` of a new object of this kind.
+    pub fn type_meta(self) -> (String, &'static str) {
+        (format!("{GROUP}/{VERSION}"), self.kind)
+    }
+}
+
+/// An object as stored: its name, the version to send back with a write, and the whole object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub name: String,
+    pub resource_version: String,
+    pub object: serde_json::Value,
+}
+
+/// Why a write did not happen. Messages are the API server's, short, and never carry a
+/// credential.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The object changed since it was read (409 on replace or delete): re-read and retry.
+    #[error("the object changed since it was read")]
+    Conflict,
+    /// Create of a name that exists (409 AlreadyExists).
+    #[error("the object already exists")]
+    AlreadyExists,
+    /// The object is gone.
+    #[error("the object does not exist")]
+    NotFound,
+    /// The API server refused the object (422: the CRD's schema, a bad name).
+    #[error("refused by the API server: {0}")]
+    Invalid(String),
+    /// RBAC refuses the write.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The API server could not be reached or did not answer in time.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl WriteError {
+    /// Whether retrying the same write later may succeed (the API server was away).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, WriteError::Unreachable(_))
+    }
+}
+
+/// One kind of the project's resources in one namespace. Cheap to clone.
+#[derive(Clone)]
+pub struct OwnResources {
+    client: kube::Client,
+    kind: OwnKind,
+    namespace: String,
+    api: Api<DynamicObject>,
+    request_timeout: Duration,
+}
+
+impl OwnResources {
+    pub(super) fn new(
+        client: kube::Client,
+        kind: OwnKind,
+        namespace: &str,
+        request_timeout: Duration,
+    ) -> Self {
+        let api = Api::namespaced_with(client.clone(), namespace, &kind.resource());
+        OwnResources {
+            client,
+            kind,
+            namespace: namespace.to_string(),
+            api,
+            request_timeout,
+        }
+    }
+
+    pub fn kind(&self) -> OwnKind {
+        self.kind
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Option<Stored>, WriteError> {
+        let object = self.bounded(self.api.get_opt(name)).await?;
+        object.map(stored).transpose()
+    }
+
+    /// Creates `object` (its `metadata.name` names it; `apiVersion`, `kind` and the namespace
+    /// are filled in).
+    pub async fn create(&self, mut object: serde_json::Value) -> Result<Stored, WriteError> {
+        self.complete(&mut object);
+        let object = to_dynamic(object)?;
+        match self
+            .bounded(self.api.create(&PostParams::default(), &object))
+            .await
+        {
+            Err(WriteError::Conflict) => Err(WriteError::AlreadyExists),
+            other => other.and_then(stored),
+        }
+    }
+
+    /// Replaces the object; `object.metadata.resourceVersion` must be the version it was read
+    /// at, or the write is a [`WriteError::Conflict`].
+    pub async fn replace(&self, mut object: serde_json::Value) -> Result<Stored, WriteError> {
+        self.complete(&mut object);
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let object = to_dynamic(object)?;
+        self.bounded(self.api.replace(&name, &PostParams::default(), &object))
+            .await
+            .and_then(stored)
+    }
+
+    /// Deletes the object if it is still at `resource_version`.
+    pub async fn delete(&self, name: &str, resource_version: &str) -> Result<(), WriteError> {
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(resource_version.to_string()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        self.bounded(self.api.delete(name, &params))
+            .await
+            .map(|_| ())
+    }
+
+    /// Watches the kind in its namespace into `sink`; the first list makes `readiness` ready.
+    pub fn watch<S: OwnSink>(
+        &self,
+        tasks: &mut WatchTasks,
+        sink: S,
+        readiness: Source,
+        metrics: &Arc<Metrics>,
+    ) {
+        let spec = WatchSpec {
+            resource: self.kind.resource(),
+            namespace: Some(self.namespace.clone()),
+            label_selector: None,
+            field_selector: None,
+        };
+        tasks.spawn(
+            &self.client,
+            spec,
+            OwnAdapter(sink),
+            readiness,
+            Arc::clone(metrics),
+            self.request_timeout,
+        );
+    }
+
+    fn complete(&self, object: &mut serde_json::Value) {
+        let (api_version, kind) = self.kind.type_meta();
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), api_version.into());
+            map.insert("kind".into(), kind.into());
+            if let Some(meta) = map
+                .entry("metadata")
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut()
+            {
+                meta.insert("namespace".into(), self.namespace.clone().into());
+            }
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, WriteError> {
+        match tokio::time::timeout(self.request_timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(kube::Error::Api(status))) => Err(match status.code {
+                409 => WriteError::Conflict,
+                404 => WriteError::NotFound,
+                422 | 400 => WriteError::Invalid(status.message.clone()),
+                403 => WriteError::Forbidden(super::describe_status(403, &status.message)),
+                _ => WriteError::Unreachable(super::describe_status(status.code, &status.message)),
+            }),
+            Ok(Err(error)) => Err(WriteError::Unreachable(describe(&error))),
+            Err(_) => Err(WriteError::Unreachable(format!(
+                "no answer within {} s",
+                self.request_timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+fn to_dynamic(object: serde_json::Value) -> Result<DynamicObject, WriteError> {
+    serde_json::from_value(object).map_err(|e| WriteError::Invalid(e.to_string()))
+}
+
+fn stored(object: DynamicObject) -> Result<Stored, WriteError> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let resource_version = object.metadata.resource_version.clone().unwrap_or_default();
+    let object =
+        serde_json::to_value(object).map_err(|e| WriteError::Unreachable(e.to_string()))?;
+    Ok(Stored {
+        name,
+        resource_version,
+        object,
+    })
+}
+
+/// Where a watch of one of the project's kinds goes. Plain JSON: no kube type.
+pub trait OwnSink: Send + Sync + 'static {
+    /// A complete list: exactly these objects exist now.
+    fn replace(&self, objects: Vec<Stored>, now: Timestamp);
+    fn apply(&self, object: Stored, now: Timestamp);
+    fn delete(&self, name: &str, now: Timestamp);
+    /// The watch cannot reach the API server; what the sink holds is the last known data.
+    fn stale(&self, _why: &str, _now: Timestamp) {}
+    fn fresh(&self) {}
+}
+
+struct OwnAdapter<S>(S);
+
+impl<S: OwnSink> Sink for OwnAdapter<S> {
+    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp) {
+        let objects = objects.into_iter().filter_map(|o| stored(o).ok()).collect();
+        self.0.replace(objects, now);
+    }
+
+    fn apply(&self, object: DynamicObject, now: Timestamp) {
+        if let Ok(object) = stored(object) {
+            self.0.apply(object, now);
+        }
+    }
+
+    fn delete(&self, object: DynamicObject, now: Timestamp) {
+        if let Some(name) = &object.metadata.name {
+            self.0.delete(name, now);
+        }
+    }
+
+    fn stale(&self, why: &str, now: Timestamp) {
+        self.0.stale(why, now);
+    }
+
+    fn fresh(&self) {
+        self.0.fresh();
+    }
+}
