@@ -64,6 +64,32 @@ pub struct Config {
     #[envconfig(from = "POD_NAMESPACE", default = "argocd")]
     pub pod_namespace: String,
 
+    /// Argo CD's own namespace: where `argocd-cm` and its cluster Secrets live.
+    #[envconfig(from = "ARGOCD_CONTROL_PLANE_NAMESPACE", default = "argocd")]
+    pub argocd_control_plane_namespace: String,
+
+    /// Whether drift reads Secrets (only ever to say which keys changed; values never leave the
+    /// process). Off: Secrets are reported as not inspected.
+    #[envconfig(from = "DRIFT_READ_SECRETS", default = "false")]
+    pub drift_read_secrets: bool,
+
+    /// Whether drift reads apps deployed to other clusters, with the credentials in Argo CD's
+    /// cluster Secrets (which then must be readable).
+    #[envconfig(from = "DRIFT_REMOTE_CLUSTERS", default = "false")]
+    pub drift_remote_clusters: bool,
+
+    /// Live-object GETs in flight at once, across every request and cluster.
+    #[envconfig(from = "DRIFT_READ_CONCURRENCY", default = "16")]
+    pub drift_read_concurrency: NonZeroUsize,
+
+    /// Live objects kept for reuse, in bytes of JSON.
+    #[envconfig(from = "DRIFT_CACHE_BYTES", default = "67108864")]
+    pub drift_cache_bytes: usize,
+
+    /// How long a live object read is reused (0: never).
+    #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "5")]
+    pub drift_cache_ttl_seconds: u64,
+
     /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
     #[envconfig(from = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -141,8 +167,8 @@ pub enum ConfigError {
     },
     #[error("{var}={seconds} is more than {MAX_SECONDS} seconds (a week)")]
     TooLong { var: &'static str, seconds: u64 },
-    #[error("POD_NAMESPACE {value:?} is not a namespace name")]
-    Namespace { value: String },
+    #[error("{var} {value:?} is not a namespace name")]
+    Namespace { var: &'static str, value: String },
     #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
     LogLevel { value: String, reason: String },
 }
@@ -158,9 +184,11 @@ fn hint_for(e: &envconfig::Error) -> &'static str {
         "ARGOCD_NAMESPACES" => ": expected `*` or a comma-separated list of namespace names",
         "LOG_FORMAT" => ": expected json or text",
         "PROXY_TOKEN" => ": must not be empty",
-        "SHUTDOWN_DELAY_SECONDS" | "PROXY_TOKEN_ROTATION_GRACE_SECONDS" => {
-            ": expected a whole number of seconds"
-        }
+        "SHUTDOWN_DELAY_SECONDS"
+        | "PROXY_TOKEN_ROTATION_GRACE_SECONDS"
+        | "DRIFT_CACHE_TTL_SECONDS" => ": expected a whole number of seconds",
+        "DRIFT_CACHE_BYTES" => ": expected a whole number of bytes",
+        "DRIFT_READ_SECRETS" | "DRIFT_REMOTE_CLUSTERS" => ": expected true or false",
         _ => ": expected a whole number greater than 0",
     }
 }
@@ -224,6 +252,16 @@ impl Config {
         Duration::from_secs(self.shutdown_timeout_seconds.get())
     }
 
+    /// How live reads for drift are bounded.
+    pub fn read_limits(&self) -> crate::cluster::ReadLimits {
+        crate::cluster::ReadLimits {
+            concurrency: self.drift_read_concurrency.get(),
+            cache_bytes: self.drift_cache_bytes,
+            cache_ttl: Duration::from_secs(self.drift_cache_ttl_seconds),
+            read_secrets: self.drift_read_secrets,
+        }
+    }
+
     pub fn reconcile_stale_after(&self) -> Duration {
         Duration::from_secs(self.reconcile_stale_after_seconds.get())
     }
@@ -261,6 +299,7 @@ impl Config {
                 self.proxy_token_rotation_grace_seconds,
             ),
             ("SHUTDOWN_DELAY_SECONDS", self.shutdown_delay_seconds),
+            ("DRIFT_CACHE_TTL_SECONDS", self.drift_cache_ttl_seconds),
             (
                 "SHUTDOWN_TIMEOUT_SECONDS",
                 self.shutdown_timeout_seconds.get(),
@@ -274,10 +313,19 @@ impl Config {
                 return Err(ConfigError::TooLong { var, seconds });
             }
         }
-        if !is_dns_label(&self.pod_namespace) {
-            return Err(ConfigError::Namespace {
-                value: self.pod_namespace.clone(),
-            });
+        for (var, value) in [
+            ("POD_NAMESPACE", &self.pod_namespace),
+            (
+                "ARGOCD_CONTROL_PLANE_NAMESPACE",
+                &self.argocd_control_plane_namespace,
+            ),
+        ] {
+            if !is_dns_label(value) {
+                return Err(ConfigError::Namespace {
+                    var,
+                    value: value.clone(),
+                });
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
             ConfigError::LogLevel {

@@ -15,6 +15,8 @@
 //! port's [`Endpoint`](http::endpoint::Endpoint) with [`http::routes::api`] and call it
 //! in-process.
 
+pub mod argocd_settings;
+pub mod cache;
 pub mod clock;
 pub mod cluster;
 pub mod config;
@@ -30,7 +32,8 @@ pub use config::Config;
 pub use shutdown::{Shutdown, Trigger};
 
 use anyhow::Context;
-use cluster::{Connection, WatchTasks};
+use argocd_settings::ArgoCdSettings;
+use cluster::{Connection, Destinations, WatchTasks};
 use config::ProxyAuth;
 use http::credentials::Credentials;
 use http::endpoint::Endpoint;
@@ -56,6 +59,9 @@ pub struct Server {
     ports: Vec<Port>,
     connection: Connection,
     index: AppIndex,
+    settings: ArgoCdSettings,
+    destinations: Destinations,
+    argocd_namespace: String,
     readiness: Readiness,
     metrics: Arc<Metrics>,
     /// The accepted proxy tokens, `PROXY_TOKEN_FILE`, how often to re-read it, and the rotation
@@ -90,6 +96,8 @@ impl Server {
             proxy_token_file,
             proxy_token_reload_seconds,
             proxy_token_rotation_grace_seconds,
+            argocd_control_plane_namespace,
+            drift_remote_clusters,
             ..
         } = &config;
 
@@ -101,6 +109,8 @@ impl Server {
         let connection =
             Connection::new(kubeconfig.as_deref(), config.kube_request_timeout()).await?;
         let index = AppIndex::new(argocd_namespaces.scopes());
+        let settings = ArgoCdSettings::new();
+        let destinations = connection.destinations(config.read_limits(), *drift_remote_clusters);
         let readiness = Readiness::new();
         let metrics = Arc::new(Metrics::new());
         let (shutting_down, shutting_down_rx) = watch::channel(false);
@@ -178,6 +188,9 @@ impl Server {
             ports,
             connection,
             index,
+            settings,
+            destinations,
+            argocd_namespace: argocd_control_plane_namespace.clone(),
             readiness,
             metrics,
             token_reload,
@@ -214,6 +227,9 @@ impl Server {
             ports,
             connection,
             index,
+            settings,
+            destinations,
+            argocd_namespace,
             readiness,
             metrics,
             token_reload,
@@ -238,6 +254,20 @@ impl Server {
         );
         let mut watches = WatchTasks::new();
         connection.watch_applications(&mut watches, &index, &readiness, &metrics);
+        connection.watch_argocd_settings(
+            &mut watches,
+            &settings,
+            &argocd_namespace,
+            &readiness,
+            &metrics,
+        );
+        connection.watch_cluster_secrets(
+            &mut watches,
+            &destinations,
+            &argocd_namespace,
+            &readiness,
+            &metrics,
+        );
         let token_reload = token_reload.map(|(credentials, path, every, grace)| {
             tokio::spawn(http::credentials::reload_from_file(
                 path,

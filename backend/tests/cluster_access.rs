@@ -48,7 +48,8 @@ async fn readiness_explains_a_refusal_to_list_applications() {
 }
 
 /// The least privilege the chart grants: get, list and watch on Applications in the watched
-/// namespaces, nothing else. Only a real server enforces RBAC.
+/// namespaces, and on the one ConfigMap `argocd-cm` in Argo CD's namespace; nothing else. Only a
+/// real server enforces RBAC.
 #[tokio::test]
 #[ignore = "needs a real API server: make test-real"]
 async fn listing_and_watching_applications_is_all_the_access_needed() {
@@ -70,6 +71,20 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
             "subjects": [{"kind": "User", "name": "drift-user"}]
         }));
     }
+    grants.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "argocd-drift-settings", "namespace": "argocd"},
+        // resourceNames limits list/watch too, as the watch selects metadata.name=argocd-cm.
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["argocd-cm"], "verbs": ["get", "list", "watch"]}]
+    }));
+    grants.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "argocd-drift-settings", "namespace": "argocd"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-settings"},
+        "subjects": [{"kind": "User", "name": "drift-user"}]
+    }));
     cluster.create_objects(grants).await.unwrap();
     let app = TestApp::spawn(&cluster, &[]).await;
     app.wait_ready().await;
@@ -87,7 +102,7 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
 /// through discovery (cached per group/version), every failure a short reason.
 #[tokio::test]
 async fn live_objects_are_read_one_by_one_with_discovery_cached() {
-    use argocd_drift::cluster::{Connection, LiveRef, ReadError};
+    use argocd_drift::cluster::{Connection, LiveRef, ReadError, ReadLimits};
     use drift_core::app::Destination;
     let cluster = TestCluster::fake().await.unwrap();
     cluster.apply_fixtures("demo").await.unwrap();
@@ -105,7 +120,16 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
         server: Some("https://kubernetes.default.svc".into()),
         ..Default::default()
     };
-    let live = connection.destinations().cluster(&in_cluster).unwrap();
+    let limits = ReadLimits {
+        concurrency: 4,
+        cache_bytes: 1 << 20,
+        cache_ttl: Duration::ZERO,
+        read_secrets: true,
+    };
+    let live = connection
+        .destinations(limits, false)
+        .cluster(&in_cluster)
+        .unwrap();
     let payments = cluster.ns("payments");
     let deployment = |name: &'static str| LiveRef {
         group: "apps",
@@ -116,10 +140,11 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
     };
 
     fake.faults().clear_request_log(); // the fixtures' own discovery
-    let object = live.get(deployment("payments-api")).await.unwrap().unwrap();
+    let read = live.get(deployment("payments-api")).await.unwrap();
+    let object = &read.as_ref().as_ref().unwrap().object;
     assert_eq!(object["metadata"]["name"], "payments-api");
     assert!(object["metadata"]["managedFields"].is_array());
-    assert_eq!(live.get(deployment("gone")).await.unwrap(), None);
+    assert!(live.get(deployment("gone")).await.unwrap().is_none());
 
     // One discovery of apps/v1 served both reads.
     let discoveries = || {
@@ -157,12 +182,33 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
         ReadError::Forbidden(why) => assert!(why.starts_with("403 Forbidden: "), "{why}"),
         other => panic!("expected Forbidden, got {other:?}"),
     }
+    // Secret reading off: refused at the IO edge, nothing is even asked.
+    let no_secrets = connection
+        .destinations(
+            ReadLimits {
+                read_secrets: false,
+                ..limits
+            },
+            false,
+        )
+        .cluster(&in_cluster)
+        .unwrap();
+    fake.faults().clear_request_log();
+    assert_eq!(
+        no_secrets.get(secret).await.unwrap_err(),
+        ReadError::SecretsDisabled
+    );
+    assert_eq!(
+        fake.faults()
+            .request_count(fake_apiserver::Verb::Get, "secrets"),
+        0
+    );
     let remote = Destination {
         server: Some("https://prod.example.com".into()),
         ..Default::default()
     };
     assert!(matches!(
-        connection.destinations().cluster(&remote),
+        connection.destinations(limits, false).cluster(&remote),
         Err(ReadError::ClusterNotReadable(_))
     ));
     fake.faults().set_down(true);
@@ -299,4 +345,226 @@ async fn own_resources_are_written_with_optimistic_concurrency_and_watched() {
     waited("apply b 3").await;
     probes.delete("a", &second.resource_version).await.unwrap();
     waited("delete a").await;
+}
+
+/// A remote destination, known from Argo CD's own cluster Secret: read over TLS with the Secret's
+/// CA and bearer token; an exec-plugin cluster is reported as unsupported; a cluster that goes
+/// down is unreachable, and the backend's own cluster is unaffected.
+#[tokio::test]
+async fn remote_clusters_are_read_with_the_credentials_in_argo_cds_cluster_secrets() {
+    use argocd_drift::cluster::{Connection, LiveRef, ReadError, ReadLimits, WatchTasks};
+    use argocd_drift::readiness::Readiness;
+    use base64::Engine;
+    use drift_core::app::Destination;
+
+    let logs = common::logs();
+    let home = TestCluster::fake().await.unwrap();
+    home.apply_fixtures("demo").await.unwrap();
+    let remote = TestCluster::fake().await.unwrap();
+    remote.apply_fixtures("demo").await.unwrap();
+    let remote_fake = remote.fake_server().unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let config = json!({
+        "bearerToken": remote_fake.token().unwrap(),
+        "tlsClientConfig": {"caData": b64(remote_fake.ca_pem().unwrap()), "insecure": false}
+    });
+    let secret = |name: &str, server: &str, config: &serde_json::Value| {
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": "argocd",
+                         "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "data": {"name": b64(name), "server": b64(server), "config": b64(&config.to_string())}
+        })
+    };
+    home.create_objects(vec![
+        secret("prod", &remote_fake.url(), &config),
+        secret(
+            "eks",
+            "https://eks.example.com",
+            &json!({"execProviderConfig": {"command": "argocd-k8s-auth"}}),
+        ),
+    ])
+    .await
+    .unwrap();
+
+    let connection = Connection::new(Some(home.kubeconfig_path()), Duration::from_secs(3))
+        .await
+        .unwrap();
+    let limits = ReadLimits {
+        concurrency: 4,
+        cache_bytes: 1 << 20,
+        cache_ttl: Duration::from_secs(60),
+        read_secrets: false,
+    };
+    let destinations = connection.destinations(limits, true);
+    let readiness = Readiness::new();
+    let mut tasks = WatchTasks::new();
+    let metrics = std::sync::Arc::new(argocd_drift::metrics::Metrics::new());
+    connection.watch_cluster_secrets(
+        &mut tasks,
+        &destinations,
+        &home.ns("argocd"),
+        &readiness,
+        &metrics,
+    );
+
+    let prod = Destination {
+        name: Some("prod".into()),
+        ..Default::default()
+    };
+    let cluster = eventually_some(Duration::from_secs(15), || async {
+        destinations.cluster(&prod).ok()
+    })
+    .await
+    .expect("the remote cluster was never learned from its Secret");
+    assert!(readiness.is_ready());
+    assert_eq!(cluster.server(), remote_fake.url());
+    let payments = remote.ns("payments");
+    let deployment = LiveRef {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        namespace: &payments,
+        name: "payments-api",
+    };
+    let read = cluster.get(deployment).await.unwrap();
+    assert_eq!(
+        read.as_ref().as_ref().unwrap().object["metadata"]["namespace"],
+        payments
+    );
+    // Read again: from the cache, no second GET.
+    remote_fake.faults().clear_request_log();
+    cluster.get(deployment).await.unwrap();
+    assert_eq!(
+        remote_fake
+            .faults()
+            .request_count(fake_apiserver::Verb::Get, "deployments"),
+        0
+    );
+
+    let eks = Destination {
+        server: Some("https://eks.example.com".into()),
+        ..Default::default()
+    };
+    let unsupported = eventually_some(Duration::from_secs(15), || async {
+        match destinations.cluster(&eks) {
+            Err(ReadError::ClusterUnsupported { why, .. }) => Some(why),
+            _ => None,
+        }
+    })
+    .await
+    .unwrap();
+    assert!(unsupported.contains("exec provider"), "{unsupported}");
+
+    remote_fake.faults().set_down(true);
+    let other = LiveRef {
+        name: "other",
+        ..deployment
+    };
+    assert!(matches!(
+        cluster.get(other).await,
+        Err(ReadError::Unreachable(_))
+    ));
+    // The home cluster is unaffected.
+    let home_cluster = destinations
+        .cluster(&Destination {
+            server: Some("https://kubernetes.default.svc".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let home_payments = home.ns("payments");
+    let home_read = home_cluster
+        .get(LiveRef {
+            namespace: &home_payments,
+            ..deployment
+        })
+        .await
+        .unwrap();
+    assert!(home_read.is_some());
+    // The cluster was logged by name and server; nothing of its credentials was.
+    let logs = logs.text();
+    assert!(logs.contains("remote cluster known"), "{logs}");
+    assert!(!logs.contains(remote_fake.token().unwrap()));
+    assert!(!logs.contains(&b64(remote_fake.token().unwrap())));
+}
+
+/// Argo CD's settings follow argocd-cm as it is created, changed and deleted.
+#[tokio::test]
+async fn argo_cd_settings_follow_argocd_cm() {
+    use argocd_drift::argocd_settings::ArgoCdSettings;
+    use argocd_drift::cluster::{Connection, WatchTasks};
+    use argocd_drift::readiness::Readiness;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, DeleteParams, Patch, PatchParams};
+
+    let cluster = TestCluster::start().await.unwrap();
+    let ns = cluster.ns("argocd");
+    cluster
+        .create_objects(vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "some-other-cm", "namespace": "argocd"},
+                   "data": {"resource.compareoptions": "not: this one"}}),
+        ])
+        .await
+        .unwrap();
+    let connection = Connection::new(Some(cluster.kubeconfig_path()), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let settings = ArgoCdSettings::new();
+    let readiness = Readiness::new();
+    let mut tasks = WatchTasks::new();
+    let metrics = std::sync::Arc::new(argocd_drift::metrics::Metrics::new());
+    connection.watch_argocd_settings(&mut tasks, &settings, &ns, &readiness, &metrics);
+    // No argocd-cm yet: ready, with Argo CD's defaults.
+    eventually_some(Duration::from_secs(15), || async {
+        (readiness.is_ready() && settings.snapshot().generation > 0).then_some(())
+    })
+    .await
+    .unwrap();
+    assert!(!settings.snapshot().present);
+
+    let configmaps: Api<ConfigMap> = Api::namespaced(cluster.client().await.unwrap(), &ns);
+    configmaps
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "argocd-cm"},
+                "data": {"resource.compareoptions": "ignoreResourceStatusField: crd"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let seen = |expected: Option<&'static str>| {
+        let settings = settings.clone();
+        async move {
+            eventually_some(Duration::from_secs(15), || async {
+                let s = settings.snapshot();
+                (s.data.get("resource.compareoptions").map(String::as_str) == expected).then_some(s)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("argocd-cm never read {expected:?}: {e}"))
+        }
+    };
+    let created = seen(Some("ignoreResourceStatusField: crd")).await;
+    assert!(created.present);
+    configmaps
+        .patch(
+            "argocd-cm",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"data": {"resource.compareoptions": "ignoreResourceStatusField: none"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let changed = seen(Some("ignoreResourceStatusField: none")).await;
+    assert!(changed.generation > created.generation);
+    configmaps
+        .delete("argocd-cm", &DeleteParams::default())
+        .await
+        .unwrap();
+    let gone = seen(None).await;
+    assert!(!gone.present);
 }

@@ -1,21 +1,28 @@
 //! Reading an app's live objects from its destination cluster, one GET at a time.
 //!
-//! [`Destinations`] turns an Application's `spec.destination` into a [`Cluster`] handle; today
-//! the only cluster read is the one argocd-drift runs in (`https://kubernetes.default.svc`, or
-//! the name `in-cluster`), through the backend's own credentials. Each cluster keeps a discovery
-//! cache: a kind is resolved to its resource (plural name, namespaced or not) from the API
-//! server's discovery document for its group/version, fetched once and kept for
-//! [`DISCOVERY_TTL`], re-fetched early (at most every [`DISCOVERY_RETRY`]) when a kind is not in
-//! it — a CRD installed after the cache was filled.
+//! [`Destinations`] turns an Application's `spec.destination` into a [`Cluster`] handle: the
+//! cluster argocd-drift runs in (`https://kubernetes.default.svc`, or the name `in-cluster`),
+//! through the backend's own credentials, or — when `DRIFT_REMOTE_CLUSTERS` is on — a cluster
+//! Argo CD knows from one of its cluster Secrets ([`super::remote`]).
 //!
-//! Only `get` of named objects: never a list of a kind, so RBAC can grant `get` alone.
+//! Each cluster keeps a discovery cache: a kind is resolved to its resource (plural name,
+//! namespaced or not) from the API server's discovery document for its group/version, fetched
+//! once and kept for [`DISCOVERY_TTL`], re-fetched early (at most every [`DISCOVERY_RETRY`]) when
+//! a kind is not in it — a CRD installed after the cache was filled. Objects read are kept in a
+//! short-lived cache bounded in bytes, shared by every cluster.
+//!
+//! Only `get` of named objects: never a list of a kind, so RBAC can grant `get` alone. Secrets
+//! are read only when `DRIFT_READ_SECRETS` allows it, and this is checked here, at the IO edge,
+//! whatever the caller asks.
 
+use super::remote::RemoteClusters;
 use super::{describe, describe_status};
+use crate::cache::ByteCache;
 use drift_core::app::Destination;
-use kube::api::{Api, ApiResource, DynamicObject};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// How long a group/version's discovery document is trusted.
@@ -39,13 +46,42 @@ pub struct LiveRef<'a> {
     pub name: &'a str,
 }
 
+impl LiveRef<'_> {
+    fn is_secret(&self) -> bool {
+        self.group.is_empty() && self.kind == "Secret"
+    }
+
+    fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// A live object as read: parsed, and the size of its JSON (for the cache's byte bound).
+#[derive(Debug)]
+pub struct LiveObject {
+    pub object: serde_json::Value,
+    pub bytes: usize,
+}
+
 /// Why an object could not be read. Messages are short and safe to show: the API server's
 /// status code and message, never a credential.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
-    /// The destination is a cluster this backend does not read.
+    /// The destination is a cluster this backend does not read: not in-cluster and no Argo CD
+    /// cluster Secret for it (or remote clusters are off).
     #[error("cluster {0} is not readable by this argocd-drift")]
     ClusterNotReadable(String),
+    /// Argo CD's cluster Secret for the destination uses an authentication this backend cannot
+    /// perform (exec plugins, AWS IAM), or cannot be read.
+    #[error("cluster {server}: {why}")]
+    ClusterUnsupported { server: String, why: String },
+    /// Secret reading is off (`DRIFT_READ_SECRETS`).
+    #[error("reading Secrets is disabled")]
+    SecretsDisabled,
     /// The API server serves no such kind in that group/version.
     #[error("the API server serves no kind {kind} in {api_version}")]
     KindUnknown { api_version: String, kind: String },
@@ -61,48 +97,90 @@ pub enum ReadError {
     NotFound,
 }
 
-/// The clusters argocd-drift can read.
+/// How live reads are bounded.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// GETs in flight at once, across every cluster.
+    pub concurrency: usize,
+    /// Objects cached, in bytes of JSON, across every cluster.
+    pub cache_bytes: usize,
+    /// How long a read object is reused.
+    pub cache_ttl: Duration,
+    /// Whether Secrets may be read at all.
+    pub read_secrets: bool,
+}
+
+/// The clusters argocd-drift can read. Cheap to clone.
 #[derive(Clone)]
 pub struct Destinations {
     in_cluster: Cluster,
+    remote: Option<RemoteClusters>,
 }
 
 impl Destinations {
-    pub(super) fn new(client: kube::Client, request_timeout: Duration) -> Self {
+    pub(super) fn new(
+        client: kube::Client,
+        request_timeout: Duration,
+        limits: ReadLimits,
+        remote_clusters: bool,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            cache: ByteCache::new(limits.cache_bytes, limits.cache_ttl),
+            permits: Semaphore::new(limits.concurrency.max(1)),
+            read_secrets: limits.read_secrets,
+            request_timeout,
+        });
         Destinations {
-            in_cluster: Cluster {
-                client,
-                request_timeout,
-                discovery: Arc::new(RwLock::new(HashMap::new())),
-            },
+            in_cluster: Cluster::new(IN_CLUSTER_SERVER.to_string(), client, Arc::clone(&shared)),
+            remote: remote_clusters.then(|| RemoteClusters::new(shared)),
         }
+    }
+
+    /// The remote-cluster registry, when remote clusters are on.
+    pub(super) fn remote(&self) -> Option<&RemoteClusters> {
+        self.remote.as_ref()
     }
 
     /// The cluster an app deploys to.
     pub fn cluster(&self, destination: &Destination) -> Result<Cluster, ReadError> {
-        let in_cluster = match (destination.server(), destination.name()) {
-            (Some(server), _) => server == IN_CLUSTER_SERVER,
-            (None, Some(name)) => name == IN_CLUSTER_NAME,
-            (None, None) => false,
-        };
-        if in_cluster {
-            Ok(self.in_cluster.clone())
-        } else {
-            let named = destination
-                .server()
-                .or(destination.name())
-                .unwrap_or("(none)");
-            Err(ReadError::ClusterNotReadable(named.to_string()))
+        match (destination.server(), destination.name()) {
+            (Some(IN_CLUSTER_SERVER), _) | (None, Some(IN_CLUSTER_NAME)) => {
+                return Ok(self.in_cluster.clone());
+            }
+            _ => {}
+        }
+        let named = destination
+            .server()
+            .or(destination.name())
+            .unwrap_or("(none)")
+            .to_string();
+        match &self.remote {
+            Some(remote) => remote
+                .cluster(destination.server(), destination.name())
+                .unwrap_or(Err(ReadError::ClusterNotReadable(named))),
+            None => Err(ReadError::ClusterNotReadable(named)),
         }
     }
 }
 
-/// One cluster: a client and its discovery cache. Cheap to clone.
+/// What every cluster handle shares: the object cache, the concurrency bound, the rules.
+pub(super) struct Shared {
+    cache: ByteCache<CacheKey, Arc<Option<LiveObject>>>,
+    permits: Semaphore,
+    read_secrets: bool,
+    request_timeout: Duration,
+}
+
+/// `(cluster, apiVersion, kind, namespace, name)`
+type CacheKey = (String, String, String, String, String);
+
+/// One cluster: a client, its discovery cache and the shared read bounds. Cheap to clone.
 #[derive(Clone)]
 pub struct Cluster {
+    server: String,
     client: kube::Client,
-    request_timeout: Duration,
     discovery: Arc<RwLock<HashMap<String, Discovered>>>,
+    shared: Arc<Shared>,
 }
 
 /// The kinds of one group/version.
@@ -113,37 +191,70 @@ struct Discovered {
 }
 
 impl Cluster {
-    /// The object as JSON, `None` if it does not exist.
-    pub async fn get(&self, r: LiveRef<'_>) -> Result<Option<serde_json::Value>, ReadError> {
-        let api_version = if r.group.is_empty() {
-            r.version.to_string()
-        } else {
-            format!("{}/{}", r.group, r.version)
-        };
+    pub(super) fn new(server: String, client: kube::Client, shared: Arc<Shared>) -> Self {
+        Cluster {
+            server,
+            client,
+            discovery: Arc::new(RwLock::new(HashMap::new())),
+            shared,
+        }
+    }
+
+    /// The cluster's API server URL as Argo CD names it.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The object, `None` if it does not exist. Served from the cache when read recently.
+    pub async fn get(&self, r: LiveRef<'_>) -> Result<Arc<Option<LiveObject>>, ReadError> {
+        if r.is_secret() && !self.shared.read_secrets {
+            return Err(ReadError::SecretsDisabled);
+        }
+        let api_version = r.api_version();
+        let key: CacheKey = (
+            self.server.clone(),
+            api_version.clone(),
+            r.kind.to_string(),
+            r.namespace.to_string(),
+            r.name.to_string(),
+        );
+        if let Some(hit) = self.shared.cache.get(&key, Instant::now()) {
+            return Ok(hit);
+        }
+        let _permit = self
+            .shared
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ReadError::Unreachable("shutting down".into()))?;
         let (plural, namespaced) = self.resolve(&api_version, r.kind).await?;
-        let resource = ApiResource {
-            group: r.group.to_string(),
-            version: r.version.to_string(),
-            api_version,
-            kind: r.kind.to_string(),
-            plural,
+        let path = object_path(&r, &api_version, &plural, namespaced);
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .map_err(|e| ReadError::Unreachable(e.to_string()))?;
+        let read = match self.bounded(self.client.request_text(request)).await {
+            Ok(text) => {
+                let bytes = text.len();
+                let object = serde_json::from_str(&text)
+                    .map_err(|e| ReadError::Unreachable(format!("unreadable object: {e}")))?;
+                Some(LiveObject { object, bytes })
+            }
+            Err(ReadError::NotFound) => None,
+            Err(e) => return Err(e),
         };
-        let api: Api<DynamicObject> = if namespaced {
-            Api::namespaced_with(self.client.clone(), r.namespace, &resource)
-        } else {
-            Api::all_with(self.client.clone(), &resource)
-        };
-        let object = self.bounded(api.get_opt(r.name)).await?;
-        object
-            .map(|o| serde_json::to_value(o).map_err(|e| ReadError::Unreachable(e.to_string())))
-            .transpose()
+        let weight = read.as_ref().map_or(64, |o| o.bytes);
+        let read = Arc::new(read);
+        self.shared
+            .cache
+            .insert(key, Arc::clone(&read), weight, Instant::now());
+        Ok(read)
     }
 
     /// `(plural, namespaced)` of a kind, from the cache or a fresh discovery of its group/version.
     async fn resolve(&self, api_version: &str, kind: &str) -> Result<(String, bool), ReadError> {
         let now = Instant::now();
         let cached = {
-            let cache = self.read_cache();
+            let cache = self.read_discovery();
             cache
                 .get(api_version)
                 .map(|d| (d.kinds.get(kind).cloned(), now.duration_since(d.fetched)))
@@ -160,7 +271,7 @@ impl Cluster {
         }
         let kinds = self.discover(api_version).await?;
         let found = kinds.get(kind).cloned();
-        self.write_cache().insert(
+        self.write_discovery().insert(
             api_version.to_string(),
             Discovered {
                 fetched: now,
@@ -204,7 +315,7 @@ impl Cluster {
         &self,
         call: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ReadError> {
-        match tokio::time::timeout(self.request_timeout, call).await {
+        match tokio::time::timeout(self.shared.request_timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(kube::Error::Api(status))) if status.code == 404 => Err(ReadError::NotFound),
             Ok(Err(kube::Error::Api(status))) if status.code == 403 => Err(ReadError::Forbidden(
@@ -213,20 +324,66 @@ impl Cluster {
             Ok(Err(error)) => Err(ReadError::Unreachable(describe(&error))),
             Err(_) => Err(ReadError::Unreachable(format!(
                 "no answer within {} s",
-                self.request_timeout.as_secs()
+                self.shared.request_timeout.as_secs()
             ))),
         }
     }
 
-    fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Discovered>> {
+    fn read_discovery(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Discovered>> {
         self.discovery
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write_cache(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Discovered>> {
+    fn write_discovery(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Discovered>> {
         self.discovery
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `/api/v1/namespaces/ns/configmaps/name`, `/apis/apps/v1/…`, cluster-scoped without the
+/// namespace; every segment percent-encoded.
+fn object_path(r: &LiveRef<'_>, api_version: &str, plural: &str, namespaced: bool) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let root = if r.group.is_empty() { "/api" } else { "/apis" };
+    let versions: Vec<String> = api_version.split('/').map(enc).collect();
+    let mut path = format!("{root}/{}", versions.join("/"));
+    if namespaced {
+        path.push_str(&format!("/namespaces/{}", enc(r.namespace)));
+    }
+    path.push_str(&format!("/{}/{}", enc(plural), enc(r.name)));
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_paths_follow_the_api_layout_and_encode_every_segment() {
+        let r = LiveRef {
+            group: "apps",
+            version: "v1",
+            kind: "Deployment",
+            namespace: "guestbook",
+            name: "ui",
+        };
+        assert_eq!(
+            object_path(&r, "apps/v1", "deployments", true),
+            "/apis/apps/v1/namespaces/guestbook/deployments/ui"
+        );
+        let core = LiveRef {
+            group: "",
+            version: "v1",
+            kind: "Namespace",
+            namespace: "",
+            name: "a/../b",
+        };
+        assert_eq!(
+            object_path(&core, "v1", "namespaces", false),
+            "/api/v1/namespaces/a%2F%2E%2E%2Fb"
+        );
     }
 }

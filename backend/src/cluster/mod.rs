@@ -11,14 +11,17 @@
 //! Requests never call the API server for Applications: they read the watch-fed index.
 
 mod apps;
+mod argocd_cm;
 pub mod destinations;
 pub mod own;
+mod remote;
 mod watch;
 
-pub use destinations::{Cluster, Destinations, LiveRef, ReadError};
+pub use destinations::{Cluster, Destinations, LiveObject, LiveRef, ReadError, ReadLimits};
 pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
 pub use watch::WatchTasks;
 
+use crate::argocd_settings::ArgoCdSettings;
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
@@ -87,9 +90,74 @@ impl Connection {
         OwnResources::new(self.client.clone(), kind, namespace, self.request_timeout)
     }
 
-    /// The clusters apps deploy to, for reading live objects.
-    pub fn destinations(&self) -> Destinations {
-        Destinations::new(self.client.clone(), self.request_timeout)
+    /// The clusters apps deploy to, for reading live objects: the one argocd-drift runs in, and
+    /// with `remote_clusters` the ones Argo CD's cluster Secrets describe (start
+    /// [`watch_cluster_secrets`](Self::watch_cluster_secrets) to learn them).
+    pub fn destinations(&self, limits: ReadLimits, remote_clusters: bool) -> Destinations {
+        Destinations::new(
+            self.client.clone(),
+            self.request_timeout,
+            limits,
+            remote_clusters,
+        )
+    }
+
+    /// Watches Argo CD's `argocd-cm` in `namespace` into `settings`. A readiness source: drift
+    /// verdicts depend on its ignore rules and compare options.
+    pub fn watch_argocd_settings(
+        &self,
+        tasks: &mut WatchTasks,
+        settings: &ArgoCdSettings,
+        namespace: &str,
+        readiness: &Readiness,
+        metrics: &Arc<Metrics>,
+    ) {
+        let spec = watch::WatchSpec {
+            resource: kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+            namespace: Some(namespace.to_string()),
+            label_selector: None,
+            field_selector: Some(format!("metadata.name={}", argocd_cm::ARGOCD_CM)),
+        };
+        tasks.spawn(
+            &self.client,
+            spec,
+            argocd_cm::SettingsSink(settings.clone()),
+            readiness.source(format!("Argo CD's settings ({namespace}/argocd-cm)")),
+            Arc::clone(metrics),
+            self.request_timeout,
+        );
+    }
+
+    /// Watches Argo CD's cluster Secrets in `namespace` into `destinations` (no-op unless it was
+    /// built with remote clusters on). A readiness source: apps on remote clusters cannot be
+    /// inspected until they are known.
+    pub fn watch_cluster_secrets(
+        &self,
+        tasks: &mut WatchTasks,
+        destinations: &Destinations,
+        namespace: &str,
+        readiness: &Readiness,
+        metrics: &Arc<Metrics>,
+    ) {
+        let Some(remote) = destinations.remote() else {
+            return;
+        };
+        let spec = watch::WatchSpec {
+            resource: kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
+            namespace: Some(namespace.to_string()),
+            label_selector: Some(remote::CLUSTER_SECRET_SELECTOR.to_string()),
+            field_selector: None,
+        };
+        tasks.spawn(
+            &self.client,
+            spec,
+            remote.sink(),
+            readiness.source(format!(
+                "the first list of Argo CD cluster Secrets in namespace {namespace}"
+            )),
+            Arc::clone(metrics),
+            self.request_timeout,
+        );
     }
 }
 

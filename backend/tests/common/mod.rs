@@ -90,6 +90,10 @@ impl TestApp {
                 "ARGOCD_NAMESPACES".into(),
                 format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
             ),
+            (
+                "ARGOCD_CONTROL_PLANE_NAMESPACE".into(),
+                cluster.ns("argocd"),
+            ),
             ("LOG_LEVEL".into(), "debug".into()),
             // Tests that exercise the pre-drain delay set it themselves.
             ("SHUTDOWN_DELAY_SECONDS".into(), "0".into()),
