@@ -90,6 +90,19 @@ pub struct Config {
     #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "5")]
     pub drift_cache_ttl_seconds: u64,
 
+    /// argocd-server's URL, to take Argo CD's own verdict from its managed-resources API
+    /// (optional; with `ARGOCD_AUTH_TOKEN_FILE`).
+    #[envconfig(from = "ARGOCD_SERVER_URL")]
+    pub argocd_server_url: Option<String>,
+
+    /// A file holding an Argo CD account token allowed `applications, get`.
+    #[envconfig(from = "ARGOCD_AUTH_TOKEN_FILE")]
+    pub argocd_auth_token_file: Option<PathBuf>,
+
+    /// Accept argocd-server's certificate without verifying it (its default is self-signed).
+    #[envconfig(from = "ARGOCD_SERVER_INSECURE", default = "false")]
+    pub argocd_server_insecure: bool,
+
     /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
     #[envconfig(from = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -167,6 +180,8 @@ pub enum ConfigError {
     },
     #[error("{var}={seconds} is more than {MAX_SECONDS} seconds (a week)")]
     TooLong { var: &'static str, seconds: u64 },
+    #[error("{0}")]
+    ArgoCdApi(&'static str),
     #[error("{var} {value:?} is not a namespace name")]
     Namespace { var: &'static str, value: String },
     #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
@@ -188,7 +203,9 @@ fn hint_for(e: &envconfig::Error) -> &'static str {
         | "PROXY_TOKEN_ROTATION_GRACE_SECONDS"
         | "DRIFT_CACHE_TTL_SECONDS" => ": expected a whole number of seconds",
         "DRIFT_CACHE_BYTES" => ": expected a whole number of bytes",
-        "DRIFT_READ_SECRETS" | "DRIFT_REMOTE_CLUSTERS" => ": expected true or false",
+        "DRIFT_READ_SECRETS" | "DRIFT_REMOTE_CLUSTERS" | "ARGOCD_SERVER_INSECURE" => {
+            ": expected true or false"
+        }
         _ => ": expected a whole number greater than 0",
     }
 }
@@ -250,6 +267,29 @@ impl Config {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_seconds.get())
+    }
+
+    /// Argo CD's API, when both its URL and a token file are configured.
+    pub fn argocd_api(&self) -> Result<Option<crate::cluster::ArgoCdApiConfig>, ConfigError> {
+        match (&self.argocd_server_url, &self.argocd_auth_token_file) {
+            (None, None) => Ok(None),
+            (Some(url), Some(token_file)) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(ConfigError::ArgoCdApi(
+                        "ARGOCD_SERVER_URL must be an http(s) URL",
+                    ));
+                }
+                Ok(Some(crate::cluster::ArgoCdApiConfig {
+                    url: url.trim_end_matches('/').to_string(),
+                    token_file: token_file.clone(),
+                    insecure: self.argocd_server_insecure,
+                    timeout: self.kube_request_timeout(),
+                }))
+            }
+            _ => Err(ConfigError::ArgoCdApi(
+                "set both ARGOCD_SERVER_URL and ARGOCD_AUTH_TOKEN_FILE, or neither",
+            )),
+        }
     }
 
     /// How live reads for drift are bounded.
@@ -327,6 +367,7 @@ impl Config {
                 });
             }
         }
+        self.argocd_api()?;
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
             ConfigError::LogLevel {
                 value: self.log_level.clone(),

@@ -11,12 +11,14 @@
 //! Requests never call the API server for Applications: they read the watch-fed index.
 
 mod apps;
+pub mod argocd_api;
 mod argocd_cm;
 pub mod destinations;
 pub mod own;
 mod remote;
 mod watch;
 
+pub use argocd_api::{ArgoCdApi, ArgoCdApiConfig, ArgoCdApiError};
 pub use destinations::{Cluster, Destinations, LiveObject, LiveRef, ReadError, ReadLimits};
 pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
 pub use watch::WatchTasks;
