@@ -1,0 +1,382 @@
+//! `metadata.managedFields`: which field manager owns which live field, and since when
+//! (ARGOCD-DIFF.md §5, §7.3 item 5).
+//!
+//! Each entry names a manager (`kubectl-edit`, `argocd-controller`, …), its operation (`Apply` for
+//! server-side apply, `Update` for everything else), an optional subresource (`status`), one
+//! `time` — the manager's last write, not per field — and a FieldsV1 set: a trie whose keys are
+//! `f:<field>` (an object field), `k:<json>` (a list item by its key fields), `v:<json>` (a set
+//! member), `i:<index>` (a list item by position) and `.` (the node itself, beside its children).
+//! A leaf (`{}`) owns the whole value below it.
+//!
+//! The trie is resolved against the live object into concrete paths, so a `k:{"name":"api"}`
+//! becomes the index of the container named `api`. An entry that does not parse is skipped and
+//! reported; it never hides the others.
+
+use super::path::{Path, Seg};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The managers that are Argo CD itself: the controller's applies and syncs (`argocd-controller`,
+/// CSA and SSA) and the `kubectl auth reconcile` path for RBAC kinds, which the API server names
+/// after the controller's user agent.
+pub const ARGOCD_MANAGERS: &[&str] = &["argocd-controller", "argocd-application-controller"];
+
+/// How a manager is treated when attributing fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ManagerClass {
+    /// Argo CD's controller.
+    ArgoCd,
+    /// A person's tool: `kubectl-*`, Argo CD's UI (`argocd-server`), `helm`, `k9s`, …
+    Interactive,
+    /// Everything else: Kubernetes' own controllers, operators, policy engines.
+    Controller,
+}
+
+/// Managers that a person drives. A prefix match (`kubectl` covers `kubectl-edit`,
+/// `kubectl-patch`, `kubectl-set`, `kubectl-client-side-apply`, …).
+const INTERACTIVE_PREFIXES: &[&str] = &[
+    "kubectl",
+    "argocd-server",
+    "helm",
+    "k9s",
+    "lens",
+    "openlens",
+    "kustomize",
+    "oc",
+    "mozilla",
+    "curl",
+];
+
+pub fn classify(manager: &str) -> ManagerClass {
+    if ARGOCD_MANAGERS.contains(&manager) {
+        return ManagerClass::ArgoCd;
+    }
+    let lower = manager.to_ascii_lowercase();
+    let interactive = INTERACTIVE_PREFIXES.iter().any(|p| {
+        lower == *p
+            || lower
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with(['-', '/', '_', '.']))
+    });
+    if interactive {
+        ManagerClass::Interactive
+    } else {
+        ManagerClass::Controller
+    }
+}
+
+/// One `managedFields` entry, parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub manager: String,
+    pub operation: String,
+    pub subresource: Option<String>,
+    pub time: Option<String>,
+    pub api_version: Option<String>,
+    pub class: ManagerClass,
+    /// Paths that the entry owns as a whole (leaves of the trie).
+    pub leaves: Vec<Path>,
+    /// Paths whose node itself the entry owns (`.`) while others may own children.
+    pub nodes: Vec<Path>,
+    /// Trie elements that did not match the live object (e.g. a key no item has any more).
+    pub unresolved: usize,
+}
+
+impl Entry {
+    pub fn field_count(&self) -> usize {
+        self.leaves.len() + self.nodes.len()
+    }
+    pub fn is_argocd(&self) -> bool {
+        self.class == ManagerClass::ArgoCd
+    }
+}
+
+/// All parsed entries of one live object, with an index from path to owners.
+#[derive(Clone, Debug, Default)]
+pub struct Ownership {
+    pub entries: Vec<Entry>,
+    /// Why some entries were skipped; no values in these messages.
+    pub problems: Vec<String>,
+    leaf_owners: HashMap<Path, Vec<usize>>,
+    node_owners: HashMap<Path, Vec<usize>>,
+}
+
+impl Ownership {
+    /// Parses `metadata.managedFields` of `live`. Missing or odd input gives no entries and a
+    /// problem, never a panic.
+    pub fn of(live: &Value) -> Ownership {
+        let mut out = Ownership::default();
+        let Some(mf) = live.get("metadata").and_then(|m| m.get("managedFields")) else {
+            return out;
+        };
+        let Some(items) = mf.as_array() else {
+            out.problems
+                .push("metadata.managedFields is not a list; attribution unavailable".into());
+            return out;
+        };
+        for (i, item) in items.iter().enumerate() {
+            match parse_entry(item, live) {
+                Ok(entry) => out.entries.push(entry),
+                Err(why) => out
+                    .problems
+                    .push(format!("managedFields[{i}] skipped: {why}")),
+            }
+        }
+        for (idx, e) in out.entries.iter().enumerate() {
+            for p in &e.leaves {
+                out.leaf_owners.entry(p.clone()).or_default().push(idx);
+            }
+            for p in &e.nodes {
+                out.node_owners.entry(p.clone()).or_default().push(idx);
+            }
+        }
+        out
+    }
+
+    /// Entries that own the value at `path`: it or an ancestor is one of their leaves, or the
+    /// node itself is marked `.` by them. Sorted by nothing in particular; see [`Self::owner`].
+    pub fn owners(&self, path: &[Seg]) -> Vec<&Entry> {
+        let mut idx: Vec<usize> = Vec::new();
+        if let Some(v) = self.node_owners.get(path) {
+            idx.extend(v);
+        }
+        for len in (0..=path.len()).rev() {
+            if let Some(v) = self.leaf_owners.get(&path[..len]) {
+                idx.extend(v);
+            }
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| &self.entries[i]).collect()
+    }
+
+    /// The one entry to name for the value at `path`: among its owners, one that is not Argo CD
+    /// beats Argo CD (the other manager is why it differs), then the most recent write.
+    pub fn owner(&self, path: &[Seg]) -> Option<&Entry> {
+        self.owners(path)
+            .into_iter()
+            .max_by(|a, b| (!a.is_argocd(), &a.time).cmp(&(!b.is_argocd(), &b.time)))
+    }
+
+    /// Is an entry of `manager` among the owners of `path`?
+    pub fn owned_by(&self, path: &[Seg], manager: &str) -> bool {
+        self.owners(path).iter().any(|e| e.manager == manager)
+    }
+
+    /// Does Argo CD hold this object by server-side apply (an `argocd-controller` `Apply` entry)?
+    pub fn argocd_applies_server_side(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.manager == "argocd-controller" && e.operation == "Apply")
+    }
+}
+
+fn parse_entry(item: &Value, live: &Value) -> Result<Entry, &'static str> {
+    let obj = item.as_object().ok_or("not an object")?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let manager = text("manager").ok_or("no manager")?;
+    let operation = text("operation").unwrap_or_default();
+    if let Some(t) = obj.get("fieldsType").and_then(Value::as_str)
+        && t != "FieldsV1"
+    {
+        return Err("fieldsType is not FieldsV1");
+    }
+    let mut entry = Entry {
+        class: classify(&manager),
+        manager,
+        operation,
+        subresource: text("subresource").filter(|s| !s.is_empty()),
+        time: text("time"),
+        api_version: text("apiVersion"),
+        leaves: Vec::new(),
+        nodes: Vec::new(),
+        unresolved: 0,
+    };
+    match obj.get("fieldsV1") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(trie)) => walk(trie, Some(live), &mut Vec::new(), &mut entry)?,
+        Some(_) => return Err("fieldsV1 is not an object"),
+    }
+    Ok(entry)
+}
+
+const MAX_DEPTH: usize = 128;
+
+fn walk(
+    trie: &Map<String, Value>,
+    live: Option<&Value>,
+    path: &mut Path,
+    entry: &mut Entry,
+) -> Result<(), &'static str> {
+    if path.len() > MAX_DEPTH {
+        return Err("fieldsV1 nested too deep");
+    }
+    for (k, child) in trie {
+        let child = child.as_object().ok_or("fieldsV1 node is not an object")?;
+        if k == "." {
+            entry.nodes.push(path.clone());
+            continue;
+        }
+        let (seg, next) = step(k, live)?;
+        let Some(seg) = seg else {
+            entry.unresolved += 1;
+            continue;
+        };
+        path.push(seg);
+        if child.is_empty() {
+            entry.leaves.push(path.clone());
+        } else {
+            walk(child, next, path, entry)?;
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
+/// Resolves one trie key against the live value: the segment and the live child, or `None` for
+/// the segment when the live object has no such element.
+fn step<'a>(
+    key: &str,
+    live: Option<&'a Value>,
+) -> Result<(Option<Seg>, Option<&'a Value>), &'static str> {
+    if let Some(field) = key.strip_prefix("f:") {
+        let next = live.and_then(|v| v.get(field));
+        return Ok((Some(Seg::Key(field.to_string())), next));
+    }
+    let items = live.and_then(Value::as_array);
+    if let Some(json) = key.strip_prefix("k:") {
+        let keys: Map<String, Value> = serde_json::from_str(json).map_err(|_| "bad k: key")?;
+        let found = items.and_then(|items| {
+            items.iter().position(|it| {
+                keys.iter()
+                    .all(|(k, v)| it.get(k).is_some_and(|x| super::compare::scalar_eq(x, v)))
+            })
+        });
+        return Ok((found.map(Seg::Index), found.and_then(|i| items?.get(i))));
+    }
+    if let Some(json) = key.strip_prefix("v:") {
+        let want: Value = serde_json::from_str(json).map_err(|_| "bad v: value")?;
+        let found = items.and_then(|items| items.iter().position(|it| *it == want));
+        return Ok((found.map(Seg::Index), found.and_then(|i| items?.get(i))));
+    }
+    if let Some(n) = key.strip_prefix("i:") {
+        let i: usize = n.parse().map_err(|_| "bad i: index")?;
+        let next = items.and_then(|items| items.get(i));
+        return Ok((next.map(|_| Seg::Index(i)), next));
+    }
+    Err("unknown fieldsV1 key prefix")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment() -> Value {
+        json!({
+            "metadata": {"managedFields": [
+                {"manager": "argocd-controller", "operation": "Update", "time": "2026-01-01T00:00:00Z",
+                 "fieldsType": "FieldsV1", "fieldsV1": {
+                    "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+                        "k:{\"name\":\"api\"}": {".": {}, "f:image": {}, "f:name": {},
+                            "f:ports": {"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}}}}}}},
+                {"manager": "kubectl-set", "operation": "Update", "time": "2026-01-02T00:00:00Z",
+                 "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"api\"}": {"f:image": {}}}}}}}},
+                {"manager": "broken", "fieldsV1": "nope"},
+                "not even an object"
+            ]},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                {"name": "sidecar", "image": "s"},
+                {"name": "api", "image": "a", "ports": [{"containerPort": 8080, "protocol": "TCP"}]}
+            ]}}}
+        })
+    }
+
+    fn p(segs: &[&str]) -> Path {
+        segs.iter()
+            .map(|s| match s.parse::<usize>() {
+                Ok(i) => Seg::Index(i),
+                Err(_) => Seg::key(*s),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keyed_items_resolve_to_the_live_index_of_the_matching_item() {
+        let own = Ownership::of(&deployment());
+        let image = p(&["spec", "template", "spec", "containers", "1", "image"]);
+        let owner = own.owner(&image).unwrap();
+        assert_eq!(
+            owner.manager, "kubectl-set",
+            "the non-Argo co-owner is named"
+        );
+        assert_eq!(owner.time.as_deref(), Some("2026-01-02T00:00:00Z"));
+        assert!(own.owned_by(&image, "argocd-controller"));
+        let port = p(&[
+            "spec",
+            "template",
+            "spec",
+            "containers",
+            "1",
+            "ports",
+            "0",
+            "containerPort",
+        ]);
+        assert_eq!(own.owner(&port).unwrap().manager, "argocd-controller");
+        // The sidecar at index 0 is owned by nobody.
+        assert!(
+            own.owner(&p(&[
+                "spec",
+                "template",
+                "spec",
+                "containers",
+                "0",
+                "image"
+            ]))
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn malformed_entries_are_skipped_and_reported_without_hiding_the_others() {
+        let own = Ownership::of(&deployment());
+        assert_eq!(own.entries.len(), 2);
+        assert_eq!(own.problems.len(), 2);
+        assert!(own.problems[0].contains("managedFields[2]"));
+    }
+
+    #[test]
+    fn a_leaf_owns_everything_below_it() {
+        let live = json!({"metadata": {"managedFields": [
+            {"manager": "argocd-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:rules": {}}}}
+        ]}, "spec": {"rules": [{"host": "a"}]}});
+        let own = Ownership::of(&live);
+        assert!(own.argocd_applies_server_side());
+        assert!(own.owned_by(&p(&["spec", "rules", "0", "host"]), "argocd-controller"));
+        assert!(!own.owned_by(&p(&["spec"]), "argocd-controller"));
+    }
+
+    #[test]
+    fn managers_are_classified_as_argo_cd_people_or_controllers() {
+        assert_eq!(classify("argocd-controller"), ManagerClass::ArgoCd);
+        assert_eq!(
+            classify("argocd-application-controller"),
+            ManagerClass::ArgoCd
+        );
+        assert_eq!(classify("kubectl-edit"), ManagerClass::Interactive);
+        assert_eq!(classify("kubectl"), ManagerClass::Interactive);
+        assert_eq!(classify("argocd-server"), ManagerClass::Interactive);
+        assert_eq!(
+            classify("kube-controller-manager"),
+            ManagerClass::Controller
+        );
+        assert_eq!(classify("kyverno"), ManagerClass::Controller);
+        assert_eq!(
+            classify("octopus"),
+            ManagerClass::Controller,
+            "prefix needs a separator"
+        );
+    }
+}
