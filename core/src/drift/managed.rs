@@ -22,15 +22,22 @@ use std::collections::HashMap;
 pub const ARGOCD_MANAGERS: &[&str] = &["argocd-controller", "argocd-application-controller"];
 
 /// How a manager is treated when attributing fields.
+///
+/// Additions outside Git are live-only fields owned by `Interactive` or `Other` managers: the
+/// recorded Argo CD scenarios count a policy engine's label (`kyverno`), a sidecar injector's env
+/// var and an operator's server-side-applied annotation among them, beside `kubectl edit`. Only
+/// Argo CD itself and Kubernetes' own control plane are left out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ManagerClass {
     /// Argo CD's controller.
     ArgoCd,
+    /// Kubernetes' own control plane (`kube-controller-manager`, `kube-scheduler`, `kubelet`, …).
+    Kubernetes,
     /// A person's tool: `kubectl-*`, Argo CD's UI (`argocd-server`), `helm`, `k9s`, …
     Interactive,
-    /// Everything else: Kubernetes' own controllers, operators, policy engines.
-    Controller,
+    /// Anything else: operators, policy engines, injectors.
+    Other,
 }
 
 /// Managers that a person drives. A prefix match (`kubectl` covers `kubectl-edit`,
@@ -48,9 +55,22 @@ const INTERACTIVE_PREFIXES: &[&str] = &[
     "curl",
 ];
 
+/// Kubernetes control-plane managers.
+const KUBERNETES_MANAGERS: &[&str] = &[
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-apiserver",
+    "kube-proxy",
+    "cloud-controller-manager",
+];
+
 pub fn classify(manager: &str) -> ManagerClass {
     if ARGOCD_MANAGERS.contains(&manager) {
         return ManagerClass::ArgoCd;
+    }
+    if KUBERNETES_MANAGERS.contains(&manager) || manager.starts_with("system:") {
+        return ManagerClass::Kubernetes;
     }
     let lower = manager.to_ascii_lowercase();
     let interactive = INTERACTIVE_PREFIXES.iter().any(|p| {
@@ -62,7 +82,7 @@ pub fn classify(manager: &str) -> ManagerClass {
     if interactive {
         ManagerClass::Interactive
     } else {
-        ManagerClass::Controller
+        ManagerClass::Other
     }
 }
 
@@ -359,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn managers_are_classified_as_argo_cd_people_or_controllers() {
+    fn managers_are_classified_as_argo_cd_kubernetes_people_or_others() {
         assert_eq!(classify("argocd-controller"), ManagerClass::ArgoCd);
         assert_eq!(
             classify("argocd-application-controller"),
@@ -370,12 +390,12 @@ mod tests {
         assert_eq!(classify("argocd-server"), ManagerClass::Interactive);
         assert_eq!(
             classify("kube-controller-manager"),
-            ManagerClass::Controller
+            ManagerClass::Kubernetes
         );
-        assert_eq!(classify("kyverno"), ManagerClass::Controller);
+        assert_eq!(classify("kyverno"), ManagerClass::Other);
         assert_eq!(
             classify("octopus"),
-            ManagerClass::Controller,
+            ManagerClass::Other,
             "prefix needs a separator"
         );
     }

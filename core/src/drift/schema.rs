@@ -125,18 +125,22 @@ pub fn list_rule(kind: &str, parent: Ctx, key: &str) -> ListRule {
 pub fn is_quantity_path(keys: &[&str]) -> bool {
     let n = keys.len();
     let at = |back: usize| -> Option<&str> { n.checked_sub(back).map(|i| keys[i]) };
-    match (at(3), at(2), at(1)) {
-        (Some("resources"), Some("limits" | "requests"), Some(_)) => true,
-        (Some("overhead"), Some("podFixed"), Some(_)) => true,
-        (
-            Some("limits"),
-            Some("max" | "min" | "default" | "defaultRequest" | "maxLimitRequestRatio"),
-            Some(_),
-        ) => true,
-        (_, Some("overhead" | "hard" | "used" | "capacity" | "allocatable"), Some(_)) => true,
-        (_, _, Some("sizeLimit" | "maximumVolumeSize")) => true,
-        _ => false,
-    }
+    matches!(
+        (at(3), at(2), at(1)),
+        (Some("resources"), Some("limits" | "requests"), Some(_))
+            | (Some("overhead"), Some("podFixed"), Some(_))
+            | (
+                Some("limits"),
+                Some("max" | "min" | "default" | "defaultRequest" | "maxLimitRequestRatio"),
+                Some(_),
+            )
+            | (
+                _,
+                Some("overhead" | "hard" | "used" | "capacity" | "allocatable"),
+                Some(_)
+            )
+            | (_, _, Some("sizeLimit" | "maximumVolumeSize"))
+    )
 }
 
 #[cfg(test)]
