@@ -9,7 +9,8 @@
 //!
 //! What is masked in a Secret: every value under `data` and `stringData`, and the
 //! `last-applied-configuration` annotation (it holds the data in base64 and `stringData` in clear),
-//! replaced whole by `++++++++`. The engine compares real values and masks the result; masking is
+//! replaced whole by `++++++++`; the same annotation is masked whole on any kind when sensitive
+//! annotations are configured, since it repeats their desired values. The engine compares real values and masks the result; masking is
 //! the last step before a value leaves it.
 
 use super::normalize::LAST_APPLIED;
@@ -147,7 +148,10 @@ impl Masker {
             // Anything deeper under data is not a Secret shape; mask it whole.
             [section, _, _, ..] if self.secret && secret_section(section) => Some(MASK.to_string()),
             [m, a, k] if m == "metadata" && a == "annotations" => {
-                if self.secret && k == LAST_APPLIED {
+                // The record holds the desired values of everything masked here, so with anything
+                // to mask it goes whole (Argo CD re-serializes it masked; a whole mask is simpler
+                // and leaks nothing).
+                if k == LAST_APPLIED && (self.secret || !self.sensitive_annotations.is_empty()) {
                     Some(MASK.to_string())
                 } else if self.sensitive_annotations.iter().any(|s| s == k) {
                     Some(self.mask("annotations", k, value))
