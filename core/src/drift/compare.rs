@@ -25,6 +25,7 @@
 //! desired item missing live by the index it would be appended at.
 
 use super::path::{Path, Seg};
+use super::quantity;
 use super::schema::{self, Ctx, ListRule};
 use serde_json::{Map, Value};
 
@@ -69,6 +70,20 @@ pub struct Rules<'a> {
     pub builtin: bool,
     /// Whether a reorder of merge-keyed items is drift.
     pub keyed_order_is_drift: bool,
+    /// Where quantities are compared by value (`500m` = `0.5`), for a live side that was not
+    /// normalized.
+    pub quantities: Quantities,
+}
+
+/// Where quantities live in this kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantities {
+    /// Nowhere (custom resources).
+    None,
+    /// At the built-in quantity paths ([`schema::is_quantity_path`]).
+    Builtin,
+    /// Under `spec.template.spec` only (an Argo Rollout's pod template, a known type for Argo CD).
+    PodTemplateSpec,
 }
 
 /// Scalar equality: numbers by value, everything else exactly. Containers compare structurally.
@@ -122,118 +137,160 @@ pub fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Human-readable path step: `.name`, `["a.b/c"]`, `[3]`, `[name=api]`.
-fn display_key(display: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    match (display.is_empty(), plain) {
-        (true, true) => key.to_string(),
-        (false, true) => format!("{display}.{key}"),
-        (_, false) => format!("{display}[{}]", serde_json::Value::String(key.into())),
-    }
+/// One step of the walk, borrowed: no allocation per node visited; the owned path and the
+/// display text are built only for a difference.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+    /// A merge-list item: its live index and its merge key's value.
+    Keyed(usize, &'static str, &'a Value),
 }
 
-fn display_item(display: &str, merge_key: Option<(&str, &Value)>, index: usize) -> String {
-    match merge_key {
-        Some((k, Value::String(s))) => format!("{display}[{k}={s}]"),
-        Some((k, v)) => format!("{display}[{k}={v}]"),
-        None => format!("{display}[{index}]"),
-    }
+fn owned_path(steps: &[Step<'_>]) -> Path {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => Seg::Key((*k).to_string()),
+            Step::Index(i) | Step::Keyed(i, _, _) => Seg::Index(*i),
+        })
+        .collect()
 }
 
-struct Walker<'a> {
-    rules: Rules<'a>,
+/// Human-readable path: `spec.template.spec.containers[name=api].image`, `["a.b/c"]`, `[3]`.
+fn display(steps: &[Step<'_>]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for s in steps {
+        match s {
+            Step::Key(k) => {
+                let plain = !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if plain {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                } else {
+                    let _ = write!(out, "[{}]", Value::String((*k).to_string()));
+                }
+            }
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+            Step::Keyed(_, k, Value::String(v)) => {
+                let _ = write!(out, "[{k}={v}]");
+            }
+            Step::Keyed(_, k, v) => {
+                let _ = write!(out, "[{k}={v}]");
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(object)");
+    }
+    out
+}
+
+struct Walker<'r> {
+    rules: Rules<'r>,
     out: Vec<Diff>,
     symmetric: bool,
 }
 
 /// Differences between a desired (last-applied) object and live, desired-driven.
 pub fn subset(desired: &Value, live: &Value, rules: Rules<'_>) -> Vec<Diff> {
-    let mut w = Walker {
-        rules,
-        out: Vec::new(),
-        symmetric: false,
-    };
-    w.value(desired, live, &mut Vec::new(), "", Ctx::Root, None);
-    w.out.sort_by(|a, b| a.path.cmp(&b.path));
-    w.out
+    walk(desired, live, rules, false)
 }
 
 /// Every difference between two complete objects (Argo CD's predicted and normalized live).
 pub fn symmetric(desired: &Value, live: &Value, rules: Rules<'_>) -> Vec<Diff> {
+    walk(desired, live, rules, true)
+}
+
+fn walk(desired: &Value, live: &Value, rules: Rules<'_>, symmetric: bool) -> Vec<Diff> {
     let mut w = Walker {
         rules,
         out: Vec::new(),
-        symmetric: true,
+        symmetric,
     };
-    w.value(desired, live, &mut Vec::new(), "", Ctx::Root, None);
+    w.value(desired, live, &mut Vec::new(), Ctx::Root, None);
     w.out.sort_by(|a, b| a.path.cmp(&b.path));
     w.out
 }
 
 impl Walker<'_> {
-    fn push(
-        &mut self,
-        path: &Path,
-        display: &str,
-        d: Option<&Value>,
-        l: Option<&Value>,
-        kind: DiffKind,
-    ) {
+    /// Two scalars that differ as text but are the same quantity, where a quantity lives.
+    fn same_quantity(&self, steps: &[Step<'_>], d: &Value, l: &Value) -> bool {
+        let keys: Vec<&str> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Key(k) => Some(*k),
+                _ => None,
+            })
+            .collect();
+        let applies = match self.rules.quantities {
+            Quantities::None => false,
+            Quantities::Builtin => schema::is_quantity_path(&keys),
+            Quantities::PodTemplateSpec => {
+                keys.starts_with(&["spec", "template", "spec"]) && schema::is_quantity_path(&keys)
+            }
+        };
+        applies
+            && matches!(
+                (quantity::canonical_value(d), quantity::canonical_value(l)),
+                (Some(a), Some(b)) if a == b
+            )
+    }
+
+    fn push(&mut self, steps: &[Step<'_>], d: Option<&Value>, l: Option<&Value>, kind: DiffKind) {
         self.out.push(Diff {
-            path: path.clone(),
-            display: if display.is_empty() {
-                "(object)".into()
-            } else {
-                display.into()
-            },
+            path: owned_path(steps),
+            display: display(steps),
             desired: d.cloned(),
             live: l.cloned(),
             kind,
         });
     }
 
-    fn value(
+    fn value<'a>(
         &mut self,
-        desired: &Value,
-        live: &Value,
-        path: &mut Path,
-        display: &str,
+        desired: &'a Value,
+        live: &'a Value,
+        steps: &mut Vec<Step<'a>>,
         ctx: Ctx,
         list: Option<(ListRule, Ctx)>,
     ) {
         match (desired, live) {
-            (Value::Object(d), Value::Object(l)) => self.object(d, l, path, display, ctx),
+            (Value::Object(d), Value::Object(l)) => self.object(d, l, steps, ctx),
             (Value::Array(d), Value::Array(l)) => {
                 let (rule, item_ctx) = list.unwrap_or((ListRule::Atomic, Ctx::Other));
-                self.array(d, l, path, display, rule, item_ctx)
+                self.array(d, l, steps, rule, item_ctx)
             }
             (d, l) if scalar_eq(d, l) => {}
-            (d, l) => self.push(path, display, Some(d), Some(l), DiffKind::Changed),
+            (d, l) if self.same_quantity(steps, d, l) => {}
+            (d, l) => self.push(steps, Some(d), Some(l), DiffKind::Changed),
         }
     }
 
-    fn object(
+    fn object<'a>(
         &mut self,
-        d: &Map<String, Value>,
-        l: &Map<String, Value>,
-        path: &mut Path,
-        display: &str,
+        d: &'a Map<String, Value>,
+        l: &'a Map<String, Value>,
+        steps: &mut Vec<Step<'a>>,
         ctx: Ctx,
     ) {
         let builtin = self.rules.builtin;
         for (k, dv) in d {
             let lv = l.get(k);
-            let child_display = display_key(display, k);
-            path.push(Seg::Key(k.clone()));
+            steps.push(Step::Key(k));
             match lv {
                 _ if !self.symmetric && builtin && is_empty(dv) => {}
                 None if !self.symmetric && builtin && is_zero(dv) => {}
                 None if !self.symmetric && dv.is_null() => {}
                 Some(Value::Null) if !self.symmetric && !builtin && dv.is_null() => {}
-                None => self.push(path, &child_display, Some(dv), None, DiffKind::MissingLive),
+                None => self.push(steps, Some(dv), None, DiffKind::MissingLive),
                 Some(lv) => {
                     let (child_ctx, list) = if builtin {
                         let list = dv.is_array().then(|| {
@@ -246,48 +303,40 @@ impl Walker<'_> {
                     } else {
                         (Ctx::Other, None)
                     };
-                    self.value(dv, lv, path, &child_display, child_ctx, list);
+                    self.value(dv, lv, steps, child_ctx, list);
                 }
             }
-            path.pop();
+            steps.pop();
         }
         if self.symmetric {
             for (k, lv) in l {
                 if !d.contains_key(k) {
-                    path.push(Seg::Key(k.clone()));
-                    self.push(
-                        path,
-                        &display_key(display, k),
-                        None,
-                        Some(lv),
-                        DiffKind::LiveOnly,
-                    );
-                    path.pop();
+                    steps.push(Step::Key(k));
+                    self.push(steps, None, Some(lv), DiffKind::LiveOnly);
+                    steps.pop();
                 }
             }
         }
     }
 
-    fn array(
+    fn array<'a>(
         &mut self,
-        d: &[Value],
-        l: &[Value],
-        path: &mut Path,
-        display: &str,
+        d: &'a [Value],
+        l: &'a [Value],
+        steps: &mut Vec<Step<'a>>,
         rule: ListRule,
         item_ctx: Ctx,
     ) {
         match rule {
             ListRule::Merge(key) if d.iter().all(|it| it.get(key).is_some()) => {
-                self.keyed(d, l, path, display, key, item_ctx)
+                self.keyed(d, l, steps, key, item_ctx)
             }
             ListRule::MergeSet => {
                 let missing = d.iter().any(|x| !l.iter().any(|y| scalar_eq(x, y)));
                 let extra = self.symmetric && l.iter().any(|y| !d.iter().any(|x| scalar_eq(x, y)));
                 if missing || extra {
                     self.push(
-                        path,
-                        display,
+                        steps,
                         Some(&Value::Array(d.to_vec())),
                         Some(&Value::Array(l.to_vec())),
                         DiffKind::Changed,
@@ -296,8 +345,7 @@ impl Walker<'_> {
             }
             _ if d.len() != l.len() => {
                 self.push(
-                    path,
-                    display,
+                    steps,
                     Some(&Value::Array(d.to_vec())),
                     Some(&Value::Array(l.to_vec())),
                     DiffKind::Changed,
@@ -305,44 +353,57 @@ impl Walker<'_> {
             }
             _ => {
                 for (i, (dv, lv)) in d.iter().zip(l).enumerate() {
-                    path.push(Seg::Index(i));
-                    let shown = display_item(display, None, i);
-                    self.value(dv, lv, path, &shown, item_ctx, None);
-                    path.pop();
+                    steps.push(Step::Index(i));
+                    self.value(dv, lv, steps, item_ctx, None);
+                    steps.pop();
                 }
             }
         }
     }
 
-    fn keyed(
+    fn keyed<'a>(
         &mut self,
-        d: &[Value],
-        l: &[Value],
-        path: &mut Path,
-        display: &str,
-        key: &str,
+        d: &'a [Value],
+        l: &'a [Value],
+        steps: &mut Vec<Step<'a>>,
+        key: &'static str,
         item_ctx: Ctx,
     ) {
         let mut matched: Vec<usize> = Vec::new();
         let mut appended = l.len();
+        // Live items by key value, for lists long enough that a scan per item would cost.
+        let index: Option<std::collections::HashMap<String, usize>> = (l.len() > 16).then(|| {
+            let mut m = std::collections::HashMap::with_capacity(l.len());
+            for (i, lv) in l.iter().enumerate() {
+                if let Some(kv) = lv.get(key) {
+                    m.entry(kv.to_string()).or_insert(i);
+                }
+            }
+            m
+        });
         for dv in d {
             let Some(kv) = dv.get(key) else { continue };
-            let shown = display_item(display, Some((key, kv)), 0);
-            match l
-                .iter()
-                .position(|lv| lv.get(key).is_some_and(|x| scalar_eq(x, kv)))
-            {
+            let found = match &index {
+                Some(m) => m.get(&kv.to_string()).copied().or_else(|| {
+                    l.iter()
+                        .position(|lv| lv.get(key).is_some_and(|x| scalar_eq(x, kv)))
+                }),
+                None => l
+                    .iter()
+                    .position(|lv| lv.get(key).is_some_and(|x| scalar_eq(x, kv))),
+            };
+            match found {
                 Some(i) => {
                     matched.push(i);
-                    path.push(Seg::Index(i));
-                    self.value(dv, &l[i], path, &shown, item_ctx, None);
-                    path.pop();
+                    steps.push(Step::Keyed(i, key, kv));
+                    self.value(dv, &l[i], steps, item_ctx, None);
+                    steps.pop();
                 }
                 None => {
-                    path.push(Seg::Index(appended));
+                    steps.push(Step::Keyed(appended, key, kv));
                     appended += 1;
-                    self.push(path, &shown, Some(dv), None, DiffKind::MissingLive);
-                    path.pop();
+                    self.push(steps, Some(dv), None, DiffKind::MissingLive);
+                    steps.pop();
                 }
             }
         }
@@ -354,10 +415,12 @@ impl Walker<'_> {
                         .any(|dv| dv.get(key).is_some_and(|x| scalar_eq(x, kv)))
                 });
                 if !in_desired {
-                    path.push(Seg::Index(i));
-                    let shown = display_item(display, kv.map(|kv| (key, kv)), i);
-                    self.push(path, &shown, None, Some(lv), DiffKind::LiveOnly);
-                    path.pop();
+                    steps.push(match kv {
+                        Some(kv) => Step::Keyed(i, key, kv),
+                        None => Step::Index(i),
+                    });
+                    self.push(steps, None, Some(lv), DiffKind::LiveOnly);
+                    steps.pop();
                 }
             }
         }
@@ -373,8 +436,7 @@ impl Walker<'_> {
                     .collect()
             };
             self.push(
-                path,
-                display,
+                steps,
                 Some(&keys(d)),
                 Some(&Value::Array(live_order)),
                 DiffKind::Order,
@@ -392,11 +454,13 @@ mod tests {
         kind: "Deployment",
         builtin: true,
         keyed_order_is_drift: true,
+        quantities: Quantities::Builtin,
     };
     const CR: Rules = Rules {
         kind: "Widget",
         builtin: false,
         keyed_order_is_drift: true,
+        quantities: Quantities::None,
     };
 
     fn pod(containers: Value) -> Value {
@@ -556,6 +620,23 @@ mod tests {
             )
             .len(),
             1
+        );
+    }
+
+    #[test]
+    fn quantities_compare_by_value_where_they_live_even_on_an_unnormalized_live_side() {
+        let desired = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "resources": {"limits": {"cpu": "500m"}}, "image": "0.5"}]}}}});
+        let live = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "resources": {"limits": {"cpu": 0.5}}, "image": "500m"}]}}}});
+        assert_eq!(
+            shown(&subset(&desired, &live, DEPLOYMENT)),
+            ["spec.template.spec.containers[name=a].image"]
+        );
+        assert_eq!(
+            subset(&desired, &live, CR).len(),
+            2,
+            "not on custom resources"
         );
     }
 

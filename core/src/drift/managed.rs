@@ -14,7 +14,6 @@
 
 use super::path::{Path, Seg};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 /// The managers that are Argo CD itself: the controller's applies and syncs (`argocd-controller`,
 /// CSA and SSA) and the `kubectl auth reconcile` path for RBAC kinds, which the API server names
@@ -95,7 +94,10 @@ pub struct Entry {
     pub time: Option<String>,
     pub api_version: Option<String>,
     pub class: ManagerClass,
-    /// Paths that the entry owns as a whole (leaves of the trie).
+    /// Fields the entry owns (leaves and owned nodes, resolved against the live object).
+    pub fields: usize,
+    /// Paths that the entry owns as a whole (leaves of the trie). Kept only for managers whose
+    /// fields can be additions (not Argo CD, not Kubernetes' control plane).
     pub leaves: Vec<Path>,
     /// Paths whose node itself the entry owns (`.`) while others may own children.
     pub nodes: Vec<Path>,
@@ -105,28 +107,33 @@ pub struct Entry {
 
 impl Entry {
     pub fn field_count(&self) -> usize {
-        self.leaves.len() + self.nodes.len()
+        self.fields
     }
     pub fn is_argocd(&self) -> bool {
         self.class == ManagerClass::ArgoCd
     }
 }
 
-/// All parsed entries of one live object, with an index from path to owners.
+/// All parsed entries of one live object. Ownership of a path is resolved on demand by walking
+/// the entries' tries along it: the engine asks about a few drifted paths, so building an index
+/// of every owned field (thousands on a large Deployment) would cost more than it saves.
 #[derive(Clone, Debug, Default)]
-pub struct Ownership {
+pub struct Ownership<'a> {
     pub entries: Vec<Entry>,
     /// Why some entries were skipped; no values in these messages.
     pub problems: Vec<String>,
-    leaf_owners: HashMap<Path, Vec<usize>>,
-    node_owners: HashMap<Path, Vec<usize>>,
+    live: Option<&'a Value>,
+    tries: Vec<Option<&'a Map<String, Value>>>,
 }
 
-impl Ownership {
+impl<'a> Ownership<'a> {
     /// Parses `metadata.managedFields` of `live`. Missing or odd input gives no entries and a
     /// problem, never a panic.
-    pub fn of(live: &Value) -> Ownership {
-        let mut out = Ownership::default();
+    pub fn of(live: &'a Value) -> Ownership<'a> {
+        let mut out = Ownership {
+            live: Some(live),
+            ..Ownership::default()
+        };
         let Some(mf) = live.get("metadata").and_then(|m| m.get("managedFields")) else {
             return out;
         };
@@ -137,38 +144,30 @@ impl Ownership {
         };
         for (i, item) in items.iter().enumerate() {
             match parse_entry(item, live) {
-                Ok(entry) => out.entries.push(entry),
+                Ok((entry, trie)) => {
+                    out.entries.push(entry);
+                    out.tries.push(trie);
+                }
                 Err(why) => out
                     .problems
                     .push(format!("managedFields[{i}] skipped: {why}")),
-            }
-        }
-        for (idx, e) in out.entries.iter().enumerate() {
-            for p in &e.leaves {
-                out.leaf_owners.entry(p.clone()).or_default().push(idx);
-            }
-            for p in &e.nodes {
-                out.node_owners.entry(p.clone()).or_default().push(idx);
             }
         }
         out
     }
 
     /// Entries that own the value at `path`: it or an ancestor is one of their leaves, or the
-    /// node itself is marked `.` by them. Sorted by nothing in particular; see [`Self::owner`].
+    /// node itself is marked `.` by them.
     pub fn owners(&self, path: &[Seg]) -> Vec<&Entry> {
-        let mut idx: Vec<usize> = Vec::new();
-        if let Some(v) = self.node_owners.get(path) {
-            idx.extend(v);
-        }
-        for len in (0..=path.len()).rev() {
-            if let Some(v) = self.leaf_owners.get(&path[..len]) {
-                idx.extend(v);
-            }
-        }
-        idx.sort_unstable();
-        idx.dedup();
-        idx.into_iter().map(|i| &self.entries[i]).collect()
+        let Some(live) = self.live else {
+            return Vec::new();
+        };
+        self.entries
+            .iter()
+            .zip(&self.tries)
+            .filter(|(_, trie)| trie.is_some_and(|t| owns(t, live, path)))
+            .map(|(e, _)| e)
+            .collect()
     }
 
     /// The one entry to name for the value at `path`: among its owners, one that is not Argo CD
@@ -192,7 +191,40 @@ impl Ownership {
     }
 }
 
-fn parse_entry(item: &Value, live: &Value) -> Result<Entry, &'static str> {
+/// Does the trie own the value at `path` of `live`?
+fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg]) -> bool {
+    let mut node = trie;
+    let mut cur = Some(live);
+    for (depth, seg) in path.iter().enumerate() {
+        if depth > 0 && node.is_empty() {
+            return true; // an ancestor leaf owns everything below it
+        }
+        let child = match seg {
+            Seg::Key(k) => node
+                .iter()
+                .find(|(key, _)| key.strip_prefix("f:") == Some(k.as_str())),
+            Seg::Index(i) => node.iter().find(|(key, _)| {
+                !key.starts_with("f:")
+                    && key.as_str() != "."
+                    && matches!(step(key, cur), Ok((Some(Seg::Index(j)), _)) if j == *i)
+            }),
+        };
+        let Some((_, Value::Object(next))) = child else {
+            return false;
+        };
+        node = next;
+        cur = cur.and_then(|c| match seg {
+            Seg::Key(k) => c.get(k),
+            Seg::Index(i) => c.get(i),
+        });
+    }
+    !path.is_empty() && (node.is_empty() || node.contains_key("."))
+}
+
+fn parse_entry<'a>(
+    item: &'a Value,
+    live: &Value,
+) -> Result<(Entry, Option<&'a Map<String, Value>>), &'static str> {
     let obj = item.as_object().ok_or("not an object")?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
     let manager = text("manager").ok_or("no manager")?;
@@ -202,44 +234,72 @@ fn parse_entry(item: &Value, live: &Value) -> Result<Entry, &'static str> {
     {
         return Err("fieldsType is not FieldsV1");
     }
+    let class = classify(&manager);
     let mut entry = Entry {
-        class: classify(&manager),
+        class,
         manager,
         operation,
         subresource: text("subresource").filter(|s| !s.is_empty()),
         time: text("time"),
         api_version: text("apiVersion"),
+        fields: 0,
         leaves: Vec::new(),
         nodes: Vec::new(),
         unresolved: 0,
     };
-    match obj.get("fieldsV1") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(trie)) => walk(trie, Some(live), &mut Vec::new(), &mut entry)?,
+    let trie = match obj.get("fieldsV1") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(trie)) => Some(trie),
         Some(_) => return Err("fieldsV1 is not an object"),
+    };
+    if let Some(trie) = trie {
+        entry.fields = validate(trie, 0)?;
+        // Only managers whose fields can be additions need their paths listed.
+        if matches!(class, ManagerClass::Interactive | ManagerClass::Other) {
+            collect(trie, Some(live), &mut Vec::new(), &mut entry);
+        }
     }
-    Ok(entry)
+    Ok((entry, trie))
 }
 
 const MAX_DEPTH: usize = 128;
 
-fn walk(
-    trie: &Map<String, Value>,
-    live: Option<&Value>,
-    path: &mut Path,
-    entry: &mut Entry,
-) -> Result<(), &'static str> {
-    if path.len() > MAX_DEPTH {
+/// Checks the trie's shape (every node an object, every key a known prefix) and counts the
+/// fields it owns.
+fn validate(trie: &Map<String, Value>, depth: usize) -> Result<usize, &'static str> {
+    if depth > MAX_DEPTH {
         return Err("fieldsV1 nested too deep");
     }
+    let mut count = 0;
     for (k, child) in trie {
         let child = child.as_object().ok_or("fieldsV1 node is not an object")?;
+        if k == "." {
+            count += 1;
+            continue;
+        }
+        if !["f:", "k:", "v:", "i:"].iter().any(|p| k.starts_with(p)) {
+            return Err("unknown fieldsV1 key prefix");
+        }
+        count += if child.is_empty() {
+            1
+        } else {
+            validate(child, depth + 1)?
+        };
+    }
+    Ok(count)
+}
+
+/// Lists the entry's leaves and owned nodes as live paths.
+fn collect(trie: &Map<String, Value>, live: Option<&Value>, path: &mut Path, entry: &mut Entry) {
+    for (k, child) in trie {
+        let Some(child) = child.as_object() else {
+            continue;
+        };
         if k == "." {
             entry.nodes.push(path.clone());
             continue;
         }
-        let (seg, next) = step(k, live)?;
-        let Some(seg) = seg else {
+        let Ok((Some(seg), next)) = step(k, live) else {
             entry.unresolved += 1;
             continue;
         };
@@ -247,11 +307,10 @@ fn walk(
         if child.is_empty() {
             entry.leaves.push(path.clone());
         } else {
-            walk(child, next, path, entry)?;
+            collect(child, next, path, entry);
         }
         path.pop();
     }
-    Ok(())
 }
 
 /// Resolves one trie key against the live value: the segment and the live child, or `None` for
@@ -325,7 +384,8 @@ mod tests {
 
     #[test]
     fn keyed_items_resolve_to_the_live_index_of_the_matching_item() {
-        let own = Ownership::of(&deployment());
+        let live = deployment();
+        let own = Ownership::of(&live);
         let image = p(&["spec", "template", "spec", "containers", "1", "image"]);
         let owner = own.owner(&image).unwrap();
         assert_eq!(
@@ -361,7 +421,8 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_skipped_and_reported_without_hiding_the_others() {
-        let own = Ownership::of(&deployment());
+        let live = deployment();
+        let own = Ownership::of(&live);
         assert_eq!(own.entries.len(), 2);
         assert_eq!(own.problems.len(), 2);
         assert!(own.problems[0].contains("managedFields[2]"));

@@ -250,12 +250,12 @@ impl<'a> Inspector<'a> {
 
     /// The resource's entry in `GET /api/v1/drift`.
     pub fn inspect(&self, input: &ResourceInput<'_>, budget: &mut dyn JqBudget) -> ResourceDrift {
-        self.analyze(input, budget).drift
+        self.analyze(input, budget, false).drift
     }
 
     /// `GET /api/v1/drift/resource`.
     pub fn detail(&self, input: &ResourceInput<'_>, budget: &mut dyn JqBudget) -> ResourceDetail {
-        let a = self.analyze(input, budget);
+        let a = self.analyze(input, budget, true);
         let diff = match (&a.live, &a.predicted) {
             (Some(l), Some(p)) => unified_diff(l, p),
             _ => String::new(),
@@ -270,7 +270,13 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    fn analyze(&self, input: &ResourceInput<'_>, budget: &mut dyn JqBudget) -> Analysis {
+    /// `detail`: also keep the normalized, predicted and masked objects for the deep view.
+    fn analyze(
+        &self,
+        input: &ResourceInput<'_>,
+        budget: &mut dyn JqBudget,
+        detail: bool,
+    ) -> Analysis {
         let r = input.resource;
         let mut a = Analysis {
             drift: skeleton(r),
@@ -357,13 +363,18 @@ impl<'a> Inspector<'a> {
             match (&mr.normalized_live_state, &mr.predicted_live_state) {
                 (Some(n), Some(p)) => {
                     let local_fields = match &local {
-                        Some(Ok(la)) => {
-                            Some(self.by_last_applied(&ctx, la.clone(), live, &ownership, budget))
-                        }
+                        Some(Ok(la)) => Some(self.by_last_applied(
+                            &ctx,
+                            la.clone(),
+                            live,
+                            &ownership,
+                            budget,
+                            false,
+                        )),
                         _ => None,
                     };
                     self.by_argocd(&mut a, &ctx, mr, n, p, live, &ownership, local_fields);
-                    return finish(a, &ctx, self.system);
+                    return finish(a, &ctx, self.system, detail);
                 }
                 _ => a.drift.problems.push(Problem {
                     kind: ProblemKind::ArgoCdSource,
@@ -377,14 +388,14 @@ impl<'a> Inspector<'a> {
         }
         match local {
             Some(Ok(la)) => {
-                let local = self.by_last_applied(&ctx, la, live, &ownership, budget);
+                let local = self.by_last_applied(&ctx, la, live, &ownership, budget, detail);
                 a.drift.desired_source = DesiredSource::LastApplied;
                 a.drift.fields = local.fields;
                 a.drift.ignored = local.ignored;
                 a.drift.problems.extend(local.problems);
                 a.drift.additions = local.additions;
                 a.desired = Some(local.desired);
-                a.live = Some(local.live);
+                a.live = local.live;
                 a.drift.cause = if !a.drift.fields.is_empty() {
                     Cause::LiveChanged
                 } else if r.status.as_deref() == Some(OUT_OF_SYNC) {
@@ -392,7 +403,7 @@ impl<'a> Inspector<'a> {
                 } else {
                     Cause::NoDrift
                 };
-                finish(a, &ctx, self.system)
+                finish(a, &ctx, self.system, detail)
             }
             Some(Err(())) => not_inspected(
                 a,
@@ -401,7 +412,7 @@ impl<'a> Inspector<'a> {
             ),
             None if ownership.argocd_applies_server_side() => {
                 self.by_ownership(&mut a, &ctx, live, &ownership, budget);
-                finish(a, &ctx, self.system)
+                finish(a, &ctx, self.system, detail)
             }
             None if self.replace_sync(live) => not_inspected(
                 a,
@@ -446,6 +457,13 @@ impl<'a> Inspector<'a> {
             kind: ctx.kind,
             builtin: ctx.builtin,
             keyed_order_is_drift: self.keyed_order_is_drift,
+            quantities: if ctx.builtin {
+                compare::Quantities::Builtin
+            } else if ctx.group == "argoproj.io" && ctx.kind == "Rollout" {
+                compare::Quantities::PodTemplateSpec
+            } else {
+                compare::Quantities::None
+            },
         }
     }
 
@@ -559,20 +577,45 @@ impl<'a> Inspector<'a> {
         live: &Value,
         ownership: &Ownership,
         budget: &mut dyn JqBudget,
+        detail: bool,
     ) -> Local {
         let norm = self.normalizer(ctx);
         let rules = self.rules(ctx);
         norm.desired(&mut desired);
-        let mut live_n = live.clone();
-        norm.live(&mut live_n, Some(&desired));
-        let raw = compare::subset(&desired, &live_n, rules);
+        // Live is copied only when normalizing it changes the comparison, or for the deep view.
+        let live_n: std::borrow::Cow<'_, Value> =
+            if detail || norm.live_needs_normalizing(live, &desired) {
+                let mut l = live.clone();
+                norm.live(&mut l, Some(&desired));
+                std::borrow::Cow::Owned(l)
+            } else {
+                std::borrow::Cow::Borrowed(live)
+            };
+        let live_n = live_n.as_ref();
+        let raw = compare::subset(&desired, live_n, rules);
 
         let active = self.active_rules(ctx);
         let mut problems = Vec::new();
-        let (mut d_i, mut l_i) = (desired.clone(), live_n.clone());
-        let removed = self.apply_ignores(&active, &mut [&mut d_i, &mut l_i], budget, &mut problems);
+        // Copies with the ignored paths removed, only when a pointer or jq rule is in force.
+        let removing = active
+            .iter()
+            .any(|r| r.r.kind != RuleKind::ManagedFieldsManager);
+        let ignored_copies = removing.then(|| {
+            let (mut d_i, mut l_i) = (desired.clone(), live_n.clone());
+            let removed =
+                self.apply_ignores(&active, &mut [&mut d_i, &mut l_i], budget, &mut problems);
+            (d_i, l_i, removed)
+        });
+        let removed: Vec<Vec<Path>> = ignored_copies
+            .as_ref()
+            .map(|(_, _, r)| r.clone())
+            .unwrap_or_else(|| vec![Vec::new(); active.len()]);
+        let (d_i, l_i) = match &ignored_copies {
+            Some((d, l, _)) => (d, l),
+            None => (&desired, live_n),
+        };
         let after = if removed.iter().any(|r| !r.is_empty()) {
-            compare::subset(&d_i, &l_i, rules)
+            compare::subset(d_i, l_i, rules)
         } else {
             raw.clone()
         };
@@ -618,10 +661,11 @@ impl<'a> Inspector<'a> {
                 None => fields.push(field_view(&d, ownership)),
             }
         }
-        let additions = additions(ctx, ownership, Some(&d_i), &l_i, false);
+        let additions = additions(ctx, ownership, Some(d_i), l_i, false);
+        drop(ignored_copies);
         Local {
             desired,
-            live: live_n,
+            live: detail.then(|| live_n.clone()),
             fields,
             ignored,
             problems,
@@ -764,7 +808,8 @@ struct Ctx<'a> {
 /// The local (last-applied) analysis.
 struct Local {
     desired: Value,
-    live: Value,
+    /// The normalized live object, for the deep view only.
+    live: Option<Value>,
     fields: Vec<FieldDrift>,
     ignored: Vec<IgnoredDifference>,
     problems: Vec<Problem>,
@@ -1062,7 +1107,17 @@ fn pointer_path(pointer: &str, live: &Value) -> Option<Path> {
 }
 
 /// Masks, fills the predicted object and the last change time.
-fn finish(mut a: Analysis, ctx: &Ctx<'_>, system: &SystemSettings) -> Analysis {
+fn finish(mut a: Analysis, ctx: &Ctx<'_>, system: &SystemSettings, detail: bool) -> Analysis {
+    let mut masker = Masker::new(
+        ctx.secret,
+        &system.sensitive_annotations,
+        &[a.desired.as_ref(), a.live.as_ref()],
+    );
+    if !detail {
+        a.desired = None;
+        a.live = None;
+        a.predicted = None;
+    }
     // The predicted object: live with the desired values applied (unless Argo CD gave one).
     if a.predicted.is_none()
         && let Some(live) = &a.live
@@ -1089,11 +1144,6 @@ fn finish(mut a: Analysis, ctx: &Ctx<'_>, system: &SystemSettings) -> Analysis {
             meta.remove("managedFields");
         }
     }
-    let mut masker = Masker::new(
-        ctx.secret,
-        &system.sensitive_annotations,
-        &[a.desired.as_ref(), a.live.as_ref()],
-    );
     if masker.active() {
         for f in &mut a.drift.fields {
             let p = pointer_path_lenient(&f.pointer).unwrap_or_default();

@@ -81,6 +81,35 @@ impl Normalizer<'_> {
         }
     }
 
+    /// Would [`Self::live`] change what a comparison with `desired` finds, beyond what the
+    /// comparison handles itself (quantities by value, live-only fields, `status` and
+    /// `creationTimestamp` that desired no longer has)? When not, live is compared as it is and
+    /// never copied.
+    pub fn live_needs_normalizing(&self, live: &Value, desired: &Value) -> bool {
+        if self.is_secret()
+            || self.is("", "Endpoints")
+            || self.is("rbac.authorization.k8s.io", "Role")
+            || self.is("rbac.authorization.k8s.io", "ClusterRole")
+        {
+            return true;
+        }
+        if self.status_field != StatusField::All && desired.get("status").is_some() {
+            // Compared status: nothing to do on live either.
+            return false;
+        }
+        // Label tracking: the tracking annotation would be backfilled.
+        let meta = live.get("metadata");
+        let has_label = meta
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.get(self.instance_label_key))
+            .is_some();
+        let has_annotation = meta
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(TRACKING_ANNOTATION))
+            .is_some();
+        has_label && !has_annotation
+    }
+
     /// The steps applied to both sides.
     fn both(&self, v: &mut Value) {
         let drop_status = match self.status_field {
@@ -324,6 +353,7 @@ mod tests {
             kind: n.kind,
             builtin: n.builtin,
             keyed_order_is_drift: true,
+            quantities: crate::drift::compare::Quantities::None,
         };
         let raw = subset(&desired, &live, rules).len();
         let (mut d, mut l) = (desired, live);
