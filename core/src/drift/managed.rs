@@ -221,10 +221,13 @@ fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg]) -> bool {
     !path.is_empty() && (node.is_empty() || node.contains_key("."))
 }
 
+/// A FieldsV1 trie as it sits in the live object.
+type Trie = Map<String, Value>;
+
 fn parse_entry<'a>(
     item: &'a Value,
     live: &Value,
-) -> Result<(Entry, Option<&'a Map<String, Value>>), &'static str> {
+) -> Result<(Entry, Option<&'a Trie>), &'static str> {
     let obj = item.as_object().ok_or("not an object")?;
     let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
     let manager = text("manager").ok_or("no manager")?;
