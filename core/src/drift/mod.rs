@@ -49,6 +49,53 @@
 //!
 //! No clock here. The jq rules take a [`jq::JqBudget`] asked between steps; the backend passes a
 //! closure that compares its clock with a deadline, and runs the inspection under a hard timeout.
+//!
+//! # Calling it (the backend)
+//!
+//! Once per argocd-cm change: `parse_argocd_cm`. Once per process: a [`jq::JqCache`] (compiled
+//! expressions are reused across apps). Per request: an [`Inspector`] for the app, one
+//! [`Inspector::inspect`] per resource, then [`report::drift_report`]. Reads that fail become
+//! [`LiveRead::Failed`]; a Secret is passed only when Secret reading is on (otherwise pass
+//! `LiveRead::Failed(ReadFailure::SecretReadingDisabled)`, or anything: the inspector refuses it).
+//! Built-in and custom kinds need nothing from the caller: the engine knows the built-in API
+//! groups ([`schema::is_builtin_group`]).
+//!
+//! ```
+//! use drift_core::app::fixtures::{mk_app, mk_resource};
+//! use drift_core::drift::{Inspector, LiveRead, ResourceInput, jq::JqCache, report, settings};
+//! use std::collections::BTreeMap;
+//!
+//! let argocd_cm: BTreeMap<String, String> = BTreeMap::new(); // argocd-cm's `data`
+//! let system = settings::parse_argocd_cm(&argocd_cm);
+//! let jq = JqCache::new(); // keep one for the process
+//! let mut app = mk_app("argocd", "shop", "default");
+//! let mut r = mk_resource("", "ConfigMap", "shop", "config");
+//! r.status = Some("OutOfSync".into());
+//! app.status.resources.push(r);
+//!
+//! let live = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+//!     "metadata": {"name": "config", "namespace": "shop", "annotations": {
+//!         "kubectl.kubernetes.io/last-applied-configuration":
+//!             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"config"},"data":{"LOG":"info"}}"#},
+//!         "managedFields": [{"manager": "kubectl-edit", "operation": "Update",
+//!             "time": "2026-11-21T09:00:00Z", "fieldsV1": {"f:data": {"f:LOG": {}}}}]},
+//!     "data": {"LOG": "debug"}});
+//!
+//! let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(false);
+//! // In the backend: `let deadline = Instant::now() + jq_timeout; let mut budget = || Instant::now() > deadline;`
+//! let mut budget = || false;
+//! let resources = report::resources_to_inspect(&app, false)
+//!     .map(|r| {
+//!         let input = ResourceInput { resource: r, live: LiveRead::Found(live.clone()), argocd: None };
+//!         inspector.inspect(&input, &mut budget)
+//!     })
+//!     .collect();
+//! let read_at = "2026-11-21T12:00:00Z".parse().unwrap();
+//! let doc = report::drift_report(&app, resources, read_at, false);
+//! let field = &doc.resources[0].fields[0];
+//! assert_eq!(field.pointer, "/data/LOG");
+//! assert_eq!(field.attribution.as_ref().unwrap().manager, "kubectl-edit");
+//! ```
 
 pub mod compare;
 pub mod jq;
