@@ -561,3 +561,37 @@ fn the_report_lists_out_of_sync_resources_by_default_newest_change_first() {
     );
     assert_eq!(all.summary.by_cause.live_changed, 4);
 }
+
+#[test]
+fn a_last_applied_annotation_left_from_before_server_side_apply_is_not_used() {
+    let env = Env::new();
+    // Applied client-side once (annotation replicas 3), then server-side by Argo CD (replicas 5).
+    let stale = deployment(3);
+    let mut live = mk_live(&stale, |l| l["spec"]["replicas"] = json!(5));
+    mk_managed(
+        &mut live,
+        json!([{"manager": "argocd-controller", "operation": "Update", "time": "2026-11-01T00:00:00Z",
+                "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}},
+               {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]),
+    );
+    let r = mk_resource("apps", "Deployment", "ns", "web");
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(
+        d.cause,
+        Cause::NoDrift,
+        "replicas is Argo CD's own: no false drift from the old record"
+    );
+    // The app's sync option says so too, whatever the entries' times.
+    let mut env = Env::new();
+    env.spec.sync_policy = Some(SyncPolicy {
+        automated: None,
+        sync_options: vec!["ServerSideApply=true".into()],
+    });
+    live["metadata"]["managedFields"][1]["time"] = json!("2026-10-01T00:00:00Z");
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live)).desired_source,
+        DesiredSource::ServerSideApplyAttribution
+    );
+}

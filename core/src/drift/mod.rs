@@ -26,9 +26,11 @@
 //!      the two-way diff of ARGOCD-DIFF.md §7.1, normalized as §7.2 lists ([`normalize`]),
 //!      desired-driven ([`compare::subset`]) with the list rules of §1.5 ([`schema`]). No field
 //!      differs but Argo CD says OutOfSync → `gitAhead` (nothing changed live; Git moved).
-//!    - Server-side apply (an `argocd-controller` `Apply` entry) with neither: attribution only —
+//!    - Server-side apply (the app or object says `ServerSideApply=true`, or Argo CD's latest
+//!      write is an `argocd-controller` `Apply`) without the Argo CD source: attribution only —
 //!      fields owned by a manager that is not Argo CD (nor Kubernetes' control plane), marked as
-//!      having no desired value.
+//!      having no desired value. A last-applied annotation left from an earlier client-side sync
+//!      is stale then and is not used (§5.2).
 //!    - Otherwise `notInspected` (`Replace=true`, created without a record, …).
 //! 3. Ignore rules (§2): the app's `spec.ignoreDifferences` and argocd-cm's rules that select the
 //!    resource. `jsonPointers` and `jqPathExpressions` are removed from both sides ([`jq`]); the
@@ -406,6 +408,15 @@ impl<'a> Inspector<'a> {
             None => None,
         };
 
+        // Server-side applied: a last-applied annotation left from an earlier client-side sync
+        // is stale (Argo CD does not use it either; ARGOCD-DIFF.md §5.2).
+        let server_side = self.server_side(live, &ownership);
+        let local = if server_side && !matches!(local, Some(Err(()))) {
+            None
+        } else {
+            local
+        };
+
         if let Some(mr) = input.argocd {
             match (&mr.normalized_live_state, &mr.predicted_live_state) {
                 (Some(n), Some(p)) => {
@@ -457,7 +468,7 @@ impl<'a> Inspector<'a> {
                 NotInspectedReason::UnparseableAnnotation,
                 "the last-applied-configuration annotation is not a JSON object",
             ),
-            None if ownership.argocd_applies_server_side() => {
+            None if server_side => {
                 self.by_ownership(&mut a, &ctx, live, &ownership, budget);
                 finish(a, &ctx, self.system, detail)
             }
@@ -512,6 +523,36 @@ impl<'a> Inspector<'a> {
                 compare::Quantities::None
             },
         }
+    }
+
+    /// Is the object under server-side apply: the app or the object says `ServerSideApply=true`,
+    /// or Argo CD's latest write to it is an `Apply`?
+    fn server_side(&self, live: &Value, ownership: &Ownership) -> bool {
+        let app = self
+            .app
+            .sync_policy
+            .as_ref()
+            .is_some_and(|p| p.has_option("ServerSideApply=true"));
+        let annotated = live
+            .pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(',').any(|o| o.trim() == "ServerSideApply=true"));
+        let latest = |op: &str| {
+            ownership
+                .entries
+                .iter()
+                .filter(|e| e.manager == "argocd-controller" && e.operation == op)
+                .filter_map(|e| e.time.as_deref())
+                .max()
+                .map(str::to_string)
+        };
+        let applied = ownership.argocd_applies_server_side()
+            && match (latest("Apply"), latest("Update")) {
+                (_, None) => true,
+                (Some(apply), Some(update)) => apply >= update,
+                (None, Some(_)) => false,
+            };
+        app || annotated || applied
     }
 
     fn replace_sync(&self, live: &Value) -> bool {
