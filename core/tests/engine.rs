@@ -595,3 +595,49 @@ fn a_last_applied_annotation_left_from_before_server_side_apply_is_not_used() {
         DesiredSource::ServerSideApplyAttribution
     );
 }
+
+#[test]
+fn an_unusable_argo_cd_item_falls_back_to_the_local_record_and_says_so() {
+    use drift_core::drift::ManagedResource;
+    assert!(
+        ManagedResource::from_api_item(
+            &json!({"kind": "ConfigMap", "predictedLiveState": "{not json"})
+        )
+        .is_err()
+    );
+    assert!(ManagedResource::from_api_item(&json!("nope")).is_err());
+    let created = ManagedResource::from_api_item(&json!({"kind": "ConfigMap", "name": "a", "namespace": "ns",
+        "targetState": "{\"kind\":\"ConfigMap\"}", "liveState": "null", "normalizedLiveState": "null",
+        "predictedLiveState": "null", "modified": true}))
+    .unwrap();
+    assert_eq!(created.normalized_live_state, None);
+    let env = Env::new();
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+    let live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    assert!(created.is_for(&r));
+    let d = env.inspector().inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: Some(&created),
+        },
+        &mut Unlimited,
+    );
+    assert_eq!(d.desired_source, DesiredSource::LastApplied);
+    assert_eq!(d.problems[0].kind, ProblemKind::ArgoCdSource);
+    assert_eq!(pointers(&d), ["/data/k"]);
+}
+
+#[test]
+fn debug_output_of_the_inputs_never_shows_object_content() {
+    let r = mk_resource("", "Secret", "ns", "db");
+    let input = ResourceInput {
+        resource: &r,
+        live: LiveRead::Found(json!({"data": {"p": "dG9wLXNlY3JldC12YWx1ZQ=="}})),
+        argocd: None,
+    };
+    let shown = format!("{input:?}");
+    assert!(shown.contains("Found(..)"), "{shown}");
+    leak::assert_none(&shown, &["top-secret-value"]);
+}
