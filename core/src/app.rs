@@ -118,6 +118,49 @@ pub struct ApplicationSpec {
     /// As written; read it through [`ApplicationSpec::project`].
     pub project: String,
     pub destination: Destination,
+    /// The app's own diff rules (`spec.ignoreDifferences`); the drift engine honours them as Argo
+    /// CD does.
+    pub ignore_differences: Vec<IgnoreDifference>,
+    pub sync_policy: Option<SyncPolicy>,
+}
+
+/// One `spec.ignoreDifferences[]` entry (also the shape of argocd-cm's
+/// `resource.customizations.ignoreDifferences.*` values, where `group`/`kind` come from the key).
+/// `group` and `kind` are globs; `name` and `namespace` match exactly when set.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IgnoreDifference {
+    pub group: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub json_pointers: Vec<String>,
+    pub jq_path_expressions: Vec<String>,
+    pub managed_fields_managers: Vec<String>,
+}
+
+/// `spec.syncPolicy`: what decides whether Argo CD heals drift by itself, and the sync options
+/// that change how objects are applied (`ServerSideApply=true`, `Replace=true`, …).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncPolicy {
+    pub automated: Option<AutomatedSync>,
+    pub sync_options: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AutomatedSync {
+    pub prune: bool,
+    pub self_heal: bool,
+}
+
+impl SyncPolicy {
+    /// Whether `option` (e.g. `Replace=true`) is among the sync options, compared the way Argo CD
+    /// compares them (exact, case-sensitive).
+    pub fn has_option(&self, option: &str) -> bool {
+        self.sync_options.iter().any(|o| o.trim() == option)
+    }
 }
 
 /// The project an Application with an empty `spec.project` belongs to (the CRD says so, and
@@ -265,6 +308,7 @@ pub mod fixtures {
                     name: None,
                     namespace: Some("guestbook".to_string()),
                 },
+                ..Default::default()
             },
             status: ApplicationStatus::default(),
         }
@@ -304,6 +348,26 @@ mod tests {
         assert_eq!(status.resources[0].group, "");
         assert_eq!(status.resources[0].health, None);
         assert!(status.conditions.is_empty());
+    }
+
+    #[test]
+    fn a_spec_with_ignore_differences_and_sync_options_decodes_with_defaults() {
+        let spec: ApplicationSpec = serde_json::from_value(serde_json::json!({
+            "project": "p",
+            "ignoreDifferences": [{"group": "apps", "kind": "Deployment",
+                                   "jsonPointers": ["/spec/replicas"]},
+                                  {"kind": "ConfigMap", "jqPathExpressions": [".data.x"]}],
+            "syncPolicy": {"automated": {"selfHeal": true},
+                           "syncOptions": ["ServerSideApply=true"]}
+        }))
+        .unwrap();
+        assert_eq!(spec.ignore_differences.len(), 2);
+        assert_eq!(spec.ignore_differences[0].json_pointers, ["/spec/replicas"]);
+        assert_eq!(spec.ignore_differences[1].group, "");
+        let policy = spec.sync_policy.unwrap();
+        assert!(policy.automated.as_ref().unwrap().self_heal);
+        assert!(policy.has_option("ServerSideApply=true"));
+        assert!(!policy.has_option("Replace=true"));
     }
 
     #[test]

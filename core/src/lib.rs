@@ -6,6 +6,7 @@
 //! they are not in its `Cargo.toml`.
 
 pub mod app;
+pub mod drift;
 pub mod names;
 pub mod scope;
 pub mod status;

@@ -1,0 +1,1319 @@
+//! The drift engine: for one resource of an Application, which fields differ from what Argo CD
+//! applied, what they should be, what they are, which field manager changed them and when, and
+//! the cause of Argo CD's verdict. Pure: the backend reads, this module explains.
+//!
+//! # Data model
+//!
+//! Per resource the backend passes a [`ResourceInput`]: the entry of `status.resources` (identity
+//! and Argo CD's verdict), what the live read gave ([`LiveRead`]: the object, a 404, or why it
+//! could not be read), and optionally Argo CD's own `managed-resources` item
+//! ([`ManagedResource`]). An [`Inspector`] holds what is the same for every resource of one app:
+//! the app's spec (its `ignoreDifferences` and sync options), the system settings parsed from
+//! `argocd-cm` ([`settings::parse_argocd_cm`]), the compiled-jq cache and whether Secrets may be
+//! read. [`Inspector::inspect`] returns a [`view::ResourceDrift`], [`Inspector::detail`] a
+//! [`view::ResourceDetail`], and [`report::drift_report`] assembles the app's document.
+//!
+//! # How a verdict is reached
+//!
+//! 1. Hooks, resources that require pruning (`extra`), 404s (`missing`), read failures and
+//!    Secrets with reading off are settled from the input alone.
+//! 2. The desired state comes from (in this order):
+//!    - Argo CD's `managed-resources` item, when given: its `normalizedLiveState` is diffed against
+//!      its `predictedLiveState` ([`compare::symmetric`]); ignore rules and normalizations are
+//!      already Argo CD's. A field whose live value is owned by a manager other than Argo CD, or
+//!      any local drift from last-applied, makes it `liveChanged`; otherwise `gitAhead`.
+//!    - `kubectl.kubernetes.io/last-applied-configuration`, Argo CD's client-side apply record:
+//!      the two-way diff of ARGOCD-DIFF.md §7.1, normalized as §7.2 lists ([`normalize`]),
+//!      desired-driven ([`compare::subset`]) with the list rules of §1.5 ([`schema`]). No field
+//!      differs but Argo CD says OutOfSync → `gitAhead` (nothing changed live; Git moved).
+//!    - Server-side apply (the app or object says `ServerSideApply=true`, or Argo CD's latest
+//!      write is an `argocd-controller` `Apply`) without the Argo CD source: attribution only —
+//!      fields owned by a manager that is not Argo CD (nor Kubernetes' control plane), marked as
+//!      having no desired value. A last-applied annotation left from an earlier client-side sync
+//!      is stale then and is not used (§5.2).
+//!    - Otherwise `notInspected` (`Replace=true`, created without a record, …).
+//! 3. Ignore rules (§2): the app's `spec.ignoreDifferences` and argocd-cm's rules that select the
+//!    resource. `jsonPointers` and `jqPathExpressions` are removed from both sides ([`jq`]); the
+//!    differences that disappear are listed as ignored with the rule. `managedFieldsManagers` then
+//!    moves a difference whose live value a listed manager owns. A rule that fails is skipped and
+//!    reported on the resource.
+//! 4. Attribution from `metadata.managedFields` ([`managed`]): the entry owning each drifted live
+//!    value (a non-Argo owner beats Argo CD, then the latest). Additions outside Git: live-only
+//!    fields owned by a manager that is neither Argo CD nor Kubernetes' control plane.
+//! 5. Masking ([`secret`]): every value that leaves is masked if it is Secret data or a sensitive
+//!    annotation.
+//!
+//! Bad input never panics: an unparseable annotation or a live object that is not an object is a
+//! `notInspected` reason; a malformed `managedFields` entry or a failing rule is a problem on the
+//! resource.
+//!
+//! # Time
+//!
+//! No clock here. The jq rules take a [`jq::JqBudget`] asked between steps; the backend passes a
+//! closure that compares its clock with a deadline, and runs the inspection under a hard timeout.
+//!
+//! # Calling it (the backend)
+//!
+//! Once per argocd-cm change: `parse_argocd_cm`. Once per process: a [`jq::JqCache`] (compiled
+//! expressions are reused across apps). Per request: an [`Inspector`] for the app, one
+//! [`Inspector::inspect`] per resource, then [`report::drift_report`]. Reads that fail become
+//! [`LiveRead::Failed`]; a Secret is passed only when Secret reading is on (otherwise pass
+//! `LiveRead::Failed(ReadFailure::SecretReadingDisabled)`, or anything: the inspector refuses it).
+//! Built-in and custom kinds need nothing from the caller: the engine knows the built-in API
+//! groups ([`schema::is_builtin_group`]).
+//!
+//! ```
+//! use drift_core::app::fixtures::{mk_app, mk_resource};
+//! use drift_core::drift::{Inspector, LiveRead, ResourceInput, jq::JqCache, report, settings};
+//! use std::collections::BTreeMap;
+//!
+//! let argocd_cm: BTreeMap<String, String> = BTreeMap::new(); // argocd-cm's `data`
+//! let system = settings::parse_argocd_cm(&argocd_cm);
+//! let jq = JqCache::new(); // keep one for the process
+//! let mut app = mk_app("argocd", "shop", "default");
+//! let mut r = mk_resource("", "ConfigMap", "shop", "config");
+//! r.status = Some("OutOfSync".into());
+//! app.status.resources.push(r);
+//!
+//! let live = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+//!     "metadata": {"name": "config", "namespace": "shop", "annotations": {
+//!         "kubectl.kubernetes.io/last-applied-configuration":
+//!             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"config"},"data":{"LOG":"info"}}"#},
+//!         "managedFields": [{"manager": "kubectl-edit", "operation": "Update",
+//!             "time": "2026-11-21T09:00:00Z", "fieldsV1": {"f:data": {"f:LOG": {}}}}]},
+//!     "data": {"LOG": "debug"}});
+//!
+//! let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(false);
+//! // In the backend: `let deadline = Instant::now() + jq_timeout; let mut budget = || Instant::now() > deadline;`
+//! let mut budget = || false;
+//! let resources = report::resources_to_inspect(&app, false)
+//!     .map(|r| {
+//!         let input = ResourceInput { resource: r, live: LiveRead::Found(live.clone()), argocd: None };
+//!         inspector.inspect(&input, &mut budget)
+//!     })
+//!     .collect();
+//! let read_at = "2026-11-21T12:00:00Z".parse().unwrap();
+//! let doc = report::drift_report(&app, resources, read_at, false);
+//! let field = &doc.resources[0].fields[0];
+//! assert_eq!(field.pointer, "/data/LOG");
+//! assert_eq!(field.attribution.as_ref().unwrap().manager, "kubectl-edit");
+//! ```
+
+pub mod compare;
+pub mod jq;
+pub mod managed;
+pub mod normalize;
+pub mod path;
+pub mod quantity;
+pub mod report;
+pub mod schema;
+pub mod secret;
+pub mod settings;
+pub mod view;
+
+use crate::app::{ApplicationSpec, ResourceStatus};
+use compare::{Diff, DiffKind, Rules};
+use jq::{JqBudget, JqCache};
+use managed::{Entry, ManagerClass, Ownership};
+use normalize::{LAST_APPLIED, Normalizer};
+use path::{Path, Seg};
+use schema::ListRule;
+use secret::Masker;
+use serde_json::Value;
+use settings::SystemSettings;
+use view::*;
+
+/// Whether a different order of merge-keyed items (containers, env, …) is drift. Argo CD's
+/// strategic merge patch emits `$setElementOrder` when live's order of the desired items differs,
+/// and applying it reorders live, so the prediction differs from live (ARGOCD-DIFF.md §1.5).
+pub const KEYED_ORDER_IS_DRIFT: bool = true;
+
+/// The sync status Argo CD writes when live state differs from Git.
+const OUT_OF_SYNC: &str = "OutOfSync";
+
+/// What reading the live object gave.
+pub enum LiveRead {
+    Found(Value),
+    /// 404: the object does not exist.
+    NotFound,
+    Failed(ReadFailure),
+}
+
+// The live object may be a Secret: Debug never shows it.
+impl std::fmt::Debug for LiveRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveRead::Found(_) => f.write_str("Found(..)"),
+            LiveRead::NotFound => f.write_str("NotFound"),
+            LiveRead::Failed(e) => write!(f, "Failed({e:?})"),
+        }
+    }
+}
+
+/// Why a live object was not read. The message is the backend's own (never object content).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// 403, or the kind is not served by the cluster.
+    KindNotReadable(String),
+    ClusterUnreachable(String),
+    /// The backend did not read it because Secret reading is off.
+    SecretReadingDisabled,
+    Other(String),
+}
+
+/// One item of Argo CD's `GET /api/v1/applications/{app}/managed-resources`, with its JSON-string
+/// states parsed (`"null"` → `None`).
+#[derive(Clone, PartialEq)]
+pub struct ManagedResource {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub target_state: Option<Value>,
+    pub live_state: Option<Value>,
+    pub normalized_live_state: Option<Value>,
+    pub predicted_live_state: Option<Value>,
+    pub modified: bool,
+}
+
+impl std::fmt::Debug for ManagedResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ManagedResource({}/{}/{}/{}, modified: {})",
+            self.group, self.kind, self.namespace, self.name, self.modified
+        )
+    }
+}
+
+/// Why a managed-resources item could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ManagedResourceError {
+    #[error("managed-resources item is not an object")]
+    NotAnObject,
+    #[error("managed-resources item: {0} is not valid JSON")]
+    BadState(&'static str),
+}
+
+impl ManagedResource {
+    /// Parses one item as the API returns it.
+    pub fn from_api_item(item: &Value) -> Result<ManagedResource, ManagedResourceError> {
+        let obj = item.as_object().ok_or(ManagedResourceError::NotAnObject)?;
+        let text = |k: &str| {
+            obj.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let state = |k: &'static str| -> Result<Option<Value>, ManagedResourceError> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.is_empty() => Ok(None),
+                Some(Value::String(s)) => {
+                    let v: Value =
+                        serde_json::from_str(s).map_err(|_| ManagedResourceError::BadState(k))?;
+                    Ok((!v.is_null()).then_some(v))
+                }
+                Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+                Some(_) => Err(ManagedResourceError::BadState(k)),
+            }
+        };
+        Ok(ManagedResource {
+            group: text("group"),
+            kind: text("kind"),
+            namespace: text("namespace"),
+            name: text("name"),
+            target_state: state("targetState")?,
+            live_state: state("liveState")?,
+            normalized_live_state: state("normalizedLiveState")?,
+            predicted_live_state: state("predictedLiveState")?,
+            modified: obj
+                .get("modified")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    /// Is this the item for `r`?
+    pub fn is_for(&self, r: &ResourceStatus) -> bool {
+        self.group == r.group
+            && self.kind == r.kind
+            && self.namespace == r.namespace
+            && self.name == r.name
+    }
+}
+
+/// Everything about one resource the engine needs.
+#[derive(Debug)]
+pub struct ResourceInput<'a> {
+    /// The resource's entry in `status.resources`: identity and Argo CD's verdict.
+    pub resource: &'a ResourceStatus,
+    pub live: LiveRead,
+    /// Argo CD's managed-resources item for it, when the Argo CD source is configured.
+    pub argocd: Option<&'a ManagedResource>,
+}
+
+/// What is the same for every resource of one app.
+#[derive(Debug)]
+pub struct Inspector<'a> {
+    pub app: &'a ApplicationSpec,
+    pub system: &'a SystemSettings,
+    pub jq: &'a JqCache,
+    /// Secrets are inspected only when reading them is switched on.
+    pub read_secrets: bool,
+    pub keyed_order_is_drift: bool,
+}
+
+/// One ignore expression in force for a resource.
+#[derive(Clone, Debug)]
+struct ActiveRule {
+    r: RuleRef,
+}
+
+/// The result of analysing one resource, before it is turned into a view.
+struct Analysis {
+    drift: ResourceDrift,
+    desired: Option<Value>,
+    live: Option<Value>,
+    predicted: Option<Value>,
+    entries: Vec<ManagedFieldsEntry>,
+}
+
+// === impl Inspector ===
+
+impl<'a> Inspector<'a> {
+    pub fn new(app: &'a ApplicationSpec, system: &'a SystemSettings, jq: &'a JqCache) -> Self {
+        Inspector {
+            app,
+            system,
+            jq,
+            read_secrets: false,
+            keyed_order_is_drift: KEYED_ORDER_IS_DRIFT,
+        }
+    }
+
+    pub fn with_secrets(mut self, read: bool) -> Self {
+        self.read_secrets = read;
+        self
+    }
+
+    /// The resource's entry in `GET /api/v1/drift`.
+    pub fn inspect(&self, input: &ResourceInput<'_>, budget: &mut dyn JqBudget) -> ResourceDrift {
+        self.analyze(input, budget, false).drift
+    }
+
+    /// `GET /api/v1/drift/resource`.
+    pub fn detail(&self, input: &ResourceInput<'_>, budget: &mut dyn JqBudget) -> ResourceDetail {
+        let a = self.analyze(input, budget, true);
+        let diff = match (&a.live, &a.predicted) {
+            (Some(l), Some(p)) => unified_diff(l, p),
+            _ => String::new(),
+        };
+        ResourceDetail {
+            resource: a.drift,
+            desired: a.desired,
+            live: a.live,
+            predicted_live: a.predicted,
+            diff,
+            managed_fields: a.entries,
+        }
+    }
+
+    /// `detail`: also keep the normalized, predicted and masked objects for the deep view.
+    fn analyze(
+        &self,
+        input: &ResourceInput<'_>,
+        budget: &mut dyn JqBudget,
+        detail: bool,
+    ) -> Analysis {
+        let r = input.resource;
+        let mut a = Analysis {
+            drift: skeleton(r),
+            desired: None,
+            live: None,
+            predicted: None,
+            entries: Vec::new(),
+        };
+        let secret = r.group.is_empty() && r.kind == "Secret";
+        a.drift.masked = secret || !self.system.sensitive_annotations.is_empty();
+        if r.hook {
+            return not_inspected(
+                a,
+                NotInspectedReason::Hook,
+                "a hook: Argo CD does not diff hooks",
+            );
+        }
+        if r.requires_pruning {
+            a.drift.cause = Cause::Extra;
+            return a;
+        }
+        if secret && !self.read_secrets {
+            return not_inspected(
+                a,
+                NotInspectedReason::SecretReadingDisabled,
+                "reading Secrets is switched off",
+            );
+        }
+        let live = match &input.live {
+            LiveRead::Found(v) => v,
+            LiveRead::NotFound => {
+                a.drift.cause = Cause::Missing;
+                return a;
+            }
+            LiveRead::Failed(f) => {
+                let (reason, msg) = match f {
+                    ReadFailure::KindNotReadable(m) => {
+                        (NotInspectedReason::KindNotReadable, m.clone())
+                    }
+                    ReadFailure::ClusterUnreachable(m) => {
+                        (NotInspectedReason::ClusterUnreachable, m.clone())
+                    }
+                    ReadFailure::SecretReadingDisabled => (
+                        NotInspectedReason::SecretReadingDisabled,
+                        "reading Secrets is switched off".into(),
+                    ),
+                    ReadFailure::Other(m) => (NotInspectedReason::ReadFailed, m.clone()),
+                };
+                return not_inspected(a, reason, &msg);
+            }
+        };
+        if !live.is_object() {
+            return not_inspected(
+                a,
+                NotInspectedReason::MalformedLiveObject,
+                "the live object is not a JSON object",
+            );
+        }
+        let ownership = Ownership::of(live);
+        for p in &ownership.problems {
+            a.drift.problems.push(Problem {
+                kind: ProblemKind::ManagedFields,
+                rule: None,
+                message: p.clone(),
+            });
+        }
+        a.entries = ownership.entries.iter().map(entry_view).collect();
+        let ctx = self.ctx(r);
+
+        let last_applied = live
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|an| an.get(LAST_APPLIED));
+        let local = match last_applied {
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(v) if v.is_object() => Some(Ok(v)),
+                _ => Some(Err(())),
+            },
+            Some(_) => Some(Err(())),
+            None => None,
+        };
+
+        // Server-side applied: a last-applied annotation left from an earlier client-side sync
+        // is stale (Argo CD does not use it either; ARGOCD-DIFF.md §5.2).
+        let server_side = self.server_side(live, &ownership);
+        let local = if server_side && !matches!(local, Some(Err(()))) {
+            None
+        } else {
+            local
+        };
+
+        if let Some(mr) = input.argocd {
+            match (&mr.normalized_live_state, &mr.predicted_live_state) {
+                (Some(n), Some(p)) => {
+                    let local_fields = match &local {
+                        Some(Ok(la)) => Some(self.by_last_applied(
+                            &ctx,
+                            la.clone(),
+                            live,
+                            &ownership,
+                            budget,
+                            false,
+                        )),
+                        _ => None,
+                    };
+                    self.by_argocd(&mut a, &ctx, mr, n, p, live, &ownership, local_fields);
+                    return finish(a, &ctx, self.system, detail);
+                }
+                _ => a.drift.problems.push(Problem {
+                    kind: ProblemKind::ArgoCdSource,
+                    rule: None,
+                    message:
+                        "Argo CD's managed-resources item has no normalized or predicted state; \
+                              using the local record"
+                            .into(),
+                }),
+            }
+        }
+        match local {
+            Some(Ok(la)) => {
+                let local = self.by_last_applied(&ctx, la, live, &ownership, budget, detail);
+                a.drift.desired_source = DesiredSource::LastApplied;
+                a.drift.fields = local.fields;
+                a.drift.ignored = local.ignored;
+                a.drift.problems.extend(local.problems);
+                a.drift.additions = local.additions;
+                a.desired = Some(local.desired);
+                a.live = local.live;
+                a.drift.cause = if !a.drift.fields.is_empty() {
+                    Cause::LiveChanged
+                } else if r.status.as_deref() == Some(OUT_OF_SYNC) {
+                    Cause::GitAhead
+                } else {
+                    Cause::NoDrift
+                };
+                finish(a, &ctx, self.system, detail)
+            }
+            Some(Err(())) => not_inspected(
+                a,
+                NotInspectedReason::UnparseableAnnotation,
+                "the last-applied-configuration annotation is not a JSON object",
+            ),
+            None if server_side => {
+                self.by_ownership(&mut a, &ctx, live, &ownership, budget);
+                finish(a, &ctx, self.system, detail)
+            }
+            None if self.replace_sync(live) => not_inspected(
+                a,
+                NotInspectedReason::ReplaceSync,
+                "synced with Replace=true: Argo CD records no applied state on the object",
+            ),
+            None => not_inspected(
+                a,
+                NotInspectedReason::NoDesiredState,
+                "the object has no last-applied-configuration and no server-side apply record by \
+                 Argo CD; configure the Argo CD source to compare it",
+            ),
+        }
+    }
+
+    fn ctx<'r>(&self, r: &'r ResourceStatus) -> Ctx<'r> {
+        let builtin = schema::is_builtin_group(&r.group);
+        Ctx {
+            group: &r.group,
+            kind: &r.kind,
+            namespace: &r.namespace,
+            name: &r.name,
+            builtin,
+            secret: r.group.is_empty() && r.kind == "Secret",
+            argo_out_of_sync: r.status.as_deref() == Some(OUT_OF_SYNC),
+        }
+    }
+
+    fn normalizer<'r>(&'r self, ctx: &Ctx<'r>) -> Normalizer<'r> {
+        Normalizer {
+            group: ctx.group,
+            kind: ctx.kind,
+            builtin: ctx.builtin,
+            status_field: self.system.status_field,
+            ignore_aggregated_roles: self.system.ignore_aggregated_roles,
+            instance_label_key: &self.system.instance_label_key,
+        }
+    }
+
+    fn rules<'r>(&self, ctx: &Ctx<'r>) -> Rules<'r> {
+        Rules {
+            kind: ctx.kind,
+            builtin: ctx.builtin,
+            keyed_order_is_drift: self.keyed_order_is_drift,
+            quantities: if ctx.builtin {
+                compare::Quantities::Builtin
+            } else if ctx.group == "argoproj.io" && ctx.kind == "Rollout" {
+                compare::Quantities::PodTemplateSpec
+            } else {
+                compare::Quantities::None
+            },
+        }
+    }
+
+    /// Is the object under server-side apply: the app or the object says `ServerSideApply=true`,
+    /// or Argo CD's latest write to it is an `Apply`?
+    fn server_side(&self, live: &Value, ownership: &Ownership) -> bool {
+        let app = self
+            .app
+            .sync_policy
+            .as_ref()
+            .is_some_and(|p| p.has_option("ServerSideApply=true"));
+        let annotated = live
+            .pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(',').any(|o| o.trim() == "ServerSideApply=true"));
+        let latest = |op: &str| {
+            ownership
+                .entries
+                .iter()
+                .filter(|e| e.manager == "argocd-controller" && e.operation == op)
+                .filter_map(|e| e.time.as_deref())
+                .max()
+                .map(str::to_string)
+        };
+        let applied = ownership.argocd_applies_server_side()
+            && match (latest("Apply"), latest("Update")) {
+                (_, None) => true,
+                (Some(apply), Some(update)) => apply >= update,
+                (None, Some(_)) => false,
+            };
+        app || annotated || applied
+    }
+
+    fn replace_sync(&self, live: &Value) -> bool {
+        let app = self
+            .app
+            .sync_policy
+            .as_ref()
+            .is_some_and(|p| p.has_option("Replace=true"));
+        let annotated = live
+            .pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.split(',').any(|o| o.trim() == "Replace=true"));
+        app || annotated
+    }
+
+    /// The ignore expressions that select this resource: the app's first, then argocd-cm's.
+    fn active_rules(&self, ctx: &Ctx<'_>) -> Vec<ActiveRule> {
+        let mut out = Vec::new();
+        let mut add = |origin: RuleOrigin, source: String, rule: &crate::app::IgnoreDifference| {
+            if !settings::selects(rule, ctx.group, ctx.kind, ctx.namespace, ctx.name) {
+                return;
+            }
+            let each = [
+                (RuleKind::JsonPointer, &rule.json_pointers),
+                (RuleKind::JqPathExpression, &rule.jq_path_expressions),
+                (
+                    RuleKind::ManagedFieldsManager,
+                    &rule.managed_fields_managers,
+                ),
+            ];
+            for (kind, exprs) in each {
+                for e in exprs {
+                    out.push(ActiveRule {
+                        r: RuleRef {
+                            origin,
+                            source: source.clone(),
+                            kind,
+                            expression: e.clone(),
+                        },
+                    });
+                }
+            }
+        };
+        for (i, rule) in self.app.ignore_differences.iter().enumerate() {
+            add(
+                RuleOrigin::App,
+                format!("spec.ignoreDifferences[{i}]"),
+                rule,
+            );
+        }
+        for sys in &self.system.ignore_rules {
+            add(RuleOrigin::System, sys.source_key.clone(), &sys.rule);
+        }
+        out
+    }
+
+    /// Removes what the pointer and jq rules select from each object; per rule, the paths removed.
+    fn apply_ignores(
+        &self,
+        rules: &[ActiveRule],
+        objects: &mut [&mut Value],
+        budget: &mut dyn JqBudget,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<Vec<Path>> {
+        let mut removed = vec![Vec::new(); rules.len()];
+        for (i, rule) in rules.iter().enumerate() {
+            match rule.r.kind {
+                RuleKind::JsonPointer => {
+                    let Some(segs) = path::parse_pointer(&rule.r.expression) else {
+                        problems.push(skipped(&rule.r, "is not a JSON pointer".into()));
+                        continue;
+                    };
+                    for obj in objects.iter_mut() {
+                        // A pointer that does not exist is a no-op, as in Argo CD.
+                        if let Some(p) = path::resolve(obj, &segs)
+                            && !p.is_empty()
+                        {
+                            path::remove(obj, &p);
+                            removed[i].push(p);
+                        }
+                    }
+                }
+                RuleKind::JqPathExpression => {
+                    for obj in objects.iter_mut() {
+                        match self.jq.paths(&rule.r.expression, obj, budget) {
+                            Ok(paths) => {
+                                let paths: Vec<Path> =
+                                    paths.into_iter().filter(|p| !p.is_empty()).collect();
+                                removed[i].extend(paths.iter().cloned());
+                                jq::delete_paths(obj, paths);
+                            }
+                            Err(e) => {
+                                problems.push(skipped(&rule.r, e.to_string()));
+                                break;
+                            }
+                        }
+                    }
+                }
+                RuleKind::ManagedFieldsManager => {}
+            }
+        }
+        removed
+    }
+
+    /// Source 1: the last-applied record.
+    fn by_last_applied(
+        &self,
+        ctx: &Ctx<'_>,
+        mut desired: Value,
+        live: &Value,
+        ownership: &Ownership,
+        budget: &mut dyn JqBudget,
+        detail: bool,
+    ) -> Local {
+        let norm = self.normalizer(ctx);
+        let rules = self.rules(ctx);
+        norm.desired(&mut desired);
+        // Live is copied only when normalizing it changes the comparison, or for the deep view.
+        let live_n: std::borrow::Cow<'_, Value> =
+            if detail || norm.live_needs_normalizing(live, &desired) {
+                let mut l = live.clone();
+                norm.live(&mut l, Some(&desired));
+                std::borrow::Cow::Owned(l)
+            } else {
+                std::borrow::Cow::Borrowed(live)
+            };
+        let live_n = live_n.as_ref();
+        let raw = compare::subset(&desired, live_n, rules);
+
+        let active = self.active_rules(ctx);
+        let mut problems = Vec::new();
+        // Copies with the ignored paths removed, only when a pointer or jq rule is in force.
+        let removing = active
+            .iter()
+            .any(|r| r.r.kind != RuleKind::ManagedFieldsManager);
+        let ignored_copies = removing.then(|| {
+            let (mut d_i, mut l_i) = (desired.clone(), live_n.clone());
+            let removed =
+                self.apply_ignores(&active, &mut [&mut d_i, &mut l_i], budget, &mut problems);
+            (d_i, l_i, removed)
+        });
+        let removed: Vec<Vec<Path>> = ignored_copies
+            .as_ref()
+            .map(|(_, _, r)| r.clone())
+            .unwrap_or_else(|| vec![Vec::new(); active.len()]);
+        let (d_i, l_i) = match &ignored_copies {
+            Some((d, l, _)) => (d, l),
+            None => (&desired, live_n),
+        };
+        let after = if removed.iter().any(|r| !r.is_empty()) {
+            compare::subset(d_i, l_i, rules)
+        } else {
+            raw.clone()
+        };
+        let mut ignored = Vec::new();
+        for d in &raw {
+            if after.iter().any(|x| x.path == d.path) {
+                continue;
+            }
+            let by = active
+                .iter()
+                .zip(&removed)
+                .find(|(_, paths)| {
+                    paths
+                        .iter()
+                        .any(|p| path::starts_with(&d.path, p) || path::starts_with(p, &d.path))
+                })
+                .or_else(|| {
+                    active
+                        .iter()
+                        .zip(&removed)
+                        .find(|(_, paths)| !paths.is_empty())
+                })
+                .map(|(r, _)| r.r.clone());
+            if let Some(rule) = by {
+                ignored.push(ignored_view(d, rule));
+            }
+        }
+        let managers: Vec<&ActiveRule> = active
+            .iter()
+            .filter(|r| r.r.kind == RuleKind::ManagedFieldsManager)
+            .collect();
+        let mut fields = Vec::new();
+        for d in after {
+            let by_manager = (d.kind == DiffKind::Changed)
+                .then(|| {
+                    managers
+                        .iter()
+                        .find(|m| ownership.owned_by(&d.path, &m.r.expression))
+                })
+                .flatten();
+            match by_manager {
+                Some(m) => ignored.push(ignored_view(&d, m.r.clone())),
+                None => fields.push(field_view(&d, ownership)),
+            }
+        }
+        let additions = additions(ctx, ownership, Some(d_i), l_i, false);
+        drop(ignored_copies);
+        Local {
+            desired,
+            live: detail.then(|| live_n.clone()),
+            fields,
+            ignored,
+            problems,
+            additions,
+        }
+    }
+
+    /// Source 2: Argo CD's own normalized and predicted live states.
+    #[allow(clippy::too_many_arguments)]
+    fn by_argocd(
+        &self,
+        a: &mut Analysis,
+        ctx: &Ctx<'_>,
+        mr: &ManagedResource,
+        normalized: &Value,
+        predicted: &Value,
+        live: &Value,
+        ownership: &Ownership,
+        local: Option<Local>,
+    ) {
+        let mut n = normalized.clone();
+        let mut p = predicted.clone();
+        for v in [&mut n, &mut p] {
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("managedFields");
+            }
+        }
+        let diffs = compare::symmetric(&p, &n, self.rules(ctx));
+        a.drift.desired_source = DesiredSource::ArgoCdManagedResources;
+        a.drift.fields = diffs.iter().map(|d| field_view(d, ownership)).collect();
+        let someone_else = a.drift.fields.iter().any(|f| {
+            f.attribution
+                .as_ref()
+                .is_some_and(|at| at.manager_class != ManagerClass::ArgoCd)
+        });
+        let local_drift = local.as_ref().is_some_and(|l| !l.fields.is_empty());
+        a.drift.cause = if a.drift.fields.is_empty() && !mr.modified {
+            Cause::NoDrift
+        } else if someone_else || local_drift {
+            Cause::LiveChanged
+        } else {
+            Cause::GitAhead
+        };
+        // Additions: live-only fields of other managers, outside what Git (targetState) says.
+        let norm = self.normalizer(ctx);
+        let mut live_n = live.clone();
+        let target = mr.target_state.clone().map(|mut t| {
+            norm.desired(&mut t);
+            t
+        });
+        norm.live(&mut live_n, target.as_ref());
+        a.drift.additions = match &target {
+            Some(t) => additions(ctx, ownership, Some(t), &live_n, false),
+            None => Vec::new(),
+        };
+        if let Some(l) = local {
+            a.drift.ignored = l.ignored;
+            a.drift.problems.extend(l.problems);
+        }
+        a.desired = target;
+        a.live = Some(n);
+        a.predicted = Some(p);
+    }
+
+    /// Source 3: server-side applied, no desired values — who took fields from Argo CD.
+    fn by_ownership(
+        &self,
+        a: &mut Analysis,
+        ctx: &Ctx<'_>,
+        live: &Value,
+        ownership: &Ownership,
+        budget: &mut dyn JqBudget,
+    ) {
+        let norm = self.normalizer(ctx);
+        let mut live_n = live.clone();
+        norm.live(&mut live_n, None);
+        let active = self.active_rules(ctx);
+        let mut l_i = live_n.clone();
+        let removed = self.apply_ignores(&active, &mut [&mut l_i], budget, &mut a.drift.problems);
+        let taken = additions(ctx, ownership, None, &live_n, true);
+        for t in taken {
+            let path = pointer_path(&t.pointer, &live_n);
+            let by_rule = active.iter().zip(&removed).find_map(|(r, paths)| {
+                let hit = match r.r.kind {
+                    RuleKind::ManagedFieldsManager => r.r.expression == t.attribution.manager,
+                    _ => paths
+                        .iter()
+                        .any(|p| path.as_ref().is_some_and(|q| path::starts_with(q, p))),
+                };
+                hit.then(|| r.r.clone())
+            });
+            match by_rule {
+                Some(rule) => a.drift.ignored.push(IgnoredDifference {
+                    pointer: t.pointer,
+                    path: t.path,
+                    desired: None,
+                    live: Some(t.live),
+                    rule,
+                }),
+                None => a.drift.fields.push(FieldDrift {
+                    pointer: t.pointer,
+                    path: t.path,
+                    change: Change::OwnedByAnotherManager,
+                    desired: None,
+                    desired_known: false,
+                    live: Some(t.live),
+                    attribution: Some(t.attribution),
+                }),
+            }
+        }
+        a.drift.desired_source = DesiredSource::ServerSideApplyAttribution;
+        a.drift.cause = if !a.drift.fields.is_empty() {
+            Cause::LiveChanged
+        } else if ctx.argo_out_of_sync {
+            a.drift.not_inspected = Some(NotInspected {
+                reason: NotInspectedReason::NoDesiredState,
+                message: "server-side applied and no field has left Argo CD; without the Argo CD \
+                          source the difference Argo CD sees is not known here"
+                    .into(),
+            });
+            Cause::NotInspected
+        } else {
+            Cause::NoDrift
+        };
+        a.live = Some(live_n);
+    }
+}
+
+/// The identity and rules of the resource being inspected.
+struct Ctx<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+    builtin: bool,
+    secret: bool,
+    argo_out_of_sync: bool,
+}
+
+/// The local (last-applied) analysis.
+struct Local {
+    desired: Value,
+    /// The normalized live object, for the deep view only.
+    live: Option<Value>,
+    fields: Vec<FieldDrift>,
+    ignored: Vec<IgnoredDifference>,
+    problems: Vec<Problem>,
+    additions: Vec<Addition>,
+}
+
+fn skeleton(r: &ResourceStatus) -> ResourceDrift {
+    ResourceDrift {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        argo_status: r.status.clone(),
+        argo_health: r.health.as_ref().and_then(|h| h.status.clone()),
+        requires_pruning: r.requires_pruning,
+        hook: r.hook,
+        cause: Cause::NoDrift,
+        not_inspected: None,
+        desired_source: DesiredSource::None,
+        fields: Vec::new(),
+        additions: Vec::new(),
+        ignored: Vec::new(),
+        problems: Vec::new(),
+        last_change_at: None,
+        masked: false,
+    }
+}
+
+fn not_inspected(mut a: Analysis, reason: NotInspectedReason, message: &str) -> Analysis {
+    a.drift.cause = Cause::NotInspected;
+    a.drift.not_inspected = Some(NotInspected {
+        reason,
+        message: message.to_string(),
+    });
+    a.drift.fields.clear();
+    a.drift.additions.clear();
+    a
+}
+
+fn skipped(rule: &RuleRef, why: String) -> Problem {
+    Problem {
+        kind: ProblemKind::IgnoreRuleSkipped,
+        rule: Some(rule.clone()),
+        message: format!("{:?} rule skipped: {why}", rule.kind),
+    }
+}
+
+fn attribution(e: &Entry) -> Attribution {
+    Attribution {
+        manager: e.manager.clone(),
+        operation: e.operation.clone(),
+        subresource: e.subresource.clone(),
+        time: e.time.clone(),
+        is_argo_cd: e.is_argocd(),
+        manager_class: e.class,
+    }
+}
+
+fn entry_view(e: &Entry) -> ManagedFieldsEntry {
+    ManagedFieldsEntry {
+        manager: e.manager.clone(),
+        operation: e.operation.clone(),
+        subresource: e.subresource.clone(),
+        time: e.time.clone(),
+        api_version: e.api_version.clone(),
+        fields: e.field_count(),
+        is_argo_cd: e.is_argocd(),
+        manager_class: e.class,
+    }
+}
+
+fn change(kind: DiffKind) -> Change {
+    match kind {
+        DiffKind::Changed => Change::Changed,
+        DiffKind::MissingLive => Change::MissingLive,
+        DiffKind::LiveOnly => Change::LiveOnly,
+        DiffKind::Order => Change::Order,
+    }
+}
+
+fn field_view(d: &Diff, ownership: &Ownership) -> FieldDrift {
+    let owner = match d.kind {
+        DiffKind::MissingLive => None,
+        _ => ownership.owner(&d.path),
+    };
+    FieldDrift {
+        pointer: path::to_pointer(&d.path),
+        path: d.display.clone(),
+        change: change(d.kind),
+        desired: d.desired.clone(),
+        desired_known: true,
+        live: d.live.clone(),
+        attribution: owner.map(attribution),
+    }
+}
+
+fn ignored_view(d: &Diff, rule: RuleRef) -> IgnoredDifference {
+    IgnoredDifference {
+        pointer: path::to_pointer(&d.path),
+        path: d.display.clone(),
+        desired: d.desired.clone(),
+        live: d.live.clone(),
+        rule,
+    }
+}
+
+/// Paths no addition is ever reported under.
+fn bookkeeping(p: &[Seg]) -> bool {
+    let k = |i: usize| match p.get(i) {
+        Some(Seg::Key(k)) => k.as_str(),
+        _ => "",
+    };
+    p.is_empty()
+        || k(0) == "status"
+        || (k(0) == "metadata"
+            && matches!(
+                k(1),
+                "managedFields" | "resourceVersion" | "generation" | "uid" | "creationTimestamp"
+            ))
+        || (k(0) == "metadata" && k(1) == "annotations" && k(2) == LAST_APPLIED)
+}
+
+/// Live fields owned by a manager that is neither Argo CD nor Kubernetes' control plane, outside
+/// `desired` (when given; with `None`, every such field not also owned by Argo CD — the
+/// server-side-apply case). Nested findings collapse into the outermost.
+fn additions(
+    ctx: &Ctx<'_>,
+    ownership: &Ownership,
+    desired: Option<&Value>,
+    live: &Value,
+    ssa: bool,
+) -> Vec<Addition> {
+    let mut found: Vec<(Path, &Entry)> = Vec::new();
+    for e in &ownership.entries {
+        if matches!(e.class, ManagerClass::ArgoCd | ManagerClass::Kubernetes)
+            || e.subresource.as_deref() == Some("status")
+        {
+            continue;
+        }
+        for p in e.leaves.iter().chain(&e.nodes) {
+            if bookkeeping(p) || path::get(live, p).is_none() {
+                continue;
+            }
+            // A field's own node (`f:env: {".": {}, …}`: the manager created the list or map)
+            // with children of the same manager: the children are what it added. A list item's
+            // node (`k:{…}: {".": {}, …}`) stands for the whole item.
+            let field_node = matches!(p.last(), Some(Seg::Key(_)));
+            if field_node
+                && e.leaves
+                    .iter()
+                    .chain(&e.nodes)
+                    .any(|q| q.len() > p.len() && path::starts_with(q, p))
+            {
+                continue;
+            }
+            let outside = match desired {
+                Some(d) => !in_desired(ctx, d, live, p),
+                None => ssa && !ownership.owners(p).iter().any(|o| o.is_argocd()),
+            };
+            if outside {
+                found.push((p.clone(), e));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.time.cmp(&a.1.time)));
+    let mut out: Vec<Addition> = Vec::new();
+    let mut kept: Vec<Path> = Vec::new();
+    for (p, e) in found {
+        if kept.iter().any(|k| path::starts_with(&p, k)) {
+            continue;
+        }
+        let Some(value) = path::get(live, &p) else {
+            continue;
+        };
+        out.push(Addition {
+            pointer: path::to_pointer(&p),
+            path: display(ctx, live, &p),
+            live: value.clone(),
+            attribution: attribution(e),
+        });
+        kept.push(p);
+    }
+    out
+}
+
+/// Does the live path `p` correspond to something the desired object says (so a difference
+/// there is drift, not an addition)?
+fn in_desired(ctx: &Ctx<'_>, desired: &Value, live: &Value, p: &[Seg]) -> bool {
+    let (mut d, mut l) = (desired, live);
+    let mut sctx = schema::Ctx::Root;
+    let mut list: Option<(ListRule, schema::Ctx)> = None;
+    for seg in p {
+        match seg {
+            Seg::Key(k) => {
+                let Some(dv) = d.get(k) else { return false };
+                let Some(lv) = l.get(k) else { return false };
+                if ctx.builtin {
+                    list = dv.is_array().then(|| {
+                        (
+                            schema::list_rule(ctx.kind, sctx, k),
+                            schema::item_ctx(sctx, k),
+                        )
+                    });
+                    sctx = schema::child_ctx(ctx.kind, sctx, k);
+                }
+                (d, l) = (dv, lv);
+            }
+            Seg::Index(i) => {
+                let (Some(items), Some(lv)) = (d.as_array(), l.get(*i)) else {
+                    return false;
+                };
+                match list.take() {
+                    Some((ListRule::Merge(key), item_ctx)) if ctx.builtin => {
+                        let Some(kv) = lv.get(key) else { return true };
+                        match items
+                            .iter()
+                            .find(|it| it.get(key).is_some_and(|x| compare::scalar_eq(x, kv)))
+                        {
+                            Some(dv) => {
+                                (d, l) = (dv, lv);
+                                sctx = item_ctx;
+                            }
+                            None => return false,
+                        }
+                    }
+                    // An atomic list (or any list of a custom resource) is Git's as a whole.
+                    _ => return true,
+                }
+            }
+        }
+    }
+    true
+}
+
+/// A display path for a live path (keyed list items named by their merge key).
+fn display(ctx: &Ctx<'_>, live: &Value, p: &[Seg]) -> String {
+    let mut out = String::new();
+    let mut cur = Some(live);
+    let mut sctx = schema::Ctx::Root;
+    let mut rule = ListRule::Atomic;
+    for seg in p {
+        match seg {
+            Seg::Key(k) => {
+                let plain = !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if plain {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                } else {
+                    out.push_str(&format!("[{}]", Value::String(k.clone())));
+                }
+                let next = cur.and_then(|c| c.get(k));
+                if ctx.builtin {
+                    rule = schema::list_rule(ctx.kind, sctx, k);
+                    sctx = if next.is_some_and(Value::is_array) {
+                        schema::item_ctx(sctx, k)
+                    } else {
+                        schema::child_ctx(ctx.kind, sctx, k)
+                    };
+                }
+                cur = next;
+            }
+            Seg::Index(i) => {
+                let item = cur.and_then(|c| c.get(i));
+                match (
+                    rule,
+                    item.and_then(|it| {
+                        if let ListRule::Merge(key) = rule {
+                            it.get(key).map(|v| (key, v))
+                        } else {
+                            None
+                        }
+                    }),
+                ) {
+                    (ListRule::Merge(_), Some((key, Value::String(s)))) => {
+                        out.push_str(&format!("[{key}={s}]"))
+                    }
+                    (ListRule::Merge(_), Some((key, v))) => out.push_str(&format!("[{key}={v}]")),
+                    _ => out.push_str(&format!("[{i}]")),
+                }
+                rule = ListRule::Atomic;
+                cur = item;
+            }
+        }
+    }
+    out
+}
+
+fn pointer_path(pointer: &str, live: &Value) -> Option<Path> {
+    path::resolve(live, &path::parse_pointer(pointer)?)
+}
+
+/// Masks, fills the predicted object and the last change time.
+fn finish(mut a: Analysis, ctx: &Ctx<'_>, system: &SystemSettings, detail: bool) -> Analysis {
+    let mut masker = Masker::new(
+        ctx.secret,
+        &system.sensitive_annotations,
+        &[a.desired.as_ref(), a.live.as_ref()],
+    );
+    if !detail {
+        a.desired = None;
+        a.live = None;
+        a.predicted = None;
+    }
+    // The predicted object: live with the desired values applied (unless Argo CD gave one).
+    if a.predicted.is_none()
+        && let Some(live) = &a.live
+    {
+        let mut p = live.clone();
+        for f in &a.drift.fields {
+            let Some(path) = pointer_path_lenient(&f.pointer) else {
+                continue;
+            };
+            match (f.change, &f.desired) {
+                (Change::Changed | Change::MissingLive, Some(Value::Null)) if !ctx.builtin => {
+                    path::remove(&mut p, &path);
+                }
+                (Change::Changed | Change::MissingLive, Some(v)) => {
+                    path::set(&mut p, &path, v.clone());
+                }
+                _ => {}
+            }
+        }
+        a.predicted = Some(p);
+    }
+    for v in [&mut a.live, &mut a.predicted].into_iter().flatten() {
+        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+    }
+    if masker.active() {
+        for f in &mut a.drift.fields {
+            let p = pointer_path_lenient(&f.pointer).unwrap_or_default();
+            for v in [&mut f.desired, &mut f.live].into_iter().flatten() {
+                masker.mask_at(&p, v);
+            }
+        }
+        for add in &mut a.drift.additions {
+            let p = pointer_path_lenient(&add.pointer).unwrap_or_default();
+            masker.mask_at(&p, &mut add.live);
+        }
+        for ig in &mut a.drift.ignored {
+            let p = pointer_path_lenient(&ig.pointer).unwrap_or_default();
+            for v in [&mut ig.desired, &mut ig.live].into_iter().flatten() {
+                masker.mask_at(&p, v);
+            }
+        }
+        for v in [&mut a.desired, &mut a.live, &mut a.predicted]
+            .into_iter()
+            .flatten()
+        {
+            masker.mask_object(v);
+        }
+    }
+    a.drift.last_change_at = latest(a.drift.fields.iter().filter_map(|f| f.attribution.as_ref()))
+        .or_else(|| latest(a.drift.additions.iter().map(|x| &x.attribution)));
+    a
+}
+
+/// A pointer as segments, numbers read as indices (the engine's own pointers are unambiguous
+/// enough for masking and for setting values back: a numeric object key only matters for
+/// Secret data, whose keys cannot be all digits… they can, so masking treats both alike).
+fn pointer_path_lenient(pointer: &str) -> Option<Path> {
+    let segs = path::parse_pointer(pointer)?;
+    Some(
+        segs.into_iter()
+            .map(|s| match s.parse::<usize>() {
+                Ok(i) if s == i.to_string() => Seg::Index(i),
+                _ => Seg::Key(s),
+            })
+            .collect(),
+    )
+}
+
+fn latest<'x>(attrs: impl Iterator<Item = &'x Attribution>) -> Option<String> {
+    attrs
+        .filter_map(|a| {
+            let t = a.time.as_ref()?;
+            Some((t.parse::<jiff::Timestamp>().ok()?, t))
+        })
+        .max_by_key(|(ts, _)| *ts)
+        .map(|(_, t)| t.clone())
+}
+
+/// Pretty JSON with sorted keys, line by line, unified.
+fn unified_diff(live: &Value, predicted: &Value) -> String {
+    let a = pretty(live);
+    let b = pretty(predicted);
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header("live", "predicted")
+        .to_string()
+}
+
+fn pretty(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&sorted(v)).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,643 @@
+//! The engine through its public API on hand-written objects: every cause and reason, ignore
+//! rules of each kind (including failing ones), Secrets, custom resources, the deep view and the
+//! report's filtering and order.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use drift_core::app::fixtures::{mk_app, mk_resource};
+use drift_core::app::{ApplicationSpec, IgnoreDifference, ResourceStatus, SyncPolicy};
+use drift_core::drift::jq::{JqCache, Unlimited};
+use drift_core::drift::report::drift_report;
+use drift_core::drift::secret::leak;
+use drift_core::drift::settings::{SystemSettings, parse_argocd_cm};
+use drift_core::drift::view::*;
+use drift_core::drift::{Inspector, LiveRead, ReadFailure, ResourceInput};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const LA: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// A live object carrying `desired` as its last-applied record, then changed by `edit`.
+fn mk_live(desired: &Value, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut live = desired.clone();
+    live["metadata"]["annotations"][LA] = Value::String(desired.to_string());
+    live["metadata"]["creationTimestamp"] = json!("2026-11-20T00:00:00Z");
+    edit(&mut live);
+    live
+}
+
+fn mk_managed(live: &mut Value, entries: Value) {
+    live["metadata"]["managedFields"] = entries;
+}
+
+fn deployment(replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "ns"},
+           "spec": {"replicas": replicas, "template": {"spec": {"containers": [
+               {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}}}})
+}
+
+fn out_of_sync(mut r: ResourceStatus) -> ResourceStatus {
+    r.status = Some("OutOfSync".into());
+    r
+}
+
+struct Env {
+    spec: ApplicationSpec,
+    system: SystemSettings,
+    jq: JqCache,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            spec: ApplicationSpec::default(),
+            system: SystemSettings::default(),
+            jq: JqCache::new(),
+        }
+    }
+
+    fn inspector(&self) -> Inspector<'_> {
+        Inspector::new(&self.spec, &self.system, &self.jq).with_secrets(true)
+    }
+
+    fn inspect(&self, r: &ResourceStatus, live: LiveRead) -> ResourceDrift {
+        self.inspector().inspect(
+            &ResourceInput {
+                resource: r,
+                live,
+                argocd: None,
+            },
+            &mut Unlimited,
+        )
+    }
+
+    fn detail(&self, r: &ResourceStatus, live: LiveRead) -> ResourceDetail {
+        self.inspector().detail(
+            &ResourceInput {
+                resource: r,
+                live,
+                argocd: None,
+            },
+            &mut Unlimited,
+        )
+    }
+}
+
+fn pointers(d: &ResourceDrift) -> Vec<&str> {
+    d.fields.iter().map(|f| f.pointer.as_str()).collect()
+}
+
+fn reason(d: &ResourceDrift) -> NotInspectedReason {
+    assert_eq!(d.cause, Cause::NotInspected);
+    d.not_inspected.as_ref().unwrap().reason
+}
+
+#[test]
+fn hooks_extra_and_missing_are_settled_without_a_diff() {
+    let env = Env::new();
+    let mut hook = mk_resource("batch", "Job", "ns", "migrate");
+    hook.hook = true;
+    assert_eq!(
+        reason(&env.inspect(&hook, LiveRead::NotFound)),
+        NotInspectedReason::Hook
+    );
+
+    let mut extra = out_of_sync(mk_resource("", "ConfigMap", "ns", "old"));
+    extra.requires_pruning = true;
+    let live = mk_live(&json!({"metadata": {"name": "old"}}), |_| {});
+    assert_eq!(
+        env.inspect(&extra, LiveRead::Found(live)).cause,
+        Cause::Extra
+    );
+
+    let gone = out_of_sync(mk_resource("", "ConfigMap", "ns", "gone"));
+    let d = env.inspect(&gone, LiveRead::NotFound);
+    assert_eq!(
+        (d.cause, d.desired_source),
+        (Cause::Missing, DesiredSource::None)
+    );
+}
+
+#[test]
+fn read_failures_become_reasons_on_the_resource() {
+    let env = Env::new();
+    let r = mk_resource("apps", "Deployment", "ns", "web");
+    let cases = [
+        (
+            ReadFailure::KindNotReadable("403 forbidden".into()),
+            NotInspectedReason::KindNotReadable,
+        ),
+        (
+            ReadFailure::ClusterUnreachable("connect timeout".into()),
+            NotInspectedReason::ClusterUnreachable,
+        ),
+        (
+            ReadFailure::SecretReadingDisabled,
+            NotInspectedReason::SecretReadingDisabled,
+        ),
+        (
+            ReadFailure::Other("500".into()),
+            NotInspectedReason::ReadFailed,
+        ),
+    ];
+    for (failure, want) in cases {
+        let d = env.inspect(&r, LiveRead::Failed(failure));
+        assert_eq!(reason(&d), want);
+    }
+}
+
+#[test]
+fn secrets_are_not_inspected_when_reading_them_is_off_even_if_given() {
+    let env = Env::new();
+    let r = mk_resource("", "Secret", "ns", "db");
+    let desired =
+        json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"p": "aHVudGVyMg=="}});
+    let live = mk_live(&desired, |l| l["data"]["p"] = json!("c3dvcmRmaXNo"));
+    let off = Inspector::new(&env.spec, &env.system, &env.jq);
+    let d = off.inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: None,
+        },
+        &mut Unlimited,
+    );
+    assert_eq!(reason(&d), NotInspectedReason::SecretReadingDisabled);
+    assert!(d.fields.is_empty());
+}
+
+#[test]
+fn bad_input_is_a_reason_never_a_panic() {
+    let env = Env::new();
+    let r = mk_resource("", "ConfigMap", "ns", "a");
+    let mut broken = json!({"metadata": {"name": "a", "annotations": {LA: "{\"data\": {\"password\": \"hunter2\""}}});
+    let d = env.inspect(&r, LiveRead::Found(broken.clone()));
+    assert_eq!(reason(&d), NotInspectedReason::UnparseableAnnotation);
+    assert!(!serde_json::to_string(&d).unwrap().contains("hunter2"));
+    broken["metadata"]["annotations"][LA] = json!(42);
+    assert_eq!(
+        reason(&env.inspect(&r, LiveRead::Found(broken))),
+        NotInspectedReason::UnparseableAnnotation
+    );
+    assert_eq!(
+        reason(&env.inspect(&r, LiveRead::Found(json!(["not", "an", "object"])))),
+        NotInspectedReason::MalformedLiveObject
+    );
+    // A malformed managedFields entry is a problem; the others still attribute.
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+    let mut live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+    mk_managed(
+        &mut live,
+        json!([{"manager": 7}, {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-21T10:00:00Z",
+                "fieldsV1": {"f:data": {"f:k": {}}}}, {"manager": "x", "fieldsV1": {"q:bad": {}}}]),
+    );
+    let d = env.inspect(&out_of_sync(r), LiveRead::Found(live));
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(
+        d.fields[0].attribution.as_ref().unwrap().manager,
+        "kubectl-edit"
+    );
+    assert_eq!(d.problems.len(), 2);
+    assert!(
+        d.problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::ManagedFields)
+    );
+}
+
+#[test]
+fn objects_without_a_record_are_not_inspected_with_the_reason() {
+    let mut env = Env::new();
+    let r = mk_resource("", "ConfigMap", "ns", "a");
+    let plain = json!({"metadata": {"name": "a"}, "data": {"k": "v"}});
+    assert_eq!(
+        reason(&env.inspect(&r, LiveRead::Found(plain.clone()))),
+        NotInspectedReason::NoDesiredState
+    );
+    let mut annotated = plain.clone();
+    annotated["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/sync-options": "Replace=true"});
+    assert_eq!(
+        reason(&env.inspect(&r, LiveRead::Found(annotated))),
+        NotInspectedReason::ReplaceSync
+    );
+    env.spec.sync_policy = Some(SyncPolicy {
+        automated: None,
+        sync_options: vec!["Replace=true".into()],
+    });
+    assert_eq!(
+        reason(&env.inspect(&r, LiveRead::Found(plain))),
+        NotInspectedReason::ReplaceSync
+    );
+}
+
+#[test]
+fn live_equal_to_what_argo_cd_applied_is_git_ahead_when_out_of_sync() {
+    let env = Env::new();
+    let desired = deployment(3);
+    let live = mk_live(&desired, |_| {});
+    let synced = mk_resource("apps", "Deployment", "ns", "web");
+    assert_eq!(
+        env.inspect(&synced, LiveRead::Found(live.clone())).cause,
+        Cause::NoDrift
+    );
+    let d = env.inspect(&out_of_sync(synced), LiveRead::Found(live));
+    assert_eq!(d.cause, Cause::GitAhead);
+    assert!(d.fields.is_empty());
+}
+
+#[test]
+fn a_reorder_of_containers_is_drift_and_of_a_custom_resource_list_too() {
+    let env = Env::new();
+    let desired = deployment(3);
+    let live = mk_live(&desired, |l| {
+        let c = l["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .unwrap();
+        c.reverse();
+    });
+    let d = env.inspect(
+        &out_of_sync(mk_resource("apps", "Deployment", "ns", "web")),
+        LiveRead::Found(live),
+    );
+    assert_eq!(pointers(&d), ["/spec/template/spec/containers"]);
+    assert_eq!(d.fields[0].change, Change::Order);
+
+    let cr = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+                    "spec": {"tags": ["a", "b"], "size": 1}});
+    let live = mk_live(&cr, |l| l["spec"]["tags"] = json!(["a", "b", "c"]));
+    let d = env.inspect(
+        &out_of_sync(mk_resource("example.com", "Widget", "ns", "w")),
+        LiveRead::Found(live),
+    );
+    assert_eq!(pointers(&d), ["/spec/tags"]);
+    assert_eq!(d.fields[0].desired, Some(json!(["a", "b"])));
+}
+
+#[test]
+fn ignore_rules_of_each_kind_hide_differences_and_name_their_rule() {
+    let mut env = Env::new();
+    env.spec.ignore_differences = vec![
+        IgnoreDifference {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            json_pointers: vec!["/spec/replicas".into(), "/not/there".into()],
+            ..Default::default()
+        },
+        IgnoreDifference {
+            group: "*".into(),
+            kind: "*".into(),
+            jq_path_expressions: vec![
+                r#".spec.template.spec.containers[] | select(.name == "b") | .image"#.into(),
+            ],
+            ..Default::default()
+        },
+    ];
+    env.system = parse_argocd_cm(&BTreeMap::from([(
+        "resource.customizations.ignoreDifferences.all".to_string(),
+        "managedFieldsManagers: [hpa-controller]\n".to_string(),
+    )]));
+    let desired = json!({"metadata": {"name": "web", "labels": {"tier": "web"}},
+                         "spec": {"replicas": 3, "template": {"spec": {"containers": [
+                             {"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]}}}});
+    let mut live = mk_live(&desired, |l| {
+        l["spec"]["replicas"] = json!(9);
+        l["spec"]["template"]["spec"]["containers"][1]["image"] = json!("b:2");
+        l["metadata"]["labels"]["tier"] = json!("edge");
+    });
+    mk_managed(
+        &mut live,
+        json!([{"manager": "hpa-controller", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:tier": {}}}}}]),
+    );
+    let d = env.inspect(
+        &out_of_sync(mk_resource("apps", "Deployment", "ns", "web")),
+        LiveRead::Found(live.clone()),
+    );
+    assert!(d.fields.is_empty(), "{:?}", pointers(&d));
+    assert_eq!(d.cause, Cause::GitAhead);
+    let ignored: Vec<(&str, RuleKind, RuleOrigin)> = d
+        .ignored
+        .iter()
+        .map(|i| (i.pointer.as_str(), i.rule.kind, i.rule.origin))
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            ("/spec/replicas", RuleKind::JsonPointer, RuleOrigin::App),
+            (
+                "/spec/template/spec/containers/1/image",
+                RuleKind::JqPathExpression,
+                RuleOrigin::App
+            ),
+            (
+                "/metadata/labels/tier",
+                RuleKind::ManagedFieldsManager,
+                RuleOrigin::System
+            ),
+        ]
+    );
+    assert_eq!(
+        d.ignored[2].rule.source,
+        "resource.customizations.ignoreDifferences.all"
+    );
+    assert!(d.problems.is_empty(), "a missing pointer is a no-op");
+
+    // Without the rules, all three are drift: the rules are what hid them.
+    let plain = Env::new();
+    let d = plain.inspect(
+        &out_of_sync(mk_resource("apps", "Deployment", "ns", "web")),
+        LiveRead::Found(live),
+    );
+    assert_eq!(d.fields.len(), 3);
+}
+
+#[test]
+fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspected() {
+    let mut env = Env::new();
+    env.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![
+            ".data.k | error".into(),
+            "def f: f; f".into(),
+            ".data[".into(),
+        ],
+        ..Default::default()
+    }];
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "s3cr3t-value"}});
+    let live = mk_live(&desired, |l| l["data"]["k"] = json!("other-value"));
+    let d = env.inspect(
+        &out_of_sync(mk_resource("", "ConfigMap", "ns", "a")),
+        LiveRead::Found(live),
+    );
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(pointers(&d), ["/data/k"]);
+    assert_eq!(d.problems.len(), 3);
+    assert!(
+        d.problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::IgnoreRuleSkipped && p.rule.is_some())
+    );
+    let text = serde_json::to_string(&d.problems).unwrap();
+    assert!(
+        !text.contains("s3cr3t-value"),
+        "runtime errors never quote values: {text}"
+    );
+}
+
+#[test]
+fn a_jq_rule_over_its_budget_is_skipped() {
+    let mut env = Env::new();
+    env.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![".data[]".into()],
+        ..Default::default()
+    }];
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+    let live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    let mut deadline_passed = || true;
+    let d = env.inspector().inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: None,
+        },
+        &mut deadline_passed,
+    );
+    assert_eq!(pointers(&d), ["/data/k"], "the rule did not apply");
+    assert!(d.problems[0].message.contains("time budget"));
+}
+
+#[test]
+fn a_secret_shows_which_key_changed_and_never_a_value() {
+    let env = Env::new();
+    let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+                         "stringData": {"user": "admin-user-name"}, "data": {"password": "c3VwZXItc2VjcmV0LXB3"}});
+    let live = mk_live(&desired, |l| {
+        l.as_object_mut().unwrap().remove("stringData");
+        l["data"] = json!({"user": "YWRtaW4tdXNlci1uYW1l", "password": "YW5vdGhlci1zZWNyZXQtcHc="});
+    });
+    let r = out_of_sync(mk_resource("", "Secret", "ns", "db"));
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(
+        pointers(&d),
+        ["/data/password"],
+        "user is unchanged once stringData is folded in"
+    );
+    assert_eq!(d.fields[0].desired, Some(json!("++++++++")));
+    assert_eq!(d.fields[0].live, Some(json!("++++++++++++")));
+    let detail = env.detail(&r, LiveRead::Found(live));
+    assert_eq!(
+        detail.live.as_ref().unwrap()["data"]["user"],
+        json!("++++++++")
+    );
+    assert_eq!(
+        detail.live.as_ref().unwrap()["metadata"]["annotations"][LA],
+        json!("++++++++")
+    );
+    let everything = format!(
+        "{}{}{:?}{:?}",
+        serde_json::to_string(&d).unwrap(),
+        serde_json::to_string(&detail).unwrap(),
+        d,
+        detail
+    );
+    leak::assert_none(
+        &everything,
+        &["super-secret-pw", "another-secret-pw", "admin-user-name"],
+    );
+}
+
+#[test]
+fn sensitive_annotations_are_masked_on_any_kind() {
+    let mut env = Env::new();
+    env.system.sensitive_annotations = vec!["vault.example.com/token".into()];
+    let desired = json!({"metadata": {"name": "a", "annotations": {"vault.example.com/token": "tok-aaaaaaaa"}}});
+    let live = mk_live(&desired, |l| {
+        l["metadata"]["annotations"]["vault.example.com/token"] = json!("tok-bbbbbbbb")
+    });
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.fields[0].desired, Some(json!("++++++++")));
+    assert_eq!(d.fields[0].live, Some(json!("++++++++++++")));
+    let text = serde_json::to_string(&env.detail(&r, LiveRead::Found(live))).unwrap();
+    assert!(!text.contains("tok-bbbbbbbb") && !text.contains("tok-aaaaaaaa"));
+}
+
+#[test]
+fn the_deep_view_has_normalized_objects_a_unified_diff_and_a_managed_fields_summary() {
+    let env = Env::new();
+    let desired = deployment(3);
+    let mut live = mk_live(&desired, |l| l["spec"]["replicas"] = json!(7));
+    mk_managed(
+        &mut live,
+        json!([{"manager": "argocd-controller", "operation": "Update", "time": "2026-11-20T00:00:00Z",
+                "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                    "k:{\"name\":\"a\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}},
+               {"manager": "kubectl-scale", "operation": "Update", "subresource": "scale", "time": "2026-11-21T08:00:00Z",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]),
+    );
+    let d = env.detail(
+        &out_of_sync(mk_resource("apps", "Deployment", "ns", "web")),
+        LiveRead::Found(live),
+    );
+    assert!(d.diff.contains("-    \"replicas\": 7,"), "{}", d.diff);
+    assert!(d.diff.contains("+    \"replicas\": 3,"), "{}", d.diff);
+    assert!(d.diff.starts_with("--- live\n+++ predicted\n"));
+    assert_eq!(
+        d.predicted_live.as_ref().unwrap()["spec"]["replicas"],
+        json!(3)
+    );
+    assert!(
+        d.live.as_ref().unwrap()["metadata"]
+            .get("managedFields")
+            .is_none()
+    );
+    assert!(
+        d.desired.as_ref().unwrap()["metadata"]
+            .get("creationTimestamp")
+            .is_none()
+    );
+    let summary: Vec<(&str, usize, Option<&str>)> = d
+        .managed_fields
+        .iter()
+        .map(|m| (m.manager.as_str(), m.fields, m.subresource.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("argocd-controller", 3, None),
+            ("kubectl-scale", 1, Some("scale"))
+        ]
+    );
+    let f = &d.resource.fields[0];
+    let who = f.attribution.as_ref().unwrap();
+    assert_eq!(
+        (
+            who.manager.as_str(),
+            who.subresource.as_deref(),
+            who.is_argo_cd
+        ),
+        ("kubectl-scale", Some("scale"), false)
+    );
+}
+
+#[test]
+fn the_report_lists_out_of_sync_resources_by_default_newest_change_first() {
+    let env = Env::new();
+    let app = mk_app("argocd", "shop", "default");
+    let mk = |name: &str, oos: bool, at: Option<&str>| {
+        let r = mk_resource("", "ConfigMap", "ns", name);
+        let r = if oos { out_of_sync(r) } else { r };
+        let desired = json!({"metadata": {"name": name}, "data": {"k": "1"}});
+        let mut live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+        if let Some(at) = at {
+            mk_managed(
+                &mut live,
+                json!([{"manager": "kubectl-edit", "operation": "Update", "time": at, "fieldsV1": {"f:data": {"f:k": {}}}}]),
+            );
+        }
+        env.inspect(&r, LiveRead::Found(live))
+    };
+    let resources = vec![
+        mk("old", true, Some("2026-11-20T00:00:00Z")),
+        mk("unknown", true, None),
+        mk("synced", false, Some("2026-11-21T11:00:00Z")),
+        mk("new", true, Some("2026-11-21T10:00:00Z")),
+    ];
+    let read_at: jiff::Timestamp = "2026-11-21T12:00:00Z".parse().unwrap();
+    let r = drift_report(&app, resources.clone(), read_at, false);
+    let names: Vec<&str> = r.resources.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["new", "old", "unknown"]);
+    assert_eq!(r.summary.resources_listed, 3);
+    assert_eq!(r.summary.fields_drifted, 3);
+    assert_eq!(r.summary.read_at, read_at);
+    let all = drift_report(&app, resources, read_at, true);
+    assert_eq!(
+        all.resources[0].name, "synced",
+        "Argo CD Synced, but changed live since: we show it"
+    );
+    assert_eq!(all.summary.by_cause.live_changed, 4);
+}
+
+#[test]
+fn a_last_applied_annotation_left_from_before_server_side_apply_is_not_used() {
+    let env = Env::new();
+    // Applied client-side once (annotation replicas 3), then server-side by Argo CD (replicas 5).
+    let stale = deployment(3);
+    let mut live = mk_live(&stale, |l| l["spec"]["replicas"] = json!(5));
+    mk_managed(
+        &mut live,
+        json!([{"manager": "argocd-controller", "operation": "Update", "time": "2026-11-01T00:00:00Z",
+                "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}},
+               {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]),
+    );
+    let r = mk_resource("apps", "Deployment", "ns", "web");
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(
+        d.cause,
+        Cause::NoDrift,
+        "replicas is Argo CD's own: no false drift from the old record"
+    );
+    // The app's sync option says so too, whatever the entries' times.
+    let mut env = Env::new();
+    env.spec.sync_policy = Some(SyncPolicy {
+        automated: None,
+        sync_options: vec!["ServerSideApply=true".into()],
+    });
+    live["metadata"]["managedFields"][1]["time"] = json!("2026-10-01T00:00:00Z");
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live)).desired_source,
+        DesiredSource::ServerSideApplyAttribution
+    );
+}
+
+#[test]
+fn an_unusable_argo_cd_item_falls_back_to_the_local_record_and_says_so() {
+    use drift_core::drift::ManagedResource;
+    assert!(
+        ManagedResource::from_api_item(
+            &json!({"kind": "ConfigMap", "predictedLiveState": "{not json"})
+        )
+        .is_err()
+    );
+    assert!(ManagedResource::from_api_item(&json!("nope")).is_err());
+    let created = ManagedResource::from_api_item(&json!({"kind": "ConfigMap", "name": "a", "namespace": "ns",
+        "targetState": "{\"kind\":\"ConfigMap\"}", "liveState": "null", "normalizedLiveState": "null",
+        "predictedLiveState": "null", "modified": true}))
+    .unwrap();
+    assert_eq!(created.normalized_live_state, None);
+    let env = Env::new();
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+    let live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    assert!(created.is_for(&r));
+    let d = env.inspector().inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: Some(&created),
+        },
+        &mut Unlimited,
+    );
+    assert_eq!(d.desired_source, DesiredSource::LastApplied);
+    assert_eq!(d.problems[0].kind, ProblemKind::ArgoCdSource);
+    assert_eq!(pointers(&d), ["/data/k"]);
+}
+
+#[test]
+fn debug_output_of_the_inputs_never_shows_object_content() {
+    let r = mk_resource("", "Secret", "ns", "db");
+    let input = ResourceInput {
+        resource: &r,
+        live: LiveRead::Found(json!({"data": {"p": "dG9wLXNlY3JldC12YWx1ZQ=="}})),
+        argocd: None,
+    };
+    let shown = format!("{input:?}");
+    assert!(shown.contains("Found(..)"), "{shown}");
+    leak::assert_none(&shown, &["top-secret-value"]);
+}
