@@ -104,6 +104,7 @@ fn bench(c: &mut Criterion) {
     let headers = headers();
     let uri: http::Uri = "/api/v1/status".parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
 
@@ -122,12 +123,42 @@ fn bench(c: &mut Criterion) {
     else {
         panic!("demo app missing");
     };
+    // Drift is not measured here; its cluster is a kubeconfig pointing nowhere.
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        kubeconfig.path(),
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let connection = runtime
+        .block_on(argocd_drift::cluster::Connection::new(
+            Some(kubeconfig.path()),
+            Duration::from_secs(1),
+        ))
+        .unwrap();
+    let drift = argocd_drift::handlers::drift::Drift::new(
+        connection.destinations(
+            argocd_drift::cluster::ReadLimits {
+                concurrency: 1,
+                cache_bytes: 0,
+                cache_ttl: Duration::ZERO,
+                read_secrets: false,
+            },
+            false,
+        ),
+        argocd_drift::argocd_settings::ArgoCdSettings::new(),
+        None,
+        false,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     let whole = api(ApiDeps {
         proxy_auth: ProxyAuth::Token(TOKEN.parse::<Secret>().unwrap()),
         index: index.clone(),
         limits: Limits::new(256, 1 << 20, Duration::from_secs(10)),
         metrics: Arc::new(Metrics::new()),
         reconcile_stale_after: Duration::from_secs(600),
+        drift,
     });
     let peer: std::net::SocketAddr = "10.0.0.7:41000".parse().unwrap();
     c.bench_function(

@@ -33,8 +33,9 @@ pub use shutdown::{Shutdown, Trigger};
 
 use anyhow::Context;
 use argocd_settings::ArgoCdSettings;
-use cluster::{Connection, Destinations, WatchTasks};
+use cluster::{ArgoCdApi, Connection, Destinations, WatchTasks};
 use config::ProxyAuth;
+use handlers::drift::Drift;
 use http::credentials::Credentials;
 use http::endpoint::Endpoint;
 use http::limits::Limits;
@@ -48,6 +49,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Each `jqPathExpressions` rule's time limit, Argo CD's default.
+const JQ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Loads nothing, binds every port, serves until shut down.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -98,6 +102,7 @@ impl Server {
             proxy_token_rotation_grace_seconds,
             argocd_control_plane_namespace,
             drift_remote_clusters,
+            drift_read_secrets,
             ..
         } = &config;
 
@@ -127,12 +132,21 @@ impl Server {
             )
         };
 
+        let drift = Drift::new(
+            destinations.clone(),
+            settings.clone(),
+            config.argocd_api()?.map(ArgoCdApi::new),
+            *drift_read_secrets,
+            config.request_timeout(),
+            JQ_TIMEOUT,
+        );
         let api = http::routes::api(ApiDeps {
             proxy_auth,
             index: index.clone(),
             limits: limits(max_concurrent_requests.get()),
             metrics: Arc::clone(&metrics),
             reconcile_stale_after: config.reconcile_stale_after(),
+            drift,
         });
         let credentials = api.routes().gate.credentials();
         let service = Endpoint::new(

@@ -9,7 +9,6 @@
 
 mod common;
 
-use argocd_drift::http::limits::Limits;
 use common::{
     Client, InProcess, Live, STATUS, app_header, applications, create_app, demo, eventually,
     eventually_some,
@@ -159,7 +158,7 @@ macro_rules! content_checks {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    super::$check(&super::InProcess::demo()).await;
+                    super::$check(&super::InProcess::demo().await).await;
                 }
             )*
         }
@@ -181,10 +180,11 @@ content_checks!(
 
 #[tokio::test]
 async fn the_staleness_bound_is_configurable() {
-    let in_process = InProcess::new(
-        Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
-        Duration::from_secs(30),
-    );
+    let in_process = InProcess::new(common::InProcessOptions {
+        reconcile_stale_after: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await;
     // …and read from RECONCILE_STALE_AFTER_SECONDS by a served argocd-drift.
     let (cluster, app) = demo(&[("RECONCILE_STALE_AFTER_SECONDS", "30")]).await;
     let live = app

@@ -296,7 +296,7 @@ macro_rules! checks {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    super::$check(&super::InProcess::demo()).await;
+                    super::$check(&super::InProcess::demo().await).await;
                 }
             )*
         }

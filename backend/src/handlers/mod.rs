@@ -2,5 +2,6 @@
 //! or an [`ApiError`](crate::http::error::ApiError) out. They call pure `drift_core` logic, never
 //! build HTTP responses (the route table does) and never talk to Kubernetes themselves.
 
+pub mod drift;
 pub mod probes;
 pub mod status;

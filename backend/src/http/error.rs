@@ -48,6 +48,9 @@ pub enum ApiError {
     /// A query parameter this route does not take.
     #[error("unknown query parameter {0:?}")]
     UnknownQueryParameter(String),
+    /// A parameter the route requires is absent.
+    #[error("query parameter {0:?} is required")]
+    MissingQueryParameter(&'static str),
     /// A query string that cannot be read, or a parameter with a bad value.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -93,6 +96,7 @@ impl ApiError {
             ApiError::Header(_)
             | ApiError::UnknownQueryParameter(_)
             | ApiError::InvalidQuery(_)
+            | ApiError::MissingQueryParameter(_)
             | ApiError::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
             ApiError::NamespaceNotWatched(_)
             | ApiError::AppNotFound(_)
@@ -123,6 +127,7 @@ impl ApiError {
             ApiError::OutOfScope(_) => "OUT_OF_SCOPE",
             ApiError::UnknownQueryParameter(_) => "UNKNOWN_QUERY_PARAMETER",
             ApiError::InvalidQuery(_) => "INVALID_QUERY",
+            ApiError::MissingQueryParameter(_) => "MISSING_QUERY_PARAMETER",
             ApiError::RouteNotFound => "ROUTE_NOT_FOUND",
             ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::BodyTooLarge { .. } => "BODY_TOO_LARGE",

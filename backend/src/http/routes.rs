@@ -10,7 +10,10 @@
 //!   authenticate:   the shared secret (401)
 //!   every route:    identity headers (400) → app lookup (404) → project, cluster claims (403)
 //!                   → query: syntax (400) → scope (403) → unknown parameters (400)   [http::gate]
-//!   GET /api/v1/status        handlers::status      sync, health, operation, freshness
+//!   GET /api/v1/status          handlers::status  sync, health, operation, freshness
+//!   GET /api/v1/drift           handlers::drift   the app's drifted resources and fields (?all)
+//!   GET /api/v1/drift/resource  handlers::drift   one resource in depth (?group&version&kind
+//!                                                 &namespace&name; must be the app's: 403)
 //!
 //! Service port (SERVICE_PORT) — cluster-internal: kubelet, Prometheus
 //!   GET /healthz              handlers::probes      the process is alive
@@ -28,6 +31,7 @@ use super::query::NoParams;
 use super::reply::{Json, Reply};
 use crate::config::ProxyAuth;
 use crate::handlers;
+use crate::handlers::drift::{Drift, DriftQuery, ResourceQuery};
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
@@ -74,9 +78,15 @@ fn reply(result: Result<impl Reply, ApiError>) -> Result<Response<Full<Bytes>>, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiRoute {
     Status,
+    Drift,
+    DriftResource,
 }
 
-const API_ROUTES: &Table<ApiRoute> = &[("/api/v1/status", ApiRoute::Status, "GET")];
+const API_ROUTES: &Table<ApiRoute> = &[
+    ("/api/v1/status", ApiRoute::Status, "GET"),
+    ("/api/v1/drift", ApiRoute::Drift, "GET"),
+    ("/api/v1/drift/resource", ApiRoute::DriftResource, "GET"),
+];
 
 /// The API port, ready to call: in-process in tests, behind a listener in the server.
 pub type Api = Endpoint<ApiRoutes>;
@@ -88,6 +98,7 @@ pub struct ApiDeps {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub reconcile_stale_after: Duration,
+    pub drift: Drift,
 }
 
 /// Builds the API port.
@@ -98,11 +109,13 @@ pub fn api(deps: ApiDeps) -> Api {
         limits,
         metrics,
         reconcile_stale_after,
+        drift,
     } = deps;
     Endpoint::new(
         ApiRoutes {
             gate: Gate::new(proxy_auth, index),
             reconcile_stale_after,
+            drift,
         },
         limits,
         metrics,
@@ -113,6 +126,7 @@ pub fn api(deps: ApiDeps) -> Api {
 pub struct ApiRoutes {
     pub gate: Gate,
     pub reconcile_stale_after: Duration,
+    pub drift: Drift,
 }
 
 impl Routes for ApiRoutes {
@@ -130,6 +144,8 @@ impl Routes for ApiRoutes {
     fn label(route: ApiRoute) -> &'static str {
         match route {
             ApiRoute::Status => "status",
+            ApiRoute::Drift => "drift",
+            ApiRoute::DriftResource => "drift_resource",
         }
     }
 
@@ -148,6 +164,22 @@ impl Routes for ApiRoutes {
                     crate::clock::now(),
                     self.reconcile_stale_after,
                 ))))
+            }
+            ApiRoute::Drift => {
+                let (ctx, query) = self.gate.admit::<DriftQuery>(headers, uri).await?;
+                reply(
+                    handlers::drift::list(&ctx, query, &self.drift)
+                        .await
+                        .map(Json),
+                )
+            }
+            ApiRoute::DriftResource => {
+                let (ctx, query) = self.gate.admit::<ResourceQuery>(headers, uri).await?;
+                reply(
+                    handlers::drift::resource(&ctx, query, &self.drift)
+                        .await
+                        .map(Json),
+                )
             }
         }
     }

@@ -304,13 +304,17 @@ pub fn logs() -> Logs {
 
 // === in-process ===
 
-/// The API port in-process: no socket and no cluster; the index holds the demo fixtures'
-/// Applications (namespaces `argocd` and `team-apps`, as in `fixtures/demo`).
+/// The API port in-process: no socket between the test and the API. The index holds the demo
+/// fixtures' Applications (namespaces `argocd` and `team-apps`, as in `fixtures/demo`, not
+/// renamed); live objects, for drift, come from a fake API server seeded with the same fixtures.
 pub struct InProcess {
     pub api: argocd_drift::http::routes::Api,
     pub index: AppIndex,
     pub metrics: Arc<Metrics>,
     pub logs: Logs,
+    /// The cluster drift reads (the demo fixtures, namespaces as written).
+    pub fake: fake_apiserver::FakeApiServer,
+    _kubeconfig: tempfile::NamedTempFile,
 }
 
 /// A caller address for in-process requests.
@@ -319,15 +323,29 @@ pub const PEER: SocketAddr = SocketAddr::new(
     41000,
 );
 
+/// How an in-process API is set up.
+pub struct InProcessOptions {
+    pub limits: Limits,
+    pub reconcile_stale_after: Duration,
+    pub read_secrets: bool,
+}
+
+impl Default for InProcessOptions {
+    fn default() -> Self {
+        InProcessOptions {
+            limits: Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
+            reconcile_stale_after: Duration::from_secs(600),
+            read_secrets: false,
+        }
+    }
+}
+
 impl InProcess {
-    pub fn demo() -> InProcess {
-        Self::new(
-            Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
-            Duration::from_secs(600),
-        )
+    pub async fn demo() -> InProcess {
+        Self::new(InProcessOptions::default()).await
     }
 
-    pub fn new(limits: Limits, reconcile_stale_after: Duration) -> InProcess {
+    pub async fn new(options: InProcessOptions) -> InProcess {
         let logs = logs();
         let scopes = vec![
             WatchScope::Namespace("argocd".into()),
@@ -343,20 +361,68 @@ impl InProcess {
                 .collect();
             index.replace_scope(scope, in_scope, jiff::Timestamp::now());
         }
+        let fake = fake_apiserver::FakeApiServer::builder()
+            .seed_dir(testenv::fixture_dir("crds"))
+            .seed_dir(testenv::fixture_dir("demo"))
+            .start()
+            .await
+            .unwrap();
+        let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(kubeconfig.path(), fake.kubeconfig_yaml()).unwrap();
+        let connection =
+            argocd_drift::cluster::Connection::new(Some(kubeconfig.path()), Duration::from_secs(5))
+                .await
+                .unwrap();
+        let limits = argocd_drift::cluster::ReadLimits {
+            concurrency: 8,
+            cache_bytes: 1 << 20,
+            cache_ttl: Duration::ZERO,
+            read_secrets: options.read_secrets,
+        };
+        let drift = argocd_drift::handlers::drift::Drift::new(
+            connection.destinations(limits, false),
+            argocd_drift::argocd_settings::ArgoCdSettings::new(),
+            None,
+            options.read_secrets,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        );
         let metrics = Arc::new(Metrics::new());
         let token: argocd_drift::config::Secret = TOKEN.parse().unwrap();
         let api = api(ApiDeps {
             proxy_auth: ProxyAuth::Token(token),
             index: index.clone(),
-            limits,
+            limits: options.limits,
             metrics: Arc::clone(&metrics),
-            reconcile_stale_after,
+            reconcile_stale_after: options.reconcile_stale_after,
+            drift,
         });
         InProcess {
             api,
             index,
             metrics,
             logs,
+            fake,
+            _kubeconfig: kubeconfig,
+        }
+    }
+
+    /// A kube client of the fake cluster, to change live objects.
+    pub async fn client(&self) -> kube::Client {
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::from_yaml(&self.fake.kubeconfig_yaml()).unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// The Application as the index holds it, to change and `index.apply` again.
+    pub fn app_in_index(&self, ns: &str, name: &str) -> Application {
+        match self.index.lookup(&drift_core::app::AppKey::new(ns, name)) {
+            argocd_drift::index::Lookup::Found { app, .. } => app.app.clone(),
+            other => panic!("{ns}:{name} not in the index: {other:?}"),
         }
     }
 

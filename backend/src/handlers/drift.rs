@@ -1,0 +1,336 @@
+//! `GET /api/v1/drift` and `GET /api/v1/drift/resource`: the app's live objects read from its
+//! destination cluster through the cluster layer, explained by the pure engine
+//! (`drift_core::drift`).
+//!
+//! Per request: the resources to inspect are chosen from the app's `status.resources` (Argo CD's
+//! OutOfSync ones, or all with `all=true`); each is read with one GET (under the shared
+//! concurrency bound, the request deadline and the byte-bounded cache; Secrets only when
+//! reading them is on); Argo CD's own managed-resources are fetched once when that source is
+//! configured; then the engine runs on a blocking thread under [`Drift::inspect_timeout`], each
+//! jq rule under its own budget. A resource whose read fails gets a reason; the request never
+//! fails because one object could not be read.
+
+use crate::argocd_settings::ArgoCdSettings;
+use crate::cluster::{ArgoCdApi, Cluster, Destinations, LiveObject, LiveRef, ReadError};
+use crate::http::error::ApiError;
+use crate::http::gate::AppContext;
+use crate::http::query::{FromQuery, Query, parse_bool};
+use drift_core::app::{Application, ResourceStatus};
+use drift_core::drift::jq::JqCache;
+use drift_core::drift::report::{drift_report, resources_to_inspect};
+use drift_core::drift::settings::{SystemSettings, parse_argocd_cm};
+use drift_core::drift::view::{DriftReport, ResourceDetail};
+use drift_core::drift::{Inspector, LiveRead, ManagedResource, ReadFailure, ResourceInput};
+use drift_core::scope::ResourceRef;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `GET /api/v1/drift?all=true|false`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriftQuery {
+    /// Every resource of the app, not only those Argo CD reports OutOfSync.
+    pub all: bool,
+}
+
+impl FromQuery for DriftQuery {
+    const PARAMS: &'static [&'static str] = &["all"];
+
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        Ok(DriftQuery {
+            all: parse_bool(query, "all")?,
+        })
+    }
+}
+
+/// `GET /api/v1/drift/resource?group=&version=&kind=&namespace=&name=`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceQuery {
+    /// Empty for the core group.
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    /// Empty for a cluster-scoped object.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl FromQuery for ResourceQuery {
+    const PARAMS: &'static [&'static str] = &["group", "version", "kind", "namespace", "name"];
+
+    fn from_query(query: &Query) -> Result<Self, ApiError> {
+        let required = |name: &'static str| {
+            query
+                .get(name)
+                .map(str::to_string)
+                .ok_or(ApiError::MissingQueryParameter(name))
+        };
+        // `group` and `namespace` may be empty (core group, cluster scope) but must be given.
+        let group = required("group")?;
+        let version = required("version")?;
+        let kind = required("kind")?;
+        let namespace = required("namespace")?;
+        let name = required("name")?;
+        for (param, value) in [("version", &version), ("kind", &kind), ("name", &name)] {
+            if value.is_empty() {
+                return Err(ApiError::InvalidQuery(format!("{param} must not be empty")));
+            }
+        }
+        Ok(ResourceQuery {
+            group,
+            version,
+            kind,
+            namespace,
+            name,
+        })
+    }
+
+    fn claimed_resource(&self) -> Option<ResourceRef> {
+        Some(ResourceRef {
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        })
+    }
+}
+
+/// What the drift handlers need: the cluster layer's reads and Argo CD's settings.
+pub struct Drift {
+    pub destinations: Destinations,
+    pub settings: ArgoCdSettings,
+    pub argocd: Option<ArgoCdApi>,
+    pub read_secrets: bool,
+    /// The longest the engine may take over one request's resources.
+    pub inspect_timeout: Duration,
+    /// Each jq rule's budget (Argo CD's default is 1 s).
+    pub jq_timeout: Duration,
+    jq: Arc<JqCache>,
+    parsed: Mutex<Option<(u64, Arc<SystemSettings>)>>,
+}
+
+impl Drift {
+    pub fn new(
+        destinations: Destinations,
+        settings: ArgoCdSettings,
+        argocd: Option<ArgoCdApi>,
+        read_secrets: bool,
+        inspect_timeout: Duration,
+        jq_timeout: Duration,
+    ) -> Self {
+        Drift {
+            destinations,
+            settings,
+            argocd,
+            read_secrets,
+            inspect_timeout,
+            jq_timeout,
+            jq: Arc::new(JqCache::new()),
+            parsed: Mutex::new(None),
+        }
+    }
+
+    /// argocd-cm parsed, once per version.
+    fn system_settings(&self) -> Arc<SystemSettings> {
+        let snapshot = self.settings.snapshot();
+        let mut parsed = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((generation, settings)) = parsed.as_ref()
+            && *generation == snapshot.generation
+        {
+            return Arc::clone(settings);
+        }
+        let settings = Arc::new(parse_argocd_cm(&snapshot.data));
+        *parsed = Some((snapshot.generation, Arc::clone(&settings)));
+        settings
+    }
+}
+
+/// `GET /api/v1/drift`
+pub async fn list(
+    ctx: &AppContext,
+    query: DriftQuery,
+    drift: &Drift,
+) -> Result<DriftReport, ApiError> {
+    let app = Arc::new(ctx.app.app.clone());
+    let resources: Vec<ResourceStatus> = resources_to_inspect(&app, query.all).cloned().collect();
+    let read_at = crate::clock::now();
+    let lives = read_all(drift, &app, &resources).await;
+    let managed = managed_resources(drift, &app).await;
+    let verdicts = run_engine(
+        drift,
+        Arc::clone(&app),
+        resources,
+        lives,
+        managed,
+        |inspector, input, budget| inspector.inspect(input, budget),
+    )
+    .await?;
+    Ok(drift_report(&app, verdicts, read_at, query.all))
+}
+
+/// `GET /api/v1/drift/resource`
+pub async fn resource(
+    ctx: &AppContext,
+    query: ResourceQuery,
+    drift: &Drift,
+) -> Result<ResourceDetail, ApiError> {
+    let app = Arc::new(ctx.app.app.clone());
+    // The gate has checked the resource is the app's; take Argo CD's entry for it.
+    let Some(entry) = app
+        .status
+        .resources
+        .iter()
+        .find(|r| {
+            r.group == query.group
+                && r.kind == query.kind
+                && r.namespace == query.namespace
+                && r.name == query.name
+        })
+        .cloned()
+    else {
+        return Err(ApiError::OutOfScope(format!(
+            "resource {}/{}/{}/{}",
+            query.group, query.kind, query.namespace, query.name
+        )));
+    };
+    let mut entry = entry;
+    // The version asked for wins: Argo CD may list another served version.
+    entry.version = query.version.clone();
+    let resources = vec![entry];
+    let lives = read_all(drift, &app, &resources).await;
+    let managed = managed_resources(drift, &app).await;
+    let mut details = run_engine(
+        drift,
+        app,
+        resources,
+        lives,
+        managed,
+        |inspector, input, budget| inspector.detail(input, budget),
+    )
+    .await?;
+    details
+        .pop()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the engine returned no detail")))
+}
+
+/// Reads every resource's live object (those the engine can settle without it are not read).
+async fn read_all(drift: &Drift, app: &Application, resources: &[ResourceStatus]) -> Vec<LiveRead> {
+    let cluster = drift.destinations.cluster(&app.spec.destination);
+    let reads = resources
+        .iter()
+        .map(|r| read_one(drift, cluster.as_ref(), r));
+    futures::future::join_all(reads).await
+}
+
+async fn read_one(
+    drift: &Drift,
+    cluster: Result<&Cluster, &ReadError>,
+    r: &ResourceStatus,
+) -> LiveRead {
+    let secret = r.group.is_empty() && r.kind == "Secret";
+    if secret && !drift.read_secrets {
+        return LiveRead::Failed(ReadFailure::SecretReadingDisabled);
+    }
+    if r.hook || r.requires_pruning {
+        // The engine settles these from Argo CD's entry alone (a hook; an object to prune).
+        return LiveRead::Failed(ReadFailure::Other("not read".into()));
+    }
+    let cluster = match cluster {
+        Ok(cluster) => cluster,
+        Err(error) => return LiveRead::Failed(failure(error.clone())),
+    };
+    let read = cluster
+        .get(LiveRef {
+            group: &r.group,
+            version: &r.version,
+            kind: &r.kind,
+            namespace: &r.namespace,
+            name: &r.name,
+        })
+        .await;
+    match read {
+        Ok(object) => match object.as_ref() {
+            Some(LiveObject { object, .. }) => LiveRead::Found(object.clone()),
+            None => LiveRead::NotFound,
+        },
+        Err(error) => LiveRead::Failed(failure(error)),
+    }
+}
+
+fn failure(error: ReadError) -> ReadFailure {
+    match error {
+        ReadError::SecretsDisabled => ReadFailure::SecretReadingDisabled,
+        ReadError::KindUnknown { .. } | ReadError::Forbidden(_) => {
+            ReadFailure::KindNotReadable(error.to_string())
+        }
+        ReadError::ClusterNotReadable(_)
+        | ReadError::ClusterUnsupported { .. }
+        | ReadError::Unreachable(_) => ReadFailure::ClusterUnreachable(error.to_string()),
+        ReadError::NotFound => ReadFailure::Other(error.to_string()),
+    }
+}
+
+/// Argo CD's managed resources for the app, when that source is configured and answers; a
+/// failure is logged and the local record is used.
+async fn managed_resources(drift: &Drift, app: &Application) -> Vec<ManagedResource> {
+    let Some(api) = &drift.argocd else {
+        return Vec::new();
+    };
+    match api
+        .managed_resources(&app.key.namespace, &app.key.name)
+        .await
+    {
+        Ok(items) => items
+            .iter()
+            .filter_map(|item| ManagedResource::from_api_item(item).ok())
+            .collect(),
+        Err(error) => {
+            tracing::warn!(app = %app.key, %error, "cannot take Argo CD's verdict; using the local record");
+            Vec::new()
+        }
+    }
+}
+
+/// Runs `each` over every resource on a blocking thread, under the inspection timeout.
+async fn run_engine<T: Send + 'static>(
+    drift: &Drift,
+    app: Arc<Application>,
+    resources: Vec<ResourceStatus>,
+    lives: Vec<LiveRead>,
+    managed: Vec<ManagedResource>,
+    each: impl Fn(&Inspector<'_>, &ResourceInput<'_>, &mut dyn drift_core::drift::jq::JqBudget) -> T
+    + Send
+    + 'static,
+) -> Result<Vec<T>, ApiError> {
+    let system = drift.system_settings();
+    let jq = Arc::clone(&drift.jq);
+    let read_secrets = drift.read_secrets;
+    let jq_timeout = drift.jq_timeout;
+    let work = tokio::task::spawn_blocking(move || {
+        let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(read_secrets);
+        resources
+            .iter()
+            .zip(lives)
+            .map(|(resource, live)| {
+                let input = ResourceInput {
+                    resource,
+                    live,
+                    argocd: managed.iter().find(|m| m.is_for(resource)),
+                };
+                let deadline = Instant::now() + jq_timeout;
+                let mut budget = move || Instant::now() >= deadline;
+                each(&inspector, &input, &mut budget)
+            })
+            .collect::<Vec<T>>()
+    });
+    match tokio::time::timeout(drift.inspect_timeout, work).await {
+        Ok(Ok(verdicts)) => Ok(verdicts),
+        Ok(Err(join)) => Err(ApiError::Internal(anyhow::anyhow!(
+            "the drift engine failed: {join}"
+        ))),
+        // The thread finishes on its own; the caller is not kept waiting.
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
