@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod drift;
+pub mod history;
 pub mod names;
 pub mod scope;
 pub mod status;

@@ -6,7 +6,7 @@
 //! every key being there.
 
 use super::app::{Application, Condition, InitiatedBy, OperationState, ResourceStatus};
-use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC};
+use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC, OutOfSync};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -152,6 +152,18 @@ pub fn status_view(
     now: Timestamp,
     stale_after: Duration,
 ) -> StatusView {
+    status_view_with(entry, entry.out_of_sync, freshness, now, stale_after)
+}
+
+/// [`status_view`] with the OutOfSync timing taken from elsewhere (the stored drift history)
+/// rather than this process's own record.
+pub fn status_view_with(
+    entry: &IndexedApp,
+    out_of_sync: Option<OutOfSync>,
+    freshness: &Freshness,
+    now: Timestamp,
+    stale_after: Duration,
+) -> StatusView {
     let app = &entry.app;
     let status = &app.status;
     StatusView {
@@ -178,8 +190,7 @@ pub fn status_view(
         reconciliation: reconciliation_view(status.reconciled_at.as_deref(), now, stale_after),
         conditions: status.conditions.iter().map(condition_view).collect(),
         resources: resource_counts(app),
-        out_of_sync: entry
-            .out_of_sync
+        out_of_sync: out_of_sync
             .filter(|_| app.sync_status() == Some(OUT_OF_SYNC))
             .map(|o| OutOfSyncView {
                 since: o.since,
@@ -278,7 +289,6 @@ mod tests {
     use super::*;
     use crate::app::fixtures::{mk_app, mk_resource, with_sync};
     use crate::app::{HealthStatus, Operation, SyncOperation};
-    use crate::tracking::OutOfSync;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -290,6 +300,7 @@ mod tests {
         IndexedApp {
             app,
             out_of_sync: None,
+            version: Default::default(),
         }
     }
 
@@ -437,6 +448,7 @@ mod tests {
         let drifting = IndexedApp {
             app: with_sync(mk_app("argocd", "a", "p"), "OutOfSync"),
             out_of_sync: Some(tracked),
+            version: Default::default(),
         };
         assert_eq!(view(&drifting).out_of_sync.unwrap().since, tracked.since);
 
@@ -444,6 +456,7 @@ mod tests {
         let unknown = IndexedApp {
             app: with_sync(mk_app("argocd", "a", "p"), "Unknown"),
             out_of_sync: Some(tracked),
+            version: Default::default(),
         };
         assert_eq!(view(&unknown).out_of_sync, None);
     }

@@ -19,6 +19,16 @@ pub struct IndexedApp {
     /// Present while the app is OutOfSync, and kept through `Unknown` (a failed comparison says
     /// nothing about whether the drift went away). Cleared when the app is seen Synced.
     pub out_of_sync: Option<OutOfSync>,
+    /// Which version of the object this is (empty when unknown, e.g. in tests): drift episodes
+    /// are named and ordered by it.
+    pub version: ObjectVersion,
+}
+
+/// An object's `metadata.uid` and `metadata.resourceVersion`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub uid: String,
+    pub resource_version: String,
 }
 
 /// When this process saw an app drift.
@@ -57,6 +67,17 @@ pub fn track(
     now: Timestamp,
     witnessed: bool,
 ) -> IndexedApp {
+    track_version(previous, app, ObjectVersion::default(), now, witnessed)
+}
+
+/// [`track`] of a version of the object whose uid and resourceVersion are known.
+pub fn track_version(
+    previous: Option<&IndexedApp>,
+    app: Application,
+    version: ObjectVersion,
+    now: Timestamp,
+    witnessed: bool,
+) -> IndexedApp {
     let out_of_sync = match (app.sync_status(), previous) {
         (Some(SYNCED), _) => None,
         (Some(OUT_OF_SYNC), Some(prev)) if prev.out_of_sync.is_some() => prev.out_of_sync,
@@ -71,7 +92,11 @@ pub fn track(
         // Unknown, absent or anything new: remember what we knew.
         (_, prev) => prev.and_then(|p| p.out_of_sync),
     };
-    IndexedApp { app, out_of_sync }
+    IndexedApp {
+        app,
+        out_of_sync,
+        version,
+    }
 }
 
 #[cfg(test)]

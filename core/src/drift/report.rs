@@ -93,6 +93,7 @@ pub fn drift_report(
         additions: listed.iter().map(|r| r.additions.len()).sum(),
         ignored_differences: listed.iter().map(|r| r.ignored.len()).sum(),
         last_change_at,
+        out_of_sync: None,
     }
     .into_report(listed)
 }

@@ -293,6 +293,9 @@ pub struct DriftSummary {
     pub additions: usize,
     pub ignored_differences: usize,
     pub last_change_at: Option<String>,
+    /// Since when the app has drifted, from the shared drift history (as `outOfSync` in
+    /// `/api/v1/status`); `null` unless Argo CD says OutOfSync.
+    pub out_of_sync: Option<crate::status::OutOfSyncView>,
 }
 
 /// `GET /api/v1/drift`.
