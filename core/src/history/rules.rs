@@ -614,18 +614,34 @@ impl Record {
         self.remove_oldest(remove);
         let mut removed = remove;
         let size = |r: &Record| serde_json::to_vec(&to_object(app, r)).map_or(0, |v| v.len());
-        while size(self) > retention.max_bytes {
-            if let Some(e) = self
-                .episodes
-                .iter_mut()
-                .find(|e| !e.resources.is_empty() && e.end.is_some())
-            {
-                e.resources.clear();
-                e.detail_trimmed = true;
-            } else if self.episodes.first().is_some_and(removable) {
-                self.remove_oldest(1);
-                removed += 1;
-            } else {
+        let episode_size = |e: &Episode| serde_json::to_vec(e).map_or(0, |v| v.len());
+        // Sizes are tracked by difference (serializing the whole record per step would be
+        // quadratic), then checked exactly; a few bytes of error cost another round.
+        let mut total = size(self);
+        while total > retention.max_bytes {
+            let mut progress = false;
+            while total > retention.max_bytes {
+                if let Some(e) = self
+                    .episodes
+                    .iter_mut()
+                    .find(|e| !e.resources.is_empty() && e.end.is_some())
+                {
+                    let before = episode_size(e);
+                    e.resources.clear();
+                    e.detail_trimmed = true;
+                    total = total.saturating_sub(before - episode_size(e).min(before));
+                } else if self.episodes.first().is_some_and(removable) {
+                    let gone = self.episodes.first().map_or(0, episode_size);
+                    self.remove_oldest(1);
+                    removed += 1;
+                    total = total.saturating_sub(gone + 1);
+                } else {
+                    break;
+                }
+                progress = true;
+            }
+            total = size(self);
+            if !progress {
                 break;
             }
         }
