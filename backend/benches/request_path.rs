@@ -159,6 +159,7 @@ fn bench(c: &mut Criterion) {
         metrics: Arc::new(Metrics::new()),
         reconcile_stale_after: Duration::from_secs(600),
         drift,
+        history: argocd_drift::history::History::new(Default::default(), Arc::new(Metrics::new())),
     });
     let peer: std::net::SocketAddr = "10.0.0.7:41000".parse().unwrap();
     c.bench_function(

@@ -64,6 +64,18 @@ pub struct Config {
     #[envconfig(from = "POD_NAMESPACE", default = "argocd")]
     pub pod_namespace: String,
 
+    /// Drift episodes kept per app (in its `DriftHistory`); the oldest go first. At most 1000.
+    #[envconfig(from = "HISTORY_MAX_EPISODES", default = "100")]
+    pub history_max_episodes: NonZeroUsize,
+
+    /// Episodes that ended longer ago than this many days are removed. At most 3650.
+    #[envconfig(from = "HISTORY_MAX_AGE_DAYS", default = "30")]
+    pub history_max_age_days: NonZeroU64,
+
+    /// How often every `DriftHistory` is pruned (each is also pruned whenever it is written).
+    #[envconfig(from = "HISTORY_SWEEP_INTERVAL_SECONDS", default = "3600")]
+    pub history_sweep_interval_seconds: NonZeroU64,
+
     /// Argo CD's own namespace: where `argocd-cm` and its cluster Secrets live.
     #[envconfig(from = "ARGOCD_CONTROL_PLANE_NAMESPACE", default = "argocd")]
     pub argocd_control_plane_namespace: String,
@@ -186,6 +198,12 @@ pub enum ConfigError {
     Namespace { var: &'static str, value: String },
     #[error("LOG_LEVEL {value:?} is not a valid tracing filter: {reason}")]
     LogLevel { value: String, reason: String },
+    #[error("{var}={value} is more than {max}")]
+    AboveMax {
+        var: &'static str,
+        value: u64,
+        max: u64,
+    },
 }
 
 fn hint_for(e: &envconfig::Error) -> &'static str {
@@ -306,6 +324,21 @@ impl Config {
         Duration::from_secs(self.reconcile_stale_after_seconds.get())
     }
 
+    /// How drift history is kept.
+    pub fn history(&self) -> crate::history::Settings {
+        crate::history::Settings {
+            retention: drift_core::history::Retention {
+                max_episodes: self.history_max_episodes.get(),
+                max_age: jiff::SignedDuration::from_hours(
+                    i64::try_from(self.history_max_age_days.get().saturating_mul(24))
+                        .unwrap_or(i64::MAX),
+                ),
+                max_bytes: drift_core::history::model::bounds::MAX_RECORD_BYTES,
+            },
+            sweep_every: Duration::from_secs(self.history_sweep_interval_seconds.get()),
+        }
+    }
+
     /// Checks what the types alone cannot: the tracing filter, the proxy token, and that no
     /// duration is absurd.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -339,6 +372,10 @@ impl Config {
                 self.proxy_token_rotation_grace_seconds,
             ),
             ("SHUTDOWN_DELAY_SECONDS", self.shutdown_delay_seconds),
+            (
+                "HISTORY_SWEEP_INTERVAL_SECONDS",
+                self.history_sweep_interval_seconds.get(),
+            ),
             ("DRIFT_CACHE_TTL_SECONDS", self.drift_cache_ttl_seconds),
             (
                 "SHUTDOWN_TIMEOUT_SECONDS",
@@ -365,6 +402,22 @@ impl Config {
                     var,
                     value: value.clone(),
                 });
+            }
+        }
+        for (var, value, max) in [
+            (
+                "HISTORY_MAX_EPISODES",
+                self.history_max_episodes.get() as u64,
+                drift_core::history::model::bounds::MAX_EPISODES as u64,
+            ),
+            (
+                "HISTORY_MAX_AGE_DAYS",
+                self.history_max_age_days.get(),
+                3650,
+            ),
+        ] {
+            if value > max {
+                return Err(ConfigError::AboveMax { var, value, max });
             }
         }
         self.argocd_api()?;
@@ -554,6 +607,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("LOG_LEVEL"), "{err}");
+    }
+
+    #[test]
+    fn history_retention_is_bounded_by_what_a_record_may_hold() {
+        let c = load(&[TOKEN]).unwrap();
+        let h = c.history();
+        assert_eq!(h.retention.max_episodes, 100);
+        assert_eq!(
+            h.retention.max_age,
+            jiff::SignedDuration::from_hours(30 * 24)
+        );
+        for (var, value) in [
+            ("HISTORY_MAX_EPISODES", "1001"),
+            ("HISTORY_MAX_AGE_DAYS", "3651"),
+            ("HISTORY_SWEEP_INTERVAL_SECONDS", "604801"),
+        ] {
+            let err = load(&[TOKEN, (var, value)]).unwrap_err().to_string();
+            assert!(err.starts_with(var), "{err}");
+        }
+        let err = load(&[TOKEN, ("HISTORY_MAX_EPISODES", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HISTORY_MAX_EPISODES"), "{err}");
     }
 
     #[test]

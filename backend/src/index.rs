@@ -9,13 +9,17 @@
 //!   Stale data is still served, marked as such.
 //!
 //! The index also remembers what Argo CD does not record: when this process saw each app become
-//! OutOfSync (the rule is `drift_core::tracking::track`).
+//! OutOfSync (the rule is `drift_core::tracking::track`), and reports every turn — to OutOfSync,
+//! to Synced, a deletion — to the drift history ([`TurnSink`]; the rule is
+//! `drift_core::history::rules::observe`) as it stores the version that shows it.
 //!
 //! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
 
+use crate::history::Turn;
 use drift_core::app::{AppKey, Application};
-use drift_core::tracking::track;
-pub use drift_core::tracking::{Freshness, IndexedApp};
+use drift_core::history::rules::{Observation, observe, observe_deletion};
+use drift_core::tracking::track_version;
+pub use drift_core::tracking::{Freshness, IndexedApp, ObjectVersion};
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -59,6 +63,18 @@ pub enum Lookup {
     NamespaceNotWatched,
 }
 
+/// Where the index reports turns, in the order it stores them. Called with the index locked:
+/// it must not block or call back into the index.
+pub trait TurnSink: Send + Sync + 'static {
+    fn turn(&self, turn: Turn);
+}
+
+impl TurnSink for crate::history::History {
+    fn turn(&self, turn: Turn) {
+        crate::history::History::turn(self, turn);
+    }
+}
+
 /// The shared index. Cheap to clone.
 #[derive(Clone)]
 pub struct AppIndex {
@@ -69,6 +85,7 @@ pub struct AppIndex {
 struct Inner {
     apps: HashMap<AppKey, Arc<IndexedApp>>,
     scopes: Vec<(WatchScope, Freshness)>,
+    turns: Option<Arc<dyn TurnSink>>,
 }
 
 // === impl AppIndex ===
@@ -83,9 +100,15 @@ impl AppIndex {
                     .into_iter()
                     .map(|s| (s, Freshness::default()))
                     .collect(),
+                turns: None,
             })),
             ready_tx: Arc::new(ready_tx),
         }
+    }
+
+    /// Reports every turn from now on to `sink`.
+    pub fn report_turns(&self, sink: Arc<dyn TurnSink>) {
+        self.write().turns = Some(sink);
     }
 
     pub fn scopes(&self) -> Vec<WatchScope> {
@@ -136,6 +159,22 @@ impl AppIndex {
     /// history, and the scope becomes synced and fresh. Changes found by a list that ends a
     /// stale spell were not witnessed as they happened.
     pub fn replace_scope(&self, scope: &WatchScope, apps: Vec<Application>, now: Timestamp) {
+        let apps = apps
+            .into_iter()
+            .map(|a| (a, ObjectVersion::default()))
+            .collect();
+        self.replace_scope_versions(scope, apps, "", now);
+    }
+
+    /// [`replace_scope`](Self::replace_scope) of apps whose object versions are known, listed at
+    /// `list_version`. Apps missing from the list are reported deleted as of that version.
+    pub fn replace_scope_versions(
+        &self,
+        scope: &WatchScope,
+        apps: Vec<(Application, ObjectVersion)>,
+        list_version: &str,
+        now: Timestamp,
+    ) {
         let mut inner = self.write();
         let witnessed = inner.witnessing(scope);
         let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
@@ -147,9 +186,15 @@ impl AppIndex {
                 true
             }
         });
-        for app in apps {
-            let entry = track(old.get(&app.key).map(|e| e.as_ref()), app, now, witnessed);
+        for (app, version) in apps {
+            let prev = old.remove(&app.key);
+            let entry = track_version(prev.as_deref(), app, version, now, witnessed);
+            inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        }
+        // Gone while this process was not watching: the deletion itself was not seen.
+        for gone in old.values() {
+            inner.report(observe_deletion(gone, list_version, now, false), gone);
         }
         if let Some(freshness) = inner.freshness_mut(scope) {
             freshness.synced = true;
@@ -166,23 +211,40 @@ impl AppIndex {
 
     /// Stores one added or modified app.
     pub fn apply(&self, app: Application, now: Timestamp) {
+        self.apply_version(app, ObjectVersion::default(), now);
+    }
+
+    /// Stores one added or modified app whose object version is known.
+    pub fn apply_version(&self, app: Application, version: ObjectVersion, now: Timestamp) {
         let mut inner = self.write();
         let witnessed = inner
             .scopes
             .iter()
             .find(|(s, _)| s.covers(&app.key.namespace))
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
-        let entry = track(
-            inner.apps.get(&app.key).map(|e| e.as_ref()),
-            app,
-            now,
-            witnessed,
-        );
+        let prev = inner.apps.get(&app.key).cloned();
+        let entry = track_version(prev.as_deref(), app, version, now, witnessed);
+        inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
         inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
     }
 
+    /// Drops an app that can no longer be served (it cannot be decoded). Not a deletion: its
+    /// drift history is left as it is.
     pub fn remove(&self, key: &AppKey) {
         self.write().apps.remove(key);
+    }
+
+    /// An app was deleted; `version` is the deletion event's resourceVersion.
+    pub fn delete(&self, key: &AppKey, version: &str, now: Timestamp) {
+        let mut inner = self.write();
+        let witnessed = inner
+            .scopes
+            .iter()
+            .find(|(s, _)| s.covers(&key.namespace))
+            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+        if let Some(gone) = inner.apps.remove(key) {
+            inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
+        }
     }
 
     /// The watch for `scope` cannot reach the API server. Keeps the first time it happened.
@@ -219,6 +281,23 @@ impl AppIndex {
 }
 
 impl Inner {
+    /// Hands a turn, with the app's labels, to the drift history.
+    fn report(&self, observation: Option<Observation>, entry: &IndexedApp) {
+        let (Some(sink), Some(observation)) = (&self.turns, observation) else {
+            return;
+        };
+        let destination = &entry.app.spec.destination;
+        sink.turn(Turn {
+            observation,
+            project: entry.app.spec.project().to_string(),
+            destination: destination
+                .server()
+                .or(destination.name())
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
+
     /// Whether `scope` has been watched without a gap: listed before and not stale now.
     fn witnessing(&self, scope: &WatchScope) -> bool {
         self.scopes

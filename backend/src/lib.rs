@@ -21,6 +21,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod handlers;
+pub mod history;
 pub mod http;
 pub mod index;
 pub mod metrics;
@@ -36,6 +37,7 @@ use argocd_settings::ArgoCdSettings;
 use cluster::{ArgoCdApi, Connection, Destinations, WatchTasks};
 use config::ProxyAuth;
 use handlers::drift::Drift;
+use history::History;
 use http::credentials::Credentials;
 use http::endpoint::Endpoint;
 use http::limits::Limits;
@@ -66,6 +68,8 @@ pub struct Server {
     settings: ArgoCdSettings,
     destinations: Destinations,
     argocd_namespace: String,
+    history: History,
+    pod_namespace: String,
     readiness: Readiness,
     metrics: Arc<Metrics>,
     /// The accepted proxy tokens, `PROXY_TOKEN_FILE`, how often to re-read it, and the rotation
@@ -103,6 +107,7 @@ impl Server {
             argocd_control_plane_namespace,
             drift_remote_clusters,
             drift_read_secrets,
+            pod_namespace,
             ..
         } = &config;
 
@@ -118,6 +123,8 @@ impl Server {
         let destinations = connection.destinations(config.read_limits(), *drift_remote_clusters);
         let readiness = Readiness::new();
         let metrics = Arc::new(Metrics::new());
+        let history = History::new(config.history(), Arc::clone(&metrics));
+        index.report_turns(Arc::new(history.clone()));
         let (shutting_down, shutting_down_rx) = watch::channel(false);
         let connections = ConnectionLimits {
             header_read_timeout: config.header_read_timeout(),
@@ -147,6 +154,7 @@ impl Server {
             metrics: Arc::clone(&metrics),
             reconcile_stale_after: config.reconcile_stale_after(),
             drift,
+            history: history.clone(),
         });
         let credentials = api.routes().gate.credentials();
         let service = Endpoint::new(
@@ -205,6 +213,8 @@ impl Server {
             settings,
             destinations,
             argocd_namespace: argocd_control_plane_namespace.clone(),
+            history,
+            pod_namespace: pod_namespace.clone(),
             readiness,
             metrics,
             token_reload,
@@ -244,6 +254,8 @@ impl Server {
             settings,
             destinations,
             argocd_namespace,
+            history,
+            pod_namespace,
             readiness,
             metrics,
             token_reload,
@@ -282,6 +294,18 @@ impl Server {
             &readiness,
             &metrics,
         );
+        // Drift history: the records in POD_NAMESPACE (a readiness source: `since` and the
+        // history answer come from them), and the task that writes what the index sees.
+        let records = connection.own(history::KIND, &pod_namespace);
+        records.watch(
+            &mut watches,
+            history.sink(),
+            readiness.source(format!(
+                "the first list of drift histories in namespace {pod_namespace}"
+            )),
+            &metrics,
+        );
+        let mut recorder = tokio::spawn(history.run(records));
         let token_reload = token_reload.map(|(credentials, path, every, grace)| {
             tokio::spawn(http::credentials::reload_from_file(
                 path,
@@ -301,6 +325,11 @@ impl Server {
             _ = shutdown.next() => None,
             why = watches.ended() => {
                 tracing::error!(%why, "stopping: a watch is no longer running");
+                Some(why)
+            }
+            ended = &mut recorder => {
+                let why = format!("the drift history recorder stopped: {ended:?}");
+                tracing::error!(%why, "stopping");
                 Some(why)
             }
         };
@@ -342,6 +371,7 @@ impl Server {
             port.stop().await?.drain(Duration::from_secs(1)).await;
         }
         drop(watches);
+        recorder.abort();
         if let Some(task) = token_reload {
             task.abort();
         }

@@ -36,6 +36,35 @@ pub struct WatchLabels {
     pub scope: String,
 }
 
+/// Drift history: bounded by the apps Argo CD has (never users or field paths).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProjectLabels {
+    pub project: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndLabels {
+    pub project: String,
+    pub cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AppLabels {
+    pub app: String,
+    pub project: String,
+    pub destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RecordLabels {
+    pub state: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
     pub listener: &'static str,
@@ -61,6 +90,76 @@ pub struct Metrics {
     in_flight: Family<ListenerLabels, Gauge>,
     refused_connections: Family<ListenerLabels, Counter>,
     protocol_errors: Family<ProtocolLabels, Counter>,
+    history: HistoryMetrics,
+}
+
+/// The drift history's series (see `history`).
+struct HistoryMetrics {
+    apps_drifting: Family<ProjectLabels, Gauge>,
+    app_drifting_seconds: Family<AppLabels, Gauge>,
+    episodes_started: Family<ProjectLabels, Counter>,
+    episodes_ended: Family<EndLabels, Counter>,
+    pending_writes: Gauge,
+    write_errors: Family<ReasonLabels, Counter>,
+    records: Family<RecordLabels, Gauge>,
+    invalid_records: Counter,
+}
+
+impl HistoryMetrics {
+    fn register(registry: &mut Registry) -> HistoryMetrics {
+        let m = HistoryMetrics {
+            apps_drifting: Family::default(),
+            app_drifting_seconds: Family::default(),
+            episodes_started: Family::default(),
+            episodes_ended: Family::default(),
+            pending_writes: Gauge::default(),
+            write_errors: Family::default(),
+            records: Family::default(),
+            invalid_records: Counter::default(),
+        };
+        registry.register(
+            "apps_drifting",
+            "Apps with a drift episode under way (from the shared history), by project",
+            m.apps_drifting.clone(),
+        );
+        registry.register(
+            "app_drifting_seconds",
+            "Seconds since the app's episode under way started (or was first seen)",
+            m.app_drifting_seconds.clone(),
+        );
+        registry.register(
+            "episodes_started",
+            "Drift episodes this replica recorded as started (sum over replicas: every episode once)",
+            m.episodes_started.clone(),
+        );
+        registry.register(
+            "episodes_ended",
+            "Drift episodes this replica recorded as ended, by end cause",
+            m.episodes_ended.clone(),
+        );
+        registry.register(
+            "history_pending_writes",
+            "Observations held in memory, not yet stored in a DriftHistory",
+            m.pending_writes.clone(),
+        );
+        registry.register(
+            "history_write_errors",
+            "DriftHistory writes that failed: conflict (re-read and retried at once), \
+             unreachable, invalid (refused by the schema), forbidden",
+            m.write_errors.clone(),
+        );
+        registry.register(
+            "history_records",
+            "DriftHistory objects held, readable (valid) or not (invalid: left alone)",
+            m.records.clone(),
+        );
+        registry.register(
+            "history_invalid_records",
+            "DriftHistory objects found unreadable (each new problem once)",
+            m.invalid_records.clone(),
+        );
+        m
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -149,6 +248,7 @@ impl Metrics {
              timeout; write timeout)",
             protocol_errors.clone(),
         );
+        let history = HistoryMetrics::register(&mut registry);
         Metrics {
             registry,
             requests,
@@ -163,6 +263,7 @@ impl Metrics {
             in_flight,
             refused_connections,
             protocol_errors,
+            history,
         }
     }
 
@@ -255,6 +356,75 @@ impl Metrics {
             .inc();
     }
 
+    pub fn episode_started(&self, project: &str) {
+        self.history
+            .episodes_started
+            .get_or_create(&ProjectLabels {
+                project: project.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn episode_ended(&self, project: &str, cause: &'static str) {
+        self.history
+            .episodes_ended
+            .get_or_create(&EndLabels {
+                project: project.to_string(),
+                cause,
+            })
+            .inc();
+    }
+
+    /// Apps drifting now, per project (projects not given read 0).
+    pub fn set_apps_drifting(&self, by_project: std::collections::HashMap<String, i64>) {
+        self.history.apps_drifting.clear();
+        for (project, n) in by_project {
+            self.history
+                .apps_drifting
+                .get_or_create(&ProjectLabels { project })
+                .set(n);
+        }
+    }
+
+    pub fn set_app_drifting(&self, app: &str, project: &str, destination: &str, seconds: i64) {
+        self.history
+            .app_drifting_seconds
+            .get_or_create(&app_labels(app, project, destination))
+            .set(seconds);
+    }
+
+    pub fn clear_app_drifting(&self, app: &str, project: &str, destination: &str) {
+        self.history
+            .app_drifting_seconds
+            .remove(&app_labels(app, project, destination));
+    }
+
+    pub fn set_history_pending(&self, n: usize) {
+        self.history
+            .pending_writes
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn history_write_error(&self, reason: &'static str) {
+        self.history
+            .write_errors
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn set_history_records(&self, valid: usize, invalid: usize) {
+        for (state, n) in [("valid", valid), ("invalid", invalid)] {
+            self.history
+                .records
+                .get_or_create(&RecordLabels { state })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    pub fn history_invalid_record(&self) {
+        self.history.invalid_records.inc();
+    }
+
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
@@ -269,6 +439,14 @@ pub struct InFlight(Gauge);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+fn app_labels(app: &str, project: &str, destination: &str) -> AppLabels {
+    AppLabels {
+        app: app.to_string(),
+        project: project.to_string(),
+        destination: destination.to_string(),
     }
 }
 

@@ -6,13 +6,13 @@
 //! readable version would serve it stale while the scope looks fresh.)
 
 use super::watch::{Sink, WatchSpec, WatchTasks};
-use crate::index::{AppIndex, WatchScope};
+use crate::index::{AppIndex, ObjectVersion, WatchScope};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use drift_core::app::{AppKey, Application, DecodeError};
 use jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The Application resource (argoproj.io/v1alpha1).
@@ -51,6 +51,7 @@ pub fn watch_applications(
             index: index.clone(),
             scope,
             metrics: Arc::clone(metrics),
+            list_version: Mutex::default(),
         };
         tasks.spawn(
             client,
@@ -68,19 +69,41 @@ struct AppSink {
     index: AppIndex,
     scope: WatchScope,
     metrics: Arc<Metrics>,
+    /// The resourceVersion of the list being handed over: apps missing from it were gone by then.
+    list_version: Mutex<String>,
 }
 
 impl Sink for AppSink {
+    fn list_version(&self, resource_version: &str) {
+        *self
+            .list_version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = resource_version.to_string();
+    }
+
     fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp) {
-        let apps = objects.into_iter().filter_map(|o| self.decode(o)).collect();
-        self.index.replace_scope(&self.scope, apps, now);
+        let apps = objects
+            .into_iter()
+            .filter_map(|o| {
+                let version = version_of(&o);
+                self.decode(o).map(|app| (app, version))
+            })
+            .collect();
+        let list_version = self
+            .list_version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        self.index
+            .replace_scope_versions(&self.scope, apps, &list_version, now);
         self.metrics.set_applications(self.index.len());
     }
 
     fn apply(&self, object: DynamicObject, now: Timestamp) {
         let key = key_of(&object);
+        let version = version_of(&object);
         match self.decode(object) {
-            Some(app) => self.index.apply(app, now),
+            Some(app) => self.index.apply_version(app, version, now),
             None => {
                 if let Some(key) = key {
                     self.index.remove(&key);
@@ -90,9 +113,10 @@ impl Sink for AppSink {
         self.metrics.set_applications(self.index.len());
     }
 
-    fn delete(&self, object: DynamicObject, _now: Timestamp) {
+    fn delete(&self, object: DynamicObject, now: Timestamp) {
         if let Some(key) = key_of(&object) {
-            self.index.remove(&key);
+            let version = version_of(&object);
+            self.index.delete(&key, &version.resource_version, now);
         }
         self.metrics.set_applications(self.index.len());
     }
@@ -131,6 +155,14 @@ pub fn decode_application(mut obj: DynamicObject) -> Result<Application, DecodeE
         spec,
         status,
     )
+}
+
+/// The object's uid and resourceVersion: episodes are named and ordered by them.
+fn version_of(obj: &DynamicObject) -> ObjectVersion {
+    ObjectVersion {
+        uid: obj.metadata.uid.clone().unwrap_or_default(),
+        resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
+    }
 }
 
 fn key_of(obj: &DynamicObject) -> Option<AppKey> {

@@ -49,6 +49,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 pub trait Sink: Send + Sync + 'static {
     /// A complete list: exactly these objects exist in the watch's scope now.
     fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp);
+    /// The resourceVersion of the list about to be handed to [`replace`](Self::replace).
+    fn list_version(&self, _resource_version: &str) {}
     /// An object was added or changed.
     fn apply(&self, object: DynamicObject, now: Timestamp);
     /// An object was deleted.
@@ -212,6 +214,8 @@ impl<S: Sink> Watch<S> {
             }
         }
         let count = objects.len();
+        self.sink
+            .list_version(list_version.as_deref().unwrap_or_default());
         self.sink.replace(objects, clock::now());
         self.readiness.ready();
         self.metrics

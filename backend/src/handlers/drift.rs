@@ -12,6 +12,7 @@
 
 use crate::argocd_settings::ArgoCdSettings;
 use crate::cluster::{ArgoCdApi, Cluster, Destinations, LiveObject, LiveRef, ReadError};
+use crate::history::History;
 use crate::http::error::ApiError;
 use crate::http::gate::AppContext;
 use crate::http::query::{FromQuery, Query, parse_bool};
@@ -21,7 +22,9 @@ use drift_core::drift::report::{drift_report, resources_to_inspect};
 use drift_core::drift::settings::{SystemSettings, parse_argocd_cm};
 use drift_core::drift::view::{DriftReport, ResourceDetail};
 use drift_core::drift::{Inspector, LiveRead, ManagedResource, ReadFailure, ResourceInput};
+use drift_core::history::rules::involved_from_verdicts;
 use drift_core::scope::ResourceRef;
+use drift_core::status::OutOfSyncView;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -147,11 +150,13 @@ impl Drift {
     }
 }
 
-/// `GET /api/v1/drift`
+/// `GET /api/v1/drift`. The verdicts also enrich the app's drift episode under way, if any
+/// (resources, fields, managers: `history`), and the summary says since when it has drifted.
 pub async fn list(
     ctx: &AppContext,
     query: DriftQuery,
     drift: &Drift,
+    history: &History,
 ) -> Result<DriftReport, ApiError> {
     let app = Arc::new(ctx.app.app.clone());
     let resources: Vec<ResourceStatus> = resources_to_inspect(&app, query.all).cloned().collect();
@@ -167,7 +172,19 @@ pub async fn list(
         |inspector, input, budget| inspector.inspect(input, budget),
     )
     .await?;
-    Ok(drift_report(&app, verdicts, read_at, query.all))
+    history.enrich(&app.key, involved_from_verdicts(&verdicts));
+    let mut report = drift_report(&app, verdicts, read_at, query.all);
+    let out_of_sync = match history.current(&app.key) {
+        Some(Some(stored)) => Some(stored),
+        _ => ctx.app.out_of_sync,
+    };
+    report.summary.out_of_sync = out_of_sync
+        .filter(|_| app.sync_status() == Some(drift_core::tracking::OUT_OF_SYNC))
+        .map(|o| OutOfSyncView {
+            since: o.since,
+            observed_since: o.observed_since,
+        });
+    Ok(report)
 }
 
 /// `GET /api/v1/drift/resource`

@@ -3,5 +3,6 @@
 //! build HTTP responses (the route table does) and never talk to Kubernetes themselves.
 
 pub mod drift;
+pub mod history;
 pub mod probes;
 pub mod status;

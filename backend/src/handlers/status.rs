@@ -1,11 +1,31 @@
 //! `GET /api/v1/status`
 
+use crate::history::History;
 use crate::http::gate::AppContext;
-use drift_core::status::{StatusView, status_view};
+use drift_core::status::{StatusView, status_view_with};
 use jiff::Timestamp;
 use std::time::Duration;
 
-/// The status document of the app the gate admitted.
-pub fn get(ctx: &AppContext, now: Timestamp, reconcile_stale_after: Duration) -> StatusView {
-    status_view(&ctx.app, &ctx.freshness, now, reconcile_stale_after)
+/// The status document of the app the gate admitted. `outOfSync` timing comes from the shared
+/// drift history, so every replica — and a restarted one — answers the same; from this process's
+/// own record only when the history has no episode under way for the app.
+pub fn get(
+    ctx: &AppContext,
+    now: Timestamp,
+    reconcile_stale_after: Duration,
+    history: &History,
+) -> StatusView {
+    let out_of_sync = match history.current(&ctx.app.app.key) {
+        Some(Some(stored)) => Some(stored),
+        // No episode under way in the history (unreadable, or a turn it has not taken): this
+        // process's own record.
+        _ => ctx.app.out_of_sync,
+    };
+    status_view_with(
+        &ctx.app,
+        out_of_sync,
+        &ctx.freshness,
+        now,
+        reconcile_stale_after,
+    )
 }

@@ -14,6 +14,8 @@
 //!   GET /api/v1/drift           handlers::drift   the app's drifted resources and fields (?all)
 //!   GET /api/v1/drift/resource  handlers::drift   one resource in depth (?group&version&kind
 //!                                                 &namespace&name; must be the app's: 403)
+//!   GET /api/v1/history         handlers::history the app's drift episodes, newest first, and
+//!                                                 totals (?limit&cursor)
 //!
 //! Service port (SERVICE_PORT) — cluster-internal: kubelet, Prometheus
 //!   GET /healthz              handlers::probes      the process is alive
@@ -32,6 +34,8 @@ use super::reply::{Json, Reply};
 use crate::config::ProxyAuth;
 use crate::handlers;
 use crate::handlers::drift::{Drift, DriftQuery, ResourceQuery};
+use crate::handlers::history::HistoryQuery;
+use crate::history::History;
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
@@ -80,12 +84,14 @@ pub enum ApiRoute {
     Status,
     Drift,
     DriftResource,
+    History,
 }
 
 const API_ROUTES: &Table<ApiRoute> = &[
     ("/api/v1/status", ApiRoute::Status, "GET"),
     ("/api/v1/drift", ApiRoute::Drift, "GET"),
     ("/api/v1/drift/resource", ApiRoute::DriftResource, "GET"),
+    ("/api/v1/history", ApiRoute::History, "GET"),
 ];
 
 /// The API port, ready to call: in-process in tests, behind a listener in the server.
@@ -99,6 +105,7 @@ pub struct ApiDeps {
     pub metrics: Arc<Metrics>,
     pub reconcile_stale_after: Duration,
     pub drift: Drift,
+    pub history: History,
 }
 
 /// Builds the API port.
@@ -110,12 +117,14 @@ pub fn api(deps: ApiDeps) -> Api {
         metrics,
         reconcile_stale_after,
         drift,
+        history,
     } = deps;
     Endpoint::new(
         ApiRoutes {
             gate: Gate::new(proxy_auth, index),
             reconcile_stale_after,
             drift,
+            history,
         },
         limits,
         metrics,
@@ -127,6 +136,7 @@ pub struct ApiRoutes {
     pub gate: Gate,
     pub reconcile_stale_after: Duration,
     pub drift: Drift,
+    pub history: History,
 }
 
 impl Routes for ApiRoutes {
@@ -146,6 +156,7 @@ impl Routes for ApiRoutes {
             ApiRoute::Status => "status",
             ApiRoute::Drift => "drift",
             ApiRoute::DriftResource => "drift_resource",
+            ApiRoute::History => "history",
         }
     }
 
@@ -163,15 +174,25 @@ impl Routes for ApiRoutes {
                     &ctx,
                     crate::clock::now(),
                     self.reconcile_stale_after,
+                    &self.history,
                 ))))
             }
             ApiRoute::Drift => {
                 let (ctx, query) = self.gate.admit::<DriftQuery>(headers, uri).await?;
                 reply(
-                    handlers::drift::list(&ctx, query, &self.drift)
+                    handlers::drift::list(&ctx, query, &self.drift, &self.history)
                         .await
                         .map(Json),
                 )
+            }
+            ApiRoute::History => {
+                let (ctx, query) = self.gate.admit::<HistoryQuery>(headers, uri).await?;
+                reply(Ok(Json(handlers::history::get(
+                    &ctx,
+                    &query,
+                    &self.history,
+                    crate::clock::now(),
+                ))))
             }
             ApiRoute::DriftResource => {
                 let (ctx, query) = self.gate.admit::<ResourceQuery>(headers, uri).await?;

@@ -82,6 +82,9 @@ impl TestApp {
             ("PORT".into(), "0".into()),
             ("SERVICE_PORT".into(), "0".into()),
             ("PROXY_TOKEN".into(), TOKEN.into()),
+            // The project's own resources live in the test's namespace (isolated on a shared
+            // real API server).
+            ("POD_NAMESPACE".into(), cluster.ns("argocd")),
             (
                 "KUBECONFIG".into(),
                 cluster.kubeconfig_path().display().to_string(),
@@ -396,6 +399,7 @@ impl InProcess {
             metrics: Arc::clone(&metrics),
             reconcile_stale_after: options.reconcile_stale_after,
             drift,
+            history: argocd_drift::history::History::new(Default::default(), Arc::clone(&metrics)),
         });
         InProcess {
             api,

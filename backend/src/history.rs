@@ -1,0 +1,894 @@
+//! Drift memory, stored in the Kubernetes API and shared by every replica.
+//!
+//! ```text
+//!  AppIndex ──turns──▶ History::turn ──▶ pending (per app, in order) ──▶ recorder task
+//!                                              │                           │ read-modify-write:
+//!  GET /api/v1/status, /drift, /history ◀─ effective record               │ apply → prune → create/
+//!        (stored + pending)                    ▲                           │ replace at the read
+//!                                              │                           ▼ resourceVersion
+//!  DriftHistory watch (POD_NAMESPACE) ──▶ stored records ◀── Conflict: re-read, re-apply, retry
+//! ```
+//!
+//! - **Turns** come from the Application index as it stores each version (`drift_core::history::
+//!   rules::observe`), and verdicts from drift requests ([`History::enrich`]).
+//! - **Writes** are optimistic: every observation is re-applied to the record as last read, and
+//!   a create or replace carries the `resourceVersion` it read, so a replica that lost a race
+//!   re-reads and finds its observation already there (the same episode id from the same watch
+//!   event) or places it by its version. No leader is needed: the rules make the order of
+//!   replicas' writes irrelevant (see `drift_core::history::rules`).
+//! - **Failures** (API server away, a write refused by the schema or RBAC) keep the observations
+//!   in memory — answers include them, marked `pending` — and retry per app with backoff
+//!   (250 ms doubling to 30 s).
+//! - **A record that cannot be read** (edited by hand into another shape) is logged, counted and
+//!   never overwritten; that app's observations wait until the object is fixed or deleted.
+//! - **Retention**: every write prunes the app's record (count, age, size), and a sweep every
+//!   `HISTORY_SWEEP_INTERVAL_SECONDS` prunes every record, deleting those left empty.
+//!
+//! Reads never call the API server: they take the watched records.
+
+use crate::cluster::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
+use crate::metrics::Metrics;
+use drift_core::app::AppKey;
+use drift_core::history::Record;
+use drift_core::history::model::{self, InvalidRecord, Involved, object_name};
+use drift_core::history::rules::{Observation, Outcome, Retention};
+use drift_core::history::version::version_cmp;
+use drift_core::history::view::{
+    HistoryView, Page, RecordState, RecordView, current_drift, history_view,
+};
+use drift_core::tracking::OutOfSync;
+use jiff::Timestamp;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// The kind, in the project's group.
+pub const KIND: OwnKind = OwnKind {
+    kind: model::KIND,
+    plural: model::PLURAL,
+};
+
+/// Apps written at once.
+const WRITE_CONCURRENCY: usize = 8;
+/// Re-reads after conflicts before backing off (another replica writing the same app as fast).
+const CONFLICT_RETRIES: usize = 10;
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Observations kept per app while they cannot be stored; the oldest go beyond it.
+const MAX_PENDING_PER_APP: usize = 1000;
+/// How often the drifting gauges are brought up to date.
+const GAUGE_EVERY: Duration = Duration::from_secs(2);
+
+/// A turn the index saw, with the app's labels for metrics.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub observation: Observation,
+    pub project: String,
+    /// `spec.destination.server`, or its `name`.
+    pub destination: String,
+}
+
+/// How history is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub retention: Retention,
+    pub sweep_every: Duration,
+}
+
+impl Default for Settings {
+    /// The configuration's defaults: 100 episodes, 30 days, a sweep an hour.
+    fn default() -> Self {
+        Settings {
+            retention: Retention::default(),
+            sweep_every: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The shared drift memory. Cheap to clone.
+#[derive(Clone)]
+pub struct History {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake: Notify,
+    metrics: Arc<Metrics>,
+    settings: Settings,
+}
+
+#[derive(Default)]
+struct State {
+    /// The records as last read (watch, or a write's answer), by app.
+    stored: HashMap<AppKey, Held>,
+    /// Object name → app, for deletions and invalid objects.
+    names: HashMap<String, AppKey>,
+    /// Objects that cannot be read, by name: why.
+    invalid: HashMap<String, String>,
+    /// Observations not yet stored, per app, in the order seen.
+    pending: HashMap<AppKey, VecDeque<Pending>>,
+    /// Labels of apps, from their turns.
+    labels: HashMap<AppKey, (String, String)>,
+    /// The first list of records has arrived: before it, nothing is written.
+    listed: bool,
+    ready: VecDeque<AppKey>,
+    queued: HashSet<AppKey>,
+    in_flight: HashSet<AppKey>,
+    delayed: BinaryHeap<Reverse<(Instant, AppKey)>>,
+    retry_at: HashMap<AppKey, Instant>,
+    failures: HashMap<AppKey, (u32, String)>,
+    /// Apps whose stored object is invalid: nothing is written until it changes.
+    blocked: HashSet<AppKey>,
+    /// Series of the drifting-seconds gauge currently set.
+    drifting_series: HashSet<AppKey>,
+}
+
+/// A readable record as held, with the version to write back.
+#[derive(Clone, Debug)]
+struct Held {
+    resource_version: String,
+    record: Record,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    Observed(Box<Observation>),
+    Enrich(Vec<Involved>),
+    /// Apply retention (the sweep found something to prune).
+    Retain,
+}
+
+// === impl History ===
+
+impl History {
+    pub fn new(settings: Settings, metrics: Arc<Metrics>) -> History {
+        History {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                wake: Notify::new(),
+                metrics,
+                settings,
+            }),
+        }
+    }
+
+    /// Takes a turn from the index. Never blocks on IO.
+    pub fn turn(&self, turn: Turn) {
+        let Turn {
+            observation,
+            project,
+            destination,
+        } = turn;
+        let app = observation.app.clone();
+        let mut state = self.lock();
+        state.labels.insert(app.clone(), (project, destination));
+        state.push(&app, Pending::Observed(Box::new(observation)));
+        self.after_push(state);
+    }
+
+    /// Adds what a drift request found to the app's episode under way (if any).
+    pub fn enrich(&self, app: &AppKey, found: Vec<Involved>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        // Only worth a write if it adds something to what is known.
+        let mut known = state.effective(app).unwrap_or_default();
+        if !known.enrich(&found) {
+            return;
+        }
+        state.push(app, Pending::Enrich(found));
+        self.after_push(state);
+    }
+
+    fn after_push(&self, state: MutexGuard<'_, State>) {
+        let pending = state.pending_total();
+        drop(state);
+        self.shared.metrics.set_history_pending(pending);
+        self.shared.wake.notify_one();
+    }
+
+    /// The episode under way, as `outOfSync` timing: `Some(None)` when the record says the app
+    /// is not drifting, `None` when history cannot say (its record is unreadable).
+    pub fn current(&self, app: &AppKey) -> Option<Option<OutOfSync>> {
+        let state = self.lock();
+        if !state.listed || state.invalid.contains_key(&object_name(app)) {
+            return None;
+        }
+        let pending = state.pending.get(app).is_some_and(|p| !p.is_empty());
+        match state.stored.get(app) {
+            Some(Held { record, .. }) if !pending => Some(current_drift(record)),
+            _ => Some(current_drift(&state.effective(app).unwrap_or_default())),
+        }
+    }
+
+    /// `GET /api/v1/history` for `app`.
+    pub fn view(&self, app: &AppKey, page: &Page, now: Timestamp) -> HistoryView {
+        let state = self.lock();
+        let name = object_name(app);
+        let pending = state.pending.get(app).map_or(0, VecDeque::len);
+        let (record, record_state, message) = match state.invalid.get(&name) {
+            Some(why) => (Record::default(), RecordState::Invalid, Some(why.clone())),
+            None => {
+                let record = state.effective(app).unwrap_or_default();
+                let record_state = match (state.stored.contains_key(app), pending) {
+                    (_, 1..) => RecordState::Pending,
+                    (true, 0) => RecordState::Stored,
+                    (false, 0) => RecordState::None,
+                };
+                let message = (pending > 0)
+                    .then(|| state.failures.get(app).map(|(_, why)| why.clone()))
+                    .flatten();
+                (record, record_state, message)
+            }
+        };
+        drop(state);
+        history_view(
+            app,
+            &record,
+            RecordView {
+                state: record_state,
+                name,
+                message,
+                pending_writes: pending,
+            },
+            page,
+            now,
+        )
+    }
+
+    /// The sink the `DriftHistory` watch feeds.
+    pub fn sink(&self) -> HistorySink {
+        HistorySink(self.clone())
+    }
+
+    /// Writes pending observations until the process stops: the recorder. Also prunes every
+    /// record each sweep interval and keeps the drifting gauges current.
+    pub async fn run(self, resources: OwnResources) {
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let mut sweep = tokio::time::interval(self.shared.settings.sweep_every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut gauges = tokio::time::interval(GAUGE_EVERY);
+        gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            while tasks.len() < WRITE_CONCURRENCY {
+                let Some(app) = self.lock().next_ready(Instant::now()) else {
+                    break;
+                };
+                tasks.spawn(self.clone().store(app, resources.clone()));
+            }
+            let retry = self.lock().next_retry();
+            tokio::select! {
+                _ = self.shared.wake.notified() => {}
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(error) = done {
+                        tracing::error!(%error, "a drift history write failed unexpectedly");
+                    }
+                }
+                _ = sleep_until(retry) => {}
+                _ = sweep.tick() => self.sweep(crate::clock::now()),
+                _ = gauges.tick() => self.update_gauges(crate::clock::now()),
+            }
+        }
+    }
+
+    /// Stores one app's pending observations: read-modify-write until it sticks, fails, or
+    /// needs no write.
+    async fn store(self, app: AppKey, resources: OwnResources) {
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let Some(plan) = self
+                .lock()
+                .plan(&app, &self.shared.settings, crate::clock::now())
+            else {
+                break Ok(());
+            };
+            let written = match &plan.write {
+                Write::Nothing => Ok(None),
+                Write::Create(object) => resources.create(object.clone()).await.map(Some),
+                Write::Replace(object) => resources.replace(object.clone()).await.map(Some),
+                Write::Delete { resource_version } => resources
+                    .delete(&object_name(&app), resource_version)
+                    .await
+                    .map(|()| None),
+            };
+            match written {
+                Ok(stored) => {
+                    self.done(&app, &plan, stored);
+                    break Ok(());
+                }
+                Err(WriteError::Conflict | WriteError::AlreadyExists | WriteError::NotFound)
+                    if attempt < CONFLICT_RETRIES =>
+                {
+                    self.shared.metrics.history_write_error("conflict");
+                    match resources.get(&object_name(&app)).await {
+                        Ok(fresh) => self.refresh(&app, fresh),
+                        Err(error) => break Err(error),
+                    }
+                }
+                Err(error) => break Err(error),
+            }
+        };
+        let mut state = self.lock();
+        state.in_flight.remove(&app);
+        match result {
+            Ok(()) => {
+                state.failures.remove(&app);
+                state.requeue_if_pending(&app);
+            }
+            Err(error) => {
+                let (failures, _) = state.failures.get(&app).cloned().unwrap_or_default();
+                let delay = backoff(failures);
+                let reason = match &error {
+                    WriteError::Invalid(_) => "invalid",
+                    WriteError::Forbidden(_) => "forbidden",
+                    WriteError::Unreachable(_) => "unreachable",
+                    _ => "conflict",
+                };
+                tracing::warn!(
+                    app = %app,
+                    name = %object_name(&app),
+                    %error,
+                    pending = state.pending.get(&app).map_or(0, VecDeque::len),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "cannot store drift history; keeping it in memory and retrying"
+                );
+                self.shared.metrics.history_write_error(reason);
+                state
+                    .failures
+                    .insert(app.clone(), (failures.saturating_add(1), error.to_string()));
+                let at = Instant::now() + delay;
+                state.retry_at.insert(app.clone(), at);
+                state.delayed.push(Reverse((at, app)));
+            }
+        }
+        let pending = state.pending_total();
+        drop(state);
+        self.shared.metrics.set_history_pending(pending);
+        self.shared.wake.notify_one();
+    }
+
+    /// A write stuck: what it stored replaces the held record, the observations it carried are
+    /// done, and what they did is counted.
+    fn done(&self, app: &AppKey, plan: &Plan, stored: Option<Stored>) {
+        let mut state = self.lock();
+        if let Some(queue) = state.pending.get_mut(app) {
+            queue.drain(..plan.applied.min(queue.len()));
+            if queue.is_empty() {
+                state.pending.remove(app);
+            }
+        }
+        match stored {
+            Some(stored) => state.hold(stored, &self.shared.metrics),
+            None if matches!(plan.write, Write::Delete { .. }) => {
+                state.forget(&object_name(app));
+            }
+            None => {}
+        }
+        let project = state
+            .labels
+            .get(app)
+            .map_or_else(String::new, |(p, _)| p.clone());
+        drop(state);
+        if matches!(plan.write, Write::Nothing) {
+            return;
+        }
+        for outcome in &plan.outcomes {
+            match outcome {
+                Outcome::Opened => self.shared.metrics.episode_started(&project),
+                Outcome::Closed(cause) => {
+                    self.shared.metrics.episode_ended(&project, cause.as_str())
+                }
+                Outcome::Revised | Outcome::Unchanged => {}
+            }
+        }
+        tracing::debug!(app = %app, outcomes = ?plan.outcomes, "drift history stored");
+    }
+
+    /// The record as the API server has it now (after a conflict).
+    fn refresh(&self, app: &AppKey, fresh: Option<Stored>) {
+        let mut state = self.lock();
+        match fresh {
+            Some(stored) => state.hold(stored, &self.shared.metrics),
+            None => state.forget(&object_name(app)),
+        }
+    }
+
+    /// Queues retention for every record that has something to prune.
+    fn sweep(&self, now: Timestamp) {
+        let mut state = self.lock();
+        let retention = self.shared.settings.retention;
+        let due: Vec<AppKey> = state
+            .stored
+            .iter()
+            .filter(|(app, Held { record, .. })| {
+                let mut pruned = record.clone();
+                pruned.prune(app, now, &retention) > 0 || record.episodes.is_empty()
+            })
+            .map(|(app, _)| app.clone())
+            .collect();
+        for app in &due {
+            state.push(app, Pending::Retain);
+        }
+        drop(state);
+        if !due.is_empty() {
+            tracing::info!(records = due.len(), "pruning drift histories");
+            self.shared.wake.notify_one();
+        }
+    }
+
+    fn update_gauges(&self, now: Timestamp) {
+        let mut state = self.lock();
+        let mut drifting_by_project: HashMap<String, i64> = HashMap::new();
+        let mut drifting: HashMap<AppKey, (String, String, i64)> = HashMap::new();
+        let apps: Vec<AppKey> = state
+            .stored
+            .keys()
+            .chain(state.pending.keys())
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for app in apps {
+            let open = match (state.stored.get(&app), state.pending.contains_key(&app)) {
+                (Some(Held { record, .. }), false) => current_drift(record),
+                _ => state.effective(&app).and_then(|r| current_drift(&r)),
+            };
+            if let Some(open) = open {
+                let (project, destination) = state.labels.get(&app).cloned().unwrap_or_default();
+                *drifting_by_project.entry(project.clone()).or_default() += 1;
+                let seconds = now.duration_since(open.observed_since).as_secs().max(0);
+                drifting.insert(app, (project, destination, seconds));
+            }
+        }
+        let gone: Vec<AppKey> = state
+            .drifting_series
+            .iter()
+            .filter(|a| !drifting.contains_key(*a))
+            .cloned()
+            .collect();
+        let metrics = &self.shared.metrics;
+        for app in gone {
+            if let Some((project, destination)) = state.labels.get(&app) {
+                metrics.clear_app_drifting(&app.to_string(), project, destination);
+            }
+            state.drifting_series.remove(&app);
+        }
+        for (app, (project, destination, seconds)) in drifting {
+            metrics.set_app_drifting(&app.to_string(), &project, &destination, seconds);
+            state.drifting_series.insert(app);
+        }
+        metrics.set_apps_drifting(drifting_by_project);
+        metrics.set_history_records(state.stored.len(), state.invalid.len());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Held only for map updates and pure rule calls that do not panic; a poisoned lock still
+        // has consistent data.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    BACKOFF_MIN
+        .saturating_mul(1u32 << failures.min(10))
+        .min(BACKOFF_MAX)
+}
+
+/// One write: what to send, how many pending observations it carries, and what they did.
+struct Plan {
+    write: Write,
+    applied: usize,
+    outcomes: Vec<Outcome>,
+}
+
+enum Write {
+    /// The observations change nothing stored.
+    Nothing,
+    Create(serde_json::Value),
+    Replace(serde_json::Value),
+    /// Retention left the record empty.
+    Delete {
+        resource_version: String,
+    },
+}
+
+// === impl State ===
+
+impl State {
+    fn push(&mut self, app: &AppKey, item: Pending) {
+        let queue = self.pending.entry(app.clone()).or_default();
+        if queue.len() >= MAX_PENDING_PER_APP {
+            queue.pop_front();
+            tracing::warn!(app = %app, "too many drift observations waiting to be stored; dropping the oldest");
+        }
+        queue.push_back(item);
+        if self.listed {
+            self.enqueue(app);
+        }
+    }
+
+    /// Marks `app` ready to write unless it is already waiting, writing or backing off.
+    fn enqueue(&mut self, app: &AppKey) {
+        if self.queued.contains(app)
+            || self.in_flight.contains(app)
+            || self.retry_at.contains_key(app)
+            || self.blocked.contains(app)
+        {
+            return;
+        }
+        self.queued.insert(app.clone());
+        self.ready.push_back(app.clone());
+    }
+
+    fn requeue_if_pending(&mut self, app: &AppKey) {
+        if self.pending.get(app).is_some_and(|p| !p.is_empty()) {
+            self.enqueue(app);
+        }
+    }
+
+    /// The next app to write: ready now, or whose backoff has passed.
+    fn next_ready(&mut self, now: Instant) -> Option<AppKey> {
+        while let Some(Reverse((at, _))) = self.delayed.peek()
+            && *at <= now
+        {
+            let Some(Reverse((at, app))) = self.delayed.pop() else {
+                break;
+            };
+            if self.retry_at.get(&app) == Some(&at) {
+                self.retry_at.remove(&app);
+                self.requeue_if_pending(&app);
+            }
+        }
+        let app = self.ready.pop_front()?;
+        self.queued.remove(&app);
+        self.in_flight.insert(app.clone());
+        Some(app)
+    }
+
+    fn next_retry(&self) -> Option<Instant> {
+        self.delayed.peek().map(|Reverse((at, _))| *at)
+    }
+
+    fn pending_total(&self) -> usize {
+        self.pending.values().map(VecDeque::len).sum()
+    }
+
+    /// The record as stored with every pending observation applied; `None` if the stored
+    /// object is unreadable.
+    fn effective(&self, app: &AppKey) -> Option<Record> {
+        if self.invalid.contains_key(&object_name(app)) {
+            return None;
+        }
+        let mut record = match self.stored.get(app) {
+            Some(Held { record, .. }) => record.clone(),
+            None => Record::default(),
+        };
+        for item in self.pending.get(app).into_iter().flatten() {
+            match item {
+                Pending::Observed(obs) => {
+                    record.apply(obs);
+                }
+                Pending::Enrich(found) => {
+                    record.enrich(found);
+                }
+                Pending::Retain => {}
+            }
+        }
+        Some(record)
+    }
+
+    /// What to write for `app` now, from the held record and its pending observations.
+    fn plan(&mut self, app: &AppKey, settings: &Settings, now: Timestamp) -> Option<Plan> {
+        let queue = self.pending.get(app)?;
+        if self.invalid.contains_key(&object_name(app)) {
+            // Reported when it was read; wait until it is fixed or deleted.
+            if self.blocked.insert(app.clone()) {
+                tracing::info!(
+                    app = %app,
+                    pending = queue.len(),
+                    "not writing over an unreadable drift history; keeping what was seen in memory until it is fixed or deleted"
+                );
+            }
+            return None;
+        }
+        let (resource_version, base) = match self.stored.get(app) {
+            Some(Held {
+                resource_version,
+                record,
+            }) => (Some(resource_version.clone()), record.clone()),
+            None => (None, Record::default()),
+        };
+        let mut record = base.clone();
+        let mut outcomes = Vec::with_capacity(queue.len());
+        for item in queue {
+            match item {
+                Pending::Observed(obs) => outcomes.push(record.apply(obs)),
+                Pending::Enrich(found) => {
+                    record.enrich(found);
+                }
+                Pending::Retain => {}
+            }
+        }
+        record.prune(app, now, &settings.retention);
+        let applied = queue.len();
+        let write = match resource_version {
+            _ if record == base => Write::Nothing,
+            Some(resource_version) if record.episodes.is_empty() => {
+                Write::Delete { resource_version }
+            }
+            None if record.episodes.is_empty() => Write::Nothing,
+            Some(resource_version) => {
+                let mut object = model::to_object(app, &record);
+                object["metadata"]["resourceVersion"] = resource_version.into();
+                Write::Replace(object)
+            }
+            None => Write::Create(model::to_object(app, &record)),
+        };
+        Some(Plan {
+            write,
+            applied,
+            outcomes,
+        })
+    }
+
+    /// Takes an object as read: held if readable (and not older than what is held), reported
+    /// and remembered as invalid otherwise.
+    fn hold(&mut self, stored: Stored, metrics: &Metrics) {
+        let Stored {
+            name,
+            resource_version,
+            object,
+        } = stored;
+        match model::from_object(&object) {
+            Ok((app, record)) => {
+                if let Some(Held {
+                    resource_version: held,
+                    ..
+                }) = self.stored.get(&app)
+                    && version_cmp(&resource_version, held) == Ordering::Less
+                {
+                    return; // an older event than a write this replica already holds
+                }
+                if self.invalid.remove(&name).is_some() {
+                    tracing::info!(%name, "drift history is readable again");
+                }
+                self.names.insert(name, app.clone());
+                self.stored.insert(
+                    app.clone(),
+                    Held {
+                        resource_version,
+                        record,
+                    },
+                );
+                self.unblock(&app);
+            }
+            Err(InvalidRecord(why)) => {
+                let is_new = self.invalid.get(&name) != Some(&why);
+                if is_new {
+                    tracing::warn!(
+                        %name,
+                        %why,
+                        "a drift history cannot be read; leaving it as it is (fix or delete it)"
+                    );
+                    metrics.history_invalid_record();
+                }
+                if let Some(app) = self.names.get(&name).cloned() {
+                    self.stored.remove(&app);
+                    self.unblock(&app);
+                }
+                self.invalid.insert(name, why);
+            }
+        }
+    }
+
+    fn forget(&mut self, name: &str) {
+        self.invalid.remove(name);
+        if let Some(app) = self.names.remove(name) {
+            self.stored.remove(&app);
+            self.unblock(&app);
+        } else {
+            // An invalid object's app is known only by the name rule; unblock whichever it was.
+            let blocked: Vec<AppKey> = self
+                .blocked
+                .iter()
+                .filter(|a| object_name(a) == name)
+                .cloned()
+                .collect();
+            for app in blocked {
+                self.unblock(&app);
+            }
+        }
+    }
+
+    fn unblock(&mut self, app: &AppKey) {
+        if self.blocked.remove(app) {
+            self.requeue_if_pending(app);
+        }
+    }
+}
+
+// === the watch ===
+
+/// Feeds the watched `DriftHistory` objects into [`History`].
+pub struct HistorySink(History);
+
+impl OwnSink for HistorySink {
+    fn replace(&self, objects: Vec<Stored>, _now: Timestamp) {
+        let history = &self.0;
+        let mut state = history.lock();
+        let names: HashSet<String> = objects.iter().map(|o| o.name.clone()).collect();
+        let gone: Vec<String> = state
+            .names
+            .keys()
+            .chain(state.invalid.keys())
+            .filter(|n| !names.contains(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            state.forget(&name);
+        }
+        for object in objects {
+            state.hold(object, &history.shared.metrics);
+        }
+        if !state.listed {
+            state.listed = true;
+            let apps: Vec<AppKey> = state.pending.keys().cloned().collect();
+            for app in apps {
+                state.enqueue(&app);
+            }
+        }
+        history
+            .shared
+            .metrics
+            .set_history_records(state.stored.len(), state.invalid.len());
+        drop(state);
+        history.shared.wake.notify_one();
+    }
+
+    fn apply(&self, object: Stored, _now: Timestamp) {
+        let history = &self.0;
+        history.lock().hold(object, &history.shared.metrics);
+        history.shared.wake.notify_one();
+    }
+
+    fn delete(&self, name: &str, _now: Timestamp) {
+        let history = &self.0;
+        history.lock().forget(name);
+        history.shared.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drift_core::history::fixtures::t;
+    use drift_core::history::rules::{AppState, Change};
+
+    fn history() -> History {
+        History::new(Settings::default(), Arc::new(Metrics::new()))
+    }
+
+    fn turn(version: u64, change: Change) -> Turn {
+        Turn {
+            observation: Observation {
+                app: AppKey::new("argocd", "a"),
+                version: version.to_string(),
+                at: t(version as i64),
+                witnessed: true,
+                change,
+            },
+            project: "p".into(),
+            destination: "https://kubernetes.default.svc".into(),
+        }
+    }
+
+    fn drifting(version: u64) -> Change {
+        Change::Drifting {
+            id: format!("u-{version}"),
+            state: AppState::default(),
+            resources: vec![],
+        }
+    }
+
+    fn stored(record: &Record, rv: &str) -> Stored {
+        let app = AppKey::new("argocd", "a");
+        let mut object = model::to_object(&app, record);
+        object["metadata"]["resourceVersion"] = rv.into();
+        Stored {
+            name: object_name(&app),
+            resource_version: rv.into(),
+            object,
+        }
+    }
+
+    #[test]
+    fn nothing_is_written_before_the_records_are_listed() {
+        let h = history();
+        h.turn(turn(5, drifting(5)));
+        let mut state = h.lock();
+        assert_eq!(state.next_ready(Instant::now()), None);
+        drop(state);
+        h.sink().replace(vec![], t(0));
+        let mut state = h.lock();
+        let app = state.next_ready(Instant::now()).unwrap();
+        let plan = state.plan(&app, &h.shared.settings, t(10)).expect("a plan");
+        assert!(matches!(plan.write, Write::Create(_)));
+        assert_eq!(plan.outcomes, [Outcome::Opened]);
+    }
+
+    #[test]
+    fn answers_include_what_is_not_stored_yet() {
+        let h = history();
+        h.sink().replace(vec![], t(0));
+        h.turn(turn(5, drifting(5)));
+        let app = AppKey::new("argocd", "a");
+        let current = h.current(&app).unwrap().unwrap();
+        assert_eq!(current.since, Some(t(5)));
+        let view = h.view(&app, &Page::default(), t(10));
+        assert_eq!(view.record.state, RecordState::Pending);
+        assert_eq!(view.record.pending_writes, 1);
+        assert_eq!(view.episodes.len(), 1);
+    }
+
+    #[test]
+    fn an_unreadable_record_is_reported_and_blocks_writes_until_it_changes() {
+        let h = history();
+        let app = AppKey::new("argocd", "a");
+        let mut bad = stored(&Record::default(), "7");
+        bad.object["status"] = serde_json::json!({"episodes": "garbage"});
+        h.sink().replace(vec![bad], t(0));
+        h.turn(turn(9, drifting(9)));
+        assert_eq!(h.current(&app), None, "history cannot say");
+        let view = h.view(&app, &Page::default(), t(10));
+        assert_eq!(view.record.state, RecordState::Invalid);
+        assert!(view.record.message.unwrap().starts_with("status:"));
+        let mut state = h.lock();
+        let ready = state.next_ready(Instant::now()).unwrap();
+        assert!(state.plan(&ready, &h.shared.settings, t(10)).is_none());
+        state.in_flight.remove(&ready);
+        assert!(state.blocked.contains(&app));
+        // Fixed by hand: writing resumes.
+        state.hold(stored(&Record::default(), "8"), &h.shared.metrics);
+        assert!(!state.blocked.contains(&app));
+        assert_eq!(state.next_ready(Instant::now()), Some(app));
+    }
+
+    #[test]
+    fn an_older_event_does_not_replace_a_newer_write() {
+        let h = history();
+        let app = AppKey::new("argocd", "a");
+        let mut newer = Record::default();
+        newer.apply(&turn(5, drifting(5)).observation);
+        let mut state = h.lock();
+        state.hold(stored(&newer, "20"), &h.shared.metrics);
+        state.hold(stored(&Record::default(), "19"), &h.shared.metrics);
+        let Some(Held { record, .. }) = state.stored.get(&app) else {
+            panic!()
+        };
+        assert_eq!(record.episodes.len(), 1);
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap() {
+        assert_eq!(backoff(0), BACKOFF_MIN);
+        assert_eq!(backoff(2), BACKOFF_MIN * 4);
+        assert_eq!(backoff(30), BACKOFF_MAX);
+    }
+}
