@@ -26,5 +26,5 @@ mkdir -p "$dir/argocd"
 testenv/real-argocd.sh start "$dir/argocd" "$dir/kubeconfig" http://127.0.0.1:9
 
 export DRIFT_TEST_CLUSTER=real DRIFT_TEST_KUBECONFIG="$dir/kubeconfig" DRIFT_TEST_ARGOCD_ENV="$dir/argocd/argocd.env"
-cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy -- --include-ignored
+cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test history --test argocd_proxy -- --include-ignored
 cargo test --locked -p testenv --test fake_matches_real -- --ignored

@@ -48,8 +48,9 @@ async fn readiness_explains_a_refusal_to_list_applications() {
 }
 
 /// The least privilege the chart grants: get, list and watch on Applications in the watched
-/// namespaces, and on the one ConfigMap `argocd-cm` in Argo CD's namespace; nothing else. Only a
-/// real server enforces RBAC.
+/// namespaces, and on the one ConfigMap `argocd-cm` in Argo CD's namespace; the project's own
+/// DriftHistories (read and write) in its own namespace; nothing else. Only a real server
+/// enforces RBAC.
 #[tokio::test]
 #[ignore = "needs a real API server: make test-real"]
 async fn listing_and_watching_applications_is_all_the_access_needed() {
@@ -83,6 +84,22 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
         "kind": "RoleBinding",
         "metadata": {"name": "argocd-drift-settings", "namespace": "argocd"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-settings"},
+        "subjects": [{"kind": "User", "name": "drift-user"}]
+    }));
+    // The drift history: the project's own DriftHistories in POD_NAMESPACE (the test harness
+    // puts it in the test's argocd namespace), read and written.
+    grants.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "argocd-drift-history", "namespace": "argocd"},
+        "rules": [{"apiGroups": ["argocd-drift.io"], "resources": ["drifthistories"],
+            "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
+    }));
+    grants.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "argocd-drift-history", "namespace": "argocd"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-history"},
         "subjects": [{"kind": "User", "name": "drift-user"}]
     }));
     cluster.create_objects(grants).await.unwrap();
