@@ -42,3 +42,7 @@ record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh re
 .PHONY: bench
 bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
 	scripts/bench.sh
+
+.PHONY: bench-drift
+bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
+	scripts/bench-drift.sh
