@@ -271,12 +271,10 @@ impl TestCluster {
                 meta.remove("resourceVersion");
             }
         }
-        let namespace_objects: Vec<Value> = map
-            .values()
-            .map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .collect();
+        let namespace_object = |ns: &String| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         let stored = match &self.fake {
             Some(fake) => {
+                let namespace_objects: Vec<Value> = map.values().map(namespace_object).collect();
                 for obj in recording.prerequisites.iter().chain(&namespace_objects) {
                     fake.store()
                         .upsert(obj.clone())
@@ -295,7 +293,19 @@ impl TestCluster {
                 for crd in &recording.prerequisites {
                     ensure_prerequisite(&client, crd).await?;
                 }
-                self.create_objects(namespace_objects).await?;
+                // Several recordings may share a namespace (`argocd`): create the missing ones,
+                // under the recorded names (create_objects renames them).
+                let existing: Api<DynamicObject> = Api::all_with(
+                    client.clone(),
+                    &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
+                );
+                let mut missing = Vec::new();
+                for (recorded, here) in &map {
+                    if existing.get_opt(here).await?.is_none() {
+                        missing.push(namespace_object(recorded));
+                    }
+                }
+                self.create_objects(missing).await?;
                 let mut stored = Vec::new();
                 for obj in objects {
                     stored.push(seed_real(&client, obj).await?);

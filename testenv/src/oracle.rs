@@ -801,7 +801,10 @@ impl Stage<'_> {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
-                bail!("not healed: replicas {replicas}, LOG_LEVEL {level}");
+                bail!(
+                    "not healed: replicas {replicas}, LOG_LEVEL {level}, sync {}",
+                    app["status"]["sync"]["status"]
+                );
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
