@@ -192,22 +192,7 @@ impl Stage<'_> {
             .git
             .commit(&format!("{}: first version", self.name), changes)
             .await?;
-        let namespaces = Api::<DynamicObject>::all_with(
-            self.argocd().kube(),
-            &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
-        );
-        namespaces
-            .create(
-                &PostParams {
-                    field_manager: Some(FIXTURE_MANAGER.into()),
-                    ..Default::default()
-                },
-                &serde_json::from_value(
-                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.ns()}}),
-                )?,
-            )
-            .await
-            .with_context(|| format!("creating namespace {}", self.ns()))?;
+        self.tools().create_namespace(self.ns()).await?;
         let mut app = json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
@@ -366,6 +351,10 @@ impl Stage<'_> {
                     "deployment.yaml",
                     deployment("api", "registry.example.com/shop/api:2.0.3", 2),
                 ),
+                (
+                    "flags.yaml",
+                    configmap("api-flags", &[("NEW_CHECKOUT", "off")]),
+                ),
             ],
             json!({"syncPolicy": {"syncOptions": ["ServerSideApply=true"]}}),
             FirstSync::Manual,
@@ -396,7 +385,7 @@ impl Stage<'_> {
             "An app with the sync option ServerSideApply=true: Argo CD applies as argocd-controller \
              (operation Apply). Then `kubectl edit` changes a ConfigMap value (kubectl-edit, Update), and \
              a platform operator server-side applies (platform-operator, force) a Deployment with a higher \
-             memory limit and a new annotation.",
+             memory limit and a new annotation. A third object stays untouched.",
             vec![
                 (
                     self.key("", "ConfigMap", "api-config"),
@@ -410,6 +399,7 @@ impl Stage<'_> {
                     )
                     .with_added(&["/metadata/annotations/platform.example.com~1cost-center"]),
                 ),
+                (self.key("", "ConfigMap", "api-flags"), Expected::synced()),
             ],
             vec![],
         )

@@ -228,14 +228,6 @@ impl Scenario {
         });
     }
 
-    fn api_for(&self, obj: &Value) -> anyhow::Result<Api<DynamicObject>> {
-        Ok(self.tools.api(
-            obj["apiVersion"].as_str().context("apiVersion")?,
-            obj["kind"].as_str().context("kind")?,
-            obj["metadata"]["namespace"].as_str().context("namespace")?,
-        ))
-    }
-
     fn remember(&mut self, obj: &Value) {
         let field = |p: &str| {
             obj.pointer(p)
@@ -251,35 +243,14 @@ impl Scenario {
         ));
     }
 
-    /// What `kubectl apply` (client-side) does for a new object, as Argo CD runs it: POST the
-    /// manifest with the manifest itself in the last-applied annotation.
-    async fn client_side_apply(&mut self, mut obj: Value) -> anyhow::Result<()> {
-        let manifest = obj.clone();
-        obj["metadata"]["annotations"][LAST_APPLIED] =
-            Value::String(serde_json::to_string(&manifest)? + "\n");
-        let api = self.api_for(&obj)?;
-        let params = PostParams {
-            field_manager: Some(ARGOCD_MANAGER.into()),
-            ..Default::default()
-        };
-        api.create(&params, &serde_json::from_value(obj.clone())?)
-            .await
-            .with_context(|| format!("client-side apply of {}", obj["metadata"]["name"]))?;
+    async fn client_side_apply(&mut self, obj: Value) -> anyhow::Result<()> {
+        self.tools.argocd_client_side_apply(&obj).await?;
         self.remember(&obj);
         Ok(())
     }
 
-    /// What Argo CD's `ServerSideApply=true` sync sends: an apply patch with force.
     async fn server_side_apply(&mut self, obj: Value) -> anyhow::Result<()> {
-        let api = self.api_for(&obj)?;
-        let name = obj["metadata"]["name"]
-            .as_str()
-            .context("name")?
-            .to_string();
-        let params = PatchParams::apply(ARGOCD_MANAGER).force();
-        api.patch(&name, &params, &Patch::Apply(&obj))
-            .await
-            .with_context(|| format!("server-side apply of {name}"))?;
+        self.tools.argocd_server_side_apply(&obj).await?;
         self.remember(&obj);
         Ok(())
     }
@@ -302,6 +273,67 @@ impl Tools {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
         Api::namespaced_with(self.client.clone(), namespace, &resource)
+    }
+
+    fn api_for(&self, obj: &Value) -> anyhow::Result<Api<DynamicObject>> {
+        Ok(self.api(
+            obj["apiVersion"].as_str().context("apiVersion")?,
+            obj["kind"].as_str().context("kind")?,
+            obj["metadata"]["namespace"].as_str().context("namespace")?,
+        ))
+    }
+
+    /// Creates a namespace (manager [`FIXTURE_MANAGER`](crate::FIXTURE_MANAGER)).
+    pub async fn create_namespace(&self, name: &str) -> anyhow::Result<()> {
+        let namespaces = Api::<DynamicObject>::all_with(
+            self.client.clone(),
+            &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
+        );
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        namespaces
+            .create(
+                &PostParams {
+                    field_manager: Some(crate::FIXTURE_MANAGER.into()),
+                    ..Default::default()
+                },
+                &serde_json::from_value(obj)?,
+            )
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+        Ok(())
+    }
+
+    /// Argo CD's sync of a new object with client-side apply (its default), as simulated for
+    /// the demo: what `kubectl apply` does for a new object, as Argo CD runs it — POST the
+    /// manifest with the manifest itself in the last-applied annotation, manager
+    /// `argocd-controller`. The concordance suite compares it with the real controller's.
+    pub async fn argocd_client_side_apply(&self, manifest: &Value) -> anyhow::Result<Value> {
+        let mut obj = manifest.clone();
+        obj["metadata"]["annotations"][LAST_APPLIED] =
+            Value::String(serde_json::to_string(manifest)? + "\n");
+        let params = PostParams {
+            field_manager: Some(ARGOCD_MANAGER.into()),
+            ..Default::default()
+        };
+        let made = self
+            .api_for(&obj)?
+            .create(&params, &serde_json::from_value(obj.clone())?)
+            .await
+            .with_context(|| format!("client-side apply of {}", obj["metadata"]["name"]))?;
+        Ok(serde_json::to_value(made)?)
+    }
+
+    /// What Argo CD's `ServerSideApply=true` sync sends, as simulated for the demo: an apply
+    /// patch with force, manager `argocd-controller`.
+    pub async fn argocd_server_side_apply(&self, manifest: &Value) -> anyhow::Result<Value> {
+        let name = manifest["metadata"]["name"].as_str().context("name")?;
+        let params = PatchParams::apply(ARGOCD_MANAGER).force();
+        let made = self
+            .api_for(manifest)?
+            .patch(name, &params, &Patch::Apply(manifest))
+            .await
+            .with_context(|| format!("server-side apply of {name}"))?;
+        Ok(serde_json::to_value(made)?)
     }
 
     /// `kubectl edit`: a strategic merge patch of what changed, manager `kubectl-edit`.

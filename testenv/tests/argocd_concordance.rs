@@ -10,17 +10,23 @@
 //!   merely added field among them (`Recording::disagreements`);
 //! - the verdict and the differing paths are the ones recorded in `fixtures/argocd-real/` (the
 //!   fixtures the fake-cluster suites use still describe what a real Argo CD does);
+//! - the apply that `testenv::scenario` simulates for the demo (Argo CD's client-side and
+//!   server-side apply of a new object) writes what the real controller wrote, for every object
+//!   only Argo CD has written to ([`simulated_apply_differences`]);
 //! - argocd-drift's own verdict, derived from the same intent ([`ours`]), differs from Argo CD's
 //!   only where [`DELIBERATE_DIFFERENCES`] says so and why. Until the drift engine lands, the test
 //!   asserts the oracle itself; [`engine_verdict`] is the one place to plug the engine in.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use testenv::argocd::{ArgoCd, ResourceKey};
 use testenv::oracle::{Player, SCENARIOS, SECRET_VALUES};
-use testenv::recording::{Cause, Expected, Recording, diff_paths, load_recordings, recordings_dir};
+use testenv::recording::{
+    Cause, Expected, Recording, diff_paths, last_applied, load_recordings, recordings_dir,
+};
+use testenv::scenario::Tools;
 
 /// What argocd-drift says about one live resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +125,7 @@ fn control_plane_env() -> PathBuf {
 #[ignore = "needs a real Argo CD control plane: make test-real"]
 async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
     let argocd = ArgoCd::connect(&control_plane_env()).await.unwrap();
+    let tools = Tools::new(argocd.kube());
     let player = Player::new(argocd).await.unwrap();
     let started = std::time::Instant::now();
     let played = player.play_all(SCENARIOS).await;
@@ -135,6 +142,7 @@ async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
     let allowed = SECRET_VALUES.iter().map(|s| s.to_string()).collect();
 
     let mut failures = Vec::new();
+    let mut simulated = (0, 0);
     for (name, result) in played {
         let live = match result {
             Ok(r) => r,
@@ -146,6 +154,14 @@ async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
         let mut fail = |p: String| failures.push(format!("{name}: {p}"));
         live.disagreements().into_iter().for_each(&mut fail);
         live.malformations(&allowed).into_iter().for_each(&mut fail);
+
+        let sim_ns = format!("sim-{name}");
+        tools.create_namespace(&sim_ns).await.unwrap();
+        let (differences, (client, server)) =
+            simulated_apply_differences(&tools, &live, &sim_ns).await;
+        differences.into_iter().for_each(&mut fail);
+        simulated.0 += client;
+        simulated.1 += server;
 
         let Some(recorded) = committed.get(&name) else {
             fail("no committed recording (run make record-fixtures)".into());
@@ -184,7 +200,116 @@ async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
             }
         }
     }
+    eprintln!(
+        "the simulated apply wrote what the real controller wrote for {} objects (client-side) and {} (server-side)",
+        simulated.0, simulated.1
+    );
+    assert!(
+        simulated.0 > 0 && simulated.1 > 0,
+        "no object to compare the simulated apply with: {simulated:?}"
+    );
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// How the simulated apply of `testenv::scenario` differs from the real controller's, for each
+/// live object of `recording` that only `argocd-controller` has written to: the same manifest
+/// (the last-applied annotation for client-side apply, Argo CD's target state for server-side
+/// apply) is applied the simulated way into `sim_ns`, and the two objects' `managedFields`
+/// (manager, operation, fields), annotations, labels and `spec` are compared.
+/// Also returns how many objects were compared with each kind of apply: `(client, server)`.
+async fn simulated_apply_differences(
+    tools: &Tools,
+    recording: &Recording,
+    sim_ns: &str,
+) -> (Vec<String>, (usize, usize)) {
+    let mut out = Vec::new();
+    let mut compared = (0, 0);
+    for real in &recording.live {
+        let key = ResourceKey::of_object(real);
+        let entries = real["metadata"]["managedFields"].as_array().unwrap();
+        if entries.len() != 1 || entries[0]["manager"] != "argocd-controller" {
+            continue;
+        }
+        let server_side = entries[0]["operation"] == "Apply";
+        if server_side {
+            compared.1 += 1;
+        } else {
+            compared.0 += 1;
+        }
+        let mut manifest = if server_side {
+            let item = recording.managed_resource(&key).unwrap();
+            serde_json::from_str(item["targetState"].as_str().unwrap()).unwrap()
+        } else {
+            last_applied(real).unwrap()
+        };
+        manifest["metadata"]["namespace"] = json!(sim_ns);
+        let simulated = if server_side {
+            tools.argocd_server_side_apply(&manifest).await
+        } else {
+            tools.argocd_client_side_apply(&manifest).await
+        };
+        let simulated = match simulated {
+            Ok(o) => o,
+            Err(e) => {
+                out.push(format!("{key}: the simulated apply failed: {e:#}"));
+                continue;
+            }
+        };
+        let fields = |o: &Value| -> Vec<Value> {
+            o["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    json!([
+                        e["manager"],
+                        e["operation"],
+                        e["subresource"],
+                        e["fieldsV1"]
+                    ])
+                })
+                .collect()
+        };
+        if fields(real) != fields(&simulated) {
+            out.push(format!(
+                "{key}: managedFields: real {:?}, simulated {:?}",
+                fields(real),
+                fields(&simulated)
+            ));
+        }
+        let meta = |o: &Value, field: &str| -> Value {
+            let text = o["metadata"][field].to_string().replace(
+                &format!("\\\"namespace\\\":\\\"{}\\\"", key.namespace),
+                &format!("\\\"namespace\\\":\\\"{sim_ns}\\\""),
+            );
+            serde_json::from_str(&text).unwrap()
+        };
+        for field in ["annotations", "labels"] {
+            if meta(real, field) != meta(&simulated, field) {
+                out.push(format!(
+                    "{key}: {field}: real {}, simulated {}",
+                    meta(real, field),
+                    meta(&simulated, field)
+                ));
+            }
+        }
+        let spec = |o: &Value| {
+            let mut spec = o["spec"].clone();
+            if let Some(s) = spec.as_object_mut() {
+                s.remove("clusterIP");
+                s.remove("clusterIPs");
+            }
+            spec
+        };
+        if spec(real) != spec(&simulated) {
+            out.push(format!(
+                "{key}: spec: real {}, simulated {}",
+                spec(real),
+                spec(&simulated)
+            ));
+        }
+    }
+    (out, compared)
 }
 
 #[test]
