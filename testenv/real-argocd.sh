@@ -543,13 +543,14 @@ YAML
 
 # argocd-repo-server, plain-text gRPC on 127.0.0.1. Sets REPO_PID REPO_PORT.
 start_repo_server() { # <dir>
-	local d=$1 attempt deadline metrics code
+	local d=$1 attempt deadline metrics code t0
 	mkdir -p "$d/repo-server/tmp"
 	for attempt in 1 2 3; do
 		REPO_PORT=$(free_port)
 		metrics=$(free_port)
 		[[ $REPO_PORT != "$metrics" ]] || continue
 		: >"$d/argocd-repo-server.log"
+		t0=$(now_ms)
 		# ARGOCD_GPG_ENABLED=false: no gpg keyring (a pod has one at /app/config/gpg);
 		# ARGOCD_ASK_PASS_SOCK: the default /tmp/reposerver-ask-pass.sock would be
 		# shared by every instance on the machine; TMPDIR: where it clones.
@@ -574,7 +575,10 @@ start_repo_server() { # <dir>
 			fi
 			# ?full=true makes it call its own gRPC health service.
 			code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics/healthz?full=true" 2>/dev/null || true)
-			[[ $code == 200 ]] && return 0
+			if [[ $code == 200 ]]; then
+				log "argocd-repo-server serving $(elapsed "$t0") after exec"
+				return 0
+			fi
 			sleep 0.1
 		done
 		tail -n 40 "$d/argocd-repo-server.log" >&2
@@ -586,10 +590,11 @@ start_repo_server() { # <dir>
 # argocd-application-controller with upstream's defaults (resync 120 s, self-heal
 # backoff 2 s ×3), except the metrics port. Sets CONTROLLER_PID.
 start_controller() { # <dir> <kubeconfig>
-	local d=$1 kc=$2 attempt deadline metrics code
+	local d=$1 kc=$2 attempt deadline metrics code t0
 	for attempt in 1 2 3; do
 		metrics=$(free_port)
 		: >"$d/argocd-application-controller.log"
+		t0=$(now_ms)
 		# The metrics/healthz listener binds 0.0.0.0 (no address flag upstream).
 		CONTROLLER_PID=$(PATH="$d/bin:$PATH" HOME="$d" ARGOCD_FAKE_IN_CLUSTER=true KUBECONFIG="$kc" \
 			spawn "$d/argocd-application-controller.log" "$d/bin/argocd-application-controller" \
@@ -609,7 +614,10 @@ start_controller() { # <dir> <kubeconfig>
 				die "argocd-application-controller exited during startup"
 			fi
 			code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics/healthz" 2>/dev/null || true)
-			[[ $code == 200 ]] && return 0
+			if [[ $code == 200 ]]; then
+				log "argocd-application-controller healthy $(elapsed "$t0") after exec"
+				return 0
+			fi
 			sleep 0.1
 		done
 		tail -n 40 "$d/argocd-application-controller.log" >&2
