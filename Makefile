@@ -36,7 +36,7 @@ real-bins: ## Build and cache kube-apiserver, etcd and argocd-server from their 
 	testenv/real-argocd.sh bins
 
 .PHONY: record-fixtures
-record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh real API server
+record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml and fixtures/argocd-real/ from a fresh real cluster and Argo CD
 	testenv/record-fixtures.sh
 
 .PHONY: bench
