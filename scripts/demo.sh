@@ -60,6 +60,16 @@ Call it the way Argo CD's proxy extension does:
     -H 'Argocd-Application-Name: argocd:payments-api' \\
     -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
 
+Which fields drifted live, what they should be, and the field manager behind each:
+
+  curl -s http://127.0.0.1:$api_port/api/v1/drift \\
+    -H 'Authorization: Bearer $token' \\
+    -H 'Argocd-Application-Name: argocd:payments-api' \\
+    -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
+
+  (…/api/v1/drift?all=true for every resource; one in depth:
+   …/api/v1/drift/resource?group=apps&version=v1&kind=Deployment&namespace=payments&name=payments-api)
+
 Demo apps (Argocd-Application-Name / Argocd-Project-Name):
   argocd:guestbook / default            argocd:payments-api / team-payments
   argocd:web-frontend / team-web        argocd:legacy-billing / team-payments

@@ -57,4 +57,7 @@ cat "$dir/oracle-start.log" >&2
 # objects whose tracking ids name the scenario apps, and Argo CD adopts any such object as one of
 # the app's resources.
 cargo test --locked -p testenv --test argocd_concordance -- --include-ignored
+# argocd-drift itself, over HTTP, on the apps the concordance suite just played: its verdicts
+# against Argo CD's own, with the local source and with Argo CD's managed-resources.
+cargo test --locked -p argocd-drift --test argocd_live -- --include-ignored
 cargo test --locked -p testenv --test fake_matches_real --test argocd_recordings -- --ignored

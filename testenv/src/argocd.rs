@@ -176,6 +176,16 @@ impl ArgoCd {
             .with_context(|| format!("{key} not in the control plane's env file"))
     }
 
+    /// The operator's session token (an Argo CD JWT: what an account token is to the API).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// argocd-server's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Argo CD's control-plane namespace (where Applications live).
     pub fn namespace(&self) -> &str {
         self.env
