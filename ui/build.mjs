@@ -24,12 +24,16 @@ const hostReact = {
   },
 };
 
+/** The budget: Argo CD loads every extension on every page. */
+const MAX_BUNDLE_BYTES = 60 * 1024;
+
 const jsx = { jsx: "transform", jsxFactory: "React.createElement", jsxFragment: "React.Fragment" };
 
 async function bundle() {
   const result = await esbuild.build({
     entryPoints: [at("src/index.tsx")],
     outfile: at("dist/extension-drift.js"),
+    absWorkingDir: here,
     bundle: true,
     format: "iife",
     target: ["es2019"],
@@ -42,6 +46,7 @@ async function bundle() {
   });
   const size = statSync(at("dist/extension-drift.js")).size;
   console.log(`dist/extension-drift.js: ${size} bytes (${(size / 1024).toFixed(1)} KiB) minified`);
+  if (size > MAX_BUNDLE_BYTES) throw new Error(`the bundle grew past ${MAX_BUNDLE_BYTES} bytes: keep the tab light`);
   const react = Object.keys(result.metafile.inputs).filter((p) => p.includes("node_modules/react"));
   if (react.length) throw new Error(`React must not be bundled, found ${react.join(", ")}`);
 }
@@ -56,6 +61,7 @@ async function hosts() {
     await esbuild.build({
       entryPoints: [at(`host/${name === "host-react19" ? "host19" : "host16"}.tsx`)],
       outfile: at(`.build/host/${name}.js`),
+      absWorkingDir: here,
       bundle: true,
       format: "iife",
       target: ["es2019"],
@@ -76,6 +82,7 @@ async function unit() {
     outdir: at(".build/unit"),
     outExtension: { ".js": ".mjs" },
     entryNames: "[name]",
+    absWorkingDir: here,
     bundle: true,
     platform: "node",
     format: "esm",

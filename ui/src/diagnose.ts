@@ -121,10 +121,10 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
         ...base,
         title: "The shared secret does not match",
         explanation:
-          "argocd-drift answered, but the Authorization header Argo CD added is not `Bearer <PROXY_TOKEN>` of this backend (a rotated secret on one side only, or a missing `Bearer ` prefix).",
+          "argocd-drift answered, but the Authorization header Argo CD added is not 'Bearer <PROXY_TOKEN>' of this backend (a rotated secret on one side only, or a missing 'Bearer ' prefix).",
         checks: [
           { text: "Compare the secret Argo CD sends with the backend's token.", config: SECRET_CHECK },
-          { text: "The argocd-secret value must be the whole header value, `Bearer ` included: Argo CD replaces a value that is exactly `$key`, it does not fill in `Bearer $key`." },
+          { text: "The argocd-secret value must be the whole header value, 'Bearer ' included: Argo CD replaces a value that is exactly '$key', it does not fill in 'Bearer $key'." },
         ],
         transient: false,
       };
@@ -232,7 +232,7 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
           ? "The extension config lists several services and none matches this app's destination cluster."
           : "Argo CD found the call malformed (headers, or no session cookie).",
         checks: [
-          { text: "With several services, each needs a `cluster` matching the apps' spec.destination.", config: `services:\n- url: http://argocd-drift.prod.svc:8080\n  cluster: {name: prod}` },
+          { text: "With several services, each needs a 'cluster' matching the apps' spec.destination.", config: 'services:\n- url: http://argocd-drift.prod.svc:8080\n  cluster: {name: prod}' },
           { text: "Log in again if your session cookie is gone." },
         ],
         transient: false,

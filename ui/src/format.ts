@@ -5,7 +5,7 @@ import type {
   Cause,
   Change,
   DriftReport,
-  EpisodeEnd,
+  EndCause,
   JsonValue,
   ManagerClass,
   NotInspectedReason,
@@ -122,8 +122,8 @@ export const MANAGER_CLASS_LABEL: Record<ManagerClass, string> = {
   other: "controller or other tool",
 };
 
-export const EPISODE_END_LABEL: Record<EpisodeEnd, string> = {
-  automation: "synced by automation",
+export const EPISODE_END_LABEL: Record<EndCause, string> = {
+  automatedSync: "synced by automation",
   manualSync: "synced by hand",
   revertedByHand: "reverted in the cluster",
   gitChanged: "Git changed to match",

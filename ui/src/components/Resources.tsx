@@ -320,6 +320,7 @@ function DetailDiff(props: { app: AppRef; resource: ResourceDrift }) {
           {detail.managedFields.map((m, i) => (
             <span key={i} className="drift-ext__chip" title={`${m.operation}${m.subresource ? ` (${m.subresource})` : ""}, owns ${m.fields} fields; last write ${formatTime(m.time)}`}>
               {m.manager}
+              {m.subresource ? ` (${m.subresource})` : ""}
             </span>
           ))}
         </div>

@@ -1,11 +1,11 @@
 import * as React from "react";
 import { ago, CAUSE_LABEL, EPISODE_END_LABEL, formatDuration, formatTime, parseTime } from "../format";
 import { useNow } from "../poll";
-import type { EpisodeEnd, EpisodeView, HistoryView } from "../types";
+import type { DriftCause, EndCause, EpisodeView, HistoryView } from "../types";
 
-const END_COLOR: Record<EpisodeEnd | "ongoing", string> = {
+const END_COLOR: Record<EndCause | "ongoing", string> = {
   ongoing: "#f4c030",
-  automation: "#18be94",
+  automatedSync: "#18be94",
   manualSync: "#0dadea",
   revertedByHand: "#766f94",
   gitChanged: "#8fa4b1",
@@ -33,15 +33,30 @@ export function layoutBars(episodes: Array<EpisodeView>, from: number, to: numbe
     const x0 = ((Math.max(start, from) - from) / span) * width;
     const x1 = ((Math.min(end, to) - from) / span) * width;
     if (x1 < 0 || x0 > width) continue;
-    bars.push({ episode: e, x: x0, width: Math.max(2, x1 - x0), color: END_COLOR[e.end ? e.end.cause : "ongoing"] });
+    bars.push({ episode: e, x: x0, width: Math.max(2, x1 - x0), color: endColor(e) });
   }
   return bars;
 }
 
-function endText(e: EpisodeView): string {
-  if (!e.end) return "still drifting";
-  const who = e.end.cause === "manualSync" && e.end.username ? ` (${e.end.username})` : "";
-  return `${EPISODE_END_LABEL[e.end.cause]}${who}`;
+function endColor(e: EpisodeView): string {
+  return e.endCause ? END_COLOR[e.endCause] : e.ongoing ? END_COLOR.ongoing : "#ccd6dd";
+}
+
+export function endText(e: EpisodeView): string {
+  if (!e.endCause) return e.ongoing ? "still drifting" : "end not recorded";
+  const who = e.endCause === "manualSync" && e.endedBy ? ` by ${e.endedBy}` : "";
+  return `${EPISODE_END_LABEL[e.endCause]}${who}${e.endWitnessed === false ? " (seen later)" : ""}`;
+}
+
+/** The causes and field managers of an episode's resources, each once. */
+export function episodeCauses(e: EpisodeView): { causes: Array<DriftCause>; managers: Array<string> } {
+  const causes = new Set<DriftCause>();
+  const managers = new Set<string>();
+  for (const r of e.resources) {
+    if (r.cause) causes.add(r.cause);
+    for (const m of r.managers ?? []) managers.add(m);
+  }
+  return { causes: [...causes], managers: [...managers].sort() };
 }
 
 const W = 1000;
@@ -58,11 +73,27 @@ export function Timeline(props: { history: HistoryView }) {
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ x: f * W, at: new Date(from + f * (now - from)).toISOString() }));
   return (
     <div className="drift-ext__timeline" data-testid="timeline">
+      {props.history.record.state === "invalid" && (
+        <div className="drift-ext__banner drift-ext__banner--warn">
+          <i className="fa fa-exclamation-triangle" />
+          <div>
+            The stored history ({props.history.record.name}) cannot be read and is left as it is: {props.history.record.message}
+          </div>
+        </div>
+      )}
+      {props.history.record.state === "pending" && (
+        <div className="drift-ext__banner drift-ext__banner--info">
+          <i className="fa fa-info-circle" />
+          <div>
+            {props.history.record.pendingWrites} observations are not stored yet{props.history.record.message ? ` (${props.history.record.message})` : ""}; they are shown and retried.
+          </div>
+        </div>
+      )}
       <div className="drift-ext__row" style={{ marginBottom: 6 }} data-testid="history-totals">
         <span className="drift-ext__kv">
           <b>Episodes</b>
           <span>
-            {t.last24h} in 24 h · {t.last7d} in 7 d · {t.last30d} in 30 d
+            {t.episodes24h} in 24 h · {t.episodes7d} in 7 d · {t.episodes30d} in 30 d{t.complete ? "" : " (older ones pruned)"}
           </span>
         </span>
         <span className="drift-ext__kv">
@@ -91,7 +122,7 @@ export function Timeline(props: { history: HistoryView }) {
         {bars.map((b) => (
           <rect key={b.episode.id} data-testid="episode-bar" x={b.x} y={14} width={b.width} height={20} fill={b.color} rx={2}>
             <title>
-              {`${formatTime(b.episode.startedAt)} → ${b.episode.endedAt ? formatTime(b.episode.endedAt) : "now"}: ${formatDuration(b.episode.durationSeconds)}, ${endText(b.episode)}`}
+              {`${formatTime(b.episode.startedAt)} → ${b.episode.endedAt ? formatTime(b.episode.endedAt) : "now"}: ${b.episode.durationSeconds === null ? "" : `${formatDuration(b.episode.durationSeconds)}, `}${endText(b.episode)}`}
             </title>
           </rect>
         ))}
@@ -104,7 +135,7 @@ export function Timeline(props: { history: HistoryView }) {
         <span>now</span>
       </div>
       <div className="drift-ext__legend">
-        {(Object.keys(END_COLOR) as Array<EpisodeEnd | "ongoing">).map((k) => (
+        {(Object.keys(END_COLOR) as Array<EndCause | "ongoing">).map((k) => (
           <span key={k}>
             <i style={{ background: END_COLOR[k] }} />
             {k === "ongoing" ? "still drifting" : EPISODE_END_LABEL[k]}
@@ -127,7 +158,9 @@ export function Timeline(props: { history: HistoryView }) {
               </tr>
             </thead>
             <tbody>
-              {eps.map((e) => (
+              {eps.map((e) => {
+                const { causes, managers } = episodeCauses(e);
+                return (
                 <tr key={e.id} data-testid="episode">
                   <td data-label="Started" title={formatTime(e.startedAt)}>
                     {e.startWitnessed ? "" : "first seen "}
@@ -136,20 +169,21 @@ export function Timeline(props: { history: HistoryView }) {
                   <td data-label="Ended" title={e.endedAt ? formatTime(e.endedAt) : undefined}>
                     {e.endedAt ? ago(e.endedAt, now) : "—"}
                   </td>
-                  <td data-label="Duration">{formatDuration(e.durationSeconds)}</td>
+                  <td data-label="Duration">{e.durationSeconds === null ? "—" : formatDuration(e.durationSeconds)}</td>
                   <td data-label="How it ended">
-                    <i className="fa fa-square" style={{ color: END_COLOR[e.end ? e.end.cause : "ongoing"] }} /> {endText(e)}
+                    <i className="fa fa-square" style={{ color: endColor(e) }} /> {endText(e)}
                   </td>
-                  <td data-label="Cause">{e.causes.map((c) => CAUSE_LABEL[c]).join(", ")}</td>
+                  <td data-label="Cause">{causes.map((c) => CAUSE_LABEL[c]).join(", ") || "—"}</td>
                   <td data-label="Field managers">
-                    {e.managers.map((m) => (
+                    {managers.map((m) => (
                       <span key={m} className="drift-ext__chip">
                         {m}
                       </span>
                     ))}
                   </td>
                 </tr>
-              ))}
+                );
+              })}
             </tbody>
           </table>
         </div>

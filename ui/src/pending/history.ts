@@ -1,57 +1,73 @@
-// GET /api/v1/history — PROVISIONAL. The history branch (issue 9) had published no shape when
-// this was written; these types follow the issue's words (episodes newest first, paged with
-// `limit` and a cursor, totals over 24 h / 7 d / 30 d, time spent drifted, mean time to resolve,
-// the field managers behind most episodes). Replace with src/generated/history.ts once the Rust
-// view types exist; the tab reads only what it needs and tolerates missing optional parts.
+// GET /api/v1/history — written by hand from the history branch's work in progress
+// (core/src/history/view.rs: HistoryView, CurrentView, Totals, ManagerCount, EpisodeView,
+// RecordView, RecordState; model.rs: EndCause, Involved, DriftCause), not yet committed there when
+// this was written. Replace with src/generated/history.ts once those types carry the ts-rs derives
+// (see ui/README.md). Fields serialized with `skip_serializing_if` are optional here.
 
-import type { Cause } from "../generated/drift";
+export type EndCause = "automatedSync" | "manualSync" | "revertedByHand" | "gitChanged" | "appDeleted";
 
-/** How an episode ended. */
-export type EpisodeEnd =
-  | "automation" // automated sync or self-heal
-  | "manualSync" // a sync a user started
-  | "revertedByHand" // Synced again with no operation
-  | "gitChanged" // Git changed to match the live state
-  | "appDeleted"; // the Application was deleted mid-episode
+export type DriftCause = "liveChanged" | "gitAhead" | "missing" | "extra";
 
-export type EpisodeResource = {
+/** A resource involved in an episode: paths and names only, never values. */
+export type Involved = {
   group: string;
   kind: string;
   namespace: string;
   name: string;
-  cause: Cause;
-  fields: number;
-  managers: Array<string>;
+  cause?: DriftCause;
+  fields?: Array<string>;
+  /** Field managers (not Argo CD) behind those fields: tools, never people. */
+  managers?: Array<string>;
 };
 
 export type EpisodeView = {
   id: string;
   startedAt: string;
-  /** False when the start is when argocd-drift first saw the app drifted, not the turn itself. */
+  /** The turn to OutOfSync was watched; false: `startedAt` is when it was first seen. */
   startWitnessed: boolean;
+  startInferred: boolean;
   endedAt: string | null;
-  durationSeconds: number;
-  causes: Array<Cause>;
-  resources: Array<EpisodeResource>;
-  managers: Array<string>;
-  end: { cause: EpisodeEnd; username: string | null } | null;
+  endWitnessed: boolean | null;
+  ongoing: boolean;
+  /** To the end, or to now while under way. */
+  durationSeconds: number | null;
+  endCause: EndCause | null;
+  /** The Argo CD user who ran the sync that ended it (`manualSync`). */
+  endedBy: string | null;
+  endOperationPhase: string | null;
+  revisionAtStart: string | null;
+  revisionAtEnd: string | null;
+  resources: Array<Involved>;
+  detailTrimmed: boolean;
 };
 
 export type ManagerCount = { manager: string; episodes: number };
 
-export type HistoryTotals = {
-  last24h: number;
-  last7d: number;
-  last30d: number;
+export type Totals = {
+  episodes24h: number;
+  episodes7d: number;
+  episodes30d: number;
+  countedSince: string;
+  complete: boolean;
   driftedSeconds30d: number;
   meanTimeToResolveSeconds: number | null;
+  resolvedEpisodes30d: number;
   topManagers: Array<ManagerCount>;
 };
 
+export type CurrentView = { episodeId: string; since: string | null; observedSince: string };
+
+export type RecordState = "none" | "stored" | "pending" | "invalid";
+
+export type RecordView = { state: RecordState; name: string; message: string | null; pendingWrites: number };
+
 export type HistoryView = {
   application: { namespace: string; name: string };
+  current: CurrentView | null;
+  totals: Totals;
+  /** Newest first. */
   episodes: Array<EpisodeView>;
   nextCursor: string | null;
-  totals: HistoryTotals;
+  record: RecordView;
   generatedAt: string;
 };
