@@ -117,6 +117,25 @@ async function getApplication(namespace, name) {
 
 // === stand-ins for routes a backend may not serve yet ===
 
+function backendJson(path, headers) {
+  return new Promise((resolvePromise, reject) => {
+    const r = httpRequest(new URL(path, config.backend), { method: "GET", headers, timeout: 5000 }, (up) => {
+      const chunks = [];
+      up.on("data", (c) => chunks.push(c));
+      up.on("end", () => {
+        try {
+          resolvePromise(up.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : null);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    r.on("timeout", () => r.destroy(new Error("timeout")));
+    r.on("error", reject);
+    r.end();
+  });
+}
+
 function standInFor(path) {
   if (path === "/api/v1/history") return sampleHistory;
   if (path === "/api/v1/reports") return sampleReports;
@@ -127,8 +146,11 @@ const HOUR = 3600 * 1000;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
 
 /** A week of episodes ending in each way, and one still open (the demo's current drift). */
-function sampleHistory(app) {
+function sampleHistory(app, status) {
   const now = Date.now();
+  // The open episode is the drift the backend reports now (none when the app is in sync).
+  const drifting = status?.outOfSync ?? null;
+  const openStart = drifting ? Date.parse(drifting.since ?? drifting.observedSince) : null;
   const involved = (kind, name, cause, managers) => ({ group: kind === "Deployment" ? "apps" : "", kind, namespace: "payments", name, cause, fields: [], managers });
   const ep = (id, startH, endH, resources, endCause, endedBy = null) => ({
     id: `${app.name}-${id}`,
@@ -147,8 +169,12 @@ function sampleHistory(app) {
     resources,
     detailTrimmed: false,
   });
+  const open = openStart === null ? [] : [{
+    ...ep("6", (now - openStart) / HOUR, null, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-edit", "kubectl-set"])], null),
+    startWitnessed: drifting.since !== null,
+  }];
   const episodes = [
-    ep("6", 2, null, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-edit", "kubectl-set"])], null),
+    ...open,
     ep("5", 20, 19.5, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-scale"])], "automatedSync"),
     ep("4", 50, 44, [involved("ConfigMap", "payments-config", "gitAhead", [])], "manualSync", "alice@example.com"),
     ep("3", 80, 79, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-edit"])], "revertedByHand"),
@@ -158,11 +184,11 @@ function sampleHistory(app) {
   const resolved = episodes.filter((e) => e.endedAt && e.startWitnessed);
   return {
     application: app,
-    current: { episodeId: episodes[0].id, since: episodes[0].startedAt, observedSince: episodes[0].startedAt },
+    current: open.length ? { episodeId: open[0].id, since: drifting.since, observedSince: drifting.observedSince } : null,
     totals: {
-      episodes24h: 2,
-      episodes7d: 6,
-      episodes30d: 6,
+      episodes24h: open.length + 1,
+      episodes7d: episodes.length,
+      episodes30d: episodes.length,
       countedSince: iso(now - 30 * 24 * HOUR),
       complete: true,
       driftedSeconds30d: episodes.reduce((s, e) => s + e.durationSeconds, 0),
@@ -338,7 +364,11 @@ async function proxyExtension(req, res, name, rest) {
           // not the backend's error JSON
         }
         if (code === "ROUTE_NOT_FOUND") {
-          return send(res, 200, JSON.stringify(standIn({ namespace: appNs, name: appName })), "application/json", { "X-Argo-Sim-Stand-In": target.pathname });
+          // The sample's open episode starts when the backend says the app has drifted since.
+          backendJson("/api/v1/status", headers)
+            .catch(() => null)
+            .then((status) => send(res, 200, JSON.stringify(standIn({ namespace: appNs, name: appName }, status)), "application/json", { "X-Argo-Sim-Stand-In": target.pathname }));
+          return;
         }
         res.writeHead(404, out);
         res.end(body);

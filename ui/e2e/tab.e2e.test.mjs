@@ -215,6 +215,61 @@ for (const react of [16, 19]) {
       await context.close();
     });
 
+    // The demo's drift has no Secret change and no ignore rule, so this test adds one of each to
+    // the backend's real answer (in the browser, for this test only) to check how they render.
+    test("Secret values show only as changed, and ignored differences sit behind a toggle", async () => {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const page = await context.newPage();
+      await page.route("**/extensions/drift/api/v1/drift", async (route) => {
+        const real = await (await route.fetch()).json();
+        const deployment = real.resources.find((r) => r.kind === "Deployment");
+        deployment.ignored = [
+          {
+            pointer: "/spec/template/metadata/annotations/restartedAt",
+            path: "spec.template.metadata.annotations.restartedAt",
+            desired: null,
+            live: "2026-11-29T10:00:00Z",
+            rule: { origin: "app", source: "spec.ignoreDifferences[0]", kind: "jsonPointer", expression: "/spec/template/metadata/annotations" },
+          },
+        ];
+        real.resources.push({
+          group: "", version: "v1", kind: "Secret", namespace: "payments", name: "payments-db",
+          argoStatus: "OutOfSync", argoHealth: null, requiresPruning: false, hook: false, cause: "liveChanged",
+          notInspected: null, desiredSource: "lastApplied",
+          fields: [{
+            pointer: "/data/password", path: "data.password", change: "changed", desired: "++++++++", desiredKnown: true, live: "+++++++++++++",
+            attribution: { manager: "kubectl-edit", operation: "Update", subresource: null, time: "2026-11-29T12:00:00Z", isArgoCd: false, managerClass: "interactive" },
+          }],
+          additions: [], ignored: [], problems: [], lastChangeAt: "2026-11-29T12:00:00Z", masked: true,
+        });
+        real.summary.resourcesDrifted += 1;
+        real.summary.fieldsDrifted += 1;
+        real.summary.byCause.liveChanged += 1;
+        real.summary.ignoredDifferences += 1;
+        await route.fulfill({ json: real });
+      });
+      page.on("pageerror", (e) => pageErrors.push(`${react}: ${e.message}`));
+      await page.goto(`${base}applications/argocd/payments-api?react=${react}`);
+      const secret = page.locator('[data-resource="Secret payments/payments-db"]');
+      await secret.waitFor();
+      assert.match(await secret.innerText(), /values hidden/);
+      await secret.getByRole("button").first().click();
+      await secret.getByTestId("field").waitFor();
+      const row = await secret.getByTestId("field").innerText();
+      assert.match(row, /hidden · changed/);
+      assert.doesNotMatch(row, /\+\+\+/, "the mask is not shown as if it were a value");
+      assert.match(row, /kubectl-edit/);
+      const deployment = page.locator('[data-resource="Deployment payments/payments-api"]');
+      await deployment.getByRole("button").first().click();
+      assert.equal(await deployment.getByTestId("ignored").count(), 0, "ignored differences start hidden");
+      await deployment.getByTestId("toggle-ignored").check();
+      const ignored = await deployment.getByTestId("ignored").innerText();
+      assert.match(ignored, /spec\.template\.metadata\.annotations\.restartedAt/);
+      assert.match(ignored, /spec\.ignoreDifferences\[0\]/);
+      await page.screenshot({ path: join(out, `react${react}-secret-and-ignored.png`), fullPage: true });
+      await context.close();
+    });
+
     test("a failed refresh keeps the old data on screen with a banner", async () => {
       const { page, context } = await openTab(react);
       await page.getByTestId("resources").waitFor();

@@ -21,7 +21,7 @@ export interface Bar {
 
 /**
  * Where each episode sits on a time axis of `width` units from `from` to `to` (ms). Episodes
- * that are still open run to `to`; every bar is at least 2 units wide so short ones stay visible.
+ * that are still open run to `to`; every bar is at least 3 units wide and inside the axis.
  */
 export function layoutBars(episodes: Array<EpisodeView>, from: number, to: number, width: number): Array<Bar> {
   const span = Math.max(1, to - from);
@@ -33,7 +33,9 @@ export function layoutBars(episodes: Array<EpisodeView>, from: number, to: numbe
     const x0 = ((Math.max(start, from) - from) / span) * width;
     const x1 = ((Math.min(end, to) - from) / span) * width;
     if (x1 < 0 || x0 > width) continue;
-    bars.push({ episode: e, x: x0, width: Math.max(2, x1 - x0), color: endColor(e) });
+    // At least 3 units wide so a short (or just started) episode stays visible, inside the axis.
+    const w = Math.max(3, x1 - x0);
+    bars.push({ episode: e, x: Math.max(0, Math.min(x0, width - w)), width: w, color: endColor(e) });
   }
   return bars;
 }
