@@ -45,9 +45,10 @@ function freePort() {
   });
 }
 
-async function waitFor(url, ms) {
+async function waitFor(url, ms, alive = () => true) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`the demo exited before ${url} came up`);
     try {
       const r = await fetch(url);
       if (r.ok) return;
@@ -103,7 +104,8 @@ before(async () => {
   base = `http://127.0.0.1:${uiPort}/argo-cd/`;
   liveBackend = `http://127.0.0.1:${api}`;
   try {
-    await waitFor(`${base}healthz`, 15 * 60 * 1000);
+    // The first run builds the backend (debug): minutes on a cold machine.
+    await waitFor(`${base}healthz`, 15 * 60 * 1000, () => demo.exitCode === null);
   } catch (e) {
     console.error(demoLog);
     throw e;
