@@ -10,7 +10,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: demo
-demo: ## Run the demo: a fake cluster with Argo CD fixtures and argocd-drift against it
+demo: ## Run the demo: a fake cluster with Argo CD fixtures, argocd-drift against it, and the Drift tab (URL printed)
 	scripts/demo.sh
 
 .PHONY: test
