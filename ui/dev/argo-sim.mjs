@@ -13,8 +13,8 @@
 //     Argocd-User-Groups, Argocd-Target-Cluster-Name / -URL from spec.destination), then the
 //     configured headers (the shared secret as `Authorization: Bearer <token>`);
 //   - path mapping `<root>/extensions/drift/api/v1/x?q` → `<backend>/api/v1/x?q`;
-//   - backend unreachable → 502 with an empty body; proxy extension disabled → Argo CD's own web
-//     page (200 text/html), as argocd-server's UI handler answers unknown paths.
+//   - backend unreachable → 502 with an empty body; proxy extension disabled → what argocd-server's
+//     UI handler answers an unknown path: index.html if the request accepts text/html, else 404.
 //
 // No dependencies beyond Node's standard library. Options (flags or env):
 //   --listen 127.0.0.1:8090 (SIM_LISTEN)   --root /argo-cd/ (SIM_ROOT)
@@ -430,7 +430,11 @@ async function handle(req, res) {
   const ext = /^extensions\/([^/]+)(\/.*)?$/.exec(rel);
   if (ext && config.proxyExtension) return proxyExtension(req, res, ext[1], `${ext[2] ?? "/"}${url.search}`);
 
-  // Everything else is the UI: Argo CD serves its index.html for any unknown path.
+  // Everything else is the UI: argocd-server answers index.html when the request accepts
+  // text/html (the HTML5 history fallback), and its file server's 404 otherwise — so a fetch of
+  // /extensions/... with proxy extensions off gets a plain 404.
+  const acceptsHtml = (req.headers.accept ?? "").split(",").some((t) => t.trim() === "text/html" || t.trim() === "html");
+  if (!acceptsHtml || (req.method !== "GET" && req.method !== "HEAD")) return send(res, 404, "404 page not found\n");
   return hostPage(req, res);
 }
 

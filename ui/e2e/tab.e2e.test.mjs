@@ -300,7 +300,8 @@ for (const react of [16, 19]) {
       ["wrong shared secret", { token: "not-the-token-0123456789" }, /shared secret does not match/, /PROXY_TOKEN/],
       ["no shared secret", { token: null }, /does not send the shared secret/, /name: Authorization/],
       ["missing RBAC", { rbac: { applicationsGet: true, extensionsInvoke: [] } }, /Argo CD refused the extension call/, /extensions, invoke, drift, allow/],
-      ["proxy extension off", { proxyExtension: false }, /proxy extension is not enabled/, /server\.enable\.proxy\.extension: "true"/],
+      ["proxy extension off", { proxyExtension: false }, /does not route calls to the "drift" extension/, /server\.enable\.proxy\.extension: "true"/],
+      ["extension not configured", { extensions: [], rbac: { applicationsGet: true, extensionsInvoke: ["*"] } }, /does not route calls to the "drift" extension/, /extension\.config\.drift:/],
     ];
     for (const [name, patch, title, config] of cases) {
       test(`diagnosis: ${name}`, async () => {

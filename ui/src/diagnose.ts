@@ -1,8 +1,8 @@
 // "Installed, but nothing shows": from a failed call, say what is most likely wrong and show the
 // exact configuration to check. Who answered matters: the backend answers with its JSON error
 // (a stable `code`); Argo CD answers its refusals in plain text (401 for any authorization
-// failure, 400 for missing headers) and with 502 and an empty body when the backend is
-// unreachable; Argo CD with the proxy extension switched off answers with its own web page.
+// failure, 400 for missing headers, 404 when proxy extensions are off or the extension is not
+// configured) and with 502 and an empty body when the backend is unreachable.
 
 import { ApiError, AppRef, EXTENSION } from "./api";
 
@@ -94,9 +94,9 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
   if (e.kind === "notJson") {
     return {
       ...base,
-      title: "Argo CD's proxy extension is not enabled",
+      title: "Argo CD answered with a web page, not the backend",
       explanation:
-        "The call to /extensions/drift/… came back with Argo CD's own web page instead of the backend's answer: Argo CD does not route extension calls.",
+        "The call to /extensions/drift/… came back as HTML: something served a page instead of routing the call — most often proxy extensions are switched off, or an ingress in front of Argo CD rewrites the path.",
       checks: [
         { text: "Enable proxy extensions and restart argocd-server.", config: ENABLE_PROXY },
         { text: "If it is enabled, check that nothing in front of Argo CD rewrites /extensions/ paths." },
@@ -216,11 +216,12 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
     case 404:
       return {
         ...base,
-        title: `Argo CD has no extension named "${EXTENSION}"`,
-        explanation: "Argo CD routes extension calls, but none is configured under this name.",
+        title: `Argo CD does not route calls to the "${EXTENSION}" extension`,
+        explanation: `Argo CD answered 404 itself: proxy extensions are switched off, or argocd-cm has no extension.config.${EXTENSION} (or another extension's invalid config disabled them all).`,
         checks: [
-          { text: `Add extension.config.${EXTENSION} to argocd-cm (one invalid extension config disables every extension: check argocd-server's log).`, config: extensionConfig() },
-          { text: "If extensions are not enabled at all:", config: ENABLE_PROXY },
+          { text: "Enable proxy extensions and restart argocd-server.", config: ENABLE_PROXY },
+          { text: `Configure the extension in argocd-cm.`, config: extensionConfig() },
+          { text: "Look for extension errors in argocd-server's log: one invalid extension config disables every extension.", config: "kubectl -n argocd logs deploy/argocd-server | grep -i extension" },
         ],
         transient: false,
       };

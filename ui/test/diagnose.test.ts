@@ -34,14 +34,17 @@ test("502 and network errors say the backend or Argo CD is unreachable, and are 
   assert.match(net.title, /No answer from Argo CD/);
 });
 
-test("Argo CD's web page instead of JSON means the proxy extension is off", () => {
+test("a web page instead of JSON points at proxy extensions and path rewrites", () => {
   const d = diagnose(new ApiError("notJson", 200, null, "text/html: <!doctype html>", "/api/v1/status"), app);
-  assert.match(d.title, /proxy extension is not enabled/);
+  assert.match(d.title, /web page, not the backend/);
   assert.match(configOf(d), /server\.enable\.proxy\.extension: "true"/);
 });
 
 test("404s: Argo CD's (no such extension) differ from the backend's (app, namespace, route)", () => {
-  assert.match(diagnose(http(404, null, "extension not found"), app).title, /no extension named "drift"/);
+  const argo404 = diagnose(http(404, null, "404 page not found"), app);
+  assert.match(argo404.title, /does not route calls to the "drift" extension/);
+  assert.match(configOf(argo404), /server\.enable\.proxy\.extension: "true"/);
+  assert.match(configOf(argo404), /extension\.config\.drift:/);
   assert.match(diagnose(http(404, "APP_NAMESPACE_NOT_WATCHED"), app).title, /does not watch the namespace argocd/);
   assert.match(configOf(diagnose(http(404, "APP_NAMESPACE_NOT_WATCHED"), app)), /ARGOCD_NAMESPACES/);
   assert.match(diagnose(http(404, "ROUTE_NOT_FOUND"), app).title, /does not serve this view/);
