@@ -1,7 +1,6 @@
-// GET /api/v1/history — written by hand from the history branch's work in progress
-// (core/src/history/view.rs: HistoryView, CurrentView, Totals, ManagerCount, EpisodeView,
-// RecordView, RecordState; model.rs: EndCause, Involved, DriftCause), not yet committed there when
-// this was written. Replace with src/generated/history.ts once those types carry the ts-rs derives
+// GET /api/v1/history — written by hand from the history branch's Rust types (commit 6476c13,
+// core/src/history/view.rs: HistoryView, CurrentView, Totals, ManagerCount, EpisodeView,
+// RecordView, RecordState; model.rs: EndCause, Involved, DriftCause). Replace with src/generated/history.ts once those types carry the ts-rs derives
 // (see ui/README.md). Fields serialized with `skip_serializing_if` are optional here.
 
 export type EndCause = "automatedSync" | "manualSync" | "revertedByHand" | "gitChanged" | "appDeleted";
