@@ -11,3 +11,5 @@ pub mod names;
 pub mod scope;
 pub mod status;
 pub mod tracking;
+#[cfg(feature = "ts")]
+pub mod ts;
