@@ -46,6 +46,7 @@ fn demo_apps() -> Vec<Application> {
                 key,
                 spec: serde_json::from_value(doc["spec"].take()).unwrap(),
                 status: serde_json::from_value(doc["status"].take()).unwrap(),
+                report_links: Vec::new(),
             }
         })
         .collect()

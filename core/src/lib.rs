@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod names;
+pub mod reports;
 pub mod scope;
 pub mod status;
 pub mod tracking;
