@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$bin/fake-apiserver" --seed fixtures/crds --seed fixtures/demo --tls --port "$kube_port" \
+"$bin/fake-apiserver" --seed fixtures/crds --seed helm/argocd-drift/crds --seed fixtures/demo --tls --port "$kube_port" \
   --token demo-kube-admin-token --kubeconfig-out "$dir/kubeconfig" >"$dir/fake-apiserver.log" 2>&1 &
 pids+=($!)
 echo $! >"$dir/fake-apiserver.pid"

@@ -14,4 +14,4 @@ pub mod http;
 pub mod scenario;
 
 pub use cluster::{Backend, TestCluster};
-pub use fixtures::{fixture_dir, load_fixture_dir, remap_namespaces};
+pub use fixtures::{fixture_dir, load_fixture_dir, project_crd_dir, remap_namespaces};
