@@ -129,6 +129,10 @@ fn bench(c: &mut Criterion) {
         limits: Limits::new(256, 1 << 20, Duration::from_secs(10)),
         metrics: Arc::new(Metrics::new()),
         reconcile_stale_after: Duration::from_secs(600),
+        reports: argocd_drift::reports::ReportStore::new(
+            argocd_drift::reports::Timing::default(),
+            Some(index.clone()),
+        ),
     });
     let peer: std::net::SocketAddr = "10.0.0.7:41000".parse().unwrap();
     c.bench_function(

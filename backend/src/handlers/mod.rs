@@ -3,4 +3,5 @@
 //! build HTTP responses (the route table does) and never talk to Kubernetes themselves.
 
 pub mod probes;
+pub mod reports;
 pub mod status;
