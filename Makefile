@@ -22,8 +22,14 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: test-unit
-test-unit: ## Unit, property and end-to-end tests against the fake API server
+test-unit: dashboard-deps ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries)
 	$(CARGO) test --workspace --locked
+
+.PHONY: dashboard-deps
+dashboard-deps: dashboards/node_modules/.package-lock.json ## npm packages the dashboard query test runs with (jsonata, jsonpath-plus)
+
+dashboards/node_modules/.package-lock.json: dashboards/package.json dashboards/package-lock.json
+	npm ci --prefix dashboards --no-audit --no-fund --loglevel=error
 
 
 .PHONY: test-real
@@ -42,3 +48,7 @@ record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh re
 .PHONY: bench
 bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
 	scripts/bench.sh
+
+.PHONY: bench-reports
+bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
+	scripts/bench-reports.sh
