@@ -1362,6 +1362,34 @@ async fn real_a_write_the_api_server_refuses_is_a_clear_error_not_a_lost_report(
             "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}}
     })).unwrap()).await.unwrap();
 
+    // Policies take a moment to load: wait until one refuses a direct write.
+    let reports = drift_reports(client.clone(), &ns);
+    let mut n = 0;
+    eventually(Duration::from_secs(30), || {
+        n += 1;
+        let reports = reports.clone();
+        let object: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "argocd-drift.io/v1alpha1", "kind": "DriftReport",
+            "metadata": {"name": format!("probe-{n}"), "namespace": ns},
+            "spec": {"repo": "refused-by-policy", "server": "probe", "syncStatus": "SYNCED", "driftCount": 0,
+                "lastCheck": "2026-01-01T00:00:00Z"}
+        }))
+        .unwrap();
+        async move {
+            match reports.create(&PostParams::default(), &object).await {
+                Err(kube::Error::Api(status)) => status.code == 422,
+                Ok(made) => {
+                    let name = made.metadata.name.unwrap_or_default();
+                    let _ = reports.delete(&name, &DeleteParams::default()).await;
+                    false
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+    .expect("the admission policy takes effect");
+
     let tokens = Tokens::new();
     let env = tokens.env(false);
     let app = TestApp::ready(&cluster, &env_refs(&env)).await;
@@ -1373,12 +1401,13 @@ async fn real_a_write_the_api_server_refuses_is_a_clear_error_not_a_lost_report(
         &["a"],
         &ago(5),
     );
-    let refused = eventually_some(Duration::from_secs(20), || async {
-        let r = app.post(REPORTER, &report).await;
-        (r.status == 422).then_some(r)
-    })
-    .await
-    .expect("the policy takes effect");
+    let refused = app.post(REPORTER, &report).await;
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
     let message = refused.json()["message"].as_str().unwrap().to_string();
     assert!(
         message.contains("repo refused-by-policy is not allowed here"),
@@ -1388,6 +1417,10 @@ async fn real_a_write_the_api_server_refuses_is_a_clear_error_not_a_lost_report(
         app.status_json("").await.is_empty(),
         "nothing acknowledged is missing"
     );
+    let v1 = app
+        .post_v1(REPORTER, &serde_json::from_str(&report).unwrap())
+        .await;
+    assert_error(&v1, 422, "STORAGE_REJECTED");
     assert_eq!(
         app.post(
             REPORTER,
