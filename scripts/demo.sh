@@ -2,12 +2,15 @@
 # The demo: a fake Kubernetes API server seeded with realistic Argo CD fixtures, and argocd-drift
 # watching it. Prints how to call the API, then runs until Ctrl-C.
 #
-#   DEMO_API_PORT (8080)  DEMO_SERVICE_PORT (8081)  DEMO_KUBE_PORT (16443)  DEMO_PROFILE (release)
+#   DEMO_API_PORT (8080)  DEMO_SERVICE_PORT (8081)  DEMO_REPORTS_PORT (8082)  DEMO_KUBE_PORT (16443)
+#   DEMO_PROFILE (release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 api_port=${DEMO_API_PORT:-8080}
 service_port=${DEMO_SERVICE_PORT:-8081}
+reports_port=${DEMO_REPORTS_PORT:-8082}
+report_token=demo-report-token-0123456789abcdef
 kube_port=${DEMO_KUBE_PORT:-16443}
 profile=${DEMO_PROFILE:-release}
 token=demo-proxy-token-0123456789abcdef
@@ -37,7 +40,9 @@ echo $! >"$dir/fake-apiserver.pid"
 for _ in $(seq 100); do [ -s "$dir/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$dir/kubeconfig" ] || { cat "$dir/fake-apiserver.log" >&2; echo "fake API server did not start" >&2; exit 1; }
 
-PORT=$api_port SERVICE_PORT=$service_port PROXY_TOKEN=$token KUBECONFIG=$dir/kubeconfig \
+echo "demo-reporter $report_token" >"$dir/reporter-tokens"
+PORT=$api_port SERVICE_PORT=$service_port REPORTS_PORT=$reports_port REPORTS_TOKENS_PATH=$dir/reporter-tokens \
+  PROXY_TOKEN=$token KUBECONFIG=$dir/kubeconfig \
   ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} SHUTDOWN_DELAY_SECONDS=0 \
   "$bin/argocd-drift" &
 pids+=($!)
@@ -51,6 +56,7 @@ argocd-drift is running against a fake cluster (kubeconfig: $dir/kubeconfig).
 
   API (what Argo CD's proxy calls):  http://127.0.0.1:$api_port
   probes and metrics:                http://127.0.0.1:$service_port/{healthz,readyz,metrics}
+  reports (reporters, Grafana):      http://127.0.0.1:$reports_port/{api/status,status.json,health}
   shared secret:                     $token
 
 Call it the way Argo CD's proxy extension does:
@@ -66,6 +72,14 @@ Demo apps (Argocd-Application-Name / Argocd-Project-Name):
   argocd:monitoring / default           team-apps:analytics / team-web
 
 Try a refusal: the wrong project gives 403 PROJECT_MISMATCH; no Authorization gives 401.
+
+Send an external drift report the way an rsyslog checker does, then read it as Grafana does:
+
+  curl -s http://127.0.0.1:$reports_port/api/status -H 'Authorization: Bearer $report_token' \
+    -H 'Content-Type: application/json' -d '{"repo":"rsyslog","server":"rsyslog-lab",
+    "sync_status":"OUT_OF_SYNC","drift_count":2,"files":[{"name":"rsyslog.conf"}],
+    "last_check":"'\$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
+  curl -s http://127.0.0.1:$reports_port/status.json | python3 -m json.tool
 Ctrl-C stops both processes.
 TXT
 wait -n "${pids[@]}"

@@ -161,10 +161,13 @@ pub struct StatusRow<'a> {
     // new
     pub stale: bool,
     pub files_count: usize,
-    /// The app the report names, as it names it.
+    /// The app the report names, as it names it; absent when it names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
     /// Every app the report belongs to (`namespace:name`, sorted): the one it names and those
-    /// whose annotation lists its repo.
+    /// whose annotation lists its repo; absent when none. (Absent rather than `null`/`[]`:
+    /// every byte of `/status.json` is paid on every Grafana refresh.)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub applications: Vec<String>,
 }
 
@@ -384,7 +387,7 @@ mod tests {
                 r#"{"repo":"rsyslog","server":"rsyslog-lab","sync_status":"OUT_OF_SYNC","drift_count":2,"#,
                 r#""files":[{"name":"rsyslog.conf"},{"name":"rsyslog.d/30-lab.conf"}],"#,
                 r#""last_check":"2026-04-21T10:32:15Z","updated_at":"2026-04-21T10:32:16Z","#,
-                r#""stale":false,"files_count":2,"application":null,"applications":[]}"#
+                r#""stale":false,"files_count":2}"#
             )
         );
     }
