@@ -1122,7 +1122,10 @@ async fn through_the_proxy_an_app_sees_only_its_own_reports() {
         rows[0]["applications"],
         json!([format!("{argocd}:payments-api")])
     );
-    assert!(rows[0].get("application").is_none(), "absent when the report names no app");
+    assert!(
+        rows[0].get("application").is_none(),
+        "absent when the report names no app"
+    );
 }
 
 // === what the API server refuses ===
