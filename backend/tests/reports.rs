@@ -1059,6 +1059,10 @@ async fn through_the_proxy_an_app_sees_only_its_own_reports() {
     let report = &guestbook.json()["reports"][0];
     assert_eq!(report["linkedBy"], "report");
     assert_eq!(
+        guestbook.json()["data"],
+        json!({"stale": false, "staleSince": null})
+    );
+    assert_eq!(
         report["files"][0],
         json!({"name": "f.conf", "state": "changed", "diff": "-a\n+b"})
     );

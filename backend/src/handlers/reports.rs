@@ -13,6 +13,7 @@ use drift_core::reports::parse::{Flavor, parse_body};
 use drift_core::reports::view::{
     self, AppReportsView, DeleteAck, IngestAck, Outcome, ReportFilter, ReportsSummary, report_view,
 };
+use drift_core::status::DataFreshness;
 use jiff::Timestamp;
 use std::time::Instant;
 
@@ -140,6 +141,10 @@ pub fn for_app(ctx: &AppContext, store: &ReportStore, now: Timestamp) -> AppRepo
         summary,
         reports,
         stale_after_seconds: stale_after.as_secs(),
+        data: DataFreshness {
+            stale: store.stale_since().is_some(),
+            stale_since: store.stale_since(),
+        },
         generated_at: now,
     }
 }

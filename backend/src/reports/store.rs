@@ -271,6 +271,11 @@ impl ReportStore {
         (synced, out_of_sync, stale)
     }
 
+    /// Since when the watch cannot reach the API server (`None`: live).
+    pub fn stale_since(&self) -> Option<Timestamp> {
+        self.read().stale_since
+    }
+
     /// The heartbeats not yet written.
     pub fn pending(&self) -> Vec<(ReportKey, Arc<StoredReport>)> {
         self.read()
@@ -360,6 +365,16 @@ impl ReportStore {
             .as_ref()
             .map(AppIndex::report_links)
             .unwrap_or_default();
+        // Repo → the apps whose annotation names it (and the link, which may name one server).
+        let mut by_repo: HashMap<&str, Vec<(&AppKey, &ReportLink)>> = HashMap::new();
+        for (app, app_links) in &links {
+            for link in app_links {
+                by_repo
+                    .entry(link.repo.as_str())
+                    .or_default()
+                    .push((app, link));
+            }
+        }
         let mut rows = Vec::with_capacity(state.keys.len());
         let mut valid_until = Timestamp::MAX;
         let held: Vec<Arc<StoredReport>> = state

@@ -9,6 +9,7 @@ use super::links::LinkedBy;
 use super::model::*;
 use super::parse::parse_app;
 use crate::app::AppKey;
+use crate::status::DataFreshness;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -333,6 +334,9 @@ pub struct AppReportsView {
     pub summary: ReportsSummary,
     pub reports: Vec<ReportView>,
     pub stale_after_seconds: u64,
+    /// Whether the reports come from a live watch, or are the last seen before the API server
+    /// became unreachable.
+    pub data: DataFreshness,
     pub generated_at: Timestamp,
 }
 
