@@ -75,7 +75,7 @@ Try a refusal: the wrong project gives 403 PROJECT_MISMATCH; no Authorization gi
 
 Send an external drift report the way an rsyslog checker does, then read it as Grafana does:
 
-  curl -s http://127.0.0.1:$reports_port/api/status -H 'Authorization: Bearer $report_token' \
+  curl -s http://127.0.0.1:$reports_port/api/status -H 'Authorization: Bearer $report_token' \\
     -H 'Content-Type: application/json' -d '{"repo":"rsyslog","server":"rsyslog-lab",
     "sync_status":"OUT_OF_SYNC","drift_count":2,"files":[{"name":"rsyslog.conf"}],
     "last_check":"'\$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
