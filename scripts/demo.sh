@@ -80,6 +80,7 @@ Send an external drift report the way an rsyslog checker does, then read it as G
     "sync_status":"OUT_OF_SYNC","drift_count":2,"files":[{"name":"rsyslog.conf"}],
     "last_check":"'\$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
   curl -s http://127.0.0.1:$reports_port/status.json | python3 -m json.tool
+
 Ctrl-C stops both processes.
 TXT
 wait -n "${pids[@]}"
