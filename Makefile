@@ -23,8 +23,14 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) clippy -p argocd-drift-core --features ts --all-targets --locked -- -D warnings
 
 .PHONY: test-unit
-test-unit: ## Unit, property and end-to-end tests against the fake API server
+test-unit: dashboard-deps ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries)
 	$(CARGO) test --workspace --locked
+
+.PHONY: dashboard-deps
+dashboard-deps: dashboards/node_modules/.package-lock.json ## npm packages the dashboard query test runs with (jsonata, jsonpath-plus)
+
+dashboards/node_modules/.package-lock.json: dashboards/package.json dashboards/package-lock.json
+	npm ci --prefix dashboards --no-audit --no-fund --loglevel=error
 
 
 # === the Argo CD tab (ui/) ===
@@ -77,3 +83,6 @@ bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh
+.PHONY: bench-reports
+bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
+	scripts/bench-reports.sh

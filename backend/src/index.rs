@@ -14,6 +14,7 @@
 //! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
 
 use drift_core::app::{AppKey, Application};
+use drift_core::reports::links::ReportLink;
 use drift_core::tracking::track;
 pub use drift_core::tracking::{Freshness, IndexedApp};
 use jiff::Timestamp;
@@ -69,6 +70,9 @@ pub struct AppIndex {
 struct Inner {
     apps: HashMap<AppKey, Arc<IndexedApp>>,
     scopes: Vec<(WatchScope, Freshness)>,
+    /// Bumped whenever an app's report links (its `argocd-drift.io/report-repos` annotation)
+    /// change, so views of reports know when to rebuild.
+    links_version: u64,
 }
 
 // === impl AppIndex ===
@@ -83,6 +87,7 @@ impl AppIndex {
                     .into_iter()
                     .map(|s| (s, Freshness::default()))
                     .collect(),
+                links_version: 0,
             })),
             ready_tx: Arc::new(ready_tx),
         }
@@ -147,9 +152,18 @@ impl AppIndex {
                 true
             }
         });
+        let mut links_changed = false;
         for app in apps {
-            let entry = track(old.get(&app.key).map(|e| e.as_ref()), app, now, witnessed);
+            let previous = old.remove(&app.key);
+            links_changed |= previous.as_ref().map_or(!app.report_links.is_empty(), |p| {
+                p.app.report_links != app.report_links
+            });
+            let entry = track(previous.as_deref(), app, now, witnessed);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        }
+        links_changed |= old.values().any(|gone| !gone.app.report_links.is_empty());
+        if links_changed {
+            inner.links_version += 1;
         }
         if let Some(freshness) = inner.freshness_mut(scope) {
             freshness.synced = true;
@@ -172,6 +186,12 @@ impl AppIndex {
             .iter()
             .find(|(s, _)| s.covers(&app.key.namespace))
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+        let previous = inner.apps.get(&app.key);
+        if previous.map_or(!app.report_links.is_empty(), |p| {
+            p.app.report_links != app.report_links
+        }) {
+            inner.links_version += 1;
+        }
         let entry = track(
             inner.apps.get(&app.key).map(|e| e.as_ref()),
             app,
@@ -182,7 +202,29 @@ impl AppIndex {
     }
 
     pub fn remove(&self, key: &AppKey) {
-        self.write().apps.remove(key);
+        let mut inner = self.write();
+        if inner
+            .apps
+            .remove(key)
+            .is_some_and(|gone| !gone.app.report_links.is_empty())
+        {
+            inner.links_version += 1;
+        }
+    }
+
+    /// Changes whenever any app's report links change.
+    pub fn report_links_version(&self) -> u64 {
+        self.read().links_version
+    }
+
+    /// Every app that links report repos to itself, with its links.
+    pub fn report_links(&self) -> Vec<(AppKey, Vec<ReportLink>)> {
+        self.read()
+            .apps
+            .values()
+            .filter(|e| !e.app.report_links.is_empty())
+            .map(|e| (e.app.key.clone(), e.app.report_links.clone()))
+            .collect()
     }
 
     /// The watch for `scope` cannot reach the API server. Keeps the first time it happened.
@@ -254,6 +296,24 @@ mod tests {
             Lookup::Found { app, .. } => app,
             other => panic!("expected {ns}:{name} in the index, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_links_version_changes_only_when_report_links_do() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let linked = |repos: Option<&str>| mk_app("argocd", "infra", "p").with_report_links(repos);
+        index.replace_scope(&ns("argocd"), vec![linked(None)], t(0));
+        assert_eq!(index.report_links_version(), 0);
+        index.apply(with_sync(linked(None), OUT_OF_SYNC), t(1));
+        assert_eq!(index.report_links_version(), 0, "a status change");
+        index.apply(linked(Some("rsyslog")), t(2));
+        assert_eq!(index.report_links_version(), 1);
+        assert_eq!(index.report_links()[0].1[0].repo, "rsyslog");
+        index.apply(linked(Some("rsyslog")), t(3));
+        assert_eq!(index.report_links_version(), 1);
+        index.replace_scope(&ns("argocd"), vec![], t(4));
+        assert_eq!(index.report_links_version(), 2, "a linking app is gone");
+        assert!(index.report_links().is_empty());
     }
 
     #[test]

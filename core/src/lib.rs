@@ -8,6 +8,7 @@
 pub mod app;
 pub mod drift;
 pub mod names;
+pub mod reports;
 pub mod scope;
 pub mod status;
 pub mod tracking;

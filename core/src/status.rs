@@ -6,6 +6,7 @@
 //! every key being there.
 
 use super::app::{Application, Condition, InitiatedBy, OperationState, ResourceStatus};
+use super::reports::view::ReportsSummary;
 use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -29,6 +30,9 @@ pub struct StatusView {
     /// Whether this answer comes from a live watch or from the last data seen before the API
     /// server became unreachable.
     pub data: DataFreshness,
+    /// External drift reports that belong to the app (counted by the backend, which holds
+    /// them); `null` until the reports have been read.
+    pub reports: Option<ReportsSummary>,
     pub generated_at: Timestamp,
 }
 
@@ -201,6 +205,7 @@ pub fn status_view(
             stale: freshness.stale_since.is_some(),
             stale_since: freshness.stale_since,
         },
+        reports: None,
         generated_at: now,
     }
 }
@@ -492,6 +497,7 @@ mod tests {
             "resources",
             "outOfSync",
             "data",
+            "reports",
             "generatedAt",
         ] {
             assert!(json.get(key).is_some(), "missing key {key}");

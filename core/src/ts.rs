@@ -10,6 +10,7 @@
 //! `string`, `serde_json::Value` is `JsonValue`.
 
 use crate::drift::view::{DriftReport, ResourceDetail};
+use crate::reports::view::AppReportsView;
 use crate::status::StatusView;
 use std::collections::{BTreeMap, BTreeSet};
 use ts_rs::{Config, TS, TypeVisitor};
@@ -65,7 +66,7 @@ type Roots = fn(&Config, &mut Vec<Decl>);
 /// The generated files, in a stable order, with stable contents.
 pub fn files() -> Vec<File> {
     let cfg = Config::new().with_large_int("number");
-    let groups: [(&str, &str, Roots); 2] = [
+    let groups: [(&str, &str, Roots); 3] = [
         ("status.ts", "GET /api/v1/status", |cfg, out| {
             reach::<StatusView>(cfg, out)
         }),
@@ -77,6 +78,9 @@ pub fn files() -> Vec<File> {
                 reach::<ResourceDetail>(cfg, out);
             },
         ),
+        ("reports.ts", "GET /api/v1/reports", |cfg, out| {
+            reach::<AppReportsView>(cfg, out)
+        }),
     ];
     // Which file declares each type: the first group that reaches it.
     let mut home: BTreeMap<String, String> = BTreeMap::new();

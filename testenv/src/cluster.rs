@@ -1,6 +1,6 @@
 //! A Kubernetes API server for one test: the fake, or a namespace-isolated slice of a real one.
 
-use crate::fixtures::{fixture_dir, load_fixture_dir, remap_namespaces};
+use crate::fixtures::{fixture_dir, load_fixture_dir, project_crd_dir, remap_namespaces};
 use crate::recording::Recording;
 use anyhow::{Context, bail};
 use fake_apiserver::FakeApiServer;
@@ -47,7 +47,8 @@ impl TestCluster {
         }
     }
 
-    /// A fresh fake API server (TLS, bearer token) with the Argo CD CRDs installed.
+    /// A fresh fake API server (TLS, bearer token) with the Argo CD CRDs and the project's own
+    /// installed.
     pub async fn fake() -> anyhow::Result<TestCluster> {
         TestCluster::fake_with(|b| b).await
     }
@@ -59,7 +60,8 @@ impl TestCluster {
         let builder = FakeApiServer::builder()
             .tls(true)
             .token(FAKE_TOKEN)
-            .seed_dir(fixture_dir("crds"));
+            .seed_dir(fixture_dir("crds"))
+            .seed_dir(project_crd_dir());
         let fake = configure(builder)
             .start()
             .await
@@ -445,7 +447,9 @@ async fn install_crds(kubeconfig: &Path) -> anyhow::Result<()> {
         "customresourcedefinitions",
     );
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &crd_resource);
-    for crd in load_fixture_dir(&fixture_dir("crds"))? {
+    let mut crds = load_fixture_dir(&fixture_dir("crds"))?;
+    crds.extend(load_fixture_dir(&project_crd_dir())?);
+    for crd in crds {
         let name = crd["metadata"]["name"]
             .as_str()
             .context("CRD without a name")?
@@ -457,9 +461,13 @@ async fn install_crds(kubeconfig: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("creating CRD {name}"))?;
         }
     }
-    // Discovery lags CRD creation a little; wait until both kinds resolve.
-    for kind in ["Application", "AppProject"] {
-        let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind);
+    // Discovery lags CRD creation a little; wait until every kind resolves.
+    for (group, kind) in [
+        ("argoproj.io", "Application"),
+        ("argoproj.io", "AppProject"),
+        ("argocd-drift.io", "DriftReport"),
+    ] {
+        let gvk = GroupVersionKind::gvk(group, "v1alpha1", kind);
         let mut tries = 0;
         while pinned_kind(&client, &gvk).await.is_err() {
             tries += 1;

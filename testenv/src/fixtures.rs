@@ -16,6 +16,16 @@ pub fn fixture_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The project's own CRDs (`helm/argocd-drift/crds`: `DriftReport`), installed on every test
+/// cluster next to Argo CD's.
+pub fn project_crd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("helm")
+        .join("argocd-drift")
+        .join("crds")
+}
+
 /// Every object in every `*.yaml` file of `dir`, files in name order, time placeholders
 /// (`{{now-5m}}`) expanded to timestamps.
 pub fn load_fixture_dir(dir: &Path) -> anyhow::Result<Vec<Value>> {

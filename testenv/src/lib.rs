@@ -18,4 +18,4 @@ pub mod recording;
 pub mod scenario;
 
 pub use cluster::{Backend, FIXTURE_MANAGER, Seeded, TestCluster};
-pub use fixtures::{fixture_dir, load_fixture_dir, remap_namespaces};
+pub use fixtures::{fixture_dir, load_fixture_dir, project_crd_dir, remap_namespaces};

@@ -1,6 +1,6 @@
-// Every API view the tab reads. Generated from the Rust types where they exist on this branch;
-// reports and history are hand-written until their Rust views carry the ts-rs derives.
+// Every API view the tab reads. Generated from the Rust types; history is hand-written until its
+// Rust views carry the ts-rs derives.
 export type * from "./generated/status";
 export type * from "./generated/drift";
-export type * from "./pending/reports";
+export type * from "./generated/reports";
 export type * from "./pending/history";

@@ -4,4 +4,5 @@
 
 pub mod drift;
 pub mod probes;
+pub mod reports;
 pub mod status;

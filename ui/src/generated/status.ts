@@ -57,6 +57,11 @@ ageSeconds: number | null,
  */
 stale: boolean, staleAfterSeconds: number, };
 
+/**
+ * Reports counted for one app (`GET /api/v1/status`'s `reports`).
+ */
+export type ReportsSummary = { count: number, outOfSync: number, stale: number, };
+
 export type ResourceCounts = { total: number, 
 /**
  * Resource count per sync status (`Synced`, `OutOfSync`, …; `Unknown` when unset).
@@ -82,7 +87,12 @@ outOfSync: OutOfSyncView | null,
  * Whether this answer comes from a live watch or from the last data seen before the API
  * server became unreachable.
  */
-data: DataFreshness, generatedAt: string, };
+data: DataFreshness, 
+/**
+ * External drift reports that belong to the app (counted by the backend, which holds
+ * them); `null` until the reports have been read.
+ */
+reports: ReportsSummary | null, generatedAt: string, };
 
 export type SyncView = { 
 /**
