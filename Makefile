@@ -10,21 +10,58 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: demo
-demo: ## Run the demo: a fake cluster with Argo CD fixtures and argocd-drift against it
+demo: ## Run the demo: a fake cluster with Argo CD fixtures, argocd-drift against it, and the Drift tab (URL printed)
 	scripts/demo.sh
 
 .PHONY: test
-test: lint test-unit test-real ## The whole test suite (what CI runs)
+test: lint test-unit test-ui test-real ## The whole test suite (what CI runs)
 
 .PHONY: lint
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p argocd-drift-core --features ts --all-targets --locked -- -D warnings
 
 .PHONY: test-unit
-test-unit: ## Unit, property and end-to-end tests against the fake API server
+test-unit: dashboard-deps ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries)
 	$(CARGO) test --workspace --locked
 
+.PHONY: dashboard-deps
+dashboard-deps: dashboards/node_modules/.package-lock.json ## npm packages the dashboard query test runs with (jsonata, jsonpath-plus)
+
+dashboards/node_modules/.package-lock.json: dashboards/package.json dashboards/package-lock.json
+	npm ci --prefix dashboards --no-audit --no-fund --loglevel=error
+
+
+# === the Argo CD tab (ui/) ===
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+
+.PHONY: ui
+ui: ui/node_modules/.package-lock.json ## Build the UI bundle and its argocd-extension-installer tarball + sha256 (ui/dist/)
+	cd ui && node build.mjs bundle
+	rm -rf ui/dist/stage && mkdir -p ui/dist/stage/resources/extension-drift.js
+	cp ui/dist/extension-drift.js ui/dist/stage/resources/extension-drift.js/extensions-drift.js
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C ui/dist/stage -cf - resources \
+	  | gzip -n -9 >ui/dist/extension-drift.tar.gz
+	rm -rf ui/dist/stage
+	cd ui/dist && sha256sum extension-drift.tar.gz >extension-drift.tar.gz.sha256
+	tar -tzf ui/dist/extension-drift.tar.gz | grep -qx 'resources/extension-drift.js/extensions-drift.js'
+	cd ui/dist && sha256sum -c --quiet extension-drift.tar.gz.sha256
+	@echo "ui/dist/extension-drift.tar.gz + .sha256 (argocd-extension-installer: EXTENSION_URL, EXTENSION_CHECKSUM_URL)"
+
+.PHONY: ui-types
+ui-types: ## Regenerate ui/src/generated/ from the Rust API types (then commit it)
+	UPDATE_TS_TYPES=1 $(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
+
+.PHONY: test-ui
+test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current, tsc, unit tests, bundle + tarball, browser tests on React 16 and 19
+	$(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
+	cd ui && npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p tsconfig.test.json
+	cd ui && npm run -s test:unit
+	$(MAKE) --no-print-directory ui
+	cd ui && npm run -s test:e2e
 
 .PHONY: test-real
 test-real: ## The end-to-end suites against a real kube-apiserver + etcd and argocd-server (built once per machine)
@@ -36,9 +73,16 @@ real-bins: ## Build and cache kube-apiserver, etcd and argocd-server from their 
 	testenv/real-argocd.sh bins
 
 .PHONY: record-fixtures
-record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml from a fresh real API server
+record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml and fixtures/argocd-real/ from a fresh real cluster and Argo CD
 	testenv/record-fixtures.sh
 
 .PHONY: bench
 bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
 	scripts/bench.sh
+
+.PHONY: bench-drift
+bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
+	scripts/bench-drift.sh
+.PHONY: bench-reports
+bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
+	scripts/bench-reports.sh

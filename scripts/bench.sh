@@ -15,7 +15,7 @@ api=18080 service=18081
 dir=target/bench
 token=demo-proxy-token-0123456789abcdef
 
-DEMO_DIR=$dir DEMO_API_PORT=$api DEMO_SERVICE_PORT=$service DEMO_KUBE_PORT=16444 LOG_LEVEL=warn \
+DEMO_DIR=$dir DEMO_API_PORT=$api DEMO_SERVICE_PORT=$service DEMO_REPORTS_PORT=18082 DEMO_KUBE_PORT=16444 LOG_LEVEL=warn \
   scripts/demo.sh >"$dir.log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null; wait $demo 2>/dev/null || true' EXIT

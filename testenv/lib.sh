@@ -13,13 +13,15 @@ elapsed() { # <start_ms>
 	printf '%d.%03ds' $((d / 1000)) $((d % 1000))
 }
 
+# Python helpers use the standard library only: -S skips site-packages, which cuts the start-up
+# of each call from ~0.3 s to ~0.1 s on a loaded 2-core machine (dozens of calls per start).
 # A port free on 127.0.0.1 right now (callers retry if another process takes it first).
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	python3 -S -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 json_get() { # <file> <python expression over d>
-	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+	python3 -S -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
 # Running and not a zombie (this machine's init does not reap, so a dead child can linger).

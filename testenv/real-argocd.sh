@@ -6,6 +6,11 @@
 #   real-argocd.sh bins                                 build argocd unless cached; print its directory
 #   real-argocd.sh start <dir> <kubeconfig> <backend>   set up the argocd namespace in the cluster, start
 #                                                       redis-server + argocd-server on 127.0.0.1 (plain HTTP)
+#   real-argocd.sh start --control-plane <dir> <kubeconfig> <backend>
+#                                                       the same, plus a Git repository served by `git daemon`,
+#                                                       argocd-repo-server and argocd-application-controller;
+#                                                       returns once two probe Applications have been synced
+#                                                       (one per way of naming the cluster)
 #   real-argocd.sh stop <dir>                           stop them (TERM, then KILL after a deadline); idempotent
 #   real-argocd.sh smoke <dir>                          log in, call the extension through Argo CD, record what
 #                                                       the backend receives, check every negative case
@@ -15,7 +20,9 @@
 #
 # Environment:
 #   DRIFT_CACHE_DIR              cache root (default ~/.cache/argocd-drift); binary in bin/argocd-<version>/
-#   DRIFT_ARGOCD_START_TIMEOUT   seconds to wait for /healthz (default 180)
+#   DRIFT_ARGOCD_START_TIMEOUT   seconds to wait for /healthz, and for the probe syncs (default 180)
+#   DRIFT_ARGOCD_NAMESPACE       Argo CD's control-plane namespace (default argocd); a second instance
+#                                in another namespace ignores the first one's Applications
 #   DRIFT_ARGOCD_STOP_TIMEOUT    seconds between TERM and KILL (default 10)
 #   DRIFT_ARGOCD_VERBOSE=1       show `go build` output
 #   DRIFT_GO_BUILD_FLAGS         extra flags for `go build` (e.g. "-p 1")
@@ -32,7 +39,7 @@ CACHE_DIR=${DRIFT_CACHE_DIR:-$HOME/.cache/argocd-drift}
 CRD_DIR="$SCRIPT_DIR/../fixtures/crds"
 RECORDER="$SCRIPT_DIR/header-recorder.py"
 
-NS=argocd          # Argo CD's control-plane namespace
+NS=${DRIFT_ARGOCD_NAMESPACE:-argocd} # Argo CD's control-plane namespace
 EXT=drift          # extension name: /extensions/drift/...
 FIELD_MANAGER=real-argocd-sh
 PROXY_SECRET_KEY=drift.proxy.authorization # argocd-secret key holding "Bearer <token>"
@@ -86,10 +93,25 @@ build_argocd() { # <bin dir>
 	# Application and AppProject); argocd-server runs an ApplicationSet informer.
 	moddir=$(cd "$MOD_DIR" && GOWORK=off GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)
 	cp "$moddir/manifests/crds/applicationset-crd.yaml" "$tmp/applicationset-crd.yaml"
+	copy_image_scripts "$tmp"
 	chmod 755 "$tmp" # mktemp -d made it 0700
 	rm -rf "$out"
 	mv -T "$tmp" "$out"
 	log "built $out/argocd in $(elapsed "$t0")"
+}
+
+# The scripts upstream's image puts in /usr/local/bin next to the binary
+# (Dockerfile: COPY hack/gpg-wrapper.sh hack/git-verify-wrapper.sh): v3.5.7's
+# repo-server runs git-verify-wrapper.sh on every revision it generates
+# manifests for, GPG enabled or not, and fails with "permission denied"
+# without it.
+IMAGE_SCRIPTS=(git-verify-wrapper.sh gpg-wrapper.sh)
+copy_image_scripts() { # <bin dir>
+	local moddir f
+	moddir=$(cd "$MOD_DIR" && GOWORK=off GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)
+	for f in "${IMAGE_SCRIPTS[@]}"; do
+		install -m 755 "$moddir/hack/$f" "$1/$f"
+	done
 }
 
 cmd_bins() {
@@ -102,6 +124,8 @@ cmd_bins() {
 	exec 9>"$CACHE_DIR/bin/.lock"
 	flock 9
 	[[ -x $dir/argocd && -e $dir/applicationset-crd.yaml ]] || build_argocd "$dir"
+	# A binary cached before the control plane was added lacks the scripts.
+	[[ -x $dir/${IMAGE_SCRIPTS[0]} && -x $dir/${IMAGE_SCRIPTS[1]} ]] || copy_image_scripts "$dir"
 	exec 9>&-
 	log "argocd $(argocd_version) ready in $(elapsed "$t0")"
 	printf '%s\n' "$dir"
@@ -254,8 +278,8 @@ ext_config() { # <backend url> [secret key]
 # Indent stdin by <n> spaces (for YAML block scalars).
 indent() { sed "s/^/$(printf '%*s' "$1" '')/"; }
 
-setup_cluster() { # <backend url> <alice hash> <bob hash> <proxy token> <server secret key>
-	local backend=$1 ahash=$2 bhash=$3 token=$4 skey=$5 f now
+setup_cluster() { # <backend url> <alice hash> <bob hash> <operator hash> <proxy token> <server secret key>
+	local backend=$1 ahash=$2 bhash=$3 ohash=$4 token=$5 skey=$6 f now
 	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 	apply "/api/v1/namespaces/$NS" <<EOF
 apiVersion: v1
@@ -282,6 +306,7 @@ data:
   admin.enabled: "false"
   accounts.alice: login
   accounts.bob: login
+  accounts.operator: login
   extension.config.$EXT: |
 $(ext_config "$backend" | indent 4)
 EOF
@@ -299,6 +324,8 @@ stringData:
   accounts.alice.passwordMtime: $(yq "$now")
   accounts.bob.password: $(yq "$bhash")
   accounts.bob.passwordMtime: $(yq "$now")
+  accounts.operator.password: $(yq "$ohash")
+  accounts.operator.passwordMtime: $(yq "$now")
   $PROXY_SECRET_KEY: $(yq "Bearer $token")
 EOF
 	apply "/api/v1/namespaces/$NS/configmaps/argocd-rbac-cm" <<EOF
@@ -316,6 +343,7 @@ data:
     p, role:app-reader, applications, get, */*, allow
     g, alice, role:drift-user
     g, bob, role:app-reader
+    g, operator, role:admin
 EOF
 	# In a Deployment this key reaches argocd-server as the env variable
 	# ARGOCD_SERVER_ENABLE_PROXY_EXTENSION (configMapKeyRef in the manifest);
@@ -393,19 +421,19 @@ start_server() { # <dir> <kubeconfig>; sets ARGOCD_PID ARGOCD_PORT ARGOCD_START_
 		[[ $code == 200 ]] || die "patch argocd-cm url: HTTP $code: $(cat "$API_BODY")"
 		: >"$d/argocd-server.log"
 		t0=$(now_ms)
-		# --repo-server / --dex-server point at a closed loopback port: neither
-		# runs here, and a dead port fails fast instead of waiting on DNS.
+		# --dex-server (and --repo-server without the control plane) point at a
+		# closed loopback port: a dead port fails fast instead of waiting on DNS.
 		# ARGOCD_SERVER_ENABLE_PROXY_EXTENSION: what the Deployment maps from
 		# argocd-cmd-params-cm server.enable.proxy.extension. PATH: argocd-server
 		# looks for the argocd CLI binary there (a warning otherwise).
-		ARGOCD_PID=$(PATH="$BIN_DIR:$PATH" ARGOCD_SERVER_ENABLE_PROXY_EXTENSION=true spawn "$d/argocd-server.log" "$BIN_DIR/argocd-server" \
+		ARGOCD_PID=$(PATH="$d/bin:$PATH" ARGOCD_SERVER_ENABLE_PROXY_EXTENSION=true spawn "$d/argocd-server.log" env "${SERVER_ENV[@]}" "$d/bin/argocd-server" \
 			--kubeconfig "$kc" \
 			--namespace "$NS" \
 			--insecure \
 			--address 127.0.0.1 --port "$ARGOCD_PORT" \
 			--metrics-address 127.0.0.1 --metrics-port "$METRICS_PORT" \
 			--redis "127.0.0.1:$REDIS_PORT" \
-			--repo-server 127.0.0.1:1 \
+			"${REPO_ARGS[@]}" \
 			--dex-server http://127.0.0.1:1 \
 			--staticassets "$d/static" \
 			--logformat text --loglevel info)
@@ -433,8 +461,276 @@ start_server() { # <dir> <kubeconfig>; sets ARGOCD_PID ARGOCD_PORT ARGOCD_START_
 	die "argocd-server: no free port in 3 attempts"
 }
 
+# ---- the rest of the control plane (start --control-plane) ------------------
+
+# Argo CD's name for the API server it runs in; with ARGOCD_FAKE_IN_CLUSTER=true
+# the controller and repo-server reach it through $KUBECONFIG instead of the
+# service-account files of a pod (pkg/apis/application/v1alpha1 RawRestConfig).
+IN_CLUSTER_URL=https://kubernetes.default.svc
+LOOPBACK_CLUSTER=loopback # name of the cluster registered by Secret, with the loopback URL
+
+# The multi-call binary dispatches on its own name: one link per component in
+# <dir>/bin (the cache may predate the control plane), and `argocd` itself,
+# which the repo-server runs as its Git askpass helper; and the image's scripts.
+link_components() { # <dir>
+	local c
+	mkdir -p "$1/bin"
+	for c in argocd argocd-server argocd-repo-server argocd-application-controller; do
+		ln -sfn "$BIN_DIR/argocd" "$1/bin/$c"
+	done
+	for c in "${IMAGE_SCRIPTS[@]}"; do
+		ln -sfn "$BIN_DIR/$c" "$1/bin/$c"
+	done
+}
+
+# A bare repository <dir>/git/apps.git with one commit on main, a working copy
+# <dir>/git/work whose origin it is (tests commit and push there), and
+# `git daemon` serving <dir>/git read-only on 127.0.0.1. Sets GIT_PID GIT_URL.
+start_git() { # <dir>
+	local d=$1 g=$1/git attempt deadline port daemon
+	if ! command -v git >/dev/null; then
+		log "git not found; installing the Debian package"
+		{ apt-get install -y --no-install-recommends git || { apt-get update && apt-get install -y --no-install-recommends git; }; } \
+			>>"$d/apt.log" 2>&1 || die "apt-get install git failed (see $d/apt.log)"
+	fi
+	daemon=$(git --exec-path)/git-daemon
+	[[ -x $daemon ]] || die "$daemon not found (Debian's git package ships it)"
+	rm -rf "$g"
+	mkdir -p "$g"
+	git init -q --bare --initial-branch=main "$g/apps.git"
+	git clone -q "$g/apps.git" "$g/work" 2>/dev/null
+	git -C "$g/work" config user.name 'argocd-drift fixtures'
+	git -C "$g/work" config user.email 'fixtures@argocd-drift.invalid'
+	git -C "$g/work" symbolic-ref HEAD refs/heads/main
+	printf 'Applications played by testenv (plain YAML, one directory per app).\n' >"$g/work/README"
+	mkdir -p "$g/work/probe"
+	cat >"$g/work/probe/configmap.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: probe
+data:
+  purpose: the control plane syncs from Git
+YAML
+	git -C "$g/work" add -A
+	git -C "$g/work" commit -q -m 'A probe app to check the control plane end to end'
+	git -C "$g/work" push -q origin main
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		: >"$d/git-daemon.log"
+		# Read-only (upload-pack only); tests push to the bare repository on disk.
+		GIT_PID=$(spawn "$d/git-daemon.log" "$daemon" --reuseaddr --listen=127.0.0.1 --port="$port" \
+			--base-path="$g" --export-all --informative-errors --verbose "$g")
+		echo "$GIT_PID" >"$d/git-daemon.pid"
+		GIT_URL=git://127.0.0.1:$port/apps.git
+		deadline=$((SECONDS + 20))
+		while ((SECONDS < deadline)); do
+			if ! alive "$GIT_PID"; then
+				if grep -qi 'address already in use' "$d/git-daemon.log"; then
+					log "git daemon: port taken (attempt $attempt), retrying"
+					continue 2
+				fi
+				cat "$d/git-daemon.log" >&2
+				die "git daemon exited during startup"
+			fi
+			git ls-remote "$GIT_URL" main >/dev/null 2>&1 && return 0
+			sleep 0.1
+		done
+		die "git daemon: $GIT_URL not answering after 20s"
+	done
+	die "git daemon: no free port in 3 attempts"
+}
+
+# argocd-repo-server, plain-text gRPC on 127.0.0.1. Sets REPO_PID REPO_PORT.
+start_repo_server() { # <dir>
+	local d=$1 attempt deadline metrics code t0
+	mkdir -p "$d/repo-server/tmp"
+	for attempt in 1 2 3; do
+		REPO_PORT=$(free_port)
+		metrics=$(free_port)
+		[[ $REPO_PORT != "$metrics" ]] || continue
+		: >"$d/argocd-repo-server.log"
+		t0=$(now_ms)
+		# ARGOCD_GPG_ENABLED=false: no gpg keyring (a pod has one at /app/config/gpg);
+		# ARGOCD_ASK_PASS_SOCK: the default /tmp/reposerver-ask-pass.sock would be
+		# shared by every instance on the machine; TMPDIR: where it clones.
+		# --client-ca-path defaults to a pod path, and v3.5.7 refuses any value
+		# together with --disable-tls: it must be emptied.
+		REPO_PID=$(PATH="$d/bin:$PATH" TMPDIR="$d/repo-server/tmp" HOME="$d/repo-server" \
+			ARGOCD_GPG_ENABLED=false ARGOCD_ASK_PASS_SOCK="$d/repo-server/askpass.sock" \
+			spawn "$d/argocd-repo-server.log" "$d/bin/argocd-repo-server" \
+			--disable-tls --client-ca-path= --address 127.0.0.1 --port "$REPO_PORT" \
+			--metrics-address 127.0.0.1 --metrics-port "$metrics" \
+			--redis "127.0.0.1:$REDIS_PORT" --logformat text --loglevel info)
+		echo "$REPO_PID" >"$d/argocd-repo-server.pid"
+		deadline=$((SECONDS + ${DRIFT_ARGOCD_START_TIMEOUT:-180}))
+		while ((SECONDS < deadline)); do
+			if ! alive "$REPO_PID"; then
+				if grep -q 'address already in use' "$d/argocd-repo-server.log"; then
+					log "argocd-repo-server: port taken (attempt $attempt), retrying"
+					continue 2
+				fi
+				tail -n 40 "$d/argocd-repo-server.log" >&2
+				die "argocd-repo-server exited during startup"
+			fi
+			# ?full=true makes it call its own gRPC health service.
+			code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics/healthz?full=true" 2>/dev/null || true)
+			if [[ $code == 200 ]]; then
+				log "argocd-repo-server serving $(elapsed "$t0") after exec"
+				return 0
+			fi
+			sleep 0.1
+		done
+		tail -n 40 "$d/argocd-repo-server.log" >&2
+		die "argocd-repo-server: /healthz not OK after ${DRIFT_ARGOCD_START_TIMEOUT:-180}s"
+	done
+	die "argocd-repo-server: no free port in 3 attempts"
+}
+
+# argocd-application-controller with upstream's defaults (resync 120 s, self-heal
+# backoff 2 s ×3), except the metrics port. Sets CONTROLLER_PID.
+start_controller() { # <dir> <kubeconfig>
+	local d=$1 kc=$2 attempt deadline metrics code t0
+	for attempt in 1 2 3; do
+		metrics=$(free_port)
+		: >"$d/argocd-application-controller.log"
+		t0=$(now_ms)
+		# The metrics/healthz listener binds 0.0.0.0 (no address flag upstream).
+		CONTROLLER_PID=$(PATH="$d/bin:$PATH" HOME="$d" ARGOCD_FAKE_IN_CLUSTER=true KUBECONFIG="$kc" \
+			spawn "$d/argocd-application-controller.log" "$d/bin/argocd-application-controller" \
+			--kubeconfig "$kc" --namespace "$NS" \
+			--redis "127.0.0.1:$REDIS_PORT" \
+			--repo-server "127.0.0.1:$REPO_PORT" --repo-server-plaintext \
+			--metrics-port "$metrics" --logformat text --loglevel info)
+		echo "$CONTROLLER_PID" >"$d/argocd-application-controller.pid"
+		deadline=$((SECONDS + ${DRIFT_ARGOCD_START_TIMEOUT:-180}))
+		while ((SECONDS < deadline)); do
+			if ! alive "$CONTROLLER_PID"; then
+				if grep -q 'address already in use' "$d/argocd-application-controller.log"; then
+					log "argocd-application-controller: port taken (attempt $attempt), retrying"
+					continue 2
+				fi
+				tail -n 40 "$d/argocd-application-controller.log" >&2
+				die "argocd-application-controller exited during startup"
+			fi
+			code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics/healthz" 2>/dev/null || true)
+			if [[ $code == 200 ]]; then
+				log "argocd-application-controller healthy $(elapsed "$t0") after exec"
+				return 0
+			fi
+			sleep 0.1
+		done
+		tail -n 40 "$d/argocd-application-controller.log" >&2
+		die "argocd-application-controller: /healthz not OK after ${DRIFT_ARGOCD_START_TIMEOUT:-180}s"
+	done
+	die "argocd-application-controller: no free port in 3 attempts"
+}
+
+# The loopback URL as an Argo CD cluster Secret, with the kubeconfig's CA and
+# credentials (bearer token or client certificate).
+register_loopback_cluster() {
+	python3 - "$NS" "$LOOPBACK_CLUSTER" "$KUBE_SERVER" "$KUBE_CA" "$KUBE_AUTH_HEADER" "$KUBE_CERT" "$KUBE_KEY" <<'PY' |
+import base64, json, sys
+ns, name, server, ca, auth, cert, key = sys.argv[1:]
+b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode() if p else None
+tls = {k: v for k, v in {"caData": b64(ca), "certData": b64(cert), "keyData": b64(key)}.items() if v}
+config = {"tlsClientConfig": tls}
+if auth:
+    config["bearerToken"] = open(auth).read().split("Bearer ", 1)[1].strip()
+print(json.dumps({
+    "apiVersion": "v1", "kind": "Secret",
+    "metadata": {"name": "cluster-" + name, "namespace": ns,
+                 "labels": {"argocd.argoproj.io/secret-type": "cluster", "app.kubernetes.io/part-of": "argocd"}},
+    "type": "Opaque",
+    "stringData": {"name": name, "server": server, "config": json.dumps(config)},
+}))
+PY
+		apply "/api/v1/namespaces/$NS/secrets/cluster-$LOOPBACK_CLUSTER"
+}
+
+# Log in to argocd-server as <user>; prints the session token.
+argocd_login() { # <user> <password>
+	local code out
+	out=$(mktemp)
+	code=$(python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' "$1" "$2" |
+		curl -sS -o "$out" -w '%{http_code}' --max-time 30 -H 'Content-Type: application/json' --data-binary @- \
+			"$ARGOCD_URL/api/v1/session" || true)
+	[[ $code == 200 ]] || die "login as $1: HTTP $code: $(cat "$out")"
+	json_get "$out" 'd["token"]'
+	rm -f "$out"
+}
+
+# Create the Application <name> from path probe/ with <destination line>, sync
+# it through the API as `operator` and wait until the sync succeeded. Prints
+# the seconds it took; on failure prints why and returns 1.
+probe_app() { # <name> <destination YAML flow mapping> <token>
+	local name=$1 dest=$2 token=$3 code deadline t0 state
+	t0=$(now_ms)
+	apply "/api/v1/namespaces/$name" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: $name}
+EOF
+	apply "/apis/argoproj.io/v1alpha1/namespaces/$NS/applications/$name" <<EOF
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: $name, namespace: $NS}
+spec:
+  project: default
+  source: {repoURL: '$GIT_URL', targetRevision: HEAD, path: probe}
+  destination: $dest
+EOF
+	deadline=$((SECONDS + ${DRIFT_ARGOCD_START_TIMEOUT:-180}))
+	# The sync is refused until the controller has compared the app once.
+	while :; do
+		code=$(curl -sS -o "$API_BODY" -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $token" \
+			-H 'Content-Type: application/json' --data '{"prune":false}' "$ARGOCD_URL/api/v1/applications/$name/sync" || true)
+		[[ $code == 200 ]] && break
+		if ((SECONDS >= deadline)); then
+			echo "sync request: HTTP $code: $(head -c 500 "$API_BODY")"
+			return 1
+		fi
+		sleep 0.5
+	done
+	while :; do
+		[[ $(api GET "/apis/argoproj.io/v1alpha1/namespaces/$NS/applications/$name") == 200 ]] || { echo "GET app: $(cat "$API_BODY")"; return 1; }
+		state=$(json_get "$API_BODY" '"%s %s" % ((d.get("status") or {}).get("operationState", {}).get("phase", "-"), (d.get("status") or {}).get("sync", {}).get("status", "-"))')
+		case $state in
+		"Succeeded Synced") break ;;
+		Failed* | Error*)
+			echo "sync $state: $(json_get "$API_BODY" 'd["status"]["operationState"].get("message")')"
+			return 1
+			;;
+		esac
+		if ((SECONDS >= deadline)); then
+			echo "not synced after ${DRIFT_ARGOCD_START_TIMEOUT:-180}s (operation, sync: $state; conditions: $(json_get "$API_BODY" '(d.get("status") or {}).get("conditions")'))"
+			return 1
+		fi
+		sleep 0.2
+	done
+	[[ $(api GET "/api/v1/namespaces/$name/configmaps/probe") == 200 ]] || { echo "synced, but ConfigMap $name/probe is not there"; return 1; }
+	printf '%d.%03d\n' $((($(now_ms) - t0) / 1000)) $((($(now_ms) - t0) % 1000))
+}
+
+# Both ways of naming the real kube-apiserver as a destination, synced from Git.
+probe_control_plane() { # <dir>
+	local token in_cluster by_secret
+	token=$(argocd_login operator "$OPERATOR_PW")
+	in_cluster=$(probe_app probe-in-cluster "{server: '$IN_CLUSTER_URL', namespace: probe-in-cluster}" "$token") ||
+		die "probe-in-cluster ($IN_CLUSTER_URL, ARGOCD_FAKE_IN_CLUSTER=true): $in_cluster (log: $1/argocd-application-controller.log)"
+	by_secret=$(probe_app probe-cluster-secret "{name: $LOOPBACK_CLUSTER, namespace: probe-cluster-secret}" "$token") ||
+		die "probe-cluster-secret (cluster Secret, $KUBE_SERVER): $by_secret (log: $1/argocd-application-controller.log)"
+	PROBE_IN_CLUSTER=$in_cluster PROBE_CLUSTER_SECRET=$by_secret
+	log "probe apps synced from $GIT_URL: in-cluster ${in_cluster}s, cluster Secret ${by_secret}s"
+}
+
 cmd_start() {
-	[[ $# -eq 3 ]] || die "usage: start <dir> <kubeconfig> <backend-url>"
+	local control_plane=0
+	if [[ ${1:-} == --control-plane ]]; then
+		control_plane=1
+		shift
+	fi
+	[[ $# -eq 3 ]] || die "usage: start [--control-plane] <dir> <kubeconfig> <backend-url>"
 	local d kc backend t0 deadline
 	t0=$(now_ms)
 	mkdir -p "$1"
@@ -444,6 +740,7 @@ cmd_start() {
 	backend=${3%/}
 	[[ $backend =~ ^https?://[^/]+ ]] || die "backend URL must be http(s)://host[:port]: $3"
 	if pid_matches "$(cat "$d/argocd-server.pid" 2>/dev/null || true)" 'argocd-server' ||
+		pid_matches "$(cat "$d/argocd-application-controller.pid" 2>/dev/null || true)" 'argocd-application-controller' ||
 		pid_matches "$(cat "$d/redis.pid" 2>/dev/null || true)" 'redis-server'; then
 		die "argocd-server or redis is already running for $d (run: $0 stop $d)"
 	fi
@@ -460,9 +757,10 @@ cmd_start() {
 		sleep 0.5
 	done
 
-	local alice_pw bob_pw token skey ahash bhash
+	local alice_pw bob_pw token skey ahash bhash ohash
 	alice_pw=$(openssl rand -hex 12)
 	bob_pw=$(openssl rand -hex 12)
+	OPERATOR_PW=$(openssl rand -hex 12)
 	token=$(openssl rand -hex 32)
 	skey=$(openssl rand -base64 32)
 	# Read from stdin (keeps the passwords out of argv); the command prints a
@@ -471,12 +769,30 @@ cmd_start() {
 	local hash_re='\$2[aby]\$[0-9]*\$[./A-Za-z0-9]*'
 	ahash=$(printf '%s\n' "$alice_pw" | "$BIN_DIR/argocd" account bcrypt | grep -o "$hash_re" || true)
 	bhash=$(printf '%s\n' "$bob_pw" | "$BIN_DIR/argocd" account bcrypt | grep -o "$hash_re" || true)
-	[[ $ahash == \$2* && $bhash == \$2* ]] || die "argocd account bcrypt did not print a bcrypt hash: $ahash"
+	ohash=$(printf '%s\n' "$OPERATOR_PW" | "$BIN_DIR/argocd" account bcrypt | grep -o "$hash_re" || true)
+	[[ $ahash == \$2* && $bhash == \$2* && $ohash == \$2* ]] || die "argocd account bcrypt did not print a bcrypt hash: $ahash"
 
+	link_components "$d"
+	REPO_ARGS=(--repo-server 127.0.0.1:1)
+	SERVER_ENV=()
+	GIT_URL= GIT_PID= REPO_PID= REPO_PORT= CONTROLLER_PID= PROBE_IN_CLUSTER= PROBE_CLUSTER_SECRET=
+	if ((control_plane)); then start_git "$d"; fi
 	start_redis "$d"
-	setup_cluster "$backend" "$ahash" "$bhash" "$token" "$skey"
+	setup_cluster "$backend" "$ahash" "$bhash" "$ohash" "$token" "$skey"
+	if ((control_plane)); then
+		register_loopback_cluster
+		start_repo_server "$d"
+		REPO_ARGS=(--repo-server "127.0.0.1:$REPO_PORT" --repo-server-plaintext)
+		# argocd-server also builds a client of the destination when it validates
+		# an Application (create, update, sync).
+		SERVER_ENV=(ARGOCD_FAKE_IN_CLUSTER=true "KUBECONFIG=$kc")
+	fi
 	start_server "$d" "$kc"
 	ARGOCD_URL=http://127.0.0.1:$ARGOCD_PORT
+	if ((control_plane)); then
+		start_controller "$d" "$kc"
+		probe_control_plane "$d"
+	fi
 
 	(
 		umask 077
@@ -498,11 +814,30 @@ cmd_start() {
 			printf 'ARGOCD_REDIS_ADDR=%q\n' "127.0.0.1:$REDIS_PORT"
 			printf 'ARGOCD_REDIS_PID=%q\n' "$REDIS_PID"
 			printf 'ARGOCD_START_SECONDS=%q\n' "$(printf '%d.%03d' $((ARGOCD_START_MS / 1000)) $((ARGOCD_START_MS % 1000)))"
+			printf 'ARGOCD_OPERATOR_USER=operator\n'
+			printf 'ARGOCD_OPERATOR_PASSWORD=%q\n' "$OPERATOR_PW"
+			printf 'ARGOCD_CONTROL_PLANE=%q\n' "$control_plane"
+			printf 'ARGOCD_GIT_URL=%q\n' "$GIT_URL"
+			printf 'ARGOCD_GIT_WORKTREE=%q\n' "${GIT_URL:+$d/git/work}"
+			printf 'ARGOCD_GIT_DAEMON_PID=%q\n' "$GIT_PID"
+			printf 'ARGOCD_REPO_SERVER_ADDR=%q\n' "${REPO_PORT:+127.0.0.1:$REPO_PORT}"
+			printf 'ARGOCD_REPO_SERVER_PID=%q\n' "$REPO_PID"
+			printf 'ARGOCD_CONTROLLER_PID=%q\n' "$CONTROLLER_PID"
+			printf 'ARGOCD_IN_CLUSTER_URL=%q\n' "$IN_CLUSTER_URL"
+			printf 'ARGOCD_LOOPBACK_CLUSTER=%q\n' "${GIT_URL:+$LOOPBACK_CLUSTER}"
+			printf 'ARGOCD_LOOPBACK_URL=%q\n' "${GIT_URL:+$KUBE_SERVER}"
+			printf 'ARGOCD_PROBE_IN_CLUSTER_SECONDS=%q\n' "$PROBE_IN_CLUSTER"
+			printf 'ARGOCD_PROBE_CLUSTER_SECRET_SECONDS=%q\n' "$PROBE_CLUSTER_SECRET"
+			printf 'ARGOCD_CONTROL_PLANE_START_SECONDS=%q\n' "$(printf '%d.%03d' $((($(now_ms) - t0) / 1000)) $((($(now_ms) - t0) % 1000)))"
 			printf 'export ARGOCD_URL ARGOCD_VERSION ARGOCD_NAMESPACE ARGOCD_EXTENSION ARGOCD_BACKEND_URL ARGOCD_ALICE_USER ARGOCD_ALICE_PASSWORD ARGOCD_BOB_USER ARGOCD_BOB_PASSWORD ARGOCD_PROXY_TOKEN ARGOCD_PROXY_SECRET_KEY ARGOCD_KUBECONFIG ARGOCD_SERVER_PID ARGOCD_METRICS_URL ARGOCD_REDIS_ADDR ARGOCD_REDIS_PID ARGOCD_START_SECONDS\n'
+			printf 'export ARGOCD_OPERATOR_USER ARGOCD_OPERATOR_PASSWORD ARGOCD_CONTROL_PLANE ARGOCD_GIT_URL ARGOCD_GIT_WORKTREE ARGOCD_GIT_DAEMON_PID ARGOCD_REPO_SERVER_ADDR ARGOCD_REPO_SERVER_PID ARGOCD_CONTROLLER_PID ARGOCD_IN_CLUSTER_URL ARGOCD_LOOPBACK_CLUSTER ARGOCD_LOOPBACK_URL ARGOCD_PROBE_IN_CLUSTER_SECONDS ARGOCD_PROBE_CLUSTER_SECRET_SECONDS ARGOCD_CONTROL_PLANE_START_SECONDS\n'
 		} >"$d/argocd.env"
 	)
 	rm -f "$API_BODY"
 	trap - EXIT
+	if ((control_plane)); then
+		log "control plane: git daemon pid $GIT_PID ($GIT_URL), argocd-repo-server pid $REPO_PID (127.0.0.1:$REPO_PORT), argocd-application-controller pid $CONTROLLER_PID"
+	fi
 	log "ready in $(elapsed "$t0") (argocd-server up $((ARGOCD_START_MS / 1000)).$(printf '%03d' $((ARGOCD_START_MS % 1000)))s after exec): $ARGOCD_URL (argocd-server pid $ARGOCD_PID, redis pid $REDIS_PID); source $d/argocd.env"
 }
 
@@ -515,9 +850,13 @@ cmd_stop() {
 		stop_pid "$(cat "$f")" 'header-recorder\.py' "header recorder"
 		rm -f "$f"
 	done
+	# The controller first: it would otherwise log every other component going away.
+	stop_pid "$(cat "$d/argocd-application-controller.pid" 2>/dev/null || true)" 'argocd-application-controller' argocd-application-controller
 	stop_pid "$(cat "$d/argocd-server.pid" 2>/dev/null || true)" 'argocd-server' argocd-server
+	stop_pid "$(cat "$d/argocd-repo-server.pid" 2>/dev/null || true)" 'argocd-repo-server' argocd-repo-server
+	stop_pid "$(cat "$d/git-daemon.pid" 2>/dev/null || true)" 'git-daemon' 'git daemon'
 	stop_pid "$(cat "$d/redis.pid" 2>/dev/null || true)" 'redis-server' redis-server
-	rm -f "$d/argocd-server.pid" "$d/redis.pid"
+	rm -f "$d/argocd-application-controller.pid" "$d/argocd-server.pid" "$d/argocd-repo-server.pid" "$d/git-daemon.pid" "$d/redis.pid"
 }
 
 # ---- smoke check --------------------------------------------------------------
@@ -855,7 +1194,7 @@ print(json.dumps(json.loads(base64.urlsafe_b64decode(p))))' "$alice")"
 }
 
 main() {
-	[[ $# -ge 1 ]] || die "usage: $0 bins | start <dir> <kubeconfig> <backend-url> | stop <dir> | smoke <dir>"
+	[[ $# -ge 1 ]] || die "usage: $0 bins | start [--control-plane] <dir> <kubeconfig> <backend-url> | stop <dir> | smoke <dir>"
 	local sub=$1
 	shift
 	case $sub in

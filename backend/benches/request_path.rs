@@ -46,6 +46,7 @@ fn demo_apps() -> Vec<Application> {
                 key,
                 spec: serde_json::from_value(doc["spec"].take()).unwrap(),
                 status: serde_json::from_value(doc["status"].take()).unwrap(),
+                report_links: Vec::new(),
             }
         })
         .collect()
@@ -160,6 +161,10 @@ fn bench(c: &mut Criterion) {
         reconcile_stale_after: Duration::from_secs(600),
         drift,
         history: argocd_drift::history::History::new(Default::default(), Arc::new(Metrics::new())),
+        reports: argocd_drift::reports::ReportStore::new(
+            argocd_drift::reports::Timing::default(),
+            Some(index.clone()),
+        ),
     });
     let peer: std::net::SocketAddr = "10.0.0.7:41000".parse().unwrap();
     c.bench_function(

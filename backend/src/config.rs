@@ -169,6 +169,40 @@ pub struct Config {
     /// `reconciledAt` older than this marks an app's verdicts as possibly frozen.
     #[envconfig(from = "RECONCILE_STALE_AFTER_SECONDS", default = "600")]
     pub reconcile_stale_after_seconds: NonZeroU64,
+
+    /// The reports port: reporters and Grafana (never through Argo CD's proxy).
+    #[envconfig(from = "REPORTS_PORT", default = "8082")]
+    pub reports_port: u16,
+
+    /// Reporter tokens: a file, or a directory of files (a mounted Secret), of lines
+    /// `<name> <token> [<repo>,<repo>…|*]`.
+    #[envconfig(from = "REPORTS_TOKENS_PATH")]
+    pub reports_tokens_path: Option<PathBuf>,
+
+    /// Tokens that may read `/status.json` (one per line). Unset: reads are open.
+    #[envconfig(from = "REPORTS_READ_TOKENS_FILE")]
+    pub reports_read_tokens_file: Option<PathBuf>,
+
+    /// How often the token files are re-read.
+    #[envconfig(from = "REPORTS_TOKENS_RELOAD_SECONDS", default = "10")]
+    pub reports_tokens_reload_seconds: NonZeroU64,
+
+    /// Demo only: accept reports (and deletes) without a token.
+    #[envconfig(from = "REPORTS_INSECURE_NO_AUTH", default = "false")]
+    pub reports_insecure_no_auth: bool,
+
+    /// A report not refreshed within this is served with `stale: true`.
+    #[envconfig(from = "REPORT_STALE_AFTER_SECONDS", default = "3600")]
+    pub report_stale_after_seconds: NonZeroU64,
+
+    /// A report not refreshed within this is deleted.
+    #[envconfig(from = "REPORT_EXPIRE_AFTER_SECONDS", default = "604800")]
+    pub report_expire_after_seconds: NonZeroU64,
+
+    /// A heartbeat (same content, newer `last_check`) is acknowledged at once and written within
+    /// this: a crash loses at most this much freshness, never a status change.
+    #[envconfig(from = "REPORT_HEARTBEAT_WRITE_SECONDS", default = "60")]
+    pub report_heartbeat_write_seconds: NonZeroU64,
 }
 
 /// Why the configuration cannot be used. Each message names the variable.
@@ -204,6 +238,14 @@ pub enum ConfigError {
         value: u64,
         max: u64,
     },
+    #[error(
+        "REPORT_HEARTBEAT_WRITE_SECONDS ({heartbeat}) must be less than REPORT_STALE_AFTER_SECONDS ({stale}), which may not exceed REPORT_EXPIRE_AFTER_SECONDS ({expire})"
+    )]
+    ReportDurations {
+        heartbeat: u64,
+        stale: u64,
+        expire: u64,
+    },
 }
 
 fn hint_for(e: &envconfig::Error) -> &'static str {
@@ -212,8 +254,8 @@ fn hint_for(e: &envconfig::Error) -> &'static str {
     };
     match *name {
         "BIND_ADDRESS" => ": expected an IP address such as 0.0.0.0 or ::",
-        "PORT" | "SERVICE_PORT" => ": expected a port number 0-65535",
-        "INSECURE_NO_PROXY_TOKEN" => ": expected true or false",
+        "PORT" | "SERVICE_PORT" | "REPORTS_PORT" => ": expected a port number 0-65535",
+        "INSECURE_NO_PROXY_TOKEN" | "REPORTS_INSECURE_NO_AUTH" => ": expected true or false",
         "ARGOCD_NAMESPACES" => ": expected `*` or a comma-separated list of namespace names",
         "LOG_FORMAT" => ": expected json or text",
         "PROXY_TOKEN" => ": must not be empty",
@@ -339,6 +381,15 @@ impl Config {
         }
     }
 
+    /// Freshness of external reports: stale after, expire after, heartbeat write interval.
+    pub fn report_timing(&self) -> crate::reports::Timing {
+        crate::reports::Timing {
+            stale_after: Duration::from_secs(self.report_stale_after_seconds.get()),
+            expire_after: Duration::from_secs(self.report_expire_after_seconds.get()),
+            heartbeat_write: Duration::from_secs(self.report_heartbeat_write_seconds.get()),
+        }
+    }
+
     /// Checks what the types alone cannot: the tracing filter, the proxy token, and that no
     /// duration is absurd.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -385,10 +436,38 @@ impl Config {
                 "RECONCILE_STALE_AFTER_SECONDS",
                 self.reconcile_stale_after_seconds.get(),
             ),
+            (
+                "REPORTS_TOKENS_RELOAD_SECONDS",
+                self.reports_tokens_reload_seconds.get(),
+            ),
+            (
+                "REPORT_STALE_AFTER_SECONDS",
+                self.report_stale_after_seconds.get(),
+            ),
+            (
+                "REPORT_EXPIRE_AFTER_SECONDS",
+                self.report_expire_after_seconds.get(),
+            ),
+            (
+                "REPORT_HEARTBEAT_WRITE_SECONDS",
+                self.report_heartbeat_write_seconds.get(),
+            ),
         ] {
             if seconds > MAX_SECONDS {
                 return Err(ConfigError::TooLong { var, seconds });
             }
+        }
+        let (heartbeat, stale, expire) = (
+            self.report_heartbeat_write_seconds.get(),
+            self.report_stale_after_seconds.get(),
+            self.report_expire_after_seconds.get(),
+        );
+        if heartbeat >= stale || stale > expire {
+            return Err(ConfigError::ReportDurations {
+                heartbeat,
+                stale,
+                expire,
+            });
         }
         for (var, value) in [
             ("POD_NAMESPACE", &self.pod_namespace),
@@ -648,6 +727,28 @@ mod tests {
             vec![WatchScope::AllNamespaces]
         );
         assert!(load(&[TOKEN, ("ARGOCD_NAMESPACES", " , ")]).is_err());
+    }
+
+    #[test]
+    fn report_durations_must_nest_heartbeat_stale_expire() {
+        let c = load(&[TOKEN]).unwrap();
+        assert_eq!(c.reports_port, 8082);
+        let timing = c.report_timing();
+        assert_eq!(timing.stale_after, Duration::from_secs(3600));
+        assert_eq!(timing.expire_after, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(timing.heartbeat_write, Duration::from_secs(60));
+        for (heartbeat, stale, expire) in [("60", "60", "600"), ("1", "20", "10")] {
+            let err = load(&[
+                TOKEN,
+                ("REPORT_HEARTBEAT_WRITE_SECONDS", heartbeat),
+                ("REPORT_STALE_AFTER_SECONDS", stale),
+                ("REPORT_EXPIRE_AFTER_SECONDS", expire),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("REPORT_HEARTBEAT_WRITE_SECONDS"), "{err}");
+        }
+        assert!(load(&[TOKEN, ("REPORT_EXPIRE_AFTER_SECONDS", "604801")]).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 use crate::history::Turn;
 use drift_core::app::{AppKey, Application};
 use drift_core::history::rules::{Observation, observe, observe_deletion};
+use drift_core::reports::links::ReportLink;
 use drift_core::tracking::track_version;
 pub use drift_core::tracking::{Freshness, IndexedApp, ObjectVersion};
 use jiff::Timestamp;
@@ -86,6 +87,9 @@ struct Inner {
     apps: HashMap<AppKey, Arc<IndexedApp>>,
     scopes: Vec<(WatchScope, Freshness)>,
     turns: Option<Arc<dyn TurnSink>>,
+    /// Bumped whenever an app's report links (its `argocd-drift.io/report-repos` annotation)
+    /// change, so views of reports know when to rebuild.
+    links_version: u64,
 }
 
 // === impl AppIndex ===
@@ -101,6 +105,7 @@ impl AppIndex {
                     .map(|s| (s, Freshness::default()))
                     .collect(),
                 turns: None,
+                links_version: 0,
             })),
             ready_tx: Arc::new(ready_tx),
         }
@@ -186,11 +191,19 @@ impl AppIndex {
                 true
             }
         });
+        let mut links_changed = false;
         for (app, version) in apps {
             let prev = old.remove(&app.key);
+            links_changed |= prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
+                p.app.report_links != app.report_links
+            });
             let entry = track_version(prev.as_deref(), app, version, now, witnessed);
             inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        }
+        links_changed |= old.values().any(|gone| !gone.app.report_links.is_empty());
+        if links_changed {
+            inner.links_version += 1;
         }
         // Gone while this process was not watching: the deletion itself was not seen.
         for gone in old.values() {
@@ -223,6 +236,11 @@ impl AppIndex {
             .find(|(s, _)| s.covers(&app.key.namespace))
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
         let prev = inner.apps.get(&app.key).cloned();
+        if prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
+            p.app.report_links != app.report_links
+        }) {
+            inner.links_version += 1;
+        }
         let entry = track_version(prev.as_deref(), app, version, now, witnessed);
         inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
         inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
@@ -231,7 +249,29 @@ impl AppIndex {
     /// Drops an app that can no longer be served (it cannot be decoded). Not a deletion: its
     /// drift history is left as it is.
     pub fn remove(&self, key: &AppKey) {
-        self.write().apps.remove(key);
+        let mut inner = self.write();
+        if inner
+            .apps
+            .remove(key)
+            .is_some_and(|gone| !gone.app.report_links.is_empty())
+        {
+            inner.links_version += 1;
+        }
+    }
+
+    /// Changes whenever any app's report links change.
+    pub fn report_links_version(&self) -> u64 {
+        self.read().links_version
+    }
+
+    /// Every app that links report repos to itself, with its links.
+    pub fn report_links(&self) -> Vec<(AppKey, Vec<ReportLink>)> {
+        self.read()
+            .apps
+            .values()
+            .filter(|e| !e.app.report_links.is_empty())
+            .map(|e| (e.app.key.clone(), e.app.report_links.clone()))
+            .collect()
     }
 
     /// An app was deleted; `version` is the deletion event's resourceVersion.
@@ -243,6 +283,9 @@ impl AppIndex {
             .find(|(s, _)| s.covers(&key.namespace))
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
         if let Some(gone) = inner.apps.remove(key) {
+            if !gone.app.report_links.is_empty() {
+                inner.links_version += 1;
+            }
             inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
         }
     }
@@ -333,6 +376,24 @@ mod tests {
             Lookup::Found { app, .. } => app,
             other => panic!("expected {ns}:{name} in the index, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_links_version_changes_only_when_report_links_do() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let linked = |repos: Option<&str>| mk_app("argocd", "infra", "p").with_report_links(repos);
+        index.replace_scope(&ns("argocd"), vec![linked(None)], t(0));
+        assert_eq!(index.report_links_version(), 0);
+        index.apply(with_sync(linked(None), OUT_OF_SYNC), t(1));
+        assert_eq!(index.report_links_version(), 0, "a status change");
+        index.apply(linked(Some("rsyslog")), t(2));
+        assert_eq!(index.report_links_version(), 1);
+        assert_eq!(index.report_links()[0].1[0].repo, "rsyslog");
+        index.apply(linked(Some("rsyslog")), t(3));
+        assert_eq!(index.report_links_version(), 1);
+        index.replace_scope(&ns("argocd"), vec![], t(4));
+        assert_eq!(index.report_links_version(), 2, "a linking app is gone");
+        assert!(index.report_links().is_empty());
     }
 
     #[test]

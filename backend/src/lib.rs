@@ -26,6 +26,7 @@ pub mod http;
 pub mod index;
 pub mod metrics;
 pub mod readiness;
+pub mod reports;
 pub mod shutdown;
 pub mod telemetry;
 
@@ -42,10 +43,12 @@ use http::credentials::Credentials;
 use http::endpoint::Endpoint;
 use http::limits::Limits;
 use http::listener::{ConnectionLimits, Port, Stops};
-use http::routes::{ApiDeps, ServiceRoutes};
+use http::reporters::ReporterAuth;
+use http::routes::{ApiDeps, ReportsDeps, ServiceRoutes};
 use index::AppIndex;
 use metrics::Metrics;
 use readiness::Readiness;
+use reports::{DRIFT_REPORTS, ReportStore, ReportWriter, Timing};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +81,28 @@ pub struct Server {
     shutdown_delay: Duration,
     shutdown_timeout: Duration,
     shutting_down: watch::Sender<bool>,
+    reports: ReportsRuntime,
+}
+
+/// The external reports' moving parts, started by [`Server::serve`].
+struct ReportsRuntime {
+    store: ReportStore,
+    writer: ReportWriter,
+    own: cluster::OwnResources,
+    timing: Timing,
+    auth: Arc<ReporterAuth>,
+    /// How often to re-read the token files, when there are any.
+    reload_every: Option<Duration>,
+}
+
+/// A background task that ends with its owner, however the owner ends (a dropped `serve`
+/// included).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// How serving ended when it did not end cleanly.
@@ -108,6 +133,11 @@ impl Server {
             drift_remote_clusters,
             drift_read_secrets,
             pod_namespace,
+            reports_port,
+            reports_tokens_path,
+            reports_read_tokens_file,
+            reports_tokens_reload_seconds,
+            reports_insecure_no_auth,
             ..
         } = &config;
 
@@ -147,6 +177,32 @@ impl Server {
             config.request_timeout(),
             JQ_TIMEOUT,
         );
+        let timing = config.report_timing();
+        let report_store = ReportStore::new(timing, Some(index.clone()));
+        let report_auth = Arc::new(
+            ReporterAuth::load(
+                reports_tokens_path.as_deref(),
+                reports_read_tokens_file.as_deref(),
+                *reports_insecure_no_auth,
+            )
+            .context("reading REPORTS_TOKENS_PATH / REPORTS_READ_TOKENS_FILE")?,
+        );
+        if *reports_insecure_no_auth {
+            tracing::warn!(
+                "REPORTS_INSECURE_NO_AUTH is set: anyone who reaches the reports port may send and delete reports"
+            );
+        } else if report_auth.reporter_count() == 0 {
+            tracing::warn!(
+                "no reporter tokens (REPORTS_TOKENS_PATH): every report will be refused with 401"
+            );
+        }
+        let own_reports = connection.own(DRIFT_REPORTS, pod_namespace);
+        let report_writer = ReportWriter::new(
+            report_store.clone(),
+            own_reports.clone(),
+            Arc::clone(&metrics),
+        );
+
         let api = http::routes::api(ApiDeps {
             proxy_auth,
             index: index.clone(),
@@ -155,6 +211,13 @@ impl Server {
             reconcile_stale_after: config.reconcile_stale_after(),
             drift,
             history: history.clone(),
+            reports: report_store.clone(),
+        });
+        let reports_port_endpoint = http::routes::reports(ReportsDeps {
+            auth: Arc::clone(&report_auth),
+            writer: report_writer.clone(),
+            limits: limits(max_concurrent_requests.get()),
+            metrics: Arc::clone(&metrics),
         });
         let credentials = api.routes().gate.credentials();
         let service = Endpoint::new(
@@ -180,6 +243,21 @@ impl Server {
             )
             .await
             .with_context(|| format!("binding the API port {} (PORT)", at(*port)))?,
+            Port::bind(
+                "reports",
+                at(*reports_port),
+                reports_port_endpoint,
+                connections,
+                Arc::clone(&metrics),
+                Stops::First,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "binding the reports port {} (REPORTS_PORT)",
+                    at(*reports_port)
+                )
+            })?,
             Port::bind(
                 "service",
                 at(*service_port),
@@ -221,6 +299,15 @@ impl Server {
             shutdown_delay: config.shutdown_delay(),
             shutdown_timeout: config.shutdown_timeout(),
             shutting_down,
+            reports: ReportsRuntime {
+                store: report_store,
+                writer: report_writer,
+                own: own_reports,
+                timing,
+                reload_every: (reports_tokens_path.is_some() || reports_read_tokens_file.is_some())
+                    .then(|| Duration::from_secs(reports_tokens_reload_seconds.get())),
+                auth: report_auth,
+            },
         })
     }
 
@@ -240,6 +327,10 @@ impl Server {
 
     pub fn service_addr(&self) -> anyhow::Result<SocketAddr> {
         self.addr("service")
+    }
+
+    pub fn reports_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.addr("reports")
     }
 
     /// Serves until the first shutdown signal, then: readiness turns false, the API keeps serving
@@ -262,6 +353,7 @@ impl Server {
             shutdown_delay,
             shutdown_timeout,
             shutting_down,
+            reports,
         } = self;
         let addresses: Vec<String> = ports
             .iter()
@@ -306,6 +398,26 @@ impl Server {
             &metrics,
         );
         let mut recorder = tokio::spawn(history.run(records));
+        reports.own.watch(
+            &mut watches,
+            reports.store.clone(),
+            readiness.source(format!(
+                "the first list of driftreports in namespace {}",
+                reports.own.namespace()
+            )),
+            &metrics,
+        );
+        let report_tasks = [
+            Some(AbortOnDrop(tokio::spawn(
+                reports.writer.clone().maintain(reports.timing),
+            ))),
+            reports.reload_every.map(|every| {
+                AbortOnDrop(tokio::spawn(http::reporters::reload_periodically(
+                    Arc::clone(&reports.auth),
+                    every,
+                )))
+            }),
+        ];
         let token_reload = token_reload.map(|(credentials, path, every, grace)| {
             tokio::spawn(http::credentials::reload_from_file(
                 path,
@@ -369,6 +481,13 @@ impl Server {
         for port in last {
             // Probes and scrapes are short; a slow scraper must not hold the exit.
             port.stop().await?.drain(Duration::from_secs(1)).await;
+        }
+        // Heartbeats acknowledged but not yet written: write them now rather than lose them.
+        drop(report_tasks);
+        let left =
+            tokio::time::timeout(Duration::from_secs(5), reports.writer.flush_heartbeats()).await;
+        if !matches!(left, Ok(0)) {
+            tracing::warn!("shutting down with report heartbeats not written");
         }
         drop(watches);
         recorder.abort();

@@ -36,6 +36,44 @@ pub struct WatchLabels {
     pub scope: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    pub listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    pub listener: &'static str,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SyncStatusLabels {
+    pub sync_status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IngestLabels {
+    pub api: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabels {
+    pub op: &'static str,
+    pub result: &'static str,
+}
+
 /// Drift history: bounded by the apps Argo CD has (never users or field paths).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProjectLabels {
@@ -56,41 +94,69 @@ pub struct AppLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
-    pub reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RecordLabels {
     pub state: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ListenerLabels {
-    pub listener: &'static str,
+/// The external reports' series (see `reports`).
+struct ReportMetrics {
+    by_status: Family<SyncStatusLabels, Gauge>,
+    stale: Gauge,
+    pending: Gauge,
+    ingests: Family<IngestLabels, Counter>,
+    ingest_durations: Family<OutcomeLabels, Histogram, fn() -> Histogram>,
+    rejections: Family<ReasonLabels, Counter>,
+    writes: Family<WriteLabels, Counter>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProtocolLabels {
-    pub listener: &'static str,
-    pub kind: &'static str,
-}
-
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    rejections: Family<CodeLabels, Counter>,
-    applications: Gauge,
-    watch_stale: Family<WatchLabels, Gauge>,
-    watch_lists: Family<WatchLabels, Counter>,
-    watch_errors: Family<WatchLabels, Counter>,
-    watch_events: Family<WatchLabels, Counter>,
-    open_connections: Family<ListenerLabels, Gauge>,
-    in_flight: Family<ListenerLabels, Gauge>,
-    refused_connections: Family<ListenerLabels, Counter>,
-    protocol_errors: Family<ProtocolLabels, Counter>,
-    history: HistoryMetrics,
+impl ReportMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let m = ReportMetrics {
+            by_status: Family::default(),
+            stale: Gauge::default(),
+            pending: Gauge::default(),
+            ingests: Family::default(),
+            ingest_durations: Family::new_with_constructor(latency_histogram),
+            rejections: Family::default(),
+            writes: Family::default(),
+        };
+        registry.register(
+            "reports",
+            "External drift reports held, by sync_status (SYNCED, OUT_OF_SYNC)",
+            m.by_status.clone(),
+        );
+        registry.register(
+            "reports_stale",
+            "External drift reports not refreshed within REPORT_STALE_AFTER_SECONDS",
+            m.stale.clone(),
+        );
+        registry.register(
+            "report_heartbeats_pending",
+            "Heartbeats acknowledged and not yet written",
+            m.pending.clone(),
+        );
+        registry.register(
+            "report_ingests",
+            "Reports accepted, by api (compat, v1) and outcome (created, changed, heartbeat, superseded)",
+            m.ingests.clone(),
+        );
+        registry.register(
+            "report_ingest_duration_seconds",
+            "Time to accept a report (validation and, for a change, the durable write), by outcome",
+            m.ingest_durations.clone(),
+        );
+        registry.register(
+            "report_rejections",
+            "Reports refused, by reason",
+            m.rejections.clone(),
+        );
+        registry.register(
+            "report_writes",
+            "Writes of DriftReport objects, by op (create, replace, delete) and result (ok, conflict, error)",
+            m.writes.clone(),
+        );
+        m
+    }
 }
 
 /// The drift history's series (see `history`).
@@ -160,6 +226,24 @@ impl HistoryMetrics {
         );
         m
     }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reports: ReportMetrics,
+    history: HistoryMetrics,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    rejections: Family<CodeLabels, Counter>,
+    applications: Gauge,
+    watch_stale: Family<WatchLabels, Gauge>,
+    watch_lists: Family<WatchLabels, Counter>,
+    watch_errors: Family<WatchLabels, Counter>,
+    watch_events: Family<WatchLabels, Counter>,
+    open_connections: Family<ListenerLabels, Gauge>,
+    in_flight: Family<ListenerLabels, Gauge>,
+    refused_connections: Family<ListenerLabels, Counter>,
+    protocol_errors: Family<ProtocolLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -248,9 +332,12 @@ impl Metrics {
              timeout; write timeout)",
             protocol_errors.clone(),
         );
+        let reports = ReportMetrics::register(&mut registry);
         let history = HistoryMetrics::register(&mut registry);
         Metrics {
             registry,
+            reports,
+            history,
             requests,
             durations,
             rejections,
@@ -263,7 +350,6 @@ impl Metrics {
             in_flight,
             refused_connections,
             protocol_errors,
-            history,
         }
     }
 
@@ -353,6 +439,49 @@ impl Metrics {
     pub fn protocol_error(&self, listener: &'static str, kind: &'static str) {
         self.protocol_errors
             .get_or_create(&ProtocolLabels { listener, kind })
+            .inc();
+    }
+
+    /// Reports held now: by status, and how many are stale.
+    pub fn set_reports(&self, synced: usize, out_of_sync: usize, stale: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for (sync_status, n) in [("SYNCED", synced), ("OUT_OF_SYNC", out_of_sync)] {
+            self.reports
+                .by_status
+                .get_or_create(&SyncStatusLabels { sync_status })
+                .set(gauge(n));
+        }
+        self.reports.stale.set(gauge(stale));
+    }
+
+    pub fn set_heartbeats_pending(&self, n: usize) {
+        self.reports
+            .pending
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn report_ingested(&self, api: &'static str, outcome: &'static str, elapsed: Duration) {
+        self.reports
+            .ingests
+            .get_or_create(&IngestLabels { api, outcome })
+            .inc();
+        self.reports
+            .ingest_durations
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn report_rejected(&self, reason: &'static str) {
+        self.reports
+            .rejections
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn report_write(&self, op: &'static str, result: &'static str) {
+        self.reports
+            .writes
+            .get_or_create(&WriteLabels { op, result })
             .inc();
     }
 

@@ -48,12 +48,12 @@ async fn readiness_explains_a_refusal_to_list_applications() {
 }
 
 /// The least privilege the chart grants: get, list and watch on Applications in the watched
-/// namespaces, and on the one ConfigMap `argocd-cm` in Argo CD's namespace; the project's own
-/// DriftHistories (read and write) in its own namespace; nothing else. Only a real server
-/// enforces RBAC.
+/// namespaces, on the one ConfigMap `argocd-cm` in Argo CD's namespace, and the project's own
+/// DriftReports and DriftHistories (read and write) in its own namespace; nothing else. Only a
+/// real server enforces RBAC.
 #[tokio::test]
 #[ignore = "needs a real API server: make test-real"]
-async fn listing_and_watching_applications_is_all_the_access_needed() {
+async fn applications_read_and_own_reports_written_is_all_the_access_needed() {
     let cluster = TestCluster::start_unprivileged().await.unwrap();
     cluster.apply_fixtures("demo").await.unwrap();
     let mut grants = Vec::new();
@@ -64,6 +64,23 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
             "metadata": {"name": "argocd-drift", "namespace": ns},
             "rules": [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}]
         }));
+        if ns == "argocd" {
+            // POD_NAMESPACE (the test harness puts it in the test's argocd namespace).
+            grants.push(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": "argocd-drift-reports", "namespace": ns},
+                "rules": [{"apiGroups": ["argocd-drift.io"], "resources": ["driftreports"],
+                    "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
+            }));
+            grants.push(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "argocd-drift-reports", "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-reports"},
+                "subjects": [{"kind": "User", "name": "drift-user"}]
+            }));
+        }
         grants.push(json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
@@ -103,8 +120,27 @@ async fn listing_and_watching_applications_is_all_the_access_needed() {
         "subjects": [{"kind": "User", "name": "drift-user"}]
     }));
     cluster.create_objects(grants).await.unwrap();
-    let app = TestApp::spawn(&cluster, &[]).await;
+    let app = TestApp::spawn(&cluster, &[("REPORTS_INSECURE_NO_AUTH", "true")]).await;
     app.wait_ready().await;
+    // A report is written, replaced and deleted with these grants alone.
+    let last_check = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60).unwrap();
+    for status in ["OUT_OF_SYNC", "SYNCED"] {
+        let report = json!({"repo": "rsyslog", "server": "lab", "sync_status": status,
+            "drift_count": 0, "last_check": last_check.to_string()});
+        let r = app
+            .on_reports(http::Method::POST, "/api/status", None, &report.to_string())
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = app
+        .on_reports(
+            http::Method::DELETE,
+            "/api/v1/reports?repo=rsyslog&server=lab",
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let r = app
         .status(
             &app_header(&cluster, "argocd", "payments-api"),

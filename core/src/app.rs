@@ -9,6 +9,7 @@
 //! Two shapes of `status.resources` exist: Argo CD 2.x stores per-resource `health`; 3.x does not
 //! by default and says so with `status.resourceHealthSource: appTree`.
 
+use crate::reports::links::{REPORT_REPOS_ANNOTATION, ReportLink, parse_links};
 use serde::Deserialize;
 use std::fmt;
 
@@ -41,6 +42,8 @@ pub struct Application {
     pub key: AppKey,
     pub spec: ApplicationSpec,
     pub status: ApplicationStatus,
+    /// The report repos its `argocd-drift.io/report-repos` annotation links to it.
+    pub report_links: Vec<ReportLink>,
 }
 
 /// Why an Application object cannot be served.
@@ -88,7 +91,18 @@ impl Application {
         }
         let spec = field(&key, spec, "spec")?;
         let status = field(&key, status, "status")?;
-        Ok(Application { key, spec, status })
+        Ok(Application {
+            key,
+            spec,
+            status,
+            report_links: Vec::new(),
+        })
+    }
+
+    /// The app with the report links of its `argocd-drift.io/report-repos` annotation value.
+    pub fn with_report_links(mut self, annotation: Option<&str>) -> Application {
+        self.report_links = annotation.map(parse_links).unwrap_or_default();
+        self
     }
 
     /// [`Application::decode`] of a whole object as JSON.
@@ -103,7 +117,10 @@ impl Application {
                 .unwrap_or_default()
         };
         let (spec, status) = (take("spec"), take("status"));
-        Application::decode(namespace, name, spec, status)
+        let links = object["metadata"]["annotations"][REPORT_REPOS_ANNOTATION]
+            .as_str()
+            .map(str::to_string);
+        Ok(Application::decode(namespace, name, spec, status)?.with_report_links(links.as_deref()))
     }
 
     /// The Argo CD sync verdict, if Argo CD has written one.
@@ -311,6 +328,7 @@ pub mod fixtures {
                 ..Default::default()
             },
             status: ApplicationStatus::default(),
+            report_links: Vec::new(),
         }
     }
 

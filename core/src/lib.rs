@@ -9,6 +9,9 @@ pub mod app;
 pub mod drift;
 pub mod history;
 pub mod names;
+pub mod reports;
 pub mod scope;
 pub mod status;
 pub mod tracking;
+#[cfg(feature = "ts")]
+pub mod ts;

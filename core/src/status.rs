@@ -6,12 +6,14 @@
 //! every key being there.
 
 use super::app::{Application, Condition, InitiatedBy, OperationState, ResourceStatus};
+use super::reports::view::ReportsSummary;
 use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC, OutOfSync};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
@@ -28,9 +30,13 @@ pub struct StatusView {
     /// Whether this answer comes from a live watch or from the last data seen before the API
     /// server became unreachable.
     pub data: DataFreshness,
+    /// External drift reports that belong to the app (counted by the backend, which holds
+    /// them); `null` until the reports have been read.
+    pub reports: Option<ReportsSummary>,
     pub generated_at: Timestamp,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppIdentity {
@@ -39,6 +45,7 @@ pub struct AppIdentity {
     pub project: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DestinationView {
@@ -47,6 +54,7 @@ pub struct DestinationView {
     pub namespace: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncView {
@@ -57,6 +65,7 @@ pub struct SyncView {
     pub revisions: Vec<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthView {
@@ -64,6 +73,7 @@ pub struct HealthView {
     pub message: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OperationView {
@@ -79,6 +89,7 @@ pub struct OperationView {
 }
 
 /// Who started the last operation.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Initiator {
@@ -90,6 +101,7 @@ pub enum Initiator {
     Unknown,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconciliationView {
@@ -103,6 +115,7 @@ pub struct ReconciliationView {
     pub stale_after_seconds: u64,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConditionView {
@@ -112,6 +125,7 @@ pub struct ConditionView {
     pub last_transition_time: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceCounts {
@@ -126,6 +140,7 @@ pub struct ResourceCounts {
     pub health_source: &'static str,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutOfSyncView {
@@ -136,6 +151,7 @@ pub struct OutOfSyncView {
     pub observed_since: Timestamp,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataFreshness {
@@ -200,6 +216,7 @@ pub fn status_view_with(
             stale: freshness.stale_since.is_some(),
             stale_since: freshness.stale_since,
         },
+        reports: None,
         generated_at: now,
     }
 }
@@ -493,6 +510,7 @@ mod tests {
             "resources",
             "outOfSync",
             "data",
+            "reports",
             "generatedAt",
         ] {
             assert!(json.get(key).is_some(), "missing key {key}");

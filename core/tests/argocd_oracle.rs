@@ -1,5 +1,5 @@
 //! Concordance with a real Argo CD v3.5.7: the scenarios recorded by `make record-fixtures`
-//! (testenv, branch issue-7; copied unchanged into `tests/data/argocd-real/`). For every recorded
+//! (`make record-fixtures` writes them into `fixtures/argocd-real/`). For every recorded
 //! resource the engine's cause must equal the one Argo CD's verdict and the scenario's intent give,
 //! and the fields it reports must be the ones where Argo CD's normalized and predicted live states
 //! differ.
@@ -43,7 +43,7 @@ const SCENARIOS: &[&str] = &[
 
 fn load(name: &str) -> Value {
     let path = format!(
-        "{}/tests/data/argocd-real/{name}.json",
+        "{}/../fixtures/argocd-real/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

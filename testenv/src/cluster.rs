@@ -1,12 +1,13 @@
 //! A Kubernetes API server for one test: the fake, or a namespace-isolated slice of a real one.
 
 use crate::fixtures::{fixture_dir, load_fixture_dir, project_crd_dir, remap_namespaces};
+use crate::recording::Recording;
 use anyhow::{Context, bail};
 use fake_apiserver::FakeApiServer;
 use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Scope, pinned_kind};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,6 +232,200 @@ impl TestCluster {
     }
 }
 
+/// One [`Recording`] seeded into a [`TestCluster`], under this test's namespace names.
+#[derive(Clone, Debug)]
+pub struct Seeded {
+    /// Recorded namespace → this cluster's (`argocd` → `argocd-k3x9q`).
+    pub namespaces: HashMap<String, String>,
+    /// The Application as the cluster holds it now.
+    pub application: Value,
+    /// The live objects as the cluster holds them now, in the recording's order.
+    pub objects: Vec<Value>,
+}
+
+impl TestCluster {
+    /// Seeds the cluster with one recording of a real Argo CD: its prerequisites (a CRD), the
+    /// namespaces it uses (renamed with [`ns`](Self::ns)), the Application with its `status`, and
+    /// the live objects with their recorded `managedFields`, annotations and `status`.
+    ///
+    /// On the fake, objects are stored exactly as recorded (uid and times included). On a real
+    /// server, each object is created, its `status` written through the subresource, and then
+    /// replaced with the recorded `managedFields` — an update that changes nothing else keeps the
+    /// `managedFields` it is given, times included; uid, `creationTimestamp` and
+    /// `resourceVersion` are the new server's.
+    pub async fn seed_recording(&self, recording: &Recording) -> anyhow::Result<Seeded> {
+        let mut objects: Vec<Value> = std::iter::once(recording.application.clone())
+            .chain(recording.live.iter().cloned())
+            .collect();
+        let mut namespaces: Vec<String> = objects
+            .iter()
+            .filter_map(|o| o["metadata"]["namespace"].as_str().map(str::to_string))
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        let map: HashMap<String, String> = namespaces
+            .iter()
+            .map(|ns| (ns.clone(), self.ns(ns)))
+            .collect();
+        for obj in &mut objects {
+            remap_namespaces(obj, &map);
+            if let Some(meta) = obj["metadata"].as_object_mut() {
+                meta.remove("resourceVersion");
+            }
+        }
+        let namespace_object = |ns: &String| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+        let stored = match &self.fake {
+            Some(fake) => {
+                let namespace_objects: Vec<Value> = map.values().map(namespace_object).collect();
+                for obj in recording.prerequisites.iter().chain(&namespace_objects) {
+                    fake.store()
+                        .upsert(obj.clone())
+                        .map_err(|e| anyhow::anyhow!("seeding {}: {e}", obj["metadata"]["name"]))?;
+                }
+                let mut stored = Vec::new();
+                for obj in objects {
+                    stored.push(fake.store().upsert(obj.clone()).map_err(|e| {
+                        anyhow::anyhow!("seeding {}: {e}", obj["metadata"]["name"])
+                    })?);
+                }
+                stored
+            }
+            None => {
+                let client = self.client().await?;
+                for crd in &recording.prerequisites {
+                    ensure_prerequisite(&client, crd).await?;
+                }
+                // Several recordings may share a namespace (`argocd`): create the missing ones,
+                // under the recorded names (create_objects renames them).
+                let existing: Api<DynamicObject> = Api::all_with(
+                    client.clone(),
+                    &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
+                );
+                let mut missing = Vec::new();
+                for (recorded, here) in &map {
+                    if existing.get_opt(here).await?.is_none() {
+                        missing.push(namespace_object(recorded));
+                    }
+                }
+                self.create_objects(missing).await?;
+                let mut stored = Vec::new();
+                for obj in objects {
+                    stored.push(seed_real(&client, obj).await?);
+                }
+                stored
+            }
+        };
+        let mut stored = stored.into_iter();
+        let application = stored.next().context("nothing seeded")?;
+        Ok(Seeded {
+            namespaces: map,
+            application,
+            objects: stored.collect(),
+        })
+    }
+}
+
+/// Creates a recorded prerequisite (a CRD) unless an object of that name exists, then waits
+/// until discovery serves every kind it defines.
+async fn ensure_prerequisite(client: &kube::Client, obj: &Value) -> anyhow::Result<()> {
+    let mut resources = HashMap::new();
+    let api = api_for(client, &mut resources, obj).await?;
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .context("prerequisite without a name")?;
+    if api.get_opt(name).await?.is_none() {
+        let mut fresh = obj.clone();
+        strip_server_fields(&mut fresh);
+        api.create(
+            &PostParams {
+                field_manager: Some(FIXTURE_MANAGER.to_string()),
+                ..Default::default()
+            },
+            &serde_json::from_value(fresh)?,
+        )
+        .await
+        .with_context(|| format!("creating {name}"))?;
+    }
+    if obj["kind"] == "CustomResourceDefinition" {
+        let group = obj["spec"]["group"].as_str().unwrap_or_default();
+        let kind = obj["spec"]["names"]["kind"].as_str().unwrap_or_default();
+        for version in obj["spec"]["versions"].as_array().into_iter().flatten() {
+            let gvk =
+                GroupVersionKind::gvk(group, version["name"].as_str().unwrap_or_default(), kind);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while pinned_kind(client, &gvk).await.is_err() {
+                if tokio::time::Instant::now() > deadline {
+                    bail!("{kind} of {name} not served after 30 s");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a recorded object on a real server, writes its status, then sets its recorded
+/// `managedFields` with an update that changes nothing else.
+async fn seed_real(client: &kube::Client, recorded: Value) -> anyhow::Result<Value> {
+    let mut resources = HashMap::new();
+    let api = api_for(client, &mut resources, &recorded).await?;
+    let name = recorded["metadata"]["name"]
+        .as_str()
+        .context("object without a name")?
+        .to_string();
+    let mut fresh = recorded.clone();
+    strip_server_fields(&mut fresh);
+    strip_allocated(&mut fresh);
+    let params = PostParams {
+        field_manager: Some(FIXTURE_MANAGER.to_string()),
+        ..Default::default()
+    };
+    let mut current = serde_json::to_value(
+        api.create(&params, &serde_json::from_value(fresh)?)
+            .await
+            .with_context(|| format!("creating {} {name}", recorded["kind"]))?,
+    )?;
+    if let Some(status) = recorded.get("status")
+        && current.get("status") != Some(status)
+    {
+        let mut with_status = current.clone();
+        with_status["status"] = status.clone();
+        match api
+            .replace_status(&name, &params, &serde_json::from_value(with_status)?)
+            .await
+        {
+            Ok(obj) => current = serde_json::to_value(obj)?,
+            // No status subresource: the create kept it.
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e).with_context(|| format!("status of {name}")),
+        }
+    }
+    current["metadata"]["managedFields"] = recorded["metadata"]["managedFields"].clone();
+    let replaced = api
+        .replace(&name, &params, &serde_json::from_value(current)?)
+        .await
+        .with_context(|| format!("setting the managedFields of {name}"))?;
+    let mut obj = serde_json::to_value(replaced)?;
+    obj["apiVersion"] = recorded["apiVersion"].clone();
+    obj["kind"] = recorded["kind"].clone();
+    Ok(obj)
+}
+
+/// Drops what the server sets on every object (a create must not carry it).
+fn strip_server_fields(obj: &mut Value) {
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        for field in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            meta.remove(field);
+        }
+    }
+}
+
 /// Removes what a server allocates per cluster, which a recorded object carries but a new one
 /// cannot ask for (a real server refuses a Service whose recorded `clusterIP` is taken).
 fn strip_allocated(obj: &mut Value) {
@@ -266,9 +461,13 @@ async fn install_crds(kubeconfig: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("creating CRD {name}"))?;
         }
     }
-    // Discovery lags CRD creation a little; wait until both kinds resolve.
-    for kind in ["Application", "AppProject"] {
-        let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind);
+    // Discovery lags CRD creation a little; wait until every kind resolves.
+    for (group, kind) in [
+        ("argoproj.io", "Application"),
+        ("argoproj.io", "AppProject"),
+        ("argocd-drift.io", "DriftReport"),
+    ] {
+        let gvk = GroupVersionKind::gvk(group, "v1alpha1", kind);
         let mut tries = 0;
         while pinned_kind(&client, &gvk).await.is_err() {
             tries += 1;

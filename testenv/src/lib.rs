@@ -8,10 +8,14 @@
 //! Tests create their objects through the Kubernetes API in both cases, under per-test
 //! namespace names ([`TestCluster::ns`]), so they can share one real server and run in parallel.
 
+pub mod argocd;
 mod cluster;
 mod fixtures;
+pub mod git;
 pub mod http;
+pub mod oracle;
+pub mod recording;
 pub mod scenario;
 
-pub use cluster::{Backend, TestCluster};
+pub use cluster::{Backend, FIXTURE_MANAGER, Seeded, TestCluster};
 pub use fixtures::{fixture_dir, load_fixture_dir, project_crd_dir, remap_namespaces};

@@ -90,7 +90,7 @@ impl Recording {
 /// to the cluster's; they must exist.
 pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow::Result<Recording> {
     let mut s = Scenario {
-        client: client.clone(),
+        tools: Tools::new(client.clone()),
         recording: Recording::default(),
     };
     let (guestbook, payments, web) = (ns("guestbook"), ns("payments"), ns("web"));
@@ -108,9 +108,11 @@ pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow:
     }
     s.mark("now-47h", "the deployment controller rolls them out")
         .await;
-    s.controller_rollout(&guestbook, "guestbook-ui", 1, 1)
+    s.tools
+        .controller_rollout(&guestbook, "guestbook-ui", 1, 1)
         .await?;
-    s.controller_rollout(&payments, "payments-api", 1, 3)
+    s.tools
+        .controller_rollout(&payments, "payments-api", 1, 3)
         .await?;
 
     s.mark("now-1d", "Argo CD syncs web-frontend (server-side apply)")
@@ -123,53 +125,61 @@ pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow:
         "the deployment controller rolls web-frontend out",
     )
     .await;
-    s.controller_rollout(&web, "web-frontend", 1, 3).await?;
+    s.tools
+        .controller_rollout(&web, "web-frontend", 1, 3)
+        .await?;
 
     s.mark("now-3h", "someone runs kubectl edit on payments-api")
         .await;
-    s.kubectl_edit(
-        &payments,
-        "apps/v1",
-        "Deployment",
-        "payments-api",
-        json!({"spec": {"replicas": 5}}),
-    )
-    .await?;
-    s.kubectl_edit(
-        &payments,
-        "v1",
-        "ConfigMap",
-        "payments-config",
-        json!({"data": {"LOG_LEVEL": "debug"}}),
-    )
-    .await?;
-    s.kubectl_annotate(
-        &payments,
-        "v1",
-        "Secret",
-        "payments-db",
-        "rotated-by",
-        "vault-agent",
-    )
-    .await?;
+    s.tools
+        .kubectl_edit(
+            &payments,
+            "apps/v1",
+            "Deployment",
+            "payments-api",
+            json!({"spec": {"replicas": 5}}),
+        )
+        .await?;
+    s.tools
+        .kubectl_edit(
+            &payments,
+            "v1",
+            "ConfigMap",
+            "payments-config",
+            json!({"data": {"LOG_LEVEL": "debug"}}),
+        )
+        .await?;
+    s.tools
+        .kubectl_annotate(
+            &payments,
+            "v1",
+            "Secret",
+            "payments-db",
+            "rotated-by",
+            "vault-agent",
+        )
+        .await?;
 
     s.mark("now-40m", "a hot fix: kubectl set image on payments-api")
         .await;
-    s.kubectl_set_image(
-        &payments,
-        "payments-api",
-        "api",
-        "registry.example.com/payments/api:1.14.3-hotfix",
-    )
-    .await?;
+    s.tools
+        .kubectl_set_image(
+            &payments,
+            "payments-api",
+            "api",
+            "registry.example.com/payments/api:1.14.3-hotfix",
+        )
+        .await?;
     s.mark("now-39m", "the deployment controller rolls the hot fix out")
         .await;
-    s.controller_rollout(&payments, "payments-api", 2, 5)
+    s.tools
+        .controller_rollout(&payments, "payments-api", 2, 5)
         .await?;
 
     s.mark("now-25m", "a policy engine labels web-frontend")
         .await;
-    s.policy_label(&web, "web-frontend", "policy.example.com/owner", "team-web")
+    s.tools
+        .policy_label(&web, "web-frontend", "policy.example.com/owner", "team-web")
         .await?;
 
     s.mark(
@@ -177,7 +187,7 @@ pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow:
         "someone raises a limit and an Ingress setting on web-frontend",
     )
     .await;
-    s.kubectl_edit(
+    s.tools.kubectl_edit(
         &web,
         "apps/v1",
         "Deployment",
@@ -185,7 +195,7 @@ pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow:
         json!({"spec": {"template": {"spec": {"containers": [{"name": "nginx", "resources": {"limits": {"memory": "512Mi"}}}]}}}}),
     )
     .await?;
-    s.kubectl_edit(
+    s.tools.kubectl_edit(
         &web,
         "networking.k8s.io/v1",
         "Ingress",
@@ -197,7 +207,7 @@ pub async fn play(client: &kube::Client, ns: &dyn Fn(&str) -> String) -> anyhow:
 }
 
 struct Scenario {
-    client: kube::Client,
+    tools: Tools,
     recording: Recording,
 }
 
@@ -218,20 +228,6 @@ impl Scenario {
         });
     }
 
-    fn api(&self, api_version: &str, kind: &str, namespace: &str) -> Api<DynamicObject> {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-        Api::namespaced_with(self.client.clone(), namespace, &resource)
-    }
-
-    fn api_for(&self, obj: &Value) -> anyhow::Result<Api<DynamicObject>> {
-        Ok(self.api(
-            obj["apiVersion"].as_str().context("apiVersion")?,
-            obj["kind"].as_str().context("kind")?,
-            obj["metadata"]["namespace"].as_str().context("namespace")?,
-        ))
-    }
-
     fn remember(&mut self, obj: &Value) {
         let field = |p: &str| {
             obj.pointer(p)
@@ -247,41 +243,101 @@ impl Scenario {
         ));
     }
 
-    /// What `kubectl apply` (client-side) does for a new object, as Argo CD runs it: POST the
-    /// manifest with the manifest itself in the last-applied annotation.
-    async fn client_side_apply(&mut self, mut obj: Value) -> anyhow::Result<()> {
-        let manifest = obj.clone();
+    async fn client_side_apply(&mut self, obj: Value) -> anyhow::Result<()> {
+        self.tools.argocd_client_side_apply(&obj).await?;
+        self.remember(&obj);
+        Ok(())
+    }
+
+    async fn server_side_apply(&mut self, obj: Value) -> anyhow::Result<()> {
+        self.tools.argocd_server_side_apply(&obj).await?;
+        self.remember(&obj);
+        Ok(())
+    }
+}
+
+/// The writes that people and controllers send, each with the method, patch type and
+/// `fieldManager` the real tool uses, so the `managedFields` are whatever the server computes.
+#[derive(Clone)]
+pub struct Tools {
+    client: kube::Client,
+}
+
+impl Tools {
+    pub fn new(client: kube::Client) -> Tools {
+        Tools { client }
+    }
+
+    /// A namespaced API for `kind` (the plural is derived from the kind, as kube does).
+    pub fn api(&self, api_version: &str, kind: &str, namespace: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        Api::namespaced_with(self.client.clone(), namespace, &resource)
+    }
+
+    fn api_for(&self, obj: &Value) -> anyhow::Result<Api<DynamicObject>> {
+        Ok(self.api(
+            obj["apiVersion"].as_str().context("apiVersion")?,
+            obj["kind"].as_str().context("kind")?,
+            obj["metadata"]["namespace"].as_str().context("namespace")?,
+        ))
+    }
+
+    /// Creates a namespace (manager [`FIXTURE_MANAGER`](crate::FIXTURE_MANAGER)).
+    pub async fn create_namespace(&self, name: &str) -> anyhow::Result<()> {
+        let namespaces = Api::<DynamicObject>::all_with(
+            self.client.clone(),
+            &ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Namespace")),
+        );
+        let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        namespaces
+            .create(
+                &PostParams {
+                    field_manager: Some(crate::FIXTURE_MANAGER.into()),
+                    ..Default::default()
+                },
+                &serde_json::from_value(obj)?,
+            )
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+        Ok(())
+    }
+
+    /// Argo CD's sync of a new object with client-side apply (its default), as simulated for
+    /// the demo: what `kubectl apply` does for a new object, as Argo CD runs it — POST the
+    /// manifest with the manifest itself in the last-applied annotation, manager
+    /// `argocd-controller`. The concordance suite compares it with the real controller's.
+    pub async fn argocd_client_side_apply(&self, manifest: &Value) -> anyhow::Result<Value> {
+        let mut obj = manifest.clone();
         obj["metadata"]["annotations"][LAST_APPLIED] =
-            Value::String(serde_json::to_string(&manifest)? + "\n");
-        let api = self.api_for(&obj)?;
+            Value::String(serde_json::to_string(manifest)? + "\n");
         let params = PostParams {
             field_manager: Some(ARGOCD_MANAGER.into()),
             ..Default::default()
         };
-        api.create(&params, &serde_json::from_value(obj.clone())?)
+        let made = self
+            .api_for(&obj)?
+            .create(&params, &serde_json::from_value(obj.clone())?)
             .await
             .with_context(|| format!("client-side apply of {}", obj["metadata"]["name"]))?;
-        self.remember(&obj);
-        Ok(())
+        Ok(serde_json::to_value(made)?)
     }
 
-    /// What Argo CD's `ServerSideApply=true` sync sends: an apply patch with force.
-    async fn server_side_apply(&mut self, obj: Value) -> anyhow::Result<()> {
-        let api = self.api_for(&obj)?;
-        let name = obj["metadata"]["name"]
-            .as_str()
-            .context("name")?
-            .to_string();
+    /// What Argo CD's `ServerSideApply=true` sync sends, as simulated for the demo: an apply
+    /// patch with force, manager `argocd-controller`.
+    pub async fn argocd_server_side_apply(&self, manifest: &Value) -> anyhow::Result<Value> {
+        let name = manifest["metadata"]["name"].as_str().context("name")?;
         let params = PatchParams::apply(ARGOCD_MANAGER).force();
-        api.patch(&name, &params, &Patch::Apply(&obj))
+        let made = self
+            .api_for(manifest)?
+            .patch(name, &params, &Patch::Apply(manifest))
             .await
             .with_context(|| format!("server-side apply of {name}"))?;
-        self.remember(&obj);
-        Ok(())
+        Ok(serde_json::to_value(made)?)
     }
 
     /// `kubectl edit`: a strategic merge patch of what changed, manager `kubectl-edit`.
-    async fn kubectl_edit(
+    pub async fn kubectl_edit(
         &self,
         ns: &str,
         api_version: &str,
@@ -301,7 +357,7 @@ impl Scenario {
     }
 
     /// `kubectl annotate`: a JSON merge patch, manager `kubectl-annotate`.
-    async fn kubectl_annotate(
+    pub async fn kubectl_annotate(
         &self,
         ns: &str,
         api_version: &str,
@@ -326,7 +382,7 @@ impl Scenario {
     }
 
     /// `kubectl set image`: a strategic merge patch of the container, manager `kubectl-set`.
-    async fn kubectl_set_image(
+    pub async fn kubectl_set_image(
         &self,
         ns: &str,
         deployment: &str,
@@ -346,7 +402,7 @@ impl Scenario {
     }
 
     /// A policy engine's background mutation: a merge patch under its own manager.
-    async fn policy_label(
+    pub async fn policy_label(
         &self,
         ns: &str,
         deployment: &str,
@@ -370,7 +426,7 @@ impl Scenario {
 
     /// What the deployment controller writes on a rollout: the revision annotation (an update of
     /// the object) and the status (an update of `/status`), both as `kube-controller-manager`.
-    async fn controller_rollout(
+    pub async fn controller_rollout(
         &self,
         ns: &str,
         deployment: &str,
@@ -418,6 +474,162 @@ impl Scenario {
         api.replace_status(deployment, &params, &with_status)
             .await
             .with_context(|| format!("controller status of deployment/{deployment}"))?;
+        Ok(())
+    }
+
+    /// A write under any manager: `patch` on the object (merge, strategic or JSON patch).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn patch_as(
+        &self,
+        manager: &str,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        patch: Patch<Value>,
+    ) -> anyhow::Result<()> {
+        let params = PatchParams {
+            field_manager: Some(manager.into()),
+            ..Default::default()
+        };
+        self.api(api_version, kind, ns)
+            .patch(name, &params, &patch)
+            .await
+            .with_context(|| format!("{manager}: patch {kind}/{name}"))?;
+        Ok(())
+    }
+
+    /// `kubectl edit` of a custom resource: kubectl sends a JSON merge patch (the API server
+    /// refuses strategic merge patches for custom resources), manager `kubectl-edit`.
+    pub async fn kubectl_edit_custom(
+        &self,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        patch: Value,
+    ) -> anyhow::Result<()> {
+        self.patch_as(
+            "kubectl-edit",
+            ns,
+            api_version,
+            kind,
+            name,
+            Patch::Merge(patch),
+        )
+        .await
+    }
+
+    /// `kubectl patch --type merge`: a JSON merge patch, manager `kubectl-patch`.
+    pub async fn kubectl_patch(
+        &self,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        patch: Value,
+    ) -> anyhow::Result<()> {
+        self.patch_as(
+            "kubectl-patch",
+            ns,
+            api_version,
+            kind,
+            name,
+            Patch::Merge(patch),
+        )
+        .await
+    }
+
+    /// A label added by a policy engine's background mutation (merge patch, manager `kyverno`).
+    pub async fn policy_label_on(
+        &self,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        (key, value): (&str, &str),
+    ) -> anyhow::Result<()> {
+        self.patch_as(
+            "kyverno",
+            ns,
+            api_version,
+            kind,
+            name,
+            Patch::Merge(json!({"metadata": {"labels": {key: value}}})),
+        )
+        .await
+    }
+
+    /// Server-side apply of `obj` as `manager`, taking over conflicting fields (`--force-conflicts`).
+    pub async fn apply_as(&self, manager: &str, obj: &Value) -> anyhow::Result<()> {
+        let name = obj["metadata"]["name"].as_str().context("name")?;
+        self.api(
+            obj["apiVersion"].as_str().context("apiVersion")?,
+            obj["kind"].as_str().context("kind")?,
+            obj["metadata"]["namespace"].as_str().context("namespace")?,
+        )
+        .patch(
+            name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(obj),
+        )
+        .await
+        .with_context(|| format!("{manager}: server-side apply of {name}"))?;
+        Ok(())
+    }
+
+    /// What a HorizontalPodAutoscaler does through kube-controller-manager: a write of the
+    /// `scale` subresource (`PUT …/scale`, manager `kube-controller-manager`).
+    pub async fn autoscale(&self, ns: &str, deployment: &str, replicas: i32) -> anyhow::Result<()> {
+        let api = self.api("apps/v1", "Deployment", ns);
+        let mut scale = api
+            .get_scale(deployment)
+            .await
+            .with_context(|| format!("get deployment/{deployment}/scale"))?;
+        scale.spec.get_or_insert_with(Default::default).replicas = Some(replicas);
+        let params = PostParams {
+            field_manager: Some("kube-controller-manager".into()),
+            ..Default::default()
+        };
+        api.replace_scale(deployment, &params, &scale)
+            .await
+            .with_context(|| format!("scale deployment/{deployment}"))?;
+        Ok(())
+    }
+
+    /// An operator writing a custom resource's `/status` (merge patch of the subresource).
+    pub async fn write_status_as(
+        &self,
+        manager: &str,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        status: Value,
+    ) -> anyhow::Result<()> {
+        let params = PatchParams {
+            field_manager: Some(manager.into()),
+            ..Default::default()
+        };
+        self.api(api_version, kind, ns)
+            .patch_status(name, &params, &Patch::Merge(json!({ "status": status })))
+            .await
+            .with_context(|| format!("{manager}: status of {kind}/{name}"))?;
+        Ok(())
+    }
+
+    /// `kubectl delete`: a DELETE with `propagationPolicy: Background`, kubectl's default.
+    pub async fn kubectl_delete(
+        &self,
+        ns: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        self.api(api_version, kind, ns)
+            .delete(name, &kube::api::DeleteParams::background())
+            .await
+            .with_context(|| format!("kubectl delete {kind}/{name}"))?;
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use crate::index::{AppIndex, ObjectVersion, WatchScope};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use drift_core::app::{AppKey, Application, DecodeError};
+use drift_core::reports::links::REPORT_REPOS_ANNOTATION;
 use jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use std::sync::{Arc, Mutex};
@@ -149,12 +150,19 @@ pub fn decode_application(mut obj: DynamicObject) -> Result<Application, DecodeE
             .unwrap_or_default()
     };
     let (spec, status) = (take(&mut obj, "spec"), take(&mut obj, "status"));
-    Application::decode(
+    let links = obj
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REPORT_REPOS_ANNOTATION))
+        .cloned();
+    Ok(Application::decode(
         obj.metadata.namespace.take(),
         obj.metadata.name.take(),
         spec,
         status,
-    )
+    )?
+    .with_report_links(links.as_deref()))
 }
 
 /// The object's uid and resourceVersion: episodes are named and ordered by them.
@@ -185,7 +193,8 @@ mod tests {
         let app = decode_application(dynamic(serde_json::json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
-            "metadata": {"namespace": "argocd", "name": "guestbook", "managedFields": [{"manager": "argocd-controller"}]},
+            "metadata": {"namespace": "argocd", "name": "guestbook", "managedFields": [{"manager": "argocd-controller"}],
+                "annotations": {"argocd-drift.io/report-repos": "rsyslog"}},
             "spec": {"project": "default", "destination": {"server": "https://kubernetes.default.svc"}, "source": {}},
             "status": {"sync": {"status": "Synced"}},
             "operation": {"sync": {}}
@@ -194,6 +203,7 @@ mod tests {
         assert_eq!(app.key, AppKey::new("argocd", "guestbook"));
         assert_eq!(app.spec.project, "default");
         assert_eq!(app.sync_status(), Some("Synced"));
+        assert_eq!(app.report_links[0].repo, "rsyslog");
     }
 
     #[test]

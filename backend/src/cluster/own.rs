@@ -247,6 +247,11 @@ pub trait OwnSink: Send + Sync + 'static {
     fn replace(&self, objects: Vec<Stored>, now: Timestamp);
     fn apply(&self, object: Stored, now: Timestamp);
     fn delete(&self, name: &str, now: Timestamp);
+    /// [`delete`](Self::delete) with the object's last `resourceVersion`, for sinks that also
+    /// hold their own writes and must not let an older deletion remove a newer object.
+    fn delete_at(&self, name: &str, _resource_version: Option<&str>, now: Timestamp) {
+        self.delete(name, now);
+    }
     /// The watch cannot reach the API server; what the sink holds is the last known data.
     fn stale(&self, _why: &str, _now: Timestamp) {}
     fn fresh(&self) {}
@@ -268,7 +273,8 @@ impl<S: OwnSink> Sink for OwnAdapter<S> {
 
     fn delete(&self, object: DynamicObject, now: Timestamp) {
         if let Some(name) = &object.metadata.name {
-            self.0.delete(name, now);
+            self.0
+                .delete_at(name, object.metadata.resource_version.as_deref(), now);
         }
     }
 

@@ -5,4 +5,5 @@
 pub mod drift;
 pub mod history;
 pub mod probes;
+pub mod reports;
 pub mod status;

@@ -59,6 +59,12 @@ pub trait Routes: Send + Sync + 'static {
     fn timed_out(&self) -> ApiError {
         ApiError::Timeout
     }
+
+    /// The answer for a refused or failed request, at any step of the pipeline. Default: the
+    /// project's error shape. (The reports port answers its compat routes in the old shape.)
+    fn error_response(&self, _head: &Parts, error: ApiError) -> Response<Full<Bytes>> {
+        error.into_response()
+    }
 }
 
 /// A port: its routes behind the common pipeline.
@@ -96,7 +102,7 @@ impl<R: Routes> Endpoint<R> {
             Ok(response) => response,
             Err(error) => {
                 self.log_failure(&error, &head, peer);
-                error.into_response()
+                self.routes.error_response(&head, error)
             }
         };
         self.metrics.request(

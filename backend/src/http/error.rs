@@ -80,6 +80,35 @@ pub enum ApiError {
     /// A bug or an unexpected failure; the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+
+    // --- the reports port ---
+    /// No `Authorization` header on a report (or a protected read).
+    #[error("missing reporter credentials: send Authorization: Bearer <token>")]
+    MissingReporterCredentials,
+    /// `Authorization` holds no accepted reporter (or read) token.
+    #[error("invalid reporter credentials")]
+    InvalidReporterCredentials,
+    /// The token is limited to other repos.
+    #[error("this token may not report on repo {0:?}")]
+    RepoNotAllowed(String),
+    /// The body is not a valid report; the message names the field.
+    #[error(transparent)]
+    InvalidReport(#[from] drift_core::reports::parse::ReportError),
+    /// No report with this key.
+    #[error("no report {0}")]
+    ReportNotFound(String),
+    /// The object name derived from the key is held by a report with another key.
+    #[error("the object name for {0} is taken by another report")]
+    ReportNameTaken(String),
+    /// The stored reports have not been read yet.
+    #[error("argocd-drift has not yet read the stored reports, retry shortly")]
+    ReportsNotReady,
+    /// The report could not be stored (the API server was unreachable): nothing was acknowledged.
+    #[error("the report could not be stored: the Kubernetes API server is unavailable, retry")]
+    StorageUnavailable,
+    /// The API server refused to store the report; the message is its reason.
+    #[error("the Kubernetes API server refused to store the report: {0}")]
+    StorageRejected(String),
 }
 
 #[derive(Serialize)]
@@ -111,6 +140,17 @@ impl ApiError {
             | ApiError::NotReady { .. }
             | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::RepoNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidReport(_) => StatusCode::BAD_REQUEST,
+            ApiError::ReportNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::ReportNameTaken(_) => StatusCode::CONFLICT,
+            ApiError::ReportsNotReady | ApiError::StorageUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::StorageRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -137,6 +177,15 @@ impl ApiError {
             ApiError::NotReady { .. } => "NOT_READY",
             ApiError::ShuttingDown => "SHUTTING_DOWN",
             ApiError::Internal(_) => "INTERNAL",
+            ApiError::MissingReporterCredentials => "MISSING_CREDENTIALS",
+            ApiError::InvalidReporterCredentials => "INVALID_CREDENTIALS",
+            ApiError::RepoNotAllowed(_) => "REPO_NOT_ALLOWED",
+            ApiError::InvalidReport(e) => e.code(),
+            ApiError::ReportNotFound(_) => "REPORT_NOT_FOUND",
+            ApiError::ReportNameTaken(_) => "REPORT_NAME_TAKEN",
+            ApiError::ReportsNotReady => "NOT_READY",
+            ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            ApiError::StorageRejected(_) => "STORAGE_REJECTED",
         })
     }
 
@@ -152,15 +201,24 @@ impl ApiError {
                 | ApiError::ProjectMismatch
                 | ApiError::ClusterMismatch(_)
                 | ApiError::OutOfScope(_)
+                | ApiError::MissingReporterCredentials
+                | ApiError::InvalidReporterCredentials
+                | ApiError::RepoNotAllowed(_)
         )
+    }
+
+    /// What the client is told: the error's text, except for a 5xx bug, whose cause is only
+    /// logged.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal error; see the argocd-drift logs".to_string(),
+            other => other.to_string(),
+        }
     }
 
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
-        let message = match &self {
-            ApiError::Internal(_) => "internal error; see the argocd-drift logs".to_string(),
-            other => other.to_string(),
-        };
+        let message = self.public_message();
         let code = self.code();
         let body = ErrorBody {
             status: "error",
@@ -168,12 +226,25 @@ impl ApiError {
             message: &message,
         };
         let mut response = super::reply::response(status, &body);
+        self.add_headers(&mut response);
+        response
+    }
+
+    /// The headers an error answer carries whatever its body: the auth scheme on 401, `Allow`
+    /// on 405, `Retry-After` on a 503 that may pass.
+    pub fn add_headers(&self, response: &mut Response<Full<Bytes>>) {
         let headers = response.headers_mut();
-        match &self {
+        match self {
             ApiError::MissingCredentials | ApiError::InvalidCredentials => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"argocd-drift\""),
+                );
+            }
+            ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"argocd-drift-reports\""),
                 );
             }
             ApiError::MethodNotAllowed { allow } => {
@@ -184,12 +255,13 @@ impl ApiError {
             ApiError::Overloaded
             | ApiError::Timeout
             | ApiError::NotReady { .. }
-            | ApiError::ShuttingDown => {
+            | ApiError::ShuttingDown
+            | ApiError::ReportsNotReady
+            | ApiError::StorageUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
             }
             _ => {}
         }
-        response
     }
 }
 

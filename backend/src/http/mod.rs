@@ -2,6 +2,7 @@
 //! limits, listeners, replies and errors.
 
 pub mod argocd;
+pub mod compat;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
@@ -10,5 +11,6 @@ pub mod limits;
 pub mod listener;
 pub mod query;
 pub mod reply;
+pub mod reporters;
 pub mod routes;
 pub mod seclog;

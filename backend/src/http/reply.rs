@@ -25,6 +25,15 @@ impl<T: Serialize> Reply for Json<T> {
     }
 }
 
+/// JSON already serialized (a cached document), with status 200.
+pub struct JsonBytes(pub Bytes);
+
+impl Reply for JsonBytes {
+    fn into_response(self) -> Response<Full<Bytes>> {
+        with_type(StatusCode::OK, self.0, "application/json")
+    }
+}
+
 /// Text in a given content type (the metrics exposition).
 pub struct Text {
     pub content_type: &'static str,

@@ -11,11 +11,24 @@
 //!   every route:    identity headers (400) → app lookup (404) → project, cluster claims (403)
 //!                   → query: syntax (400) → scope (403) → unknown parameters (400)   [http::gate]
 //!   GET /api/v1/status          handlers::status  sync, health, operation, freshness
+//!                                                 (+ the app's reports summary)
 //!   GET /api/v1/drift           handlers::drift   the app's drifted resources and fields (?all)
 //!   GET /api/v1/drift/resource  handlers::drift   one resource in depth (?group&version&kind
 //!                                                 &namespace&name; must be the app's: 403)
 //!   GET /api/v1/history         handlers::history the app's drift episodes, newest first, and
 //!                                                 totals (?limit&cursor)
+//!   GET /api/v1/reports         handlers::reports the external reports of the app, only
+//!
+//! Reports port (REPORTS_PORT) — reporters and Grafana; never through Argo CD
+//!   authenticate:   POST, DELETE: a reporter token (401); GET /status.json: a read token if
+//!                   configured (401); /health: none. Compat paths answer errors in the old
+//!                   shape (http::compat).
+//!   POST   /api/status        handlers::reports     the old contract: ingest (403 outside the
+//!                                                   token's repos)
+//!   POST   /api/v1/reports    handlers::reports     ingest, richer body, strict
+//!   DELETE /api/v1/reports    handlers::reports     ?repo=&server=: delete one report
+//!   GET    /status.json       handlers::reports     every report (filters), the old contract
+//!   GET    /health            handlers::reports     alive, tracked_repos
 //!
 //! Service port (SERVICE_PORT) — cluster-internal: kubelet, Prometheus
 //!   GET /healthz              handlers::probes      the process is alive
@@ -30,7 +43,8 @@ use super::error::ApiError;
 use super::gate::Gate;
 use super::limits::Limits;
 use super::query::NoParams;
-use super::reply::{Json, Reply};
+use super::reply::{Json, JsonBytes, Reply};
+use super::reporters::ReporterAuth;
 use crate::config::ProxyAuth;
 use crate::handlers;
 use crate::handlers::drift::{Drift, DriftQuery, ResourceQuery};
@@ -39,7 +53,9 @@ use crate::history::History;
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
+use crate::reports::{ReportStore, ReportWriter};
 use bytes::Bytes;
+use drift_core::reports::parse::Flavor;
 use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body_util::Full;
@@ -85,6 +101,7 @@ pub enum ApiRoute {
     Drift,
     DriftResource,
     History,
+    Reports,
 }
 
 const API_ROUTES: &Table<ApiRoute> = &[
@@ -92,6 +109,7 @@ const API_ROUTES: &Table<ApiRoute> = &[
     ("/api/v1/drift", ApiRoute::Drift, "GET"),
     ("/api/v1/drift/resource", ApiRoute::DriftResource, "GET"),
     ("/api/v1/history", ApiRoute::History, "GET"),
+    ("/api/v1/reports", ApiRoute::Reports, "GET"),
 ];
 
 /// The API port, ready to call: in-process in tests, behind a listener in the server.
@@ -106,6 +124,8 @@ pub struct ApiDeps {
     pub reconcile_stale_after: Duration,
     pub drift: Drift,
     pub history: History,
+    /// External reports, for the app's reports and its status summary.
+    pub reports: ReportStore,
 }
 
 /// Builds the API port.
@@ -118,6 +138,7 @@ pub fn api(deps: ApiDeps) -> Api {
         reconcile_stale_after,
         drift,
         history,
+        reports,
     } = deps;
     Endpoint::new(
         ApiRoutes {
@@ -125,6 +146,7 @@ pub fn api(deps: ApiDeps) -> Api {
             reconcile_stale_after,
             drift,
             history,
+            reports,
         },
         limits,
         metrics,
@@ -137,6 +159,7 @@ pub struct ApiRoutes {
     pub reconcile_stale_after: Duration,
     pub drift: Drift,
     pub history: History,
+    pub reports: ReportStore,
 }
 
 impl Routes for ApiRoutes {
@@ -157,6 +180,7 @@ impl Routes for ApiRoutes {
             ApiRoute::Drift => "drift",
             ApiRoute::DriftResource => "drift_resource",
             ApiRoute::History => "history",
+            ApiRoute::Reports => "reports",
         }
     }
 
@@ -170,11 +194,21 @@ impl Routes for ApiRoutes {
         match route {
             ApiRoute::Status => {
                 let (ctx, NoParams) = self.gate.admit::<NoParams>(headers, uri).await?;
-                reply(Ok(Json(handlers::status::get(
+                let now = crate::clock::now();
+                let mut view =
+                    handlers::status::get(&ctx, now, self.reconcile_stale_after, &self.history);
+                view.reports = handlers::reports::summary(&ctx, &self.reports, now);
+                reply(Ok(Json(view)))
+            }
+            ApiRoute::Reports => {
+                let (ctx, NoParams) = self.gate.admit::<NoParams>(headers, uri).await?;
+                if !self.reports.is_ready() {
+                    self.reports.wait_ready().await;
+                }
+                reply(Ok(Json(handlers::reports::for_app(
                     &ctx,
+                    &self.reports,
                     crate::clock::now(),
-                    self.reconcile_stale_after,
-                    &self.history,
                 ))))
             }
             ApiRoute::Drift => {
@@ -205,12 +239,181 @@ impl Routes for ApiRoutes {
         }
     }
 
-    /// Only waiting for the first list of Applications can take that long today.
+    /// Only waiting for the first list of Applications (or of reports) can take that long today.
     fn timed_out(&self) -> ApiError {
-        if self.gate.index().is_ready() {
+        if !self.gate.index().is_ready() {
+            ApiError::NotReady { detail: None }
+        } else if !self.reports.is_ready() {
+            ApiError::ReportsNotReady
+        } else {
+            ApiError::Timeout
+        }
+    }
+}
+
+// === Reports port ===
+
+/// A route of the reports port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportsRoute {
+    IngestCompat,
+    Ingest,
+    Delete,
+    StatusJson,
+    Health,
+}
+
+const REPORTS_ROUTES: &Table<ReportsRoute> = &[
+    ("/api/status", ReportsRoute::IngestCompat, "POST"),
+    ("/api/v1/reports", ReportsRoute::Ingest, "POST"),
+    ("/api/v1/reports", ReportsRoute::Delete, "DELETE"),
+    ("/status.json", ReportsRoute::StatusJson, "GET"),
+    ("/health", ReportsRoute::Health, "GET"),
+];
+
+/// The reports port, ready to call.
+pub type ReportsPort = Endpoint<ReportsRoutes>;
+
+/// What the reports port is built from.
+pub struct ReportsDeps {
+    pub auth: Arc<ReporterAuth>,
+    pub writer: ReportWriter,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Builds the reports port.
+pub fn reports(deps: ReportsDeps) -> ReportsPort {
+    let ReportsDeps {
+        auth,
+        writer,
+        limits,
+        metrics,
+    } = deps;
+    Endpoint::new(
+        ReportsRoutes {
+            auth,
+            writer,
+            metrics: Arc::clone(&metrics),
+        },
+        limits,
+        metrics,
+    )
+}
+
+/// What the reports port's handlers need.
+pub struct ReportsRoutes {
+    pub auth: Arc<ReporterAuth>,
+    pub writer: ReportWriter,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ReportsRoutes {
+    fn is_ingest(method: &Method, path: &str) -> bool {
+        *method == Method::POST && matches!(path, "/api/status" | "/api/v1/reports")
+    }
+}
+
+impl Routes for ReportsRoutes {
+    const LISTENER: &'static str = "reports";
+    type Route = ReportsRoute;
+
+    /// Tokens before anything else, as on the API port: a caller without one learns nothing.
+    fn authenticate(&self, head: &Parts) -> Result<(), ApiError> {
+        let path = head.uri.path();
+        if Self::is_ingest(&head.method, path)
+            || (head.method == Method::DELETE && path == "/api/v1/reports")
+        {
+            self.auth.identify(&head.headers).map(|_| ())
+        } else if head.method == Method::GET && path == "/status.json" {
+            self.auth.check_read(&head.headers)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn route(&self, method: &Method, path: &str) -> Result<ReportsRoute, ApiError> {
+        matching(REPORTS_ROUTES, method, path)
+    }
+
+    fn label(route: ReportsRoute) -> &'static str {
+        match route {
+            ReportsRoute::IngestCompat => "ingest_compat",
+            ReportsRoute::Ingest => "ingest",
+            ReportsRoute::Delete => "delete",
+            ReportsRoute::StatusJson => "status_json",
+            ReportsRoute::Health => "health",
+        }
+    }
+
+    async fn serve(
+        &self,
+        route: ReportsRoute,
+        request: Request<Bytes>,
+        _peer: SocketAddr,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        let now = crate::clock::now();
+        let store = self.writer.store();
+        match route {
+            ReportsRoute::IngestCompat | ReportsRoute::Ingest => {
+                let identity = self.auth.identify(request.headers())?;
+                let flavor = if route == ReportsRoute::Ingest {
+                    Flavor::V1
+                } else {
+                    Flavor::Compat
+                };
+                let ack = handlers::reports::ingest(
+                    &self.writer,
+                    &self.metrics,
+                    &identity,
+                    request.body(),
+                    flavor,
+                    now,
+                )
+                .await?;
+                match flavor {
+                    Flavor::Compat => reply(Ok(Json(drift_core::reports::view::COMPAT_ACK))),
+                    Flavor::V1 => reply(Ok(Json(ack))),
+                }
+            }
+            ReportsRoute::Delete => {
+                let identity = self.auth.identify(request.headers())?;
+                reply(
+                    handlers::reports::delete(&self.writer, &identity, request.uri().query())
+                        .await
+                        .map(Json),
+                )
+            }
+            ReportsRoute::StatusJson => reply(
+                handlers::reports::status_json(store, request.uri().query(), now)
+                    .await
+                    .map(JsonBytes),
+            ),
+            ReportsRoute::Health => reply(Ok(Json(handlers::reports::health(store, now)))),
+        }
+    }
+
+    /// Only waiting for the first list of reports can take that long.
+    fn timed_out(&self) -> ApiError {
+        if self.writer.store().is_ready() {
             ApiError::Timeout
         } else {
-            ApiError::NotReady { detail: None }
+            ApiError::ReportsNotReady
+        }
+    }
+
+    /// Compat paths answer in the old shape; refused reports are counted by reason.
+    fn error_response(&self, head: &Parts, error: ApiError) -> Response<Full<Bytes>> {
+        let path = head.uri.path();
+        if Self::is_ingest(&head.method, path)
+            && let Some(reason) = handlers::reports::rejection_reason(&error)
+        {
+            self.metrics.report_rejected(reason);
+        }
+        if super::compat::is_compat_path(path) {
+            super::compat::error_response(error)
+        } else {
+            error.into_response()
         }
     }
 }
@@ -297,6 +500,32 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn reports_routes_live_only_on_the_reports_port() {
+        for (path, route, method) in REPORTS_ROUTES {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            assert_eq!(matching(REPORTS_ROUTES, &method, path).unwrap(), *route);
+            assert!(matching(SERVICE_ROUTES, &method, path).is_err());
+            if *path != "/api/v1/reports" {
+                assert!(matching(API_ROUTES, &method, path).is_err(), "{path}");
+            }
+        }
+        // Reporters cannot POST through Argo CD, and the proxy's read is not on the reports port.
+        assert_eq!(
+            matching(API_ROUTES, &Method::POST, "/api/v1/reports")
+                .unwrap_err()
+                .code(),
+            "METHOD_NOT_ALLOWED"
+        );
+        assert_eq!(
+            matching(REPORTS_ROUTES, &Method::GET, "/api/v1/reports")
+                .unwrap_err()
+                .code(),
+            "METHOD_NOT_ALLOWED"
+        );
+        assert!(matching(REPORTS_ROUTES, &Method::GET, "/api/v1/status").is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use argocd_drift::http::limits::Limits;
 use argocd_drift::http::routes::{ApiDeps, api};
 use argocd_drift::index::{AppIndex, WatchScope};
 use argocd_drift::metrics::Metrics;
+use argocd_drift::reports::{ReportStore, Timing};
 use argocd_drift::{Config, Server, Shutdown, Trigger};
 use bytes::Bytes;
 use drift_core::app::Application;
@@ -68,6 +69,8 @@ pub const STATUS: &str = "/api/v1/status";
 pub struct TestApp {
     pub api: SocketAddr,
     pub service: SocketAddr,
+    /// The reports port (reporters, Grafana).
+    pub reports: SocketAddr,
     trigger: Trigger,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     logs: Logs,
@@ -81,6 +84,7 @@ impl TestApp {
             ("BIND_ADDRESS".into(), "127.0.0.1".into()),
             ("PORT".into(), "0".into()),
             ("SERVICE_PORT".into(), "0".into()),
+            ("REPORTS_PORT".into(), "0".into()),
             ("PROXY_TOKEN".into(), TOKEN.into()),
             // The project's own resources live in the test's namespace (isolated on a shared
             // real API server).
@@ -113,11 +117,13 @@ impl TestApp {
         let config = Config::init_from_hashmap(&vars).expect("test config");
         let server = Server::bind(config).await.expect("bind");
         let (api, service) = (server.api_addr().unwrap(), server.service_addr().unwrap());
+        let reports = server.reports_addr().unwrap();
         let (trigger, shutdown) = Shutdown::manual();
         let handle = tokio::spawn(server.serve(shutdown));
         TestApp {
             api,
             service,
+            reports,
             trigger,
             handle: Some(handle),
             logs,
@@ -208,6 +214,30 @@ impl TestApp {
     pub async fn join(mut self) -> anyhow::Result<()> {
         let handle = self.handle.take().unwrap();
         tokio::time::timeout(Duration::from_secs(30), handle).await??
+    }
+
+    /// A request on the reports port, with `Authorization: Bearer <token>` when given.
+    pub async fn on_reports(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth.as_str()));
+        }
+        testenv::http::send(
+            self.reports,
+            method,
+            path,
+            &headers,
+            Bytes::from(body.to_string()),
+        )
+        .await
+        .expect("request to the reports port")
     }
 
     pub async fn metrics(&self) -> String {
@@ -313,6 +343,8 @@ pub fn logs() -> Logs {
 pub struct InProcess {
     pub api: argocd_drift::http::routes::Api,
     pub index: AppIndex,
+    /// The API port's external reports (empty and ready; tests feed it as the watch would).
+    pub reports: ReportStore,
     pub metrics: Arc<Metrics>,
     pub logs: Logs,
     /// The cluster drift reads (the demo fixtures, namespaces as written).
@@ -392,6 +424,8 @@ impl InProcess {
         );
         let metrics = Arc::new(Metrics::new());
         let token: argocd_drift::config::Secret = TOKEN.parse().unwrap();
+        let reports = ReportStore::new(Timing::default(), Some(index.clone()));
+        argocd_drift::cluster::OwnSink::replace(&reports, vec![], jiff::Timestamp::now());
         let api = api(ApiDeps {
             proxy_auth: ProxyAuth::Token(token),
             index: index.clone(),
@@ -400,10 +434,12 @@ impl InProcess {
             reconcile_stale_after: options.reconcile_stale_after,
             drift,
             history: argocd_drift::history::History::new(Default::default(), Arc::clone(&metrics)),
+            reports: reports.clone(),
         });
         InProcess {
             api,
             index,
+            reports,
             metrics,
             logs,
             fake,

@@ -26,6 +26,7 @@ pub const ARGOCD_MANAGERS: &[&str] = &["argocd-controller", "argocd-application-
 /// recorded Argo CD scenarios count a policy engine's label (`kyverno`), a sidecar injector's env
 /// var and an operator's server-side-applied annotation among them, beside `kubectl edit`. Only
 /// Argo CD itself and Kubernetes' own control plane are left out.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ManagerClass {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Why a resource is (or is not) drifted.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Cause {
@@ -30,6 +31,7 @@ pub enum Cause {
 }
 
 /// Where the desired values came from.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DesiredSource {
@@ -45,6 +47,7 @@ pub enum DesiredSource {
 }
 
 /// Why a resource was not inspected.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NotInspectedReason {
@@ -69,6 +72,7 @@ pub enum NotInspectedReason {
     MalformedLiveObject,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotInspected {
@@ -77,6 +81,7 @@ pub struct NotInspected {
 }
 
 /// What kind of field difference.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Change {
@@ -95,6 +100,7 @@ pub enum Change {
 
 /// The `managedFields` entry behind a live value. One time per manager entry (its last write),
 /// never a person.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attribution {
@@ -108,6 +114,7 @@ pub struct Attribution {
 }
 
 /// One drifted field.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldDrift {
@@ -126,6 +133,7 @@ pub struct FieldDrift {
 
 /// A live-only field owned by a manager that is neither Argo CD nor Kubernetes' control plane.
 /// Never drift for Argo CD; listed apart, off the drift count.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Addition {
@@ -135,6 +143,7 @@ pub struct Addition {
     pub attribution: Attribution,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RuleOrigin {
@@ -144,6 +153,7 @@ pub enum RuleOrigin {
     System,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RuleKind {
@@ -153,6 +163,7 @@ pub enum RuleKind {
 }
 
 /// One ignore rule, as written.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleRef {
@@ -165,6 +176,7 @@ pub struct RuleRef {
 }
 
 /// A difference that an ignore rule hid.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IgnoredDifference {
@@ -175,6 +187,7 @@ pub struct IgnoredDifference {
     pub rule: RuleRef,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ProblemKind {
@@ -187,6 +200,7 @@ pub enum ProblemKind {
 }
 
 /// Something that went wrong on this resource without stopping it. Messages never hold values.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
@@ -196,6 +210,7 @@ pub struct Problem {
 }
 
 /// One resource of the app, as `GET /api/v1/drift` lists it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceDrift {
@@ -226,6 +241,7 @@ pub struct ResourceDrift {
 }
 
 /// One `managedFields` entry, summarized.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedFieldsEntry {
@@ -241,6 +257,7 @@ pub struct ManagedFieldsEntry {
 }
 
 /// `GET /api/v1/drift/resource`: one resource in depth.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceDetail {
@@ -257,6 +274,7 @@ pub struct ResourceDetail {
 }
 
 /// Resource counts by cause.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CauseCounts {
@@ -268,6 +286,7 @@ pub struct CauseCounts {
     pub none: usize,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftSummary {
@@ -299,6 +318,7 @@ pub struct DriftSummary {
 }
 
 /// `GET /api/v1/drift`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftReport {

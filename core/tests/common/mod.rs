@@ -1,21 +1,12 @@
 //! Shared loaders for the engine's fixture tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use drift_core::app::{AppKey, Application, ApplicationSpec, ApplicationStatus, ResourceStatus};
+use drift_core::app::{Application, ResourceStatus};
 use serde_json::Value;
 
 /// An Application from its JSON object, as the backend decodes one.
 pub fn application(obj: &Value) -> Application {
-    let meta = &obj["metadata"];
-    Application {
-        key: AppKey::new(
-            meta["namespace"].as_str().unwrap_or("argocd"),
-            meta["name"].as_str().unwrap_or_default(),
-        ),
-        spec: serde_json::from_value::<ApplicationSpec>(obj["spec"].clone()).unwrap(),
-        status: serde_json::from_value::<ApplicationStatus>(obj["status"].clone())
-            .unwrap_or_default(),
-    }
+    Application::from_object(obj.clone()).unwrap()
 }
 
 /// The group of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).

@@ -1,0 +1,316 @@
+//! Writes reports to the API server: ingest, delete, heartbeats written behind, expiry.
+//!
+//! Every replace and delete carries the `resourceVersion` this replica holds; a conflict means
+//! another writer (a replica, a reporter with `kubectl`) got there first: re-read, then decide
+//! again with the rule "the newer `last_check` wins". Nothing is acknowledged before it is
+//! stored, except a heartbeat, whose content is already stored.
+
+use super::{ReportStore, Timing};
+use crate::cluster::{OwnResources, WriteError};
+use crate::metrics::Metrics;
+use drift_core::reports::model::{Report, ReportKey, StoredReport};
+use drift_core::reports::resource::{from_object, name_for, to_object};
+use drift_core::reports::view::{Outcome, precedence};
+use jiff::Timestamp;
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many times one ingest re-reads after a conflict before giving up (503).
+const MAX_ATTEMPTS: usize = 10;
+/// Writes of one key are serialized within a replica (so concurrent writers of a key conflict
+/// across replicas only); keys are spread over this many locks.
+const WRITE_LOCKS: usize = 64;
+
+/// Why a write could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    /// The API server was unreachable, or conflicts did not settle.
+    #[error("the API server is unavailable: {0}")]
+    Unavailable(String),
+    /// The API server refused the object (its schema, an admission policy).
+    #[error("refused by the API server: {0}")]
+    Rejected(String),
+    /// RBAC refuses the write: a deployment error.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The name for this key holds another key's report.
+    #[error("the object name {0} holds another report")]
+    NameTaken(String),
+}
+
+impl From<WriteError> for WriteFailure {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Invalid(message) => WriteFailure::Rejected(message),
+            WriteError::Forbidden(message) => WriteFailure::Forbidden(message),
+            other => WriteFailure::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// Writes this replica's reports.
+#[derive(Clone)]
+pub struct ReportWriter {
+    store: ReportStore,
+    own: OwnResources,
+    metrics: Arc<Metrics>,
+    locks: Arc<[tokio::sync::Mutex<()>]>,
+}
+
+impl ReportWriter {
+    pub fn new(store: ReportStore, own: OwnResources, metrics: Arc<Metrics>) -> Self {
+        ReportWriter {
+            store,
+            own,
+            metrics,
+            locks: (0..WRITE_LOCKS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    fn lock_of(&self, key: &ReportKey) -> &tokio::sync::Mutex<()> {
+        use std::hash::BuildHasher;
+        static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+            std::sync::OnceLock::new();
+        let hash = SEED.get_or_init(Default::default).hash_one(key);
+        // In range by construction: the modulo of the lock count.
+        &self.locks[(hash % self.locks.len() as u64) as usize]
+    }
+
+    /// A heartbeat or an outdated report, decided from what the replica holds, without a write
+    /// (`None`: it must be written).
+    fn without_write(&self, incoming: &Arc<StoredReport>) -> Option<Outcome> {
+        let current = self.store.current(&incoming.report.key)?;
+        let effective = &current.effective;
+        if incoming.report.last_check.at < effective.report.last_check.at {
+            Some(Outcome::Superseded)
+        } else if incoming.report.same_content(&effective.report) {
+            self.store.heartbeat(Arc::clone(incoming));
+            Some(Outcome::Heartbeat)
+        } else {
+            None
+        }
+    }
+
+    pub fn store(&self) -> &ReportStore {
+        &self.store
+    }
+
+    /// Accepts `report`, received at `now`. Returns once it is stored (or, for a heartbeat,
+    /// held for the next write).
+    pub async fn ingest(&self, report: Report, now: Timestamp) -> Result<Outcome, WriteFailure> {
+        let incoming = Arc::new(StoredReport {
+            report,
+            updated_at: Some(now),
+        });
+        let key = incoming.report.key.clone();
+        // The common case (a heartbeat) takes no lock and makes no call.
+        if let Some(outcome) = self.without_write(&incoming) {
+            return Ok(outcome);
+        }
+        let _serialized = self.lock_of(&key).lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(current) = self.store.current(&key) else {
+                let name = name_for(&key);
+                match self.create(&name, &incoming).await {
+                    Ok(()) => return Ok(Outcome::Created),
+                    Err(WriteError::AlreadyExists) => {
+                        // Someone else created it (a replica, or a reporter): read and decide.
+                        if let Some(other) = self.refresh(&name).await?
+                            && other.report.key != key
+                        {
+                            return Err(WriteFailure::NameTaken(name));
+                        }
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            };
+            if let Some(outcome) = self.without_write(&incoming) {
+                return Ok(outcome);
+            }
+            match self
+                .replace(&current.name, &current.resource_version, &incoming)
+                .await
+            {
+                Ok(()) => return Ok(Outcome::Changed),
+                Err(WriteError::Conflict) => {
+                    self.refresh(&current.name).await?;
+                }
+                Err(WriteError::NotFound) => self.store.removed(&current.name),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(WriteFailure::Unavailable(format!(
+            "{key}: still conflicting after {MAX_ATTEMPTS} attempts"
+        )))
+    }
+
+    /// Deletes every object holding `key`. Returns whether there was one.
+    pub async fn delete(&self, key: &ReportKey) -> Result<bool, WriteFailure> {
+        let _serialized = self.lock_of(key).lock().await;
+        let mut deleted = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let objects = self.store.objects_of(key);
+            if objects.is_empty() {
+                return Ok(deleted);
+            }
+            for (name, resource_version) in objects {
+                match self.own.delete(&name, &resource_version).await {
+                    Ok(()) => {
+                        self.metrics.report_write("delete", "ok");
+                        self.store.removed(&name);
+                        deleted = true;
+                    }
+                    Err(WriteError::NotFound) => self.store.removed(&name),
+                    Err(WriteError::Conflict) => {
+                        self.metrics.report_write("delete", "conflict");
+                        self.refresh(&name).await?;
+                    }
+                    Err(error) => {
+                        self.metrics.report_write("delete", "error");
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+        Err(WriteFailure::Unavailable(format!(
+            "{key}: still changing after {MAX_ATTEMPTS} attempts"
+        )))
+    }
+
+    /// Writes every pending heartbeat that is still the newest version of its report. Returns
+    /// how many stay pending (to retry on the next round).
+    pub async fn flush_heartbeats(&self) -> usize {
+        let mut left = 0;
+        for (key, heartbeat) in self.store.pending() {
+            let Some(current) = self.store.current(&key) else {
+                // Deleted since (expired elsewhere, or by DELETE): a heartbeat does not revive it.
+                self.store.heartbeat_done(&key, &heartbeat);
+                continue;
+            };
+            if precedence(&heartbeat, &current.stored) != Ordering::Greater {
+                self.store.heartbeat_done(&key, &heartbeat);
+                continue;
+            }
+            match self
+                .replace(&current.name, &current.resource_version, &heartbeat)
+                .await
+            {
+                Ok(()) => self.store.heartbeat_done(&key, &heartbeat),
+                Err(WriteError::Conflict) => {
+                    left += 1;
+                    let _ = self.refresh(&current.name).await;
+                }
+                Err(WriteError::NotFound) => {
+                    self.store.removed(&current.name);
+                    self.store.heartbeat_done(&key, &heartbeat);
+                }
+                Err(error) if error.is_transient() => left += 1,
+                Err(error) => {
+                    tracing::error!(report = %key, %error, "cannot write a heartbeat; dropping it");
+                    self.store.heartbeat_done(&key, &heartbeat);
+                }
+            }
+        }
+        self.metrics
+            .set_heartbeats_pending(self.store.pending_count());
+        left
+    }
+
+    /// Deletes reports not refreshed within `REPORT_EXPIRE_AFTER_SECONDS`. A conflict means it
+    /// was refreshed meanwhile: it stays.
+    pub async fn expire(&self, now: Timestamp) {
+        for (name, resource_version) in self.store.expired(now) {
+            match self.own.delete(&name, &resource_version).await {
+                Ok(()) => {
+                    self.metrics.report_write("delete", "ok");
+                    tracing::info!(name = %name, "deleted an expired report");
+                    self.store.removed(&name);
+                }
+                Err(WriteError::NotFound) => self.store.removed(&name),
+                Err(WriteError::Conflict) => {
+                    self.metrics.report_write("delete", "conflict");
+                    let _ = self.refresh(&name).await;
+                }
+                Err(error) => {
+                    self.metrics.report_write("delete", "error");
+                    tracing::warn!(name = %name, %error, "cannot delete an expired report");
+                }
+            }
+        }
+    }
+
+    /// Keeps the store's gauges, heartbeats and expiry going until dropped: every second the
+    /// gauges and expiry, every `heartbeat_write` the pending heartbeats.
+    pub async fn maintain(self, timing: Timing) {
+        let tick = Duration::from_secs(1).min(timing.heartbeat_write);
+        let mut ticks = tokio::time::interval(tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_flush = tokio::time::Instant::now() + timing.heartbeat_write;
+        loop {
+            ticks.tick().await;
+            if !self.store.is_ready() {
+                continue;
+            }
+            let now = crate::clock::now();
+            if tokio::time::Instant::now() >= next_flush {
+                self.flush_heartbeats().await;
+                next_flush = tokio::time::Instant::now() + timing.heartbeat_write;
+            }
+            self.expire(now).await;
+            let (synced, out_of_sync, stale) = self.store.counts(now);
+            self.metrics.set_reports(synced, out_of_sync, stale);
+            self.metrics
+                .set_heartbeats_pending(self.store.pending_count());
+        }
+    }
+
+    async fn create(&self, name: &str, stored: &StoredReport) -> Result<(), WriteError> {
+        let result = self.own.create(to_object(name, None, stored)).await;
+        self.count("create", &result);
+        self.store.written(result?);
+        Ok(())
+    }
+
+    async fn replace(
+        &self,
+        name: &str,
+        resource_version: &str,
+        stored: &StoredReport,
+    ) -> Result<(), WriteError> {
+        let result = self
+            .own
+            .replace(to_object(name, Some(resource_version), stored))
+            .await;
+        self.count("replace", &result);
+        self.store.written(result?);
+        Ok(())
+    }
+
+    /// Re-reads one object into the store; returns what it holds now (`None`: gone).
+    async fn refresh(&self, name: &str) -> Result<Option<StoredReport>, WriteFailure> {
+        match self.own.get(name).await? {
+            Some(object) => {
+                let report = from_object(&object.object).ok();
+                self.store.written(object);
+                Ok(report)
+            }
+            None => {
+                self.store.removed(name);
+                Ok(None)
+            }
+        }
+    }
+
+    fn count<T>(&self, op: &'static str, result: &Result<T, WriteError>) {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(WriteError::Conflict | WriteError::AlreadyExists) => "conflict",
+            Err(_) => "error",
+        };
+        self.metrics.report_write(op, outcome);
+    }
+}

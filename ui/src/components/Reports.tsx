@@ -1,0 +1,89 @@
+import * as React from "react";
+import { ago, formatTime, plural } from "../format";
+import { useNow } from "../poll";
+import type { AppReportsView, ReportView } from "../types";
+
+/** The external drift reports linked to the app (checkers outside Kubernetes). */
+export function Reports(props: { reports: AppReportsView }) {
+  const now = useNow(30000);
+  const { summary, reports } = props.reports;
+  if (reports.length === 0) {
+    return (
+      <div className="drift-ext__muted" data-testid="reports-empty">
+        No external reports are linked to this app (a report names it, or the app's{" "}
+        <span className="drift-ext__code">argocd-drift.io/report-repos</span> annotation lists its repo).
+      </div>
+    );
+  }
+  return (
+    <div data-testid="reports">
+      <div className="drift-ext__muted" style={{ marginBottom: 6 }}>
+        {plural(summary.count, "report")}, {summary.outOfSync} out of sync{summary.stale ? `, ${summary.stale} stale` : ""}
+      </div>
+      <div className="drift-ext__scroll">
+        <table className="drift-ext__table">
+          <thead>
+            <tr>
+              <th>Repo</th>
+              <th>Server</th>
+              <th>Status</th>
+              <th>Drift</th>
+              <th>Files</th>
+              <th>Last check</th>
+            </tr>
+          </thead>
+          <tbody>
+            {reports.map((r) => (
+              <ReportRow key={r.key} r={r} now={now} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+function ReportRow(props: { r: ReportView; now: number }) {
+  const { r, now } = props;
+  const out = r.syncStatus === "OUT_OF_SYNC";
+  return (
+    <tr data-testid="report">
+      <td data-label="Repo">
+        <span className="drift-ext__code">{r.repo}</span>
+        {r.linkedBy === "annotation" && (
+          <span className="drift-ext__muted" title="linked by the app's argocd-drift.io/report-repos annotation" style={{ marginLeft: 4 }}>
+            <i className="fa fa-link" />
+          </span>
+        )}
+      </td>
+      <td data-label="Server">{r.server}</td>
+      <td data-label="Status">
+        <i className={out ? "fa fa-arrow-alt-circle-up" : "fa fa-check-circle"} style={{ color: out ? "#f4c030" : "#18be94" }} />{" "}
+        {out ? "Out of sync" : "Synced"}
+      </td>
+      <td data-label="Drift">{r.driftCount}</td>
+      <td data-label="Files">
+        {r.files.length === 0
+          ? "—"
+          : r.files.map((f) => (
+              <details key={f.name} style={{ display: "block" }}>
+                <summary style={{ cursor: f.diff ? "pointer" : "default" }}>
+                  <span className="drift-ext__code">{f.name}</span>
+                  {f.state && <span className="drift-ext__badge" style={{ marginLeft: 4 }}>{f.state}</span>}
+                </summary>
+                {f.diff && <pre className="drift-ext__diff" style={{ padding: "4px 8px" }}>{f.diff}</pre>}
+              </details>
+            ))}
+        {r.filesCount > r.files.length && <div className="drift-ext__muted">and {r.filesCount - r.files.length} more</div>}
+      </td>
+      <td data-label="Last check" title={formatTime(r.lastCheck)}>
+        {ago(r.lastCheck, now)}
+        {r.stale && (
+          <span className="drift-ext__badge" style={{ marginLeft: 6, borderColor: "#f4c030" }} title={`not refreshed since ${formatTime(r.updatedAt)}: the reporter may have stopped`}>
+            <i className="fa fa-hourglass-end" style={{ color: "#f4c030" }} /> stale
+          </span>
+        )}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,105 @@
+// Generated from the Rust types of GET /api/v1/status by core/src/ts.rs.
+// Do not edit: change the Rust type, then run `make ui-types`.
+
+export type AppIdentity = { namespace: string, name: string, project: string, };
+
+export type ConditionView = { type: string, message: string | null, lastTransitionTime: string | null, };
+
+export type DataFreshness = { 
+/**
+ * True while the watch cannot reach the Kubernetes API server: the answer is the last data
+ * seen, which may be out of date.
+ */
+stale: boolean, staleSince: string | null, };
+
+export type DestinationView = { server: string | null, name: string | null, namespace: string | null, };
+
+export type HealthView = { status: string | null, message: string | null, };
+
+/**
+ * Who started the last operation.
+ */
+export type Initiator = { "type": "user", username: string, } | { "type": "automation" } | { "type": "unknown" };
+
+export type OperationView = { 
+/**
+ * `Running`, `Terminating`, `Failed`, `Error` or `Succeeded`.
+ */
+phase: string | null, message: string | null, startedAt: string | null, finishedAt: string | null, initiatedBy: Initiator, 
+/**
+ * The revision(s) the operation synced to.
+ */
+revision: string | null, revisions: Array<string>, };
+
+export type OutOfSyncView = { 
+/**
+ * When this process saw the app turn OutOfSync; `null` if it was already OutOfSync when
+ * this process first saw it.
+ */
+since: string | null, 
+/**
+ * When this process first saw it OutOfSync: the app has drifted at least since then.
+ */
+observedSince: string, };
+
+export type ReconciliationView = { 
+/**
+ * When Argo CD last compared the app with Git (`status.reconciledAt`).
+ */
+reconciledAt: string | null, 
+/**
+ * Seconds since `reconciledAt`; `null` if Argo CD has not written a valid one.
+ */
+ageSeconds: number | null, 
+/**
+ * True when `reconciledAt` is older than the configured bound (or missing): the sync and
+ * health verdicts may be frozen, e.g. because the application controller is stuck.
+ */
+stale: boolean, staleAfterSeconds: number, };
+
+/**
+ * Reports counted for one app (`GET /api/v1/status`'s `reports`).
+ */
+export type ReportsSummary = { count: number, outOfSync: number, stale: number, };
+
+export type ResourceCounts = { total: number, 
+/**
+ * Resource count per sync status (`Synced`, `OutOfSync`, …; `Unknown` when unset).
+ */
+bySync: { [key in string]: number }, 
+/**
+ * Resource count per health status, for resources Argo CD assessed. `null` when the
+ * Application does not store per-resource health (Argo CD 3.x default: `healthSource` is
+ * `appTree`).
+ */
+byHealth: { [key in string]: number } | null, 
+/**
+ * `application` (2.x shape: health stored per resource) or `appTree` (3.x shape).
+ */
+healthSource: string, };
+
+export type StatusView = { application: AppIdentity, destination: DestinationView, sync: SyncView, health: HealthView, lastOperation: OperationView | null, reconciliation: ReconciliationView, conditions: Array<ConditionView>, resources: ResourceCounts, 
+/**
+ * When this process saw the app drift; `null` unless the app is OutOfSync now.
+ */
+outOfSync: OutOfSyncView | null, 
+/**
+ * Whether this answer comes from a live watch or from the last data seen before the API
+ * server became unreachable.
+ */
+data: DataFreshness, 
+/**
+ * External drift reports that belong to the app (counted by the backend, which holds
+ * them); `null` until the reports have been read.
+ */
+reports: ReportsSummary | null, generatedAt: string, };
+
+export type SyncView = { 
+/**
+ * `Synced`, `OutOfSync`, `Unknown`, or `null` before Argo CD's first comparison.
+ */
+status: string | null, revision: string | null, 
+/**
+ * One per source for multi-source apps; empty otherwise.
+ */
+revisions: Array<string>, };
