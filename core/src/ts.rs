@@ -10,6 +10,7 @@
 //! `string`, `serde_json::Value` is `JsonValue`.
 
 use crate::drift::view::{DriftReport, ResourceDetail};
+use crate::history::view::HistoryView;
 use crate::reports::view::AppReportsView;
 use crate::status::StatusView;
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,7 +67,7 @@ type Roots = fn(&Config, &mut Vec<Decl>);
 /// The generated files, in a stable order, with stable contents.
 pub fn files() -> Vec<File> {
     let cfg = Config::new().with_large_int("number");
-    let groups: [(&str, &str, Roots); 3] = [
+    let groups: [(&str, &str, Roots); 4] = [
         ("status.ts", "GET /api/v1/status", |cfg, out| {
             reach::<StatusView>(cfg, out)
         }),
@@ -80,6 +81,9 @@ pub fn files() -> Vec<File> {
         ),
         ("reports.ts", "GET /api/v1/reports", |cfg, out| {
             reach::<AppReportsView>(cfg, out)
+        }),
+        ("history.ts", "GET /api/v1/history", |cfg, out| {
+            reach::<HistoryView>(cfg, out)
         }),
     ];
     // Which file declares each type: the first group that reaches it.

@@ -167,6 +167,7 @@ pub struct End {
 }
 
 /// What ended an episode.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EndCause {
@@ -206,6 +207,7 @@ impl EndCause {
 }
 
 /// A resource involved in an episode. Paths and names only, never values.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Involved {
@@ -236,6 +238,7 @@ impl Involved {
 }
 
 /// The drift engine's causes that are drift (see `drift::view::Cause`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DriftCause {

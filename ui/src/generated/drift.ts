@@ -1,5 +1,6 @@
 // Generated from the Rust types of GET /api/v1/drift and GET /api/v1/drift/resource by core/src/ts.rs.
 // Do not edit: change the Rust type, then run `make ui-types`.
+import type { OutOfSyncView } from "./status";
 
 /**
  * A live-only field owned by a manager that is neither Argo CD nor Kubernetes' control plane.
@@ -71,7 +72,12 @@ resourcesInspected: number, byCause: CauseCounts,
 /**
  * Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`).
  */
-resourcesDrifted: number, fieldsDrifted: number, additions: number, ignoredDifferences: number, lastChangeAt: string | null, };
+resourcesDrifted: number, fieldsDrifted: number, additions: number, ignoredDifferences: number, lastChangeAt: string | null, 
+/**
+ * Since when the app has drifted, from the shared drift history (as `outOfSync` in
+ * `/api/v1/status`); `null` unless Argo CD says OutOfSync.
+ */
+outOfSync: OutOfSyncView | null, };
 
 /**
  * One drifted field.
