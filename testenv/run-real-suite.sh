@@ -2,14 +2,15 @@
 # `make test-real`: the end-to-end suites again, against a real kube-apiserver + etcd.
 #
 # Builds the binaries once per machine (cached by version), starts a throwaway cluster, runs
-#   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports) with
-#     DRIFT_TEST_CLUSTER=real, including the tests only a real server can run (RBAC, the
-#     DriftReport schema and an admission policy refusing a report),
+#   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports,
+#     history) with DRIFT_TEST_CLUSTER=real, including the tests only a real server can run
+#     (RBAC, the DriftReport and DriftHistory schemas, an admission policy refusing a report),
 #   - the same requests through a real argocd-server in front of argocd-drift,
 #   - the fake-versus-real conformance tests (ignored in plain `cargo test`),
 #   - the concordance suite: drift scenarios played live on a real Argo CD control plane
 #     (argocd-server, repo-server, application-controller, a Git repository on loopback), checked
-#     against their intent and against the recordings in fixtures/argocd-real/,
+#     against their intent and against the recordings in fixtures/argocd-real/, and drift memory
+#     on it (a self-healed app's episode ends by automation),
 # and stops everything whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +62,6 @@ cargo test --locked -p testenv --test argocd_concordance -- --include-ignored
 # argocd-drift itself, over HTTP, on the apps the concordance suite just played: its verdicts
 # against Argo CD's own, with the local source and with Argo CD's managed-resources.
 cargo test --locked -p argocd-drift --test argocd_live -- --include-ignored
+# Drift memory on the real control plane: a self-healed app's episode ends by automation.
+cargo test --locked -p argocd-drift --test history_argocd -- --include-ignored
 cargo test --locked -p testenv --test fake_matches_real --test argocd_recordings -- --ignored
