@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use drift_core::app::AppKey;
 use drift_core::history::Record;
 use drift_core::history::model::{self, InvalidRecord, Involved, object_name};
-use drift_core::history::rules::{Observation, Outcome, Retention};
+use drift_core::history::rules::{Change, Observation, Outcome, Retention};
 use drift_core::history::version::version_cmp;
 use drift_core::history::view::{
     HistoryView, Page, RecordState, RecordView, current_drift, history_view,
@@ -112,10 +112,14 @@ struct State {
     invalid: HashMap<String, String>,
     /// Observations not yet stored, per app, in the order seen.
     pending: HashMap<AppKey, VecDeque<Pending>>,
+    /// Their number, all apps together.
+    pending_count: usize,
     /// Labels of apps, from their turns.
     labels: HashMap<AppKey, (String, String)>,
     /// The first list of records has arrived: before it, nothing is written.
     listed: bool,
+    /// Names seen so far in a list being taken page by page.
+    listing: HashSet<String>,
     ready: VecDeque<AppKey>,
     queued: HashSet<AppKey>,
     in_flight: HashSet<AppKey>,
@@ -133,6 +137,12 @@ struct State {
 struct Held {
     resource_version: String,
     record: Record,
+}
+
+impl Pending {
+    fn is_close(&self) -> bool {
+        matches!(self, Pending::Observed(o) if matches!(o.change, Change::InSync { .. } | Change::Deleted))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -251,7 +261,10 @@ impl History {
     /// record each sweep interval and keeps the drifting gauges current.
     pub async fn run(self, resources: OwnResources) {
         let mut tasks: JoinSet<()> = JoinSet::new();
-        let mut sweep = tokio::time::interval(self.shared.settings.sweep_every);
+        let every = self.shared.settings.sweep_every;
+        // The first sweep after the records are read (a tick at once would find none).
+        let mut sweep =
+            tokio::time::interval_at(Instant::now() + every.min(Duration::from_secs(60)), every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gauges = tokio::time::interval(GAUGE_EVERY);
         gauges.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -300,7 +313,7 @@ impl History {
             };
             match written {
                 Ok(stored) => {
-                    self.done(&app, &plan, stored);
+                    self.done(&app, plan, stored);
                     break Ok(());
                 }
                 Err(WriteError::Conflict | WriteError::AlreadyExists | WriteError::NotFound)
@@ -356,16 +369,22 @@ impl History {
 
     /// A write stuck: what it stored replaces the held record, the observations it carried are
     /// done, and what they did is counted.
-    fn done(&self, app: &AppKey, plan: &Plan, stored: Option<Stored>) {
+    fn done(&self, app: &AppKey, plan: Plan, stored: Option<Stored>) {
         let mut state = self.lock();
         if let Some(queue) = state.pending.get_mut(app) {
-            queue.drain(..plan.applied.min(queue.len()));
+            let done = plan.applied.min(queue.len());
+            queue.drain(..done);
             if queue.is_empty() {
                 state.pending.remove(app);
             }
+            state.pending_count -= done;
         }
         match stored {
-            Some(stored) => state.hold(stored, &self.shared.metrics),
+            // What was written is what is stored (the schema declares every field): held as
+            // planned, at the version the API server gave it, without reading the answer again.
+            Some(stored) => {
+                state.hold_written(app, stored.name, stored.resource_version, plan.record)
+            }
             None if matches!(plan.write, Write::Delete { .. }) => {
                 state.forget(&object_name(app));
             }
@@ -404,12 +423,20 @@ impl History {
     fn sweep(&self, now: Timestamp) {
         let mut state = self.lock();
         let retention = self.shared.settings.retention;
+        let cutoff = now.checked_sub(retention.max_age).unwrap_or(now);
+        // Size is bounded on every write; what time alone changes is age (and a count bound
+        // lowered by configuration).
         let due: Vec<AppKey> = state
             .stored
             .iter()
-            .filter(|(app, Held { record, .. })| {
-                let mut pruned = record.clone();
-                pruned.prune(app, now, &retention) > 0 || record.episodes.is_empty()
+            .filter(|(_, Held { record, .. })| {
+                record.episodes.is_empty()
+                    || record.episodes.len() > retention.max_episodes
+                    || record
+                        .episodes
+                        .first()
+                        .and_then(|e| e.end.as_ref())
+                        .is_some_and(|end| end.at < cutoff)
             })
             .map(|(app, _)| app.clone())
             .collect();
@@ -494,6 +521,8 @@ fn backoff(failures: u32) -> Duration {
 /// One write: what to send, how many pending observations it carries, and what they did.
 struct Plan {
     write: Write,
+    /// The record the write stores.
+    record: Record,
     applied: usize,
     outcomes: Vec<Outcome>,
 }
@@ -513,15 +542,47 @@ enum Write {
 
 impl State {
     fn push(&mut self, app: &AppKey, item: Pending) {
+        if self.listed && item.is_close() && self.nothing_to_close(app) {
+            return;
+        }
         let queue = self.pending.entry(app.clone()).or_default();
         if queue.len() >= MAX_PENDING_PER_APP {
             queue.pop_front();
+            self.pending_count -= 1;
             tracing::warn!(app = %app, "too many drift observations waiting to be stored; dropping the oldest");
         }
         queue.push_back(item);
+        self.pending_count += 1;
         if self.listed {
             self.enqueue(app);
         }
+    }
+
+    /// No record and nothing pending: a close (an app seen Synced, or gone) has nothing to end.
+    /// Most apps never drift; their turns to Synced are not worth a trip through the writer.
+    fn nothing_to_close(&self, app: &AppKey) -> bool {
+        !self.stored.contains_key(app)
+            && !self.pending.contains_key(app)
+            && !self.invalid.contains_key(&object_name(app))
+    }
+
+    /// Once the records are read: closes queued first for an app without a record end nothing.
+    fn drop_needless_closes(&mut self, app: &AppKey) {
+        if self.stored.contains_key(app) || self.invalid.contains_key(&object_name(app)) {
+            return;
+        }
+        let Some(queue) = self.pending.get_mut(app) else {
+            return;
+        };
+        let before = queue.len();
+        while queue.front().is_some_and(Pending::is_close) {
+            queue.pop_front();
+        }
+        let dropped = before - queue.len();
+        if queue.is_empty() {
+            self.pending.remove(app);
+        }
+        self.pending_count -= dropped;
     }
 
     /// Marks `app` ready to write unless it is already waiting, writing or backing off.
@@ -567,7 +628,7 @@ impl State {
     }
 
     fn pending_total(&self) -> usize {
-        self.pending.values().map(VecDeque::len).sum()
+        self.pending_count
     }
 
     /// The record as stored with every pending observation applied; `None` if the stored
@@ -617,16 +678,21 @@ impl State {
         };
         let mut record = base.clone();
         let mut outcomes = Vec::with_capacity(queue.len());
+        let mut retain = false;
         for item in queue {
             match item {
                 Pending::Observed(obs) => outcomes.push(record.apply(obs)),
                 Pending::Enrich(found) => {
                     record.enrich(found);
                 }
-                Pending::Retain => {}
+                Pending::Retain => retain = true,
             }
         }
-        record.prune(app, now, &settings.retention);
+        // Retention on every write (and when the sweep asks), not for observations that change
+        // nothing (most: an app seen Synced that never drifted).
+        if retain || record != base {
+            record.prune(app, now, &settings.retention);
+        }
         let applied = queue.len();
         let write = match resource_version {
             _ if record == base => Write::Nothing,
@@ -643,6 +709,7 @@ impl State {
         };
         Some(Plan {
             write,
+            record,
             applied,
             outcomes,
         })
@@ -656,7 +723,16 @@ impl State {
             resource_version,
             object,
         } = stored;
-        match model::from_object(&object) {
+        // The echo of this replica's own write (held from its answer): nothing to read again.
+        if let Some(app) = self.names.get(&name)
+            && self
+                .stored
+                .get(app)
+                .is_some_and(|held| held.resource_version == resource_version)
+        {
+            return;
+        }
+        match model::from_object(object) {
             Ok((app, record)) => {
                 if let Some(Held {
                     resource_version: held,
@@ -698,6 +774,32 @@ impl State {
         }
     }
 
+    fn hold_written(
+        &mut self,
+        app: &AppKey,
+        name: String,
+        resource_version: String,
+        record: Record,
+    ) {
+        if let Some(Held {
+            resource_version: held,
+            ..
+        }) = self.stored.get(app)
+            && version_cmp(&resource_version, held) == Ordering::Less
+        {
+            return;
+        }
+        self.invalid.remove(&name);
+        self.names.insert(name, app.clone());
+        self.stored.insert(
+            app.clone(),
+            Held {
+                resource_version,
+                record,
+            },
+        );
+    }
+
     fn forget(&mut self, name: &str) {
         self.invalid.remove(name);
         if let Some(app) = self.names.remove(name) {
@@ -726,14 +828,36 @@ impl State {
 
 // === the watch ===
 
+/// Records listed at once: a page is decoded as JSON values before it is read, and a record may
+/// be half a megabyte, so pages are kept small (2,500 records of 55 KiB: 50 pages of 2.7 MiB).
+const LIST_PAGE: u32 = 50;
+
 /// Feeds the watched `DriftHistory` objects into [`History`].
 pub struct HistorySink(History);
 
 impl OwnSink for HistorySink {
-    fn replace(&self, objects: Vec<Stored>, _now: Timestamp) {
+    fn replace(&self, objects: Vec<Stored>, now: Timestamp) {
+        self.list_page(objects, now);
+        self.list_end(now);
+    }
+
+    fn list_page_size(&self) -> Option<u32> {
+        Some(LIST_PAGE)
+    }
+
+    fn list_page(&self, objects: Vec<Stored>, _now: Timestamp) {
         let history = &self.0;
         let mut state = history.lock();
-        let names: HashSet<String> = objects.iter().map(|o| o.name.clone()).collect();
+        for object in objects {
+            state.listing.insert(object.name.clone());
+            state.hold(object, &history.shared.metrics);
+        }
+    }
+
+    fn list_end(&self, _now: Timestamp) {
+        let history = &self.0;
+        let mut state = history.lock();
+        let names = std::mem::take(&mut state.listing);
         let gone: Vec<String> = state
             .names
             .keys()
@@ -744,13 +868,11 @@ impl OwnSink for HistorySink {
         for name in gone {
             state.forget(&name);
         }
-        for object in objects {
-            state.hold(object, &history.shared.metrics);
-        }
         if !state.listed {
             state.listed = true;
             let apps: Vec<AppKey> = state.pending.keys().cloned().collect();
             for app in apps {
+                state.drop_needless_closes(&app);
                 state.enqueue(&app);
             }
         }
@@ -883,6 +1005,38 @@ mod tests {
             panic!()
         };
         assert_eq!(record.episodes.len(), 1);
+    }
+
+    #[test]
+    fn closes_for_apps_without_a_record_are_not_queued() {
+        let h = history();
+        let in_sync = || Change::InSync {
+            state: AppState::default(),
+        };
+        // Seen Synced before the records were read: queued, then dropped once they are.
+        h.turn(turn(3, in_sync()));
+        assert_eq!(h.lock().pending_count, 1);
+        h.sink().replace(vec![], t(0));
+        assert_eq!(h.lock().pending_count, 0);
+        h.turn(turn(4, in_sync()));
+        assert_eq!(h.lock().pending_count, 0, "nothing to end");
+        h.turn(turn(5, drifting(5)));
+        h.turn(turn(6, in_sync()));
+        assert_eq!(h.lock().pending_count, 2, "this one ends an episode");
+    }
+
+    #[test]
+    fn a_list_taken_page_by_page_forgets_what_it_did_not_contain() {
+        let h = history();
+        let sink = h.sink();
+        let mut one = Record::default();
+        one.apply(&turn(5, drifting(5)).observation);
+        sink.list_page(vec![stored(&one, "10")], t(0));
+        sink.list_end(t(0));
+        assert!(h.current(&AppKey::new("argocd", "a")).unwrap().is_some());
+        sink.list_page(vec![], t(1));
+        sink.list_end(t(1));
+        assert_eq!(h.current(&AppKey::new("argocd", "a")), Some(None), "gone");
     }
 
     #[test]

@@ -255,6 +255,13 @@ pub trait OwnSink: Send + Sync + 'static {
     /// The watch cannot reach the API server; what the sink holds is the last known data.
     fn stale(&self, _why: &str, _now: Timestamp) {}
     fn fresh(&self) {}
+    /// `Some(n)`: take lists page by page, `n` objects a page (`list_page`, then `list_end`)
+    /// instead of one `replace`, for kinds whose objects are large (see the watch's `Sink`).
+    fn list_page_size(&self) -> Option<u32> {
+        None
+    }
+    fn list_page(&self, _objects: Vec<Stored>, _now: Timestamp) {}
+    fn list_end(&self, _now: Timestamp) {}
 }
 
 struct OwnAdapter<S>(S);
@@ -284,5 +291,18 @@ impl<S: OwnSink> Sink for OwnAdapter<S> {
 
     fn fresh(&self) {
         self.0.fresh();
+    }
+
+    fn list_page_size(&self) -> Option<u32> {
+        self.0.list_page_size()
+    }
+
+    fn list_page(&self, objects: Vec<DynamicObject>, now: Timestamp) {
+        let objects = objects.into_iter().filter_map(|o| stored(o).ok()).collect();
+        self.0.list_page(objects, now);
+    }
+
+    fn list_end(&self, now: Timestamp) {
+        self.0.list_end(now);
     }
 }

@@ -51,6 +51,19 @@ pub trait Sink: Send + Sync + 'static {
     fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp);
     /// The resourceVersion of the list about to be handed to [`replace`](Self::replace).
     fn list_version(&self, _resource_version: &str) {}
+    /// `Some(n)`: this sink takes a list page by page, `n` objects a page ([`list_page`] for
+    /// each, then [`list_end`]), so large objects are never all decoded at once. `None` (the
+    /// default): the whole list in one [`replace`](Self::replace).
+    ///
+    /// [`list_page`]: Self::list_page
+    /// [`list_end`]: Self::list_end
+    fn list_page_size(&self) -> Option<u32> {
+        None
+    }
+    /// One page of a list: these objects exist (a paged sink only).
+    fn list_page(&self, _objects: Vec<DynamicObject>, _now: Timestamp) {}
+    /// The list is complete: objects not in any of its pages are gone (a paged sink only).
+    fn list_end(&self, _now: Timestamp) {}
     /// An object was added or changed.
     fn apply(&self, object: DynamicObject, now: Timestamp);
     /// An object was deleted.
@@ -183,7 +196,9 @@ impl<S: Sink> Watch<S> {
     /// the list's resourceVersion, from which the watch resumes.
     async fn list(&self) -> Result<String, String> {
         let mut objects = Vec::new();
-        let mut params = ListParams::default().limit(LIST_PAGE_SIZE);
+        let paged = self.sink.list_page_size();
+        let mut count = 0;
+        let mut params = ListParams::default().limit(paged.unwrap_or(LIST_PAGE_SIZE));
         if let Some(labels) = &self.spec.label_selector {
             params = params.labels(labels);
         }
@@ -207,16 +222,24 @@ impl<S: Sink> Watch<S> {
             if list_version.is_none() {
                 list_version = page.metadata.resource_version.clone();
             }
-            objects.extend(page.items);
+            count += page.items.len();
+            if paged.is_some() {
+                self.sink.list_page(page.items, clock::now());
+            } else {
+                objects.extend(page.items);
+            }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
             }
         }
-        let count = objects.len();
         self.sink
             .list_version(list_version.as_deref().unwrap_or_default());
-        self.sink.replace(objects, clock::now());
+        if paged.is_some() {
+            self.sink.list_end(clock::now());
+        } else {
+            self.sink.replace(objects, clock::now());
+        }
         self.readiness.ready();
         self.metrics
             .listed(&self.labels.resource, &self.labels.scope);

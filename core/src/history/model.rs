@@ -262,15 +262,16 @@ struct Summary {
     last_end_cause: Option<EndCause>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StatusWire {
     #[serde(default)]
     episodes: Vec<Episode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pruned: Option<Pruned>,
-    #[serde(default)]
-    summary: Option<Summary>,
+    /// Derived; read only so that it is not an unknown field.
+    #[serde(default, rename = "summary")]
+    _summary: Option<Summary>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -315,9 +316,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The object to create or replace (`apiVersion`, `kind`, namespace and `resourceVersion` are
-/// the writer's business).
-pub fn to_object(app: &AppKey, record: &Record) -> serde_json::Value {
+/// The object as written, borrowing the record (serialized straight to JSON or to its size:
+/// no copy of the episodes).
+#[derive(Serialize)]
+struct ObjectRef<'a> {
+    metadata: MetaRef,
+    spec: SpecWire,
+    status: StatusRef<'a>,
+}
+
+#[derive(Serialize)]
+struct MetaRef {
+    name: String,
+    labels: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusRef<'a> {
+    episodes: &'a [Episode],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pruned: Option<&'a Pruned>,
+    summary: Summary,
+}
+
+fn object_ref<'a>(app: &AppKey, record: &'a Record) -> ObjectRef<'a> {
     let open = record.episodes.last().filter(|e| e.end.is_none());
     let summary = Summary {
         episodes: record.episodes.len(),
@@ -329,26 +352,60 @@ pub fn to_object(app: &AppKey, record: &Record) -> serde_json::Value {
             .rev()
             .find_map(|e| e.end.as_ref().map(|end| end.cause)),
     };
-    serde_json::json!({
-        "metadata": {
-            "name": object_name(app),
-            "labels": {"app.kubernetes.io/managed-by": "argocd-drift"},
+    ObjectRef {
+        metadata: MetaRef {
+            name: object_name(app),
+            labels: [("app.kubernetes.io/managed-by", "argocd-drift")].into(),
         },
-        "spec": SpecWire {
-            application: AppRef { namespace: app.namespace.clone(), name: app.name.clone() },
+        spec: SpecWire {
+            application: AppRef {
+                namespace: app.namespace.clone(),
+                name: app.name.clone(),
+            },
         },
-        "status": StatusWire {
-            episodes: record.episodes.clone(),
-            pruned: record.pruned.clone(),
-            summary: Some(summary),
+        status: StatusRef {
+            episodes: &record.episodes,
+            pruned: record.pruned.as_ref(),
+            summary,
         },
-    })
+    }
+}
+
+/// The object to create or replace (`apiVersion`, `kind`, namespace and `resourceVersion` are
+/// the writer's business).
+pub fn to_object(app: &AppKey, record: &Record) -> serde_json::Value {
+    // Serializing plain structs of strings, numbers and timestamps to a Value cannot fail.
+    serde_json::to_value(object_ref(app, record)).unwrap_or_default()
+}
+
+/// The size of [`to_object`] as JSON, counted without building it.
+pub fn encoded_len(app: &AppKey, record: &Record) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, &object_ref(app, record));
+    count.0
 }
 
 /// Reads a stored object: the app it belongs to and its record, or why it cannot be used.
-pub fn from_object(object: &serde_json::Value) -> Result<(AppKey, Record), InvalidRecord> {
+pub fn from_object(mut object: serde_json::Value) -> Result<(AppKey, Record), InvalidRecord> {
     let invalid = |what: String| Err(InvalidRecord(what));
-    let spec: SpecWire = match serde_json::from_value(object["spec"].clone()) {
+    let mut take = |field: &str| {
+        object
+            .get_mut(field)
+            .map(serde_json::Value::take)
+            .unwrap_or_default()
+    };
+    let (spec, status) = (take("spec"), take("status"));
+    let spec: SpecWire = match serde_json::from_value(spec) {
         Ok(spec) => spec,
         Err(e) => return invalid(format!("spec: {e}")),
     };
@@ -366,13 +423,13 @@ pub fn from_object(object: &serde_json::Value) -> Result<(AppKey, Record), Inval
             object_name(&app)
         ));
     }
-    let status = match object.get("status") {
-        None | Some(serde_json::Value::Null) => StatusWire {
+    let status = match status {
+        serde_json::Value::Null => StatusWire {
             episodes: Vec::new(),
             pruned: None,
-            summary: None,
+            _summary: None,
         },
-        Some(status) => match serde_json::from_value(status.clone()) {
+        status => match serde_json::from_value(status) {
             Ok(status) => status,
             Err(e) => return invalid(format!("status: {e}")),
         },
@@ -543,7 +600,7 @@ mod tests {
         assert_eq!(object["status"]["summary"]["drifting"], true);
         assert_eq!(object["status"]["summary"]["episodes"], 2);
         assert_eq!(object["status"]["summary"]["lastEndCause"], "manualSync");
-        assert_eq!(from_object(&object).unwrap(), (app(), record));
+        assert_eq!(from_object(object).unwrap(), (app(), record));
     }
 
     #[test]
@@ -552,7 +609,7 @@ mod tests {
             "metadata": {"name": "argocd.payments-api"},
             "spec": {"application": {"namespace": "argocd", "name": "payments-api"}}
         });
-        assert_eq!(from_object(&object).unwrap().1, Record::default());
+        assert_eq!(from_object(object).unwrap().1, Record::default());
     }
 
     #[test]
@@ -584,7 +641,7 @@ mod tests {
         let broken = |f: &dyn Fn(&mut serde_json::Value)| {
             let mut o = good.clone();
             f(&mut o);
-            from_object(&o).unwrap_err().0
+            from_object(o).unwrap_err().0
         };
         let why = broken(&|o| o["status"]["episodes"][0]["start"]["at"] = "yesterday".into());
         assert!(why.starts_with("status:"), "{why}");

@@ -33,7 +33,7 @@
 
 use super::model::{
     DriftCause, End, EndCause, Episode, Involved, OperationMark, Pruned, Record, Start, bounds,
-    cut, to_object,
+    cut, encoded_len,
 };
 use super::version::{just_after, version_cmp};
 use crate::app::{AppKey, Application};
@@ -613,7 +613,7 @@ impl Record {
         }
         self.remove_oldest(remove);
         let mut removed = remove;
-        let size = |r: &Record| serde_json::to_vec(&to_object(app, r)).map_or(0, |v| v.len());
+        let size = |r: &Record| encoded_len(app, r);
         let episode_size = |e: &Episode| serde_json::to_vec(e).map_or(0, |v| v.len());
         // Sizes are tracked by difference (serializing the whole record per step would be
         // quadratic), then checked exactly; a few bytes of error cost another round.
@@ -1035,7 +1035,13 @@ mod tests {
                 managers: vec![],
             }];
         }
-        let size = |r: &Record| serde_json::to_vec(&to_object(&key, r)).unwrap().len();
+        let size = |r: &Record| {
+            let exact = serde_json::to_vec(&crate::history::model::to_object(&key, r))
+                .unwrap()
+                .len();
+            assert_eq!(encoded_len(&key, r), exact, "counted as written");
+            exact
+        };
         let before = size(&r);
         let budget = Retention {
             max_bytes: before / 2,
