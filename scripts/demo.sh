@@ -47,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$bin/fake-apiserver" --seed fixtures/crds --seed helm/argocd-drift/crds --seed fixtures/demo --tls --port "$kube_port" \
+"$bin/fake-apiserver" --seed fixtures/crds --seed helm/argocd-drift/crds --seed fixtures/demo --seed fixtures/demo-history --tls --port "$kube_port" \
   --token demo-kube-admin-token --kubeconfig-out "$dir/kubeconfig" >"$dir/fake-apiserver.log" 2>&1 &
 pids+=($!)
 echo $! >"$dir/fake-apiserver.pid"
@@ -101,6 +101,14 @@ Which fields drifted live, what they should be, and the field manager behind eac
 
   (…/api/v1/drift?all=true for every resource; one in depth:
    …/api/v1/drift/resource?group=apps&version=v1&kind=Deployment&namespace=payments&name=payments-api)
+
+Its drift episodes — since when, how often, what ended each (the days before the demo started
+are seeded; stored as DriftHistory objects in namespace argocd):
+
+  curl -s 'http://127.0.0.1:$api_port/api/v1/history?limit=5' \\
+    -H 'Authorization: Bearer $token' \\
+    -H 'Argocd-Application-Name: argocd:payments-api' \\
+    -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
 
 Demo apps (Argocd-Application-Name / Argocd-Project-Name):
   argocd:guestbook / default            argocd:payments-api / team-payments

@@ -92,7 +92,7 @@ async fn stored(cluster: &TestCluster, name: &str) -> Option<Record> {
         .await
         .unwrap()?;
     Some(
-        from_object(&serde_json::to_value(object).unwrap())
+        from_object(serde_json::to_value(object).unwrap())
             .unwrap()
             .1,
     )
@@ -828,4 +828,58 @@ async fn the_largest_record_is_accepted_by_the_crd_schema_unchanged() {
         Some(record),
         "nothing pruned or changed"
     );
+}
+
+#[tokio::test]
+async fn the_demo_shows_history_for_its_apps() {
+    // The demo seeds fixtures/demo-history (the days before it started) next to its apps.
+    let cluster = TestCluster::start().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let mut seeded = testenv::load_fixture_dir(&testenv::fixture_dir("demo-history")).unwrap();
+    for o in &mut seeded {
+        let name = o["spec"]["application"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        o["metadata"]["name"] = format!("{}.{name}", cluster.ns("argocd")).into();
+    }
+    cluster.create_objects(seeded).await.unwrap();
+    let app = TestApp::ready(&cluster, &[]).await;
+
+    let payments = app_header(&cluster, "argocd", "payments-api");
+    // Three episodes of the past days, and the drift under way: first seen at start-up.
+    let h = eventually_some(WAIT, || async {
+        let h = app
+            .get_as(HISTORY, &payments, "team-payments", &[])
+            .await
+            .json();
+        (h["episodes"].as_array().map_or(0, Vec::len) == 4 && h["record"]["state"] == "stored")
+            .then_some(h)
+    })
+    .await
+    .unwrap();
+    let causes: Vec<&Value> = h["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["endCause"])
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            &Value::Null,
+            &json!("gitChanged"),
+            &json!("revertedByHand"),
+            &json!("manualSync")
+        ]
+    );
+    assert_eq!(h["episodes"][0]["ongoing"], true);
+    assert_eq!(h["episodes"][0]["startWitnessed"], false);
+    assert_eq!(h["episodes"][3]["endedBy"], "alice@example.com");
+    assert_eq!(h["totals"]["episodes7d"], 4);
+    assert_eq!(h["totals"]["topManagers"][0]["manager"], "kubectl-edit");
+    let guestbook = history(&app, &cluster, "guestbook", "").await;
+    assert_eq!(guestbook["episodes"].as_array().unwrap().len(), 2);
+    assert_eq!(guestbook["current"], Value::Null);
+    assert_eq!(guestbook["totals"]["resolvedEpisodes30d"], 2);
 }
