@@ -20,7 +20,7 @@ token=bench-proxy-token-0123456789abcdef
 mkdir -p "$dir"
 
 cargo build --release --locked -q -p fake-apiserver -p argocd-drift
-if [ ! -s "$dir/fixtures/20-live.yaml" ] || [ "$(cat "$dir/fixtures/.shape" 2>/dev/null)" != "$apps/$resources/$drifted" ]; then
+if [ ! -s "$dir/fixtures/20-live-0000.yaml" ] || [ "$(cat "$dir/fixtures/.shape" 2>/dev/null)" != "$apps/$resources/$drifted" ]; then
   rm -rf "$dir/fixtures"
   python3 scripts/gen-drift-bench.py "$dir/fixtures" "$apps" "$resources" "$drifted"
   echo "$apps/$resources/$drifted" >"$dir/fixtures/.shape"

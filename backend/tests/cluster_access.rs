@@ -178,7 +178,7 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
 
     fake.faults().clear_request_log(); // the fixtures' own discovery
     let read = live.get(deployment("payments-api")).await.unwrap();
-    let object = &read.as_ref().as_ref().unwrap().object;
+    let object = &read.as_ref().as_ref().unwrap().parse().unwrap();
     assert_eq!(object["metadata"]["name"], "payments-api");
     assert!(object["metadata"]["managedFields"].is_array());
     assert!(live.get(deployment("gone")).await.unwrap().is_none());
@@ -466,7 +466,7 @@ async fn remote_clusters_are_read_with_the_credentials_in_argo_cds_cluster_secre
     };
     let read = cluster.get(deployment).await.unwrap();
     assert_eq!(
-        read.as_ref().as_ref().unwrap().object["metadata"]["namespace"],
+        read.as_ref().as_ref().unwrap().parse().unwrap()["metadata"]["namespace"],
         payments
     );
     // Read again: from the cache, no second GET.
