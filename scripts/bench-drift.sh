@@ -30,7 +30,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 rm -f "$dir/kubeconfig"
-target/release/fake-apiserver --seed fixtures/crds \
+target/release/fake-apiserver --seed fixtures/crds --seed helm/argocd-drift/crds \
   --seed "$dir/fixtures" --port "$kube" --kubeconfig-out "$dir/kubeconfig" >"$dir/fake.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do [ -s "$dir/kubeconfig" ] && break; sleep 0.2; done

@@ -72,8 +72,13 @@ struct AppSink {
 }
 
 impl Sink for AppSink {
-    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp) {
-        let apps = objects.into_iter().filter_map(|o| self.decode(o)).collect();
+    type Listed = Application;
+
+    fn listed(&self, object: DynamicObject) -> Option<Application> {
+        self.decode(object)
+    }
+
+    fn replace(&self, apps: Vec<Application>, now: Timestamp) {
         self.index.replace_scope(&self.scope, apps, now);
         self.metrics.set_applications(self.index.len());
     }

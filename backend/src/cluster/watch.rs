@@ -41,14 +41,21 @@ const WATCH_GUARD: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30
 pub const LIVE_AFTER: Duration = Duration::from_secs(2);
 /// Servers send a BOOKMARK about once a minute; a stream silent for this long is re-opened.
 pub const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(150);
-const LIST_PAGE_SIZE: u32 = 500;
+/// Objects per list page: a page is held parsed (as JSON values, several times its size) until
+/// it is decoded, so pages stay small enough that a large scope lists in bounded memory.
+const LIST_PAGE_SIZE: u32 = 100;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Where one watch's objects go. Implemented beside each watched kind, in this module's siblings.
 pub trait Sink: Send + Sync + 'static {
+    /// What a listed object is kept as until its list is complete. Each page of a list is turned
+    /// into these as it arrives, so a large list is never held as raw objects all at once.
+    type Listed: Send;
+    /// One listed object, or `None` to leave it out (logged by the sink).
+    fn listed(&self, object: DynamicObject) -> Option<Self::Listed>;
     /// A complete list: exactly these objects exist in the watch's scope now.
-    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp);
+    fn replace(&self, objects: Vec<Self::Listed>, now: Timestamp);
     /// An object was added or changed.
     fn apply(&self, object: DynamicObject, now: Timestamp);
     /// An object was deleted.
@@ -205,7 +212,7 @@ impl<S: Sink> Watch<S> {
             if list_version.is_none() {
                 list_version = page.metadata.resource_version.clone();
             }
-            objects.extend(page.items);
+            objects.extend(page.items.into_iter().filter_map(|o| self.sink.listed(o)));
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
