@@ -673,3 +673,99 @@ fn the_chart_readme_documents_every_value() {
     .unwrap();
     assert!(out.success, "{}{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn manifests_are_what_the_chart_renders() {
+    let script = testenv::chart::repo_root()
+        .join("scripts")
+        .join("render-manifests.sh");
+    let out = chart::run(&script, &["--check"]).unwrap();
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+}
+
+/// `manifests/` with the token files a user creates, built by kustomize (kubectl's).
+fn build_manifests(dir: &std::path::Path) -> Rendered {
+    let tools = chart::tools().unwrap();
+    let root = testenv::chart::repo_root().join("manifests");
+    let copy = dir.join("manifests");
+    std::fs::create_dir_all(copy.join("crds")).unwrap();
+    for entry in walk(&root) {
+        let rel = entry.strip_prefix(&root).unwrap();
+        std::fs::create_dir_all(copy.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&entry, copy.join(rel)).unwrap();
+    }
+    std::fs::write(copy.join("proxy-token"), "0123456789abcdef0123456789").unwrap();
+    std::fs::write(
+        copy.join("proxy-authorization"),
+        "Bearer 0123456789abcdef0123456789",
+    )
+    .unwrap();
+    let out = chart::run(&tools.kubectl, &["kustomize", copy.to_str().unwrap()]).unwrap();
+    assert!(out.success, "{}", out.stderr);
+    Rendered {
+        objects: fake_apiserver::load_yaml_documents(&out.stdout).unwrap(),
+        text: out.stdout,
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// The kustomize base holds what the chart's defaults install (no `helm test` Pod; the token from
+/// files instead of `lookup`), and every object is valid.
+#[test]
+fn the_kustomize_base_installs_what_the_chart_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build_manifests(dir.path());
+    let file = dir.path().join("built.yaml");
+    std::fs::write(&file, &built.text).unwrap();
+    let tools = chart::tools().unwrap();
+    let out = chart::run(
+        &tools.kubernetes_validate,
+        &[
+            "-k",
+            "1.37.0",
+            "--strict",
+            "--quiet",
+            file.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+    let names = |r: &Rendered, skip: &[&str]| -> BTreeSet<String> {
+        r.objects
+            .iter()
+            .filter(|o| !skip.contains(&o["kind"].as_str().unwrap()))
+            .map(|o| {
+                format!(
+                    "{}/{}/{}",
+                    o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]
+                )
+            })
+            .collect()
+    };
+    let chart = defaults();
+    assert_eq!(
+        names(&built, &["Namespace", "CustomResourceDefinition"]),
+        names(&chart, &["Pod"]),
+    );
+    let token = built.get("Secret", "argocd-drift-proxy").unwrap();
+    assert_eq!(
+        token["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        "argocd"
+    );
+    assert_eq!(
+        built.of_kind("CustomResourceDefinition").count(),
+        std::fs::read_dir(chart_dir().join("crds")).unwrap().count()
+    );
+}

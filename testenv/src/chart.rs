@@ -53,7 +53,11 @@ fn install_tools() -> anyhow::Result<Tools> {
     }
     let text = String::from_utf8(out.stdout)?;
     let mut lines = text.lines().map(PathBuf::from);
-    let mut next = |what: &str| lines.next().with_context(|| format!("no {what} path printed"));
+    let mut next = |what: &str| {
+        lines
+            .next()
+            .with_context(|| format!("no {what} path printed"))
+    };
     Ok(Tools {
         helm: next("helm")?,
         kubectl: next("kubectl")?,
@@ -74,9 +78,18 @@ pub fn run(program: &Path, args: &[&str]) -> anyhow::Result<Output> {
     let out = Command::new(program)
         .args(args)
         // helm keeps its caches and repository list under HOME; keep tests away from the user's.
-        .env("HELM_CACHE_HOME", std::env::temp_dir().join("argocd-drift-helm/cache"))
-        .env("HELM_CONFIG_HOME", std::env::temp_dir().join("argocd-drift-helm/config"))
-        .env("HELM_DATA_HOME", std::env::temp_dir().join("argocd-drift-helm/data"))
+        .env(
+            "HELM_CACHE_HOME",
+            std::env::temp_dir().join("argocd-drift-helm/cache"),
+        )
+        .env(
+            "HELM_CONFIG_HOME",
+            std::env::temp_dir().join("argocd-drift-helm/config"),
+        )
+        .env(
+            "HELM_DATA_HOME",
+            std::env::temp_dir().join("argocd-drift-helm/data"),
+        )
         .output()
         .with_context(|| format!("running {}", program.display()))?;
     Ok(Output {
