@@ -41,7 +41,7 @@ fn scenarios() -> Vec<PathBuf> {
     files
 }
 
-fn render_scenario(file: &PathBuf) -> Rendered {
+fn render_scenario(file: &std::path::Path) -> Rendered {
     template("argocd-drift", NS, &["-f", file.to_str().unwrap()])
         .unwrap_or_else(|e| panic!("{}: {e:#}", file.display()))
 }

@@ -411,9 +411,8 @@ fn grants_invoke(line: &str) -> Option<String> {
 /// argocd-server container mounts at `/tmp/extensions`.
 pub fn ui_installer(server: &Read<Value>, namespace: &str, deployment: &str) -> Finding {
     let link = "the Drift tab is installed into argocd-server";
-    let fix = format!(
-        "add the argocd-extension-installer init container with EXTENSION_URL (extension-drift.tar.gz) and EXTENSION_CHECKSUM_URL, sharing a volume mounted at /tmp/extensions with argocd-server (argo-helm: server.extensions.extensionList; manifests/argocd/argocd-server-extension.yaml)"
-    );
+    let fix = "add the argocd-extension-installer init container with EXTENSION_URL (extension-drift.tar.gz) and EXTENSION_CHECKSUM_URL, sharing a volume mounted at /tmp/extensions with argocd-server (argo-helm: server.extensions.extensionList; manifests/argocd/argocd-server-extension.yaml)"
+        .to_string();
     if let Some(finding) = unreadable(
         link,
         &format!("Deployment {namespace}/{deployment}"),

@@ -190,3 +190,63 @@ pub fn rbac_for_user(extra: &[&str], user: &str, suffix: &str) -> anyhow::Result
     }
     Ok(objects)
 }
+
+/// A minimal Argo CD control plane's objects (`argocd-cm` with a setting of its own,
+/// `argocd-cmd-params-cm`, `argocd-rbac-cm` with a policy of its own, and an argocd-server
+/// Deployment) in namespace `argocd`, with `manifests/argocd` — the kustomize Component that
+/// wires argocd-drift in — applied by kustomize, as a user of the plain manifests would.
+pub fn argocd_wired_by_manifests() -> anyhow::Result<Vec<Value>> {
+    let tools = tools()?;
+    let dir = tempfile::tempdir()?;
+    let base = serde_json::json!([
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+         "data": {"url": "https://argocd.example.com"}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "argocd-cmd-params-cm", "namespace": "argocd"},
+         "data": {"server.insecure": "true"}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "argocd-rbac-cm", "namespace": "argocd"},
+         "data": {"policy.csv": "g, platform, role:admin\n"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "argocd-server", "namespace": "argocd"},
+         "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "argocd-server"}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "argocd-server"}},
+                "spec": {"containers": [{"name": "argocd-server", "image": "quay.io/argoproj/argocd:v3.5.7",
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}]}
+            }
+         }}
+    ]);
+    let mut text = String::new();
+    for obj in base.as_array().into_iter().flatten() {
+        text.push_str("---\n");
+        text.push_str(&serde_json::to_string(obj)?);
+        text.push('\n');
+    }
+    std::fs::write(dir.path().join("argocd.yaml"), text)?;
+    // A copy of the Component beside the base: kustomize refuses absolute component paths.
+    let component = repo_root().join("manifests").join("argocd");
+    std::fs::create_dir(dir.path().join("argocd-drift"))?;
+    for entry in std::fs::read_dir(&component)? {
+        let path = entry?.path();
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, dir.path().join("argocd-drift").join(name))?;
+        }
+    }
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [argocd.yaml]\ncomponents: [argocd-drift]\n",
+    )?;
+    let out = run(
+        &tools.kubectl,
+        &["kustomize", dir.path().to_str().context("temp path")?],
+    )?;
+    if !out.success {
+        bail!("kubectl kustomize: {}", out.stderr.trim());
+    }
+    fake_apiserver::load_yaml_documents(&out.stdout)
+        .map_err(|e| anyhow::anyhow!("parsing kustomize's output: {e}"))
+}
