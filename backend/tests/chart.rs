@@ -769,3 +769,339 @@ fn the_kustomize_base_installs_what_the_chart_does() {
         std::fs::read_dir(chart_dir().join("crds")).unwrap().count()
     );
 }
+
+// === on a real API server ===
+
+/// Runs helm against the real test cluster with the admin kubeconfig.
+fn helm_on(cluster: &testenv::TestCluster, args: &[&str]) -> chart::Output {
+    let kubeconfig = cluster_admin_kubeconfig(cluster);
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--kubeconfig", kubeconfig.as_str()]);
+    let out = helm(&all).unwrap();
+    assert!(out.success, "helm {args:?}: {}{}", out.stdout, out.stderr);
+    out
+}
+
+fn cluster_admin_kubeconfig(_cluster: &testenv::TestCluster) -> String {
+    std::env::var("DRIFT_TEST_KUBECONFIG").expect("make test-real sets DRIFT_TEST_KUBECONFIG")
+}
+
+/// A kubeconfig for the same server whose only credential is `token`. JSON is YAML.
+fn token_kubeconfig(admin: &str, token: &str, dir: &std::path::Path) -> PathBuf {
+    let text = std::fs::read_to_string(admin).unwrap();
+    let mut config: Value = serde_json::to_value(
+        fake_apiserver::load_yaml_documents(&text)
+            .unwrap()
+            .remove(0),
+    )
+    .unwrap();
+    for user in config["users"].as_array_mut().unwrap() {
+        user["user"] = json!({"token": token});
+    }
+    let path = dir.join("kubeconfig-sa");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// `helm install` of the chart on the real kube-apiserver (every object accepted by its
+/// validation and admission), then argocd-drift run outside the cluster with a token of the
+/// chart's own ServiceAccount (TokenRequest): the suites' requests are answered — status, drift
+/// with live reads, reports written and deleted, the self-check — which proves the chart's RBAC is
+/// enough; and what the chart does not grant is refused. An upgrade keeps the generated token.
+#[tokio::test]
+#[ignore = "needs a real API server: make test-real"]
+async fn helm_install_on_a_real_api_server_grants_what_argocd_drift_needs_and_no_more() {
+    use common::TestApp;
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+    use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+    use testenv::TestCluster;
+    use testenv::http::get;
+
+    let cluster = TestCluster::real().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    cluster
+        .create_objects(vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "drift"}}),
+        ])
+        .await
+        .unwrap();
+    cluster
+        .create_objects(testenv::chart::argocd_wired_by_manifests().unwrap())
+        .await
+        .unwrap();
+    let (argocd, team, release_ns) = (
+        cluster.ns("argocd"),
+        cluster.ns("team-apps"),
+        cluster.ns("drift"),
+    );
+    // Cluster-scoped names (the ClusterRole) must not meet another test run's release.
+    let fullname = cluster.ns("argocd-drift");
+    let chart_path = chart_dir();
+    let install = |verb: &'static str| {
+        vec![
+            verb.to_string(),
+            "argocd-drift".into(),
+            chart_path.to_str().unwrap().to_string(),
+            "--namespace".into(),
+            release_ns.clone(),
+            "--set".into(),
+            format!("argocd.namespace={argocd}"),
+            "--set".into(),
+            format!("argocd.applicationNamespaces={{{team}}}"),
+            "--set".into(),
+            format!("fullnameOverride={fullname}"),
+        ]
+    };
+    let args = install("install");
+    let out = helm_on(
+        &cluster,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(out.stdout.contains("STATUS: deployed"), "{}", out.stdout);
+
+    // What the chart installed, as the server stored it.
+    let client = cluster.client().await.unwrap();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &release_ns);
+    let read_token = || async {
+        let s = secrets
+            .get(&format!("{fullname}-proxy-token"))
+            .await
+            .unwrap();
+        String::from_utf8(s.data.unwrap()["token"].0.clone()).unwrap()
+    };
+    let token = read_token().await;
+    let argocd_secret: Api<Secret> = Api::namespaced(client.clone(), &argocd);
+    let header = String::from_utf8(
+        argocd_secret
+            .get("argocd-drift-proxy")
+            .await
+            .unwrap()
+            .data
+            .unwrap()["authorization"]
+            .0
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(header, format!("Bearer {token}"));
+
+    // An upgrade keeps the generated token (read back with `lookup`).
+    let args = install("upgrade");
+    helm_on(
+        &cluster,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        read_token().await,
+        token,
+        "helm upgrade changed the proxy token"
+    );
+
+    // A token of the chart's ServiceAccount.
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &release_ns);
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"expirationSeconds": 3600}})).unwrap();
+    let issued = accounts
+        .create_token_request(&fullname, &PostParams::default(), &request)
+        .await
+        .unwrap();
+    let sa_token = issued.status.unwrap().token;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = token_kubeconfig(&cluster_admin_kubeconfig(&cluster), &sa_token, dir.path());
+    let token_file = dir.path().join("proxy-token");
+    std::fs::write(&token_file, &token).unwrap();
+
+    // argocd-drift with exactly the chart's grants.
+    let app = TestApp::spawn(
+        &cluster,
+        &[
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("POD_NAMESPACE", &release_ns),
+            ("PROXY_TOKEN", ""),
+            ("PROXY_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("REPORTS_INSECURE_NO_AUTH", "true"),
+            // Asked for, but the chart grants no Secret read by default: refused by RBAC.
+            ("DRIFT_READ_SECRETS", "true"),
+        ],
+    )
+    .await;
+    app.wait_ready().await;
+    let payments = format!("{argocd}:payments-api");
+    let as_argocd = |path: &'static str| {
+        let (header, payments) = (header.clone(), payments.clone());
+        let api = app.api;
+        async move {
+            get(
+                api,
+                path,
+                &[
+                    ("Authorization", header.as_str()),
+                    ("Argocd-Application-Name", payments.as_str()),
+                    ("Argocd-Project-Name", "team-payments"),
+                ],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let status = as_argocd("/api/v1/status").await;
+    assert_eq!(
+        status.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&status.body)
+    );
+    assert_eq!(status.json()["sync"]["status"], "OutOfSync");
+    let drift = as_argocd("/api/v1/drift?all=true").await;
+    assert_eq!(
+        drift.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&drift.body)
+    );
+    let drift = drift.json();
+    let resources = drift["resources"].as_array().unwrap();
+    let by_kind = |kind: &str| {
+        resources
+            .iter()
+            .find(|r| r["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {drift}"))
+    };
+    // Live reads with the chart's ClusterRole: get on Deployments and ConfigMaps.
+    for kind in ["Deployment", "ConfigMap"] {
+        assert_ne!(
+            by_kind(kind)["cause"],
+            "notInspected",
+            "{kind}: {}",
+            by_kind(kind)
+        );
+    }
+    // A Secret: the backend asked, RBAC refused.
+    let secret = by_kind("Secret");
+    assert_eq!(secret["cause"], "notInspected");
+    assert_eq!(
+        secret["notInspected"]["reason"], "kindNotReadable",
+        "{secret}"
+    );
+    // Reports written and deleted with the chart's Role.
+    let report = json!({"repo": "rsyslog", "server": "lab", "sync_status": "OUT_OF_SYNC",
+        "drift_count": 1, "last_check": jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60).unwrap().to_string()});
+    let r = app
+        .on_reports(http::Method::POST, "/api/status", None, &report.to_string())
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = app
+        .on_reports(
+            http::Method::DELETE,
+            "/api/v1/reports?repo=rsyslog&server=lab",
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // What the chart does not grant is refused.
+    let sa = {
+        let file = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(file, &Default::default())
+            .await
+            .unwrap();
+        kube::Client::try_from(config).unwrap()
+    };
+    let forbidden = |e: kube::Error| matches!(e, kube::Error::Api(s) if s.code == 403);
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(sa.clone(), &cluster.ns("payments"));
+    assert!(
+        forbidden(deployments.list(&ListParams::default()).await.unwrap_err()),
+        "list of a drift kind"
+    );
+    let argocd_secrets: Api<Secret> = Api::namespaced(sa.clone(), &argocd);
+    assert!(forbidden(
+        argocd_secrets
+            .list(&ListParams::default())
+            .await
+            .unwrap_err()
+    ));
+    assert!(forbidden(
+        argocd_secrets.get("argocd-drift-proxy").await.unwrap_err()
+    ));
+    let own_cms: Api<ConfigMap> = Api::namespaced(sa.clone(), &release_ns);
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap();
+    assert!(forbidden(
+        own_cms
+            .create(&PostParams::default(), &cm)
+            .await
+            .unwrap_err()
+    ));
+    // Applications are read, never written.
+    let apps = common::applications(sa, &argocd);
+    assert!(forbidden(
+        apps.patch(
+            "payments-api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}}))
+        )
+        .await
+        .unwrap_err()
+    ));
+
+    // The self-check with the same identity: every link holds once argocd-cm points at this
+    // release's Service (the Component's default URL is for release argocd-drift in namespace
+    // argocd-drift).
+    let api_url = format!("http://{fullname}.{release_ns}.svc:8080");
+    let cms: Api<ConfigMap> = Api::namespaced(client, &argocd);
+    cms.patch(
+        "argocd-cm",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"extension.config.drift": format!(
+            "services:\n- url: {api_url}\n  headers:\n  - name: Authorization\n    value: '$argocd-drift-proxy:authorization'\n")}})),
+    )
+    .await
+    .unwrap();
+    let mut vars = std::collections::HashMap::from([
+        ("KUBECONFIG".to_string(), kubeconfig.display().to_string()),
+        ("POD_NAMESPACE".to_string(), release_ns.clone()),
+        ("ARGOCD_CONTROL_PLANE_NAMESPACE".to_string(), argocd.clone()),
+        ("ARGOCD_NAMESPACES".to_string(), format!("{argocd},{team}")),
+        (
+            "CHECK_SERVICE_URL".to_string(),
+            format!("http://{}", app.service),
+        ),
+    ]);
+    // The chart's own CHECK_API_URL, as the helm test Pod gets it.
+    let rendered = template(
+        "argocd-drift",
+        &release_ns,
+        &["--set", &format!("fullnameOverride={fullname}")],
+    )
+    .unwrap();
+    let deployment = rendered.of_kind("Deployment").next().unwrap();
+    let check_api_url = env_value(
+        &deployment["spec"]["template"]["spec"]["containers"][0],
+        "CHECK_API_URL",
+    )
+    .unwrap();
+    assert_eq!(check_api_url, api_url);
+    vars.insert("CHECK_API_URL".into(), check_api_url.to_string());
+    let config = <argocd_drift::Config as envconfig::Envconfig>::init_from_hashmap(&vars).unwrap();
+    let found = argocd_drift::check::findings(&config).await;
+    let text = drift_core::install::Report(&found).to_string();
+    assert!(drift_core::install::all_pass(&found), "{text}");
+    assert!(
+        text.contains("summary: 9 ok, 0 failing, 0 not checked"),
+        "{text}"
+    );
+
+    // Uninstall removes what it installed (the CRDs stay, as documented).
+    helm_on(
+        &cluster,
+        &["uninstall", "argocd-drift", "--namespace", &release_ns],
+    );
+    assert!(
+        secrets
+            .get_opt(&format!("{fullname}-proxy-token"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
