@@ -59,7 +59,7 @@ install_kv() {
   python3 -m pip download --quiet --disable-pip-version-check --no-deps \
     kubernetes-validate==1.37.0 "${KV_DEPS[@]}" -d "$tmp/wheels" >&2
   sha_ok "$tmp/wheels/$KV_WHEEL" $KV_WHEEL_SHA256 || { echo "chart-tools: $KV_WHEEL: sha256 mismatch" >&2; exit 1; }
-  python3 -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
     --find-links "$tmp/wheels" --target "$tmp/lib" kubernetes-validate==1.37.0 "${KV_DEPS[@]}" >&2 2>/dev/null
   rm -rf "$tmp/wheels"
   mkdir -p "$tmp"
