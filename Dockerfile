@@ -14,7 +14,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    RUSTFLAGS="-C target-feature=+crt-static" \
+    RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_STRIP=symbols \
     cargo build --release --locked --target x86_64-unknown-linux-gnu -p argocd-drift --bin argocd-drift \
  && install -D -m 0555 target/x86_64-unknown-linux-gnu/release/argocd-drift /out/argocd-drift
 

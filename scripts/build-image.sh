@@ -3,22 +3,29 @@
 # it. The image is the Dockerfile's: its build stage's exact command runs on this machine (the
 # Dockerfile's base images cannot be pulled here: no container registry is reachable), then
 # buildah assembles the runtime stage from scratch — the static binary, CA certificates and a
-# non-root user, as distroless/static provides — and writes an OCI archive.
+# non-root user, as distroless/static provides — and writes an OCI image layout (push it with
+# `skopeo copy oci:target/image/argocd-drift:argocd-drift:<version> docker://<registry>/…`).
 #
-# usage: scripts/build-image.sh [out.tar]     (default target/image/argocd-drift.oci.tar)
+# usage: scripts/build-image.sh [out-dir]     (an OCI image layout; default target/image/argocd-drift)
+#        ARGOCD_DRIFT_BIN=<static binary> ...  skip the build stage (a binary built as above)
 # Needs: buildah, umoci (apt-get install buildah umoci), root (vfs storage, no daemon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-target/image/argocd-drift.oci.tar}
+out=${1:-target/image/argocd-drift}
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' backend/Cargo.toml | head -1)
 target=x86_64-unknown-linux-gnu
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 
-echo "==> build stage: static binary"
-RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build --release --locked --target $target -p argocd-drift --bin argocd-drift
-bin=target/$target/release/argocd-drift
-if ldd "$bin" >/dev/null 2>&1; then
+if [[ -n ${ARGOCD_DRIFT_BIN:-} ]]; then
+  echo "==> build stage: using $ARGOCD_DRIFT_BIN"
+  bin=$ARGOCD_DRIFT_BIN
+else
+  echo "==> build stage: static binary"
+  RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_STRIP=symbols \
+    cargo build --release --locked --target $target -p argocd-drift --bin argocd-drift
+  bin=target/$target/release/argocd-drift
+fi
+if ! ldd "$bin" 2>&1 | grep -q -e 'statically linked' -e 'not a dynamic executable'; then
   echo "build-image: $bin is dynamically linked" >&2
   exit 1
 fi
@@ -33,7 +40,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$stage/etc/ssl/certs" "$stage/tmp"
 install -m 0555 "$bin" "$stage/argocd-drift"
-strip "$stage/argocd-drift"
 cp /etc/ssl/certs/ca-certificates.crt "$stage/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$stage/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$stage/etc/group"
@@ -51,18 +57,18 @@ buildah config \
   --label org.opencontainers.image.licenses=Apache-2.0 \
   "$ctr"
 mkdir -p "$(dirname "$out")"
-rm -f "$out"
-buildah commit --quiet --format oci "$ctr" "oci-archive:$out:argocd-drift:$version" >/dev/null
+rm -rf "$out"
+buildah commit --quiet --format oci "$ctr" "oci:$out:argocd-drift:$version" >/dev/null
 buildah rm "$ctr" >/dev/null
 ctr=
 
 echo "==> image: $out"
 python3 - "$out" <<'PY'
-import json, sys, tarfile
-t = tarfile.open(sys.argv[1])
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
 def blob(digest):
-    return t.extractfile("blobs/sha256/" + digest.split(":")[1]).read()
-index = json.loads(t.extractfile("index.json").read())
+    return (root / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
+index = json.loads((root / "index.json").read_text())
 manifest = json.loads(blob(index["manifests"][0]["digest"]))
 config = json.loads(blob(manifest["config"]["digest"]))["config"]
 layers = manifest["layers"]

@@ -3,9 +3,9 @@
 #
 # Builds the binaries once per machine (cached by version), starts a throwaway cluster, runs
 #   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports,
-#     the self-check) with DRIFT_TEST_CLUSTER=real, and `helm install` of the chart with
-#     argocd-drift run on its ServiceAccount's token (chart.rs), including the tests only a real server can run (RBAC, the
-#     DriftReport schema and an admission policy refusing a report),
+#     the self-check) with DRIFT_TEST_CLUSTER=real, including the tests only a real server can
+#     run (RBAC, the DriftReport schema and an admission policy refusing a report, `helm install`
+#     of the chart with argocd-drift run on its ServiceAccount's token),
 #   - the same requests through a real argocd-server in front of argocd-drift,
 #   - the fake-versus-real conformance tests (ignored in plain `cargo test`),
 #   - the concordance suite: drift scenarios played live on a real Argo CD control plane

@@ -162,6 +162,8 @@ configuration table.
   value: {{ include "argocd-drift.metricsUrl" . | quote }}
 - name: CHECK_ARGOCD_SERVER_DEPLOYMENT
   value: {{ .Values.argocd.server.deploymentName | quote }}
+- name: CHECK_PROXY_SECRET_REF
+  value: {{ printf "$%s:authorization" .Values.proxySecret.argocdSecretName | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
