@@ -1113,3 +1113,75 @@ async fn helm_install_on_a_real_api_server_grants_what_argocd_drift_needs_and_no
 fn links() -> usize {
     8 + argocd_drift::check::OWN_KINDS.len()
 }
+
+/// The argo-helm values snippet the NOTES print is what `argocd-drift check` accepts: fed to the
+/// same pure checks, the extension config, proxy flag and RBAC line all pass, and the installer
+/// entry names the tab's tarball and checksum.
+#[test]
+fn the_argo_helm_snippet_in_the_notes_passes_the_self_check() {
+    use drift_core::install::{self, Read, Verdict};
+    let out = helm(&[
+        "install",
+        "argocd-drift",
+        chart_dir().to_str().unwrap(),
+        "--namespace",
+        NS,
+        "--dry-run=client",
+        "--set",
+        "argocd.namespace=gitops",
+    ])
+    .unwrap();
+    assert!(out.success, "{}", out.stderr);
+    let notes = out.stdout.split_once("NOTES:").unwrap().1;
+    let start = notes.find("   configs:\n").expect("the argo-helm snippet");
+    let end = start + notes[start..].find("\n\n").unwrap();
+    // The snippet is indented by three spaces in the NOTES.
+    let yaml: String = notes[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("   ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let values: Value = fake_apiserver::load_yaml_documents(&yaml)
+        .unwrap()
+        .remove(0);
+    let map = |v: &Value| -> Read<std::collections::BTreeMap<String, String>> {
+        Read::Found(
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect(),
+        )
+    };
+    let rendered = template("argocd-drift", NS, &["--set", "argocd.namespace=gitops"]).unwrap();
+    let deployment = rendered.of_kind("Deployment").next().unwrap();
+    let c = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let api_url = env_value(c, "CHECK_API_URL").unwrap();
+    let secret_ref = env_value(c, "CHECK_PROXY_SECRET_REF").unwrap();
+    assert_eq!(secret_ref, "$argocd-drift-proxy:authorization");
+    let findings = [
+        install::extension_config(
+            &map(&values["configs"]["cm"]),
+            "gitops",
+            api_url,
+            secret_ref,
+        ),
+        install::proxy_flag(&map(&values["configs"]["params"]), "gitops"),
+        install::rbac_line(&map(&values["configs"]["rbac"]), "gitops"),
+    ];
+    for f in &findings {
+        assert_eq!(f.verdict, Verdict::Pass, "{f:?}\n{yaml}");
+    }
+    let entry = &values["server"]["extensions"]["extensionList"][0];
+    let env: Vec<&str> = entry["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(env, ["EXTENSION_URL", "EXTENSION_CHECKSUM_URL"]);
+    assert_eq!(values["server"]["extensions"]["enabled"], true);
+    // The Secret the snippet refers to is the one the chart creates, where Argo CD looks.
+    let secret = rendered.get("Secret", "argocd-drift-proxy").unwrap();
+    assert_eq!(secret["metadata"]["namespace"], "gitops");
+}
