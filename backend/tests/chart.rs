@@ -627,6 +627,20 @@ fn monitoring_objects_select_the_metrics_port() {
     for series in ["argocd_drift_reports_stale", "argocd_drift_watch_stale"] {
         assert!(readme.contains(&format!("`{series}`")), "{series}");
     }
+    // Prometheus only on the metrics port, and the `helm test` Pod (it asks /readyz there).
+    let policy = rendered.of_kind("NetworkPolicy").next().unwrap();
+    let metrics_rule = policy["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ports"][0]["port"] == "service")
+        .unwrap();
+    let test_pod = rendered.of_kind("Pod").next().unwrap();
+    let peers = metrics_rule["from"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{peers:?}");
+    for (k, v) in peers[1]["podSelector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&test_pod["metadata"]["labels"][k], v, "{k}");
+    }
     let off = defaults();
     assert_eq!(
         off.of_kind("ServiceMonitor").count() + off.of_kind("PrometheusRule").count(),
