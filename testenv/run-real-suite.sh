@@ -2,9 +2,10 @@
 # `make test-real`: the end-to-end suites again, against a real kube-apiserver + etcd.
 #
 # Builds the binaries once per machine (cached by version), starts a throwaway cluster, runs
-#   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports) with
-#     DRIFT_TEST_CLUSTER=real, including the tests only a real server can run (RBAC, the
-#     DriftReport schema and an admission policy refusing a report),
+#   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports,
+#     the self-check) with DRIFT_TEST_CLUSTER=real, including the tests only a real server can
+#     run (RBAC, the DriftReport schema and an admission policy refusing a report, `helm install`
+#     of the chart with argocd-drift run on its ServiceAccount's token),
 #   - the same requests through a real argocd-server in front of argocd-drift,
 #   - the fake-versus-real conformance tests (ignored in plain `cargo test`),
 #   - the concordance suite: drift scenarios played live on a real Argo CD control plane
@@ -47,7 +48,7 @@ oracle_pid=$!
 
 export DRIFT_TEST_CLUSTER=real DRIFT_TEST_KUBECONFIG="$dir/kubeconfig" DRIFT_TEST_ARGOCD_ENV="$dir/argocd/argocd.env"
 export DRIFT_TEST_ARGOCD_CONTROL_PLANE_ENV="$dir/oracle/argocd.env"
-cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports -- --include-ignored
+cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports --test chart --test check -- --include-ignored
 
 oracle_rc=0
 wait "$oracle_pid" || oracle_rc=$?

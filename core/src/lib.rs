@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod drift;
+pub mod install;
 pub mod names;
 pub mod reports;
 pub mod scope;
