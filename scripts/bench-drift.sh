@@ -20,7 +20,7 @@ token=bench-proxy-token-0123456789abcdef
 mkdir -p "$dir"
 
 cargo build --release --locked -q -p fake-apiserver -p argocd-drift
-if [ ! -s "$dir/fixtures/20-live.yaml" ] || [ "$(cat "$dir/fixtures/.shape" 2>/dev/null)" != "$apps/$resources/$drifted" ]; then
+if [ ! -s "$dir/fixtures/20-live-0000.yaml" ] || [ "$(cat "$dir/fixtures/.shape" 2>/dev/null)" != "$apps/$resources/$drifted" ]; then
   rm -rf "$dir/fixtures"
   python3 scripts/gen-drift-bench.py "$dir/fixtures" "$apps" "$resources" "$drifted"
   echo "$apps/$resources/$drifted" >"$dir/fixtures/.shape"
@@ -30,7 +30,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 rm -f "$dir/kubeconfig"
-target/release/fake-apiserver --seed fixtures/crds \
+target/release/fake-apiserver --seed fixtures/crds --seed helm/argocd-drift/crds \
   --seed "$dir/fixtures" --port "$kube" --kubeconfig-out "$dir/kubeconfig" >"$dir/fake.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do [ -s "$dir/kubeconfig" ] && break; sleep 0.2; done

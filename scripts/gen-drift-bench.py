@@ -50,25 +50,32 @@ def configmap(app, ns, name, changed):
     }
 
 
-with open(os.path.join(out, "10-apps.yaml"), "w") as apps_file, \
-        open(os.path.join(out, "20-live.yaml"), "w") as live_file:
-    for a in range(apps):
-        app, ns = f"bench-{a:04d}", f"bench-{a:04d}"
-        resources = []
-        for r in range(per_app):
-            name = f"config-{r:03d}"
-            changed = r < drifted
-            live_file.write("---\n" + json.dumps(configmap(app, ns, name, changed)) + "\n")
-            resources.append({"version": "v1", "kind": "ConfigMap", "namespace": ns, "name": name,
-                              "status": "OutOfSync" if changed else "Synced"})
-        apps_file.write("---\n" + json.dumps({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": app, "namespace": "argocd"},
-            "spec": {"project": "default",
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
-                     "source": {"repoURL": "https://git.example.com/bench.git", "path": app}},
-            "status": {"sync": {"status": "OutOfSync", "revision": "0" * 40},
-                       "health": {"status": "Healthy"}, "reconciledAt": "{{now-30s}}",
-                       "resourceHealthSource": "appTree", "resources": resources},
-        }) + "\n")
+# The fake's YAML reader bounds the documents (1,024) and nodes (250,000) of one file: each
+# app's live objects are one `kind: List` document in a file of their own, apps 10 to a file.
+app_docs = []
+for a in range(apps):
+    app, ns = f"bench-{a:04d}", f"bench-{a:04d}"
+    resources, live = [], []
+    for r in range(per_app):
+        name = f"config-{r:03d}"
+        changed = r < drifted
+        live.append(configmap(app, ns, name, changed))
+        resources.append({"version": "v1", "kind": "ConfigMap", "namespace": ns, "name": name,
+                          "status": "OutOfSync" if changed else "Synced"})
+    with open(os.path.join(out, f"20-live-{a:04d}.yaml"), "w") as f:
+        f.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": live}) + "\n")
+    app_docs.append({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": app, "namespace": "argocd"},
+        "spec": {"project": "default",
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
+                 "source": {"repoURL": "https://git.example.com/bench.git", "path": app}},
+        "status": {"sync": {"status": "OutOfSync", "revision": "0" * 40},
+                   "health": {"status": "Healthy"}, "reconciledAt": "{{now-30s}}",
+                   "resourceHealthSource": "appTree", "resources": resources},
+    })
+for i in range(0, len(app_docs), 10):
+    with open(os.path.join(out, f"10-apps-{i // 10:03d}.yaml"), "w") as f:
+        for doc in app_docs[i:i + 10]:
+            f.write("---\n" + json.dumps(doc) + "\n")
 print(f"{apps} apps x {per_app} resources ({drifted} drifted each) in {out}")

@@ -3,8 +3,9 @@
 #
 # Builds the binaries once per machine (cached by version), starts a throwaway cluster, runs
 #   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports,
-#     history) with DRIFT_TEST_CLUSTER=real, including the tests only a real server can run
-#     (RBAC, the DriftReport and DriftHistory schemas, an admission policy refusing a report),
+#     history, the self-check) with DRIFT_TEST_CLUSTER=real, including the tests only a real
+#     server can run (RBAC, the DriftReport and DriftHistory schemas, an admission policy refusing
+#     a report, `helm install` of the chart with argocd-drift run on its ServiceAccount's token),
 #   - the same requests through a real argocd-server in front of argocd-drift,
 #   - the fake-versus-real conformance tests (ignored in plain `cargo test`),
 #   - the concordance suite: drift scenarios played live on a real Argo CD control plane
@@ -48,7 +49,7 @@ oracle_pid=$!
 
 export DRIFT_TEST_CLUSTER=real DRIFT_TEST_KUBECONFIG="$dir/kubeconfig" DRIFT_TEST_ARGOCD_ENV="$dir/argocd/argocd.env"
 export DRIFT_TEST_ARGOCD_CONTROL_PLANE_ENV="$dir/oracle/argocd.env"
-cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports --test history -- --include-ignored
+cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports --test history --test chart --test check -- --include-ignored
 
 oracle_rc=0
 wait "$oracle_pid" || oracle_rc=$?

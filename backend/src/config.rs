@@ -115,6 +115,29 @@ pub struct Config {
     #[envconfig(from = "ARGOCD_SERVER_INSECURE", default = "false")]
     pub argocd_server_insecure: bool,
 
+    /// `argocd-drift check`: the URL Argo CD's extension config must point at (this backend's API
+    /// Service). Default: `http://argocd-drift.<POD_NAMESPACE>.svc:<PORT>`.
+    #[envconfig(from = "CHECK_API_URL")]
+    pub check_api_url: Option<String>,
+
+    /// `argocd-drift check`: where to ask the backend `/readyz` (its probe port). Default:
+    /// `http://127.0.0.1:<SERVICE_PORT>` (the check run inside a backend pod).
+    #[envconfig(from = "CHECK_SERVICE_URL")]
+    pub check_service_url: Option<String>,
+
+    /// `argocd-drift check`: the argocd-server Deployment, in Argo CD's namespace, whose init
+    /// containers install the UI.
+    #[envconfig(from = "CHECK_ARGOCD_SERVER_DEPLOYMENT", default = "argocd-server")]
+    pub check_argocd_server_deployment: String,
+
+    /// `argocd-drift check`: how the extension config should refer to the proxy secret (shown in
+    /// fixes).
+    #[envconfig(
+        from = "CHECK_PROXY_SECRET_REF",
+        default = "$argocd-drift-proxy:authorization"
+    )]
+    pub check_proxy_secret_ref: String,
+
     /// A kubeconfig file; unset means in-cluster config, then `~/.kube/config`.
     #[envconfig(from = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,

@@ -17,6 +17,7 @@
 
 pub mod argocd_settings;
 pub mod cache;
+pub mod check;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -47,78 +47,18 @@ async fn readiness_explains_a_refusal_to_list_applications() {
     assert!(!r.json()["message"].as_str().unwrap().contains("forbidden"));
 }
 
-/// The least privilege the chart grants: get, list and watch on Applications in the watched
-/// namespaces, on the one ConfigMap `argocd-cm` in Argo CD's namespace, and the project's own
-/// DriftReports and DriftHistories (read and write) in its own namespace; nothing else. Only a
+/// The least privilege the chart grants is enough: its RBAC, rendered by `helm template` (Argo CD
+/// and POD_NAMESPACE in the test's `argocd`, apps also in `team-apps`) and bound to the real
+/// server's non-admin user, lets argocd-drift list and watch Applications, read `argocd-cm`, and
+/// write its own DriftReports. The chart's ServiceAccount itself is tested in `chart.rs`. Only a
 /// real server enforces RBAC.
 #[tokio::test]
 #[ignore = "needs a real API server: make test-real"]
 async fn applications_read_and_own_reports_written_is_all_the_access_needed() {
     let cluster = TestCluster::start_unprivileged().await.unwrap();
     cluster.apply_fixtures("demo").await.unwrap();
-    let mut grants = Vec::new();
-    for ns in ["argocd", "team-apps"] {
-        grants.push(json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "argocd-drift", "namespace": ns},
-            "rules": [{"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list", "watch"]}]
-        }));
-        if ns == "argocd" {
-            // POD_NAMESPACE (the test harness puts it in the test's argocd namespace).
-            grants.push(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": "argocd-drift-reports", "namespace": ns},
-                "rules": [{"apiGroups": ["argocd-drift.io"], "resources": ["driftreports"],
-                    "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
-            }));
-            grants.push(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": "argocd-drift-reports", "namespace": ns},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-reports"},
-                "subjects": [{"kind": "User", "name": "drift-user"}]
-            }));
-        }
-        grants.push(json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "argocd-drift", "namespace": ns},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift"},
-            "subjects": [{"kind": "User", "name": "drift-user"}]
-        }));
-    }
-    grants.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "argocd-drift-settings", "namespace": "argocd"},
-        // resourceNames limits list/watch too, as the watch selects metadata.name=argocd-cm.
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["argocd-cm"], "verbs": ["get", "list", "watch"]}]
-    }));
-    grants.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "argocd-drift-settings", "namespace": "argocd"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-settings"},
-        "subjects": [{"kind": "User", "name": "drift-user"}]
-    }));
-    // The drift history: the project's own DriftHistories in POD_NAMESPACE (the test harness
-    // puts it in the test's argocd namespace), read and written.
-    grants.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "argocd-drift-history", "namespace": "argocd"},
-        "rules": [{"apiGroups": ["argocd-drift.io"], "resources": ["drifthistories"],
-            "verbs": ["get", "list", "watch", "create", "update", "delete"]}]
-    }));
-    grants.push(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": "argocd-drift-history", "namespace": "argocd"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "argocd-drift-history"},
-        "subjects": [{"kind": "User", "name": "drift-user"}]
-    }));
+    let grants =
+        testenv::chart::rbac_for_user(&[], "drift-user", &cluster.ns("least-privilege")).unwrap();
     cluster.create_objects(grants).await.unwrap();
     let app = TestApp::spawn(&cluster, &[("REPORTS_INSECURE_NO_AUTH", "true")]).await;
     app.wait_ready().await;
@@ -194,7 +134,7 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
 
     fake.faults().clear_request_log(); // the fixtures' own discovery
     let read = live.get(deployment("payments-api")).await.unwrap();
-    let object = &read.as_ref().as_ref().unwrap().object;
+    let object = &read.as_ref().as_ref().unwrap().parse().unwrap();
     assert_eq!(object["metadata"]["name"], "payments-api");
     assert!(object["metadata"]["managedFields"].is_array());
     assert!(live.get(deployment("gone")).await.unwrap().is_none());
@@ -482,7 +422,7 @@ async fn remote_clusters_are_read_with_the_credentials_in_argo_cds_cluster_secre
     };
     let read = cluster.get(deployment).await.unwrap();
     assert_eq!(
-        read.as_ref().as_ref().unwrap().object["metadata"]["namespace"],
+        read.as_ref().as_ref().unwrap().parse().unwrap()["metadata"]["namespace"],
         payments
     );
     // Read again: from the cache, no second GET.

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{
-    Client, InProcess, Live, STATUS, app_header, applications, create_app, demo, eventually,
+    Client, InProcess, STATUS, app_header, applications, create_app, demo, eventually,
     eventually_some,
 };
 use kube::api::{Patch, PatchParams};
@@ -151,27 +151,8 @@ async fn an_unknown_comparison_shows_its_condition_and_an_automated_sync_shows_a
     );
 }
 
-/// Every content check, in-process and over HTTP.
-macro_rules! content_checks {
-    ($($check:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(&super::InProcess::demo().await).await;
-                }
-            )*
-        }
-
-        #[tokio::test]
-        async fn every_content_check_holds_over_http_on_the_test_cluster() {
-            let live = Live::demo().await;
-            $( $check(&live).await; )*
-        }
-    };
-}
-
-content_checks!(
+crate::in_process_and_over_http!(
+    every_content_check_holds_over_http_on_the_test_cluster:
     a_3x_shaped_app_reports_sync_counts_and_says_health_lives_in_the_app_tree,
     a_2x_shaped_app_counts_stored_resource_health_and_shows_the_failed_sync,
     a_multi_source_app_with_a_stuck_controller_is_marked_stale,

@@ -8,7 +8,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Client, InProcess, Live, STATUS, TOKEN, assert_error, metric};
+use common::{Client, STATUS, TOKEN, assert_error, metric};
 use http::Method;
 
 async fn a_request_without_the_shared_secret_is_unauthenticated(c: &impl Client) {
@@ -289,29 +289,8 @@ async fn the_secret_is_checked_before_any_other_refusal(c: &impl Client) {
     assert_error(&r, 401, "MISSING_CREDENTIALS");
 }
 
-/// Every check above, in the order a reader meets them.
-macro_rules! checks {
-    ($($check:ident),* $(,)?) => {
-        mod in_process {
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(&super::InProcess::demo().await).await;
-                }
-            )*
-        }
-
-        /// The real deal: every check again, over HTTP, against a served argocd-drift watching the
-        /// test cluster.
-        #[tokio::test]
-        async fn every_check_holds_over_http_on_the_test_cluster() {
-            let live = Live::demo().await;
-            $( $check(&live).await; )*
-        }
-    };
-}
-
-checks!(
+crate::in_process_and_over_http!(
+    every_check_holds_over_http_on_the_test_cluster:
     a_request_without_the_shared_secret_is_unauthenticated,
     a_request_with_a_wrong_secret_is_unauthenticated_whatever_else_it_says,
     missing_identity_headers_are_named_in_the_code,

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod drift;
 pub mod history;
+pub mod install;
 pub mod names;
 pub mod reports;
 pub mod scope;

@@ -9,6 +9,7 @@
 //! namespace names ([`TestCluster::ns`]), so they can share one real server and run in parallel.
 
 pub mod argocd;
+pub mod chart;
 mod cluster;
 mod fixtures;
 pub mod git;

@@ -37,7 +37,7 @@ data:
     - url: http://argocd-drift.argocd-drift.svc:8080
       headers:
       - name: Authorization
-        value: '$argocd-drift.proxy.authorization'   # a key of argocd-secret holding "Bearer <PROXY_TOKEN>"`;
+        value: '$argocd-drift-proxy:authorization'   # the chart's Secret in Argo CD's namespace: "Bearer <PROXY_TOKEN>"`;
 }
 
 function rbacLine(app: AppRef): string {
@@ -46,8 +46,8 @@ p, role:<your-role>, applications, get, ${app.project}/${app.name}, allow
 p, role:<your-role>, extensions, invoke, ${EXTENSION}, allow`;
 }
 
-const SECRET_CHECK = `# the value Argo CD sends (argocd-secret key named in extension.config.${EXTENSION}) …
-kubectl -n argocd get secret argocd-secret -o jsonpath='{.data.argocd-drift\\.proxy\\.authorization}' | base64 -d
+const SECRET_CHECK = `# the value Argo CD sends (the Secret and key named in extension.config.${EXTENSION}) …
+kubectl -n argocd get secret argocd-drift-proxy -o jsonpath='{.data.authorization}' | base64 -d
 # … must be "Bearer " followed by the backend's PROXY_TOKEN (or the content of PROXY_TOKEN_FILE)
 kubectl -n argocd-drift get deploy argocd-drift -o yaml | grep -A3 PROXY_TOKEN`;
 

@@ -75,6 +75,13 @@ struct AppSink {
 }
 
 impl Sink for AppSink {
+    type Listed = (Application, ObjectVersion);
+
+    fn listed(&self, object: DynamicObject) -> Option<(Application, ObjectVersion)> {
+        let version = version_of(&object);
+        self.decode(object).map(|app| (app, version))
+    }
+
     fn list_version(&self, resource_version: &str) {
         *self
             .list_version
@@ -82,14 +89,7 @@ impl Sink for AppSink {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = resource_version.to_string();
     }
 
-    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp) {
-        let apps = objects
-            .into_iter()
-            .filter_map(|o| {
-                let version = version_of(&o);
-                self.decode(o).map(|app| (app, version))
-            })
-            .collect();
+    fn replace(&self, apps: Vec<(Application, ObjectVersion)>, now: Timestamp) {
         let list_version = self
             .list_version
             .lock()

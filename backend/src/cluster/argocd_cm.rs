@@ -24,6 +24,12 @@ fn data(object: &DynamicObject) -> BTreeMap<String, String> {
 }
 
 impl Sink for SettingsSink {
+    type Listed = DynamicObject;
+
+    fn listed(&self, object: DynamicObject) -> Option<DynamicObject> {
+        Some(object)
+    }
+
     fn replace(&self, objects: Vec<DynamicObject>, _now: Timestamp) {
         let found = objects
             .iter()

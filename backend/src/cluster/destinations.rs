@@ -60,11 +60,30 @@ impl LiveRef<'_> {
     }
 }
 
-/// A live object as read: parsed, and the size of its JSON (for the cache's byte bound).
-#[derive(Debug)]
+/// A live object as read: its JSON text, kept as text so the cache's byte bound is the memory it
+/// holds (a parsed `serde_json::Value` takes several times its text). Parsed on use.
 pub struct LiveObject {
-    pub object: serde_json::Value,
-    pub bytes: usize,
+    text: Arc<str>,
+}
+
+// May be a Secret: Debug never shows the content.
+impl std::fmt::Debug for LiveObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LiveObject({} bytes)", self.text.len())
+    }
+}
+
+impl LiveObject {
+    /// The object. Only JSON the API server sent is ever stored, so this fails only on a server
+    /// that answered something else; the message never quotes the content.
+    pub fn parse(&self) -> Result<serde_json::Value, ReadError> {
+        serde_json::from_str(&self.text)
+            .map_err(|e| ReadError::Unreachable(format!("unreadable object at line {}", e.line())))
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.text.len()
+    }
 }
 
 /// Why an object could not be read. Messages are short and safe to show: the API server's
@@ -234,15 +253,15 @@ impl Cluster {
             .map_err(|e| ReadError::Unreachable(e.to_string()))?;
         let read = match self.bounded(self.client.request_text(request)).await {
             Ok(text) => {
-                let bytes = text.len();
-                let object = serde_json::from_str(&text)
-                    .map_err(|e| ReadError::Unreachable(format!("unreadable object: {e}")))?;
-                Some(LiveObject { object, bytes })
+                let object = LiveObject { text: text.into() };
+                // Refuse what is not JSON here, once, rather than on every use.
+                object.parse()?;
+                Some(object)
             }
             Err(ReadError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let weight = read.as_ref().map_or(64, |o| o.bytes);
+        let weight = read.as_ref().map_or(64, LiveObject::bytes);
         let read = Arc::new(read);
         self.shared
             .cache

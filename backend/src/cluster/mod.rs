@@ -5,6 +5,8 @@
 //!   relists, stale marking and backoff; [`apps`] uses it to keep the Application index.
 //! - [`destinations`]: a handle per destination cluster, with cached discovery, to read an app's
 //!   live objects one GET at a time.
+//! - [`check`]: what `argocd-drift check` asks: access to Applications and the project's kinds
+//!   (writes as dry runs), Argo CD's ConfigMaps and argocd-server's Deployment.
 //! - [`own`]: the project's own custom resources (`argocd-drift.io`) in `POD_NAMESPACE`: reads,
 //!   optimistic writes, and a watch into a plain-JSON sink.
 //!
@@ -13,12 +15,14 @@
 mod apps;
 pub mod argocd_api;
 mod argocd_cm;
+pub mod check;
 pub mod destinations;
 pub mod own;
 mod remote;
 mod watch;
 
 pub use argocd_api::{ArgoCdApi, ArgoCdApiConfig, ArgoCdApiError};
+pub use check::{AppAccess, OwnAccess};
 pub use destinations::{Cluster, Destinations, LiveObject, LiveRef, ReadError, ReadLimits};
 pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
 pub use watch::WatchTasks;

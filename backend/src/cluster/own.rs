@@ -267,8 +267,13 @@ pub trait OwnSink: Send + Sync + 'static {
 struct OwnAdapter<S>(S);
 
 impl<S: OwnSink> Sink for OwnAdapter<S> {
-    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp) {
-        let objects = objects.into_iter().filter_map(|o| stored(o).ok()).collect();
+    type Listed = Stored;
+
+    fn listed(&self, object: DynamicObject) -> Option<Stored> {
+        stored(object).ok()
+    }
+
+    fn replace(&self, objects: Vec<Stored>, now: Timestamp) {
         self.0.replace(objects, now);
     }
 

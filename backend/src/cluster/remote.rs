@@ -250,6 +250,12 @@ pub(super) struct ClusterSecrets {
 }
 
 impl Sink for ClusterSecrets {
+    type Listed = DynamicObject;
+
+    fn listed(&self, object: DynamicObject) -> Option<DynamicObject> {
+        Some(object)
+    }
+
     fn replace(&self, objects: Vec<DynamicObject>, _now: Timestamp) {
         let present: Vec<String> = objects
             .iter()

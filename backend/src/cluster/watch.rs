@@ -41,19 +41,27 @@ const WATCH_GUARD: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30
 pub const LIVE_AFTER: Duration = Duration::from_secs(2);
 /// Servers send a BOOKMARK about once a minute; a stream silent for this long is re-opened.
 pub const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(150);
-const LIST_PAGE_SIZE: u32 = 500;
+/// Objects per list page: a page is held parsed (as JSON values, several times its size) until
+/// it is decoded, so pages stay small enough that a large scope lists in bounded memory.
+const LIST_PAGE_SIZE: u32 = 100;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Where one watch's objects go. Implemented beside each watched kind, in this module's siblings.
 pub trait Sink: Send + Sync + 'static {
+    /// What a listed object is kept as until its list is complete. Each page of a list is turned
+    /// into these as it arrives, so a large list is never held as raw objects all at once.
+    type Listed: Send;
+    /// One listed object, or `None` to leave it out (logged by the sink).
+    fn listed(&self, object: DynamicObject) -> Option<Self::Listed>;
     /// A complete list: exactly these objects exist in the watch's scope now.
-    fn replace(&self, objects: Vec<DynamicObject>, now: Timestamp);
+    fn replace(&self, objects: Vec<Self::Listed>, now: Timestamp);
     /// The resourceVersion of the list about to be handed to [`replace`](Self::replace).
     fn list_version(&self, _resource_version: &str) {}
     /// `Some(n)`: this sink takes a list page by page, `n` objects a page ([`list_page`] for
-    /// each, then [`list_end`]), so large objects are never all decoded at once. `None` (the
-    /// default): the whole list in one [`replace`](Self::replace).
+    /// each, then [`list_end`]), so what it keeps of large objects is built as they come, never
+    /// from all of them at once. `None` (the default): [`listed`](Self::listed) per object, then
+    /// the whole list in one [`replace`](Self::replace).
     ///
     /// [`list_page`]: Self::list_page
     /// [`list_end`]: Self::list_end
@@ -226,7 +234,7 @@ impl<S: Sink> Watch<S> {
             if paged.is_some() {
                 self.sink.list_page(page.items, clock::now());
             } else {
-                objects.extend(page.items);
+                objects.extend(page.items.into_iter().filter_map(|o| self.sink.listed(o)));
             }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),

@@ -11,7 +11,7 @@
 //! fails because one object could not be read.
 
 use crate::argocd_settings::ArgoCdSettings;
-use crate::cluster::{ArgoCdApi, Cluster, Destinations, LiveObject, LiveRef, ReadError};
+use crate::cluster::{ArgoCdApi, Cluster, Destinations, LiveRef, ReadError};
 use crate::history::History;
 use crate::http::error::ApiError;
 use crate::http::gate::AppContext;
@@ -269,7 +269,10 @@ async fn read_one(
         .await;
     match read {
         Ok(object) => match object.as_ref() {
-            Some(LiveObject { object, .. }) => LiveRead::Found(object.clone()),
+            Some(object) => match object.parse() {
+                Ok(object) => LiveRead::Found(object),
+                Err(error) => LiveRead::Failed(failure(error)),
+            },
             None => LiveRead::NotFound,
         },
         Err(error) => LiveRead::Failed(failure(error)),

@@ -701,6 +701,29 @@ impl Client for InProcess {
     }
 }
 
+/// Runs each check (an `async fn(&impl Client)`) in-process, one test each, in a module
+/// `in_process`; and all of them again, in one test named `$over_http`, over HTTP against a served
+/// argocd-drift on the test cluster (the fake, or a real API server).
+#[macro_export]
+macro_rules! in_process_and_over_http {
+    ($over_http:ident: $($check:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(&super::common::InProcess::demo().await).await;
+                }
+            )*
+        }
+
+        #[tokio::test]
+        async fn $over_http() {
+            let live = common::Live::demo().await;
+            $( $check(&live).await; )*
+        }
+    };
+}
+
 /// A served argocd-drift on a test cluster with the demo fixtures.
 pub struct Live {
     pub cluster: TestCluster,

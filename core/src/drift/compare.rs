@@ -157,25 +157,32 @@ fn owned_path(steps: &[Step<'_>]) -> Path {
         .collect()
 }
 
+/// Appends one object key to a readable path: `.name` when it is a plain word, `["a.b/c"]`
+/// (quoted as JSON) otherwise.
+pub(super) fn push_key(out: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    } else {
+        out.push('[');
+        out.push_str(&Value::String(key.to_string()).to_string());
+        out.push(']');
+    }
+}
+
 /// Human-readable path: `spec.template.spec.containers[name=api].image`, `["a.b/c"]`, `[3]`.
 fn display(steps: &[Step<'_>]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for s in steps {
         match s {
-            Step::Key(k) => {
-                let plain = !k.is_empty()
-                    && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if plain {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                } else {
-                    let _ = write!(out, "[{}]", Value::String((*k).to_string()));
-                }
-            }
+            Step::Key(k) => push_key(&mut out, k),
             Step::Index(i) => {
                 let _ = write!(out, "[{i}]");
             }

@@ -1142,17 +1142,7 @@ fn display(ctx: &Ctx<'_>, live: &Value, p: &[Seg]) -> String {
     for seg in p {
         match seg {
             Seg::Key(k) => {
-                let plain = !k.is_empty()
-                    && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if plain {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                } else {
-                    out.push_str(&format!("[{}]", Value::String(k.clone())));
-                }
+                compare::push_key(&mut out, k);
                 let next = cur.and_then(|c| c.get(k));
                 if ctx.builtin {
                     rule = schema::list_rule(ctx.kind, sctx, k);
