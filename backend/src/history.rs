@@ -129,7 +129,7 @@ struct State {
     /// Apps whose stored object is invalid: nothing is written until it changes.
     blocked: HashSet<AppKey>,
     /// Series of the drifting-seconds gauge currently set.
-    drifting_series: HashSet<AppKey>,
+    drifting_series: HashMap<AppKey, (String, String)>,
 }
 
 /// A readable record as held, with the version to write back.
@@ -474,22 +474,25 @@ impl History {
                 drifting.insert(app, (project, destination, seconds));
             }
         }
-        let gone: Vec<AppKey> = state
+        let gone: Vec<(AppKey, (String, String))> = state
             .drifting_series
             .iter()
-            .filter(|a| !drifting.contains_key(*a))
-            .cloned()
+            .filter(|(app, labels)| {
+                drifting
+                    .get(*app)
+                    .is_none_or(|(p, d, _)| (p, d) != (&labels.0, &labels.1))
+            })
+            .map(|(app, labels)| (app.clone(), labels.clone()))
             .collect();
         let metrics = &self.shared.metrics;
-        for app in gone {
-            if let Some((project, destination)) = state.labels.get(&app) {
-                metrics.clear_app_drifting(&app.to_string(), project, destination);
-            }
+        // A series goes when its episode ends, or when the app's labels changed (another project).
+        for (app, (project, destination)) in gone {
+            metrics.clear_app_drifting(&app.to_string(), &project, &destination);
             state.drifting_series.remove(&app);
         }
         for (app, (project, destination, seconds)) in drifting {
             metrics.set_app_drifting(&app.to_string(), &project, &destination, seconds);
-            state.drifting_series.insert(app);
+            state.drifting_series.insert(app, (project, destination));
         }
         metrics.set_apps_drifting(drifting_by_project);
         metrics.set_history_records(state.stored.len(), state.invalid.len());
