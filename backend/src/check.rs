@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use std::time::Duration;
 
 /// The project's kinds the backend must be able to read and write.
-pub const OWN_KINDS: &[OwnKind] = &[crate::reports::DRIFT_REPORTS];
+pub const OWN_KINDS: &[OwnKind] = &[crate::reports::DRIFT_REPORTS, crate::history::KIND];
 
 /// Runs every check, writes the report to `out`, and says whether every link holds.
 pub async fn run(config: &Config, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
