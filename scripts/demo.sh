@@ -64,10 +64,24 @@ echo $! >"$dir/argocd-drift.pid"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null || { echo "argocd-drift did not become ready" >&2; exit 1; }
 
+# Two external drift reports for payments-api, sent the way a checker on the servers does (now).
+seed_report() {
+  curl -sf "http://127.0.0.1:$reports_port/api/v1/reports" -H "Authorization: Bearer $report_token" \
+    -H 'Content-Type: application/json' -d "$1" >/dev/null || { echo "the demo's report was refused: $1" >&2; exit 1; }
+}
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+seed_report '{"repo":"payments-proxy","server":"edge-1","sync_status":"OUT_OF_SYNC","drift_count":2,
+  "files":[{"name":"nginx/conf.d/payments.conf","state":"changed",
+            "diff":"-proxy_read_timeout 30s;\n+proxy_read_timeout 300s;"},
+           {"name":"nginx/conf.d/debug.conf","state":"extra"}],
+  "last_check":"'"$now"'","application":"argocd:payments-api"}'
+seed_report '{"repo":"payments-proxy","server":"edge-2","sync_status":"SYNCED","drift_count":0,"files":[],
+  "last_check":"'"$now"'","application":"argocd:payments-api"}'
+
 ui_url=
 if [ "$ui" = 1 ]; then
   SIM_LISTEN=127.0.0.1:$ui_port SIM_BACKEND=http://127.0.0.1:$api_port SIM_TOKEN=$token \
-    SIM_KUBECONFIG=$dir/kubeconfig SIM_STAND_INS=1 SIM_TEST_CONTROL=${DEMO_UI_TEST_CONTROL:-0} \
+    SIM_KUBECONFIG=$dir/kubeconfig SIM_TEST_CONTROL=${DEMO_UI_TEST_CONTROL:-0} \
     node ui/dev/argo-sim.mjs >"$dir/argo-sim.log" 2>&1 &
   pids+=($!)
   echo $! >"$dir/argo-sim.pid"
@@ -117,7 +131,8 @@ Demo apps (Argocd-Application-Name / Argocd-Project-Name):
 
 Try a refusal: the wrong project gives 403 PROJECT_MISMATCH; no Authorization gives 401.
 
-Send an external drift report the way an rsyslog checker does, then read it as Grafana does:
+Two external drift reports of payments-api's proxy servers were sent at start-up (the tab lists
+them). Send another the way an rsyslog checker does, then read them all as Grafana does:
 
   curl -s http://127.0.0.1:$reports_port/api/status -H 'Authorization: Bearer $report_token' \\
     -H 'Content-Type: application/json' -d '{"repo":"rsyslog","server":"rsyslog-lab",
@@ -133,9 +148,6 @@ payments-api; the page hosts the built bundle as Argo CD does, with React 19; ?r
 Argo CD ≤ 3.4 host, ?theme=dark for the dark theme; other apps: applications/<namespace>/<name>):
 
   $ui_url
-
-(Until this backend serves /api/v1/history and /api/v1/reports, the proxy fills those two
-sections with sample data of their documented shape, marked X-Argo-Sim-Stand-In.)
 TXT
 else
   echo

@@ -25,7 +25,8 @@ pub struct StatusView {
     pub reconciliation: ReconciliationView,
     pub conditions: Vec<ConditionView>,
     pub resources: ResourceCounts,
-    /// When this process saw the app drift; `null` unless the app is OutOfSync now.
+    /// Since when the app has drifted, from its stored drift episode (the same on every replica
+    /// and after a restart); `null` unless the app is OutOfSync now.
     pub out_of_sync: Option<OutOfSyncView>,
     /// Whether this answer comes from a live watch or from the last data seen before the API
     /// server became unreachable.
@@ -144,10 +145,10 @@ pub struct ResourceCounts {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutOfSyncView {
-    /// When this process saw the app turn OutOfSync; `null` if it was already OutOfSync when
-    /// this process first saw it.
+    /// When argocd-drift saw the app turn OutOfSync; `null` if it was already OutOfSync when it
+    /// was first seen (never a guessed time).
     pub since: Option<Timestamp>,
-    /// When this process first saw it OutOfSync: the app has drifted at least since then.
+    /// When it was first seen OutOfSync: the app has drifted at least since then.
     pub observed_since: Timestamp,
 }
 

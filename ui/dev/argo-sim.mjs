@@ -21,10 +21,6 @@
 //   --backend http://127.0.0.1:8080 (SIM_BACKEND)   --token <secret> (SIM_TOKEN)
 //   --kubeconfig target/demo/kubeconfig (SIM_KUBECONFIG)   --test-control (SIM_TEST_CONTROL=1)
 //   --extensions-dir ui/dist (SIM_EXTENSIONS_DIR)
-//   --stand-ins (SIM_STAND_INS=1): when the backend answers `404 ROUTE_NOT_FOUND` for
-//     /api/v1/history or /api/v1/reports (a backend built before those routes), answer with sample
-//     data of the documented shape instead, marked `X-Argo-Sim-Stand-In`. A backend that serves
-//     the route is always passed through.
 // With --test-control, `POST <root>__sim/config` merges JSON into the live config (tests switch
 // the secret, RBAC, backend or proxy-extension flag without restarting).
 
@@ -48,7 +44,6 @@ if (!root.startsWith("/")) root = `/${root}`;
 if (!root.endsWith("/")) root = `${root}/`;
 const listen = option("listen", "SIM_LISTEN", "127.0.0.1:8090");
 const testControl = flag("test-control", "SIM_TEST_CONTROL");
-const standIns = flag("stand-ins", "SIM_STAND_INS");
 const extensionsDir = resolve(option("extensions-dir", "SIM_EXTENSIONS_DIR", join(ui, "dist")));
 
 /** What can change at run time (tests). */
@@ -113,140 +108,6 @@ async function getApplication(namespace, name) {
   if (r.status === 404) return null;
   if (r.status !== 200) throw new Error(`cluster answered ${r.status}`);
   return JSON.parse(r.body);
-}
-
-// === stand-ins for routes a backend may not serve yet ===
-
-function backendJson(path, headers) {
-  return new Promise((resolvePromise, reject) => {
-    const r = httpRequest(new URL(path, config.backend), { method: "GET", headers, timeout: 5000 }, (up) => {
-      const chunks = [];
-      up.on("data", (c) => chunks.push(c));
-      up.on("end", () => {
-        try {
-          resolvePromise(up.statusCode === 200 ? JSON.parse(Buffer.concat(chunks).toString("utf8")) : null);
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-    r.on("timeout", () => r.destroy(new Error("timeout")));
-    r.on("error", reject);
-    r.end();
-  });
-}
-
-function standInFor(path) {
-  if (path === "/api/v1/history") return sampleHistory;
-  if (path === "/api/v1/reports") return sampleReports;
-  return null;
-}
-
-const HOUR = 3600 * 1000;
-const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, "Z");
-
-/** A week of episodes ending in each way, and one still open (the demo's current drift). */
-function sampleHistory(app, status) {
-  const now = Date.now();
-  // The open episode is the drift the backend reports now (none when the app is in sync).
-  const drifting = status?.outOfSync ?? null;
-  const openStart = drifting ? Date.parse(drifting.since ?? drifting.observedSince) : null;
-  const involved = (kind, name, cause, managers) => ({ group: kind === "Deployment" ? "apps" : "", kind, namespace: "payments", name, cause, fields: [], managers });
-  const ep = (id, startH, endH, resources, endCause, endedBy = null) => ({
-    id: `${app.name}-${id}`,
-    startedAt: iso(now - startH * HOUR),
-    startWitnessed: id !== "1",
-    startInferred: false,
-    endedAt: endH === null ? null : iso(now - endH * HOUR),
-    endWitnessed: endH === null ? null : true,
-    ongoing: endH === null,
-    durationSeconds: Math.round((startH - (endH ?? 0)) * 3600),
-    endCause,
-    endedBy,
-    endOperationPhase: endCause === "manualSync" || endCause === "automatedSync" ? "Succeeded" : null,
-    revisionAtStart: "9f2c1e0b",
-    revisionAtEnd: endH === null ? null : endCause === "gitChanged" ? "a41d7c2e" : "9f2c1e0b",
-    resources,
-    detailTrimmed: false,
-  });
-  const open = openStart === null ? [] : [{
-    ...ep("6", (now - openStart) / HOUR, null, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-edit", "kubectl-set"])], null),
-    startWitnessed: drifting.since !== null,
-  }];
-  const episodes = [
-    ...open,
-    ep("5", 20, 19.5, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-scale"])], "automatedSync"),
-    ep("4", 50, 44, [involved("ConfigMap", "payments-config", "gitAhead", [])], "manualSync", "alice@example.com"),
-    ep("3", 80, 79, [involved("Deployment", "payments-api", "liveChanged", ["kubectl-edit"])], "revertedByHand"),
-    ep("2", 120, 100, [involved("Service", "payments-api", "liveChanged", ["kyverno"])], "gitChanged"),
-    ep("1", 160, 150, [involved("ConfigMap", "payments-config", "missing", ["kubectl-client-side-apply"])], "automatedSync"),
-  ];
-  const resolved = episodes.filter((e) => e.endedAt && e.startWitnessed);
-  return {
-    application: app,
-    current: open.length ? { episodeId: open[0].id, since: drifting.since, observedSince: drifting.observedSince } : null,
-    totals: {
-      episodes24h: open.length + 1,
-      episodes7d: episodes.length,
-      episodes30d: episodes.length,
-      countedSince: iso(now - 30 * 24 * HOUR),
-      complete: true,
-      driftedSeconds30d: episodes.reduce((s, e) => s + e.durationSeconds, 0),
-      meanTimeToResolveSeconds: Math.round(resolved.reduce((s, e) => s + e.durationSeconds, 0) / resolved.length),
-      resolvedEpisodes30d: resolved.length,
-      topManagers: [
-        { manager: "kubectl-edit", episodes: 2 },
-        { manager: "kubectl-client-side-apply", episodes: 1 },
-        { manager: "kubectl-scale", episodes: 1 },
-      ],
-    },
-    episodes,
-    nextCursor: null,
-    record: { state: "stored", name: `${app.namespace}.${app.name}`, message: null, pendingWrites: 0 },
-    generatedAt: iso(now),
-  };
-}
-
-/** Two external reports linked to the app: one out of sync, one stale. */
-function sampleReports(app) {
-  const now = Date.now();
-  return {
-    application: app,
-    summary: { count: 2, outOfSync: 1, stale: 1 },
-    reports: [
-      {
-        key: "rsyslog:rsyslog-lab",
-        repo: "rsyslog",
-        server: "rsyslog-lab",
-        syncStatus: "OUT_OF_SYNC",
-        driftCount: 2,
-        files: [
-          { name: "rsyslog.conf", state: "changed", diff: "-*.* @@logs.example.com:514\n+*.* @@10.0.0.9:514" },
-          { name: "rsyslog.d/30-lab.conf", state: "extra", diff: null },
-        ],
-        filesCount: 2,
-        lastCheck: iso(now - 4 * 60 * 1000),
-        updatedAt: iso(now - 4 * 60 * 1000),
-        stale: false,
-        linkedBy: "report",
-      },
-      {
-        key: "nginx-conf:web-1",
-        repo: "nginx-conf",
-        server: "web-1",
-        syncStatus: "SYNCED",
-        driftCount: 0,
-        files: [],
-        filesCount: 0,
-        lastCheck: iso(now - 5 * HOUR),
-        updatedAt: iso(now - 5 * HOUR),
-        stale: true,
-        linkedBy: "annotation",
-      },
-    ],
-    staleAfterSeconds: 3600,
-    generatedAt: iso(now),
-  };
 }
 
 // === responses ===
@@ -348,33 +209,9 @@ async function proxyExtension(req, res, name, rest) {
   if (config.token !== null && config.token !== "") headers["authorization"] = `Bearer ${config.token}`;
 
   const target = new URL(rest, config.backend);
-  const standIn = standIns ? standInFor(target.pathname) : null;
   const upstream = httpRequest(target, { method: req.method, headers, timeout: 30000 }, (up) => {
     const out = { ...up.headers };
     delete out["set-cookie"];
-    if (standIn && up.statusCode === 404) {
-      const chunks = [];
-      up.on("data", (c) => chunks.push(c));
-      up.on("end", () => {
-        const body = Buffer.concat(chunks);
-        let code = null;
-        try {
-          code = JSON.parse(body.toString("utf8")).code;
-        } catch {
-          // not the backend's error JSON
-        }
-        if (code === "ROUTE_NOT_FOUND") {
-          // The sample's open episode starts when the backend says the app has drifted since.
-          backendJson("/api/v1/status", headers)
-            .catch(() => null)
-            .then((status) => send(res, 200, JSON.stringify(standIn({ namespace: appNs, name: appName }, status)), "application/json", { "X-Argo-Sim-Stand-In": target.pathname }));
-          return;
-        }
-        res.writeHead(404, out);
-        res.end(body);
-      });
-      return;
-    }
     res.writeHead(up.statusCode ?? 502, out);
     up.pipe(res);
   });

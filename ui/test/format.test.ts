@@ -122,6 +122,7 @@ function report(byCause: Partial<DriftReport["summary"]["byCause"]>, resources: 
       additions: 0,
       ignoredDifferences: 0,
       lastChangeAt: null,
+      outOfSync: null,
     },
     resources,
   };

@@ -33,12 +33,12 @@ revision: string | null, revisions: Array<string>, };
 
 export type OutOfSyncView = { 
 /**
- * When this process saw the app turn OutOfSync; `null` if it was already OutOfSync when
- * this process first saw it.
+ * When argocd-drift saw the app turn OutOfSync; `null` if it was already OutOfSync when it
+ * was first seen (never a guessed time).
  */
 since: string | null, 
 /**
- * When this process first saw it OutOfSync: the app has drifted at least since then.
+ * When it was first seen OutOfSync: the app has drifted at least since then.
  */
 observedSince: string, };
 
@@ -80,7 +80,8 @@ healthSource: string, };
 
 export type StatusView = { application: AppIdentity, destination: DestinationView, sync: SyncView, health: HealthView, lastOperation: OperationView | null, reconciliation: ReconciliationView, conditions: Array<ConditionView>, resources: ResourceCounts, 
 /**
- * When this process saw the app drift; `null` unless the app is OutOfSync now.
+ * Since when the app has drifted, from its stored drift episode (the same on every replica
+ * and after a restart); `null` unless the app is OutOfSync now.
  */
 outOfSync: OutOfSyncView | null, 
 /**
