@@ -998,21 +998,7 @@ async fn helm_install_on_a_real_api_server_grants_what_argocd_drift_needs_and_no
         "{secret}"
     );
     // Reports written and deleted with the chart's Role.
-    let report = json!({"repo": "rsyslog", "server": "lab", "sync_status": "OUT_OF_SYNC",
-        "drift_count": 1, "last_check": jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60).unwrap().to_string()});
-    let r = app
-        .on_reports(http::Method::POST, "/api/status", None, &report.to_string())
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let r = app
-        .on_reports(
-            http::Method::DELETE,
-            "/api/v1/reports?repo=rsyslog&server=lab",
-            None,
-            "",
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    common::report_written_and_deleted(&app, &["OUT_OF_SYNC"]).await;
 
     // What the chart does not grant is refused.
     let sa = {

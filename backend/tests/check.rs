@@ -14,27 +14,14 @@ use envconfig::Envconfig;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use std::collections::HashMap;
 use testenv::TestCluster;
 
 const API_URL: &str = "http://argocd-drift.argocd-drift.svc:8080";
 
 /// The check's configuration: the test's namespaces, `kubeconfig`, the backend's probe port.
 fn config(cluster: &TestCluster, service: &str, extra: &[(&str, &str)]) -> Config {
-    let mut vars: HashMap<String, String> = HashMap::from([
-        ("POD_NAMESPACE".into(), cluster.ns("argocd")),
-        (
-            "KUBECONFIG".into(),
-            cluster.kubeconfig_path().display().to_string(),
-        ),
-        (
-            "ARGOCD_NAMESPACES".into(),
-            format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
-        ),
-        (
-            "ARGOCD_CONTROL_PLANE_NAMESPACE".into(),
-            cluster.ns("argocd"),
-        ),
+    let mut vars = common::cluster_vars(cluster);
+    vars.extend([
         ("CHECK_API_URL".into(), API_URL.into()),
         ("CHECK_SERVICE_URL".into(), service.into()),
         ("KUBE_REQUEST_TIMEOUT_SECONDS".into(), "5".into()),

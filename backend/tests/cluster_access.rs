@@ -63,24 +63,7 @@ async fn applications_read_and_own_reports_written_is_all_the_access_needed() {
     let app = TestApp::spawn(&cluster, &[("REPORTS_INSECURE_NO_AUTH", "true")]).await;
     app.wait_ready().await;
     // A report is written, replaced and deleted with these grants alone.
-    let last_check = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60).unwrap();
-    for status in ["OUT_OF_SYNC", "SYNCED"] {
-        let report = json!({"repo": "rsyslog", "server": "lab", "sync_status": status,
-            "drift_count": 0, "last_check": last_check.to_string()});
-        let r = app
-            .on_reports(http::Method::POST, "/api/status", None, &report.to_string())
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    }
-    let r = app
-        .on_reports(
-            http::Method::DELETE,
-            "/api/v1/reports?repo=rsyslog&server=lab",
-            None,
-            "",
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    common::report_written_and_deleted(&app, &["OUT_OF_SYNC", "SYNCED"]).await;
     let r = app
         .status(
             &app_header(&cluster, "argocd", "payments-api"),

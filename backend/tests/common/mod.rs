@@ -31,6 +31,51 @@ use std::time::Duration;
 use testenv::TestCluster;
 use testenv::http::{Response, get};
 
+/// Where a backend (or the self-check) finds the test's cluster: its kubeconfig, the test's
+/// `argocd` namespace for its own resources (isolated on a shared real API server) and Argo CD's
+/// control plane, and the two namespaces whose Applications it watches.
+pub fn cluster_vars(cluster: &TestCluster) -> HashMap<String, String> {
+    HashMap::from([
+        ("POD_NAMESPACE".into(), cluster.ns("argocd")),
+        (
+            "KUBECONFIG".into(),
+            cluster.kubeconfig_path().display().to_string(),
+        ),
+        (
+            "ARGOCD_NAMESPACES".into(),
+            format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
+        ),
+        (
+            "ARGOCD_CONTROL_PLANE_NAMESPACE".into(),
+            cluster.ns("argocd"),
+        ),
+    ])
+}
+
+/// Sends a report for `rsyslog:lab` once per status in `statuses` through the compat route,
+/// then deletes it: each step must succeed (what a backend's grants must allow for reports).
+pub async fn report_written_and_deleted(app: &TestApp, statuses: &[&str]) {
+    let last_check = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 60).unwrap();
+    for status in statuses {
+        let drift_count = u32::from(*status == "OUT_OF_SYNC");
+        let report = serde_json::json!({"repo": "rsyslog", "server": "lab", "sync_status": status,
+            "drift_count": drift_count, "last_check": last_check.to_string()});
+        let r = app
+            .on_reports(http::Method::POST, "/api/status", None, &report.to_string())
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = app
+        .on_reports(
+            http::Method::DELETE,
+            "/api/v1/reports?repo=rsyslog&server=lab",
+            None,
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
 impl TestApp {
     /// Waits until the metric `series` (exactly as exposed) has value `value`.
     pub async fn wait_for_metric(&self, series: &str, value: f64) {
@@ -86,25 +131,11 @@ impl TestApp {
             ("SERVICE_PORT".into(), "0".into()),
             ("REPORTS_PORT".into(), "0".into()),
             ("PROXY_TOKEN".into(), TOKEN.into()),
-            // The project's own resources live in the test's namespace (isolated on a shared
-            // real API server).
-            ("POD_NAMESPACE".into(), cluster.ns("argocd")),
-            (
-                "KUBECONFIG".into(),
-                cluster.kubeconfig_path().display().to_string(),
-            ),
-            (
-                "ARGOCD_NAMESPACES".into(),
-                format!("{},{}", cluster.ns("argocd"), cluster.ns("team-apps")),
-            ),
-            (
-                "ARGOCD_CONTROL_PLANE_NAMESPACE".into(),
-                cluster.ns("argocd"),
-            ),
             ("LOG_LEVEL".into(), "debug".into()),
             // Tests that exercise the pre-drain delay set it themselves.
             ("SHUTDOWN_DELAY_SECONDS".into(), "0".into()),
         ]);
+        vars.extend(cluster_vars(cluster));
         for (k, v) in env {
             // An empty value unsets a default (e.g. PROXY_TOKEN when a test uses PROXY_TOKEN_FILE).
             if v.is_empty() {
