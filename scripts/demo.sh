@@ -42,10 +42,14 @@ bin=target/$profile
 
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Newest first: the proxy and the backend stop before the fake API server they talk to.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'echo; echo "stopping…"; exit 0' INT TERM
 
 "$bin/fake-apiserver" --seed fixtures/crds --seed helm/argocd-drift/crds --seed fixtures/demo --seed fixtures/demo-history --tls --port "$kube_port" \
   --token demo-kube-admin-token --kubeconfig-out "$dir/kubeconfig" >"$dir/fake-apiserver.log" 2>&1 &
@@ -58,11 +62,11 @@ echo "demo-reporter $report_token" >"$dir/reporter-tokens"
 PORT=$api_port SERVICE_PORT=$service_port REPORTS_PORT=$reports_port REPORTS_TOKENS_PATH=$dir/reporter-tokens \
   PROXY_TOKEN=$token KUBECONFIG=$dir/kubeconfig \
   ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} SHUTDOWN_DELAY_SECONDS=0 \
-  "$bin/argocd-drift" &
+  BIND_ADDRESS=127.0.0.1 "$bin/argocd-drift" >"$dir/argocd-drift.log" 2>&1 &
 pids+=($!)
 echo $! >"$dir/argocd-drift.pid"
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null || { echo "argocd-drift did not become ready" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$service_port/readyz" >/dev/null || { cat "$dir/argocd-drift.log" >&2; echo "argocd-drift did not become ready" >&2; exit 1; }
 
 # Two external drift reports for payments-api, sent the way a checker on the servers does (now).
 seed_report() {
@@ -99,37 +103,39 @@ argocd-drift is running against a fake cluster (kubeconfig: $dir/kubeconfig).
   reports (reporters, Grafana):      http://127.0.0.1:$reports_port/{api/status,status.json,health}
   shared secret:                     $token
 
-Call it the way Argo CD's proxy extension does:
+Call it the way Argo CD's proxy extension does — the shared secret and the two headers Argo CD
+adds, for the demo's payments-api (paste these lines into bash or zsh):
 
-  curl -s http://127.0.0.1:$api_port/api/v1/status \\
-    -H 'Authorization: Bearer $token' \\
-    -H 'Argocd-Application-Name: argocd:payments-api' \\
-    -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
+  api=http://127.0.0.1:$api_port
+  argocd=(-H 'Authorization: Bearer $token' \\
+    -H 'Argocd-Application-Name: argocd:payments-api' -H 'Argocd-Project-Name: team-payments')
 
-Which fields drifted live, what they should be, and the field manager behind each:
+  curl -s "\$api/api/v1/status" "\${argocd[@]}" | python3 -m json.tool
 
-  curl -s http://127.0.0.1:$api_port/api/v1/drift \\
-    -H 'Authorization: Bearer $token' \\
-    -H 'Argocd-Application-Name: argocd:payments-api' \\
-    -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
+Which fields drifted live, what they should be, and the field manager behind each (all=true: every
+resource of the app; drift/resource: one in depth, with its unified diff):
 
-  (…/api/v1/drift?all=true for every resource; one in depth:
-   …/api/v1/drift/resource?group=apps&version=v1&kind=Deployment&namespace=payments&name=payments-api)
+  curl -s "\$api/api/v1/drift" "\${argocd[@]}" | python3 -m json.tool
+  curl -s "\$api/api/v1/drift?all=true" "\${argocd[@]}" | python3 -m json.tool
+  curl -s "\$api/api/v1/drift/resource?group=apps&version=v1&kind=Deployment&namespace=payments&name=payments-api" \\
+    "\${argocd[@]}" | python3 -m json.tool
 
 Its drift episodes — since when, how often, what ended each (the days before the demo started
 are seeded; stored as DriftHistory objects in namespace argocd):
 
-  curl -s 'http://127.0.0.1:$api_port/api/v1/history?limit=5' \\
-    -H 'Authorization: Bearer $token' \\
-    -H 'Argocd-Application-Name: argocd:payments-api' \\
-    -H 'Argocd-Project-Name: team-payments' | python3 -m json.tool
+  curl -s "\$api/api/v1/history?limit=5" "\${argocd[@]}" | python3 -m json.tool
+
+Refusals: the wrong project (403 PROJECT_MISMATCH), no shared secret (401 MISSING_CREDENTIALS):
+
+  curl -s "\$api/api/v1/status" -H 'Authorization: Bearer $token' \\
+    -H 'Argocd-Application-Name: argocd:payments-api' -H 'Argocd-Project-Name: default'
+  curl -s "\$api/api/v1/status" -H 'Argocd-Application-Name: argocd:payments-api' \\
+    -H 'Argocd-Project-Name: team-payments'
 
 Demo apps (Argocd-Application-Name / Argocd-Project-Name):
   argocd:guestbook / default            argocd:payments-api / team-payments
   argocd:web-frontend / team-web        argocd:legacy-billing / team-payments
   argocd:monitoring / default           team-apps:analytics / team-web
-
-Try a refusal: the wrong project gives 403 PROJECT_MISMATCH; no Authorization gives 401.
 
 Two external drift reports of payments-api's proxy servers were sent at start-up (the tab lists
 them). Send another the way an rsyslog checker does, then read them all as Grafana does:
@@ -139,6 +145,12 @@ them). Send another the way an rsyslog checker does, then read them all as Grafa
     "sync_status":"OUT_OF_SYNC","drift_count":2,"files":[{"name":"rsyslog.conf"}],
     "last_check":"'\$(date -u +%Y-%m-%dT%H:%M:%SZ)'"}'
   curl -s http://127.0.0.1:$reports_port/status.json | python3 -m json.tool
+
+(That report names no app, so the tab does not list it; a report belongs to an app when it says
+"application" on POST /api/v1/reports, or when the app's argocd-drift.io/report-repos annotation
+names its repo.)
+
+Logs: $dir/argocd-drift.log (argocd-drift), $dir/fake-apiserver.log, $dir/argo-sim.log.
 TXT
 if [ -n "$ui_url" ]; then
   cat <<TXT

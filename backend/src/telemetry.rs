@@ -4,6 +4,7 @@
 //! or alerted on separately (and a filter such as `argocd_drift=debug` still includes them).
 
 use crate::config::{Config, LogFormat};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Call once, from `main`; tests leave logging alone.
@@ -18,7 +19,10 @@ pub fn init(config: &Config) -> anyhow::Result<()> {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only on a terminal: a log file or a pipe gets plain text.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
 }

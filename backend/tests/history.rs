@@ -847,7 +847,8 @@ async fn the_demo_shows_history_for_its_apps() {
     let app = TestApp::ready(&cluster, &[]).await;
 
     let payments = app_header(&cluster, "argocd", "payments-api");
-    // Three episodes of the past days, and the drift under way: first seen at start-up.
+    // Three episodes of the past days, and the drift under way, recorded three hours ago: a
+    // replica starting now keeps its witnessed start rather than a first sighting.
     let h = eventually_some(WAIT, || async {
         let h = app
             .get_as(HISTORY, &payments, "team-payments", &[])
@@ -868,13 +869,21 @@ async fn the_demo_shows_history_for_its_apps() {
         causes,
         [
             &Value::Null,
-            &json!("gitChanged"),
             &json!("revertedByHand"),
+            &json!("gitChanged"),
             &json!("manualSync")
         ]
     );
     assert_eq!(h["episodes"][0]["ongoing"], true);
-    assert_eq!(h["episodes"][0]["startWitnessed"], false);
+    assert_eq!(h["episodes"][0]["startWitnessed"], true);
+    let since: jiff::Timestamp = h["current"]["since"].as_str().unwrap().parse().unwrap();
+    let age = jiff::Timestamp::now().duration_since(since).as_secs();
+    assert!(
+        (10_700..11_000).contains(&age),
+        "since {since}, {age} s ago"
+    );
+    let status = app.status(&payments, "team-payments").await.json();
+    assert_eq!(status["outOfSync"]["since"], h["current"]["since"]);
     assert_eq!(h["episodes"][3]["endedBy"], "alice@example.com");
     assert_eq!(h["totals"]["episodes7d"], 4);
     assert_eq!(h["totals"]["topManagers"][0]["manager"], "kubectl-edit");
