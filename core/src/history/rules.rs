@@ -344,6 +344,27 @@ pub fn end_cause(
     }
 }
 
+/// The end of a drift that started as `start` and was over by `next`, a later episode's start
+/// (witnessed: in sync just before it): not witnessed, at `next`'s version and time. Only what
+/// `next` recorded is known of the app then — its revision, and which operation it held but not
+/// how that one went — so the cause is told by the revision.
+fn stranded_end(start: &Start, next: &Start) -> End {
+    let then = AppState {
+        revision: next.revision.clone(),
+        operation: None,
+    };
+    let (cause, user, operation_phase) = end_cause(start, Some(&then));
+    End {
+        at: next.at.max(start.at),
+        version: next.version.clone(),
+        witnessed: false,
+        cause,
+        user,
+        operation_phase,
+        revision: next.revision.clone(),
+    }
+}
+
 /// What applying an observation did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -444,10 +465,12 @@ impl Record {
                 }
                 return Outcome::Revised;
             }
-            if spans_v && obs.witnessed && !before.start.witnessed {
-                // Seen turning at `v`, so not drifting just before it: what was sighted earlier
-                // had ended by then (how, as far as the app at `v` tells), and a new episode
-                // starts here with the rest of that one.
+            if spans_v && obs.witnessed {
+                // Seen turning at `v`, so not drifting just before it: what was seen earlier had
+                // ended by then (how, as far as the app at `v` tells), and a new episode starts
+                // here with the rest of that one. (Whether that earlier start was witnessed or
+                // not: either way it cannot span a witnessed turn, and the same holds in the
+                // other order of arrival, below.)
                 let (cause, user, operation_phase) = end_cause(&before.start, Some(state));
                 let sighted_end = End {
                     at: obs.at.max(before.start.at),
@@ -491,17 +514,40 @@ impl Record {
             }
             return Outcome::Revised;
         }
+        // Before a later episode whose turn was witnessed (the app was in sync just before it),
+        // this drift had ended by that turn: at the latest there, never left open behind it.
+        let end = self
+            .episodes
+            .get(at)
+            .map(|next| stranded_end(&start, &next.start));
         self.episodes.insert(
             at,
             Episode {
                 id: id.to_string(),
                 start,
-                end: None,
+                end,
                 resources: resources.to_vec(),
                 detail_trimmed: false,
             },
         );
         Outcome::Opened
+    }
+
+    /// Closes every open episode that is not the last one — which no record should hold, but
+    /// older versions could write (a start placed before a later, witnessed episode) — at the
+    /// latest where the next one starts. Whether anything changed.
+    pub fn close_stranded(&mut self) -> bool {
+        let mut changed = false;
+        for i in 1..self.episodes.len() {
+            let (done, rest) = self.episodes.split_at_mut(i);
+            if let (Some(e), Some(next)) = (done.last_mut(), rest.first())
+                && e.end.is_none()
+            {
+                e.end = Some(stranded_end(&e.start, &next.start));
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn end(&mut self, obs: &Observation, state: Option<&AppState>) -> Outcome {
@@ -599,6 +645,9 @@ impl Record {
     /// episodes, then those episodes. Only ever a run of the oldest episodes is removed, and
     /// never an open one. Returns how many episodes went.
     pub fn prune(&mut self, app: &AppKey, now: Timestamp, retention: &Retention) -> usize {
+        // Only the last episode can be under way: one left open before another (which no
+        // record should hold) must not stop retention for ever.
+        self.close_stranded();
         let cutoff = now.checked_sub(retention.max_age).unwrap_or(now);
         let removable = |e: &Episode| e.end.is_some();
         let mut remove = self
@@ -911,6 +960,60 @@ mod tests {
         );
     }
 
+    /// R1 witnesses the turn at 10 and loses the API server; R2 (down meanwhile) witnesses a
+    /// turn at 20 and its end at 30; R1 comes back, writes its start at 10, and its relist sees
+    /// Synced at 35. The turn at 20 says the app was in sync just before it, so the episode at
+    /// 10 ended by then: it must not stay open behind a later one (retention would stop at it
+    /// for ever).
+    #[test]
+    fn a_start_before_a_witnessed_episode_ends_where_that_one_starts() {
+        let key = AppKey::new("argocd", "a");
+        let r1 = [
+            obs(10, 100, true, drifting(10)),
+            obs(35, 350, false, in_sync()),
+        ];
+        let r2 = [
+            obs(20, 200, true, drifting(20)),
+            obs(30, 300, true, in_sync()),
+        ];
+        let mut late = Record::default();
+        for o in r2.iter().chain(&r1) {
+            late.apply(o);
+            assert_eq!(late.check(), Ok(()), "after {o:?}");
+        }
+        let starts: Vec<_> = late.episodes.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(starts, ["u-10", "u-20"]);
+        let end = late.episodes[0].end.clone().expect("closed");
+        assert_eq!(
+            (end.version.as_str(), end.at, end.witnessed),
+            ("20", t(200), false),
+            "ended at the latest where the witnessed turn at 20 shows it in sync before"
+        );
+        // The other order gives the same record.
+        let mut early = Record::default();
+        for o in r1[..1].iter().chain(&r2).chain(&r1[1..]) {
+            early.apply(o);
+            assert_eq!(early.check(), Ok(()), "after {o:?}");
+        }
+        assert_eq!(early, late);
+        // And retention can remove both.
+        let none = Retention {
+            max_episodes: 0,
+            ..Retention::default()
+        };
+        assert_eq!(late.prune(&key, t(400), &none), 2);
+        // Had R2 only sighted the drift at 20, it is one drift, from R1's witnessed turn.
+        let mut one = Record::default();
+        one.apply(&obs(20, 200, false, drifting(20)));
+        one.apply(&obs(30, 300, true, in_sync()));
+        one.apply(&obs(10, 100, true, drifting(10)));
+        one.apply(&obs(35, 350, false, in_sync()));
+        assert_eq!(one.episodes.len(), 1);
+        let e = &one.episodes[0];
+        assert_eq!((e.id.as_str(), e.start.witnessed), ("u-10", true));
+        assert_eq!(e.end.as_ref().map(|e| e.version.as_str()), Some("30"));
+    }
+
     #[test]
     fn a_close_applies_only_to_an_episode_that_started_before_it() {
         let mut r = Record::default();
@@ -1017,6 +1120,22 @@ mod tests {
         };
         assert_eq!(r.prune(&key, t(1_000_000), &none), 0);
         assert_eq!(r.episodes.len(), 1);
+    }
+
+    #[test]
+    fn an_episode_left_open_before_another_does_not_stop_retention() {
+        use crate::history::fixtures::{closed, open_episode};
+        let key = AppKey::new("argocd", "a");
+        let mut r = Record {
+            episodes: vec![open_episode("10", 10), closed("20", 20, "30", 30)],
+            pruned: None,
+        };
+        let none = Retention {
+            max_episodes: 0,
+            ..Retention::default()
+        };
+        assert_eq!(r.prune(&key, t(40), &none), 2);
+        assert!(r.episodes.is_empty());
     }
 
     #[test]
