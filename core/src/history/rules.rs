@@ -79,7 +79,7 @@ impl AppState {
                 .filter(|u| !u.is_empty()),
         });
         AppState {
-            revision: revision.map(|r| cut(&r, bounds::MAX_TEXT_CHARS)),
+            revision: revision.and_then(|r| non_empty(&r)),
             operation,
         }
     }
@@ -87,10 +87,16 @@ impl AppState {
     fn mark(&self) -> Option<OperationMark> {
         let op = self.operation.as_ref()?;
         Some(OperationMark {
-            started_at: cut(op.started_at.as_deref()?, bounds::MAX_TEXT_CHARS),
+            started_at: non_empty(op.started_at.as_deref()?)?,
             running: matches!(op.phase.as_deref(), Some("Running" | "Terminating")),
         })
     }
+}
+
+/// Optional text as stored: cut to its bound, and `None` if nothing is left (the CRD refuses
+/// an empty string, so an empty one would be refused on every write).
+fn non_empty(s: &str) -> Option<String> {
+    Some(cut(s, bounds::MAX_TEXT_CHARS)).filter(|s| !s.is_empty())
 }
 
 /// A turn seen on one version of an app.
@@ -325,14 +331,11 @@ pub fn end_cause(
             }
         };
         if since_start {
-            let phase = op.phase.as_deref().map(|p| cut(p, bounds::MAX_TEXT_CHARS));
+            let phase = op.phase.as_deref().and_then(non_empty);
             return if op.automated {
                 (EndCause::AutomatedSync, None, phase)
             } else {
-                let user = op
-                    .username
-                    .as_deref()
-                    .map(|u| cut(u, bounds::MAX_TEXT_CHARS));
+                let user = op.username.as_deref().and_then(non_empty);
                 (EndCause::ManualSync, user, phase)
             };
         }
@@ -833,6 +836,25 @@ mod tests {
             (3, app("Synced", "abc", Some(("t0", Some("carol"), false)))),
         ]);
         assert_eq!(ended(&r), (EndCause::ManualSync, Some("carol".into())));
+    }
+
+    #[test]
+    fn empty_text_is_recorded_as_none_never_as_an_empty_string() {
+        let mut a = app("OutOfSync", "", Some(("", Some("\u{1}"), false)));
+        a.status.sync.revision = None;
+        a.status.sync.revisions = vec![String::new()];
+        let state = AppState::of(&a);
+        assert_eq!(state.revision, None, "revisions: [\"\"]");
+        assert_eq!(state.mark(), None, "startedAt: \"\"");
+        a.status.sync.revision = Some("\u{7}\n".into());
+        assert_eq!(AppState::of(&a).revision, None, "only control characters");
+        let mut done = app("Synced", "abc", Some(("t1", Some("\u{1}\u{2}"), false)));
+        done.status.operation_state.as_mut().unwrap().phase = Some("\n".into());
+        let r = play(&[(1, app("Synced", "abc", None)), (2, a), (3, done)]);
+        let end = r.episodes[0].end.clone().unwrap();
+        assert_eq!((end.user, end.operation_phase), (None, None));
+        assert_eq!(r.episodes[0].start.revision, None);
+        assert_eq!(r.check(), Ok(()));
     }
 
     #[test]
