@@ -25,7 +25,8 @@
 //! - versions at or before what retention removed are old news.
 //!
 //! **How it ended** ([`end_cause`]), comparing the app when the episode ends with the app when
-//! it started: an operation started since (or one still running then) ended it — by automation
+//! it started: an operation started since (or one still running then) that succeeded (or is
+//! still running at the turn to Synced) ended it — by automation
 //! (`automatedSync`: automated sync or self-heal) or by a user (`manualSync`, naming the user
 //! Argo CD recorded); with no operation since, another revision means Git changed to match
 //! (`gitChanged`), the same one that someone put the live objects back by hand
@@ -323,7 +324,12 @@ pub fn end_cause(
     let Some(now) = now else {
         return (EndCause::AppDeleted, None, None);
     };
-    if let Some(op) = &now.operation {
+    // Only an operation that brought the app in sync ended the drift: one that Succeeded, or
+    // one still Running at the turn to Synced (its hooks may still run). One that Failed, was
+    // cancelled or errored did not — whoever fixed the app then did it another way.
+    let ended_it =
+        |op: &SeenOperation| matches!(op.phase.as_deref(), Some("Succeeded" | "Running"));
+    if let Some(op) = now.operation.as_ref().filter(|op| ended_it(op)) {
         let since_start = match &start.operation {
             None => true,
             Some(mark) => {
@@ -855,6 +861,41 @@ mod tests {
         assert_eq!((end.user, end.operation_phase), (None, None));
         assert_eq!(r.episodes[0].start.revision, None);
         assert_eq!(r.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_operation_did_not_end_the_drift() {
+        let with_phase = |sync: &str, phase: &str| {
+            let mut a = app(sync, "abc", Some(("t0", Some("carol"), true)));
+            a.status.operation_state.as_mut().unwrap().phase = Some(phase.into());
+            a
+        };
+        // Running when the drift began, it failed later; then someone put the objects back.
+        let r = play(&[
+            (1, app("Synced", "abc", None)),
+            (2, with_phase("OutOfSync", "Running")),
+            (3, with_phase("OutOfSync", "Failed")),
+            (4, with_phase("Synced", "Failed")),
+        ]);
+        assert_eq!(ended(&r), (EndCause::RevertedByHand, None));
+        // One started during the drift that failed or errored does not count either.
+        for phase in ["Failed", "Error"] {
+            let mut failed = app("Synced", "def", Some(("t3", Some("dave"), false)));
+            failed.status.operation_state.as_mut().unwrap().phase = Some(phase.into());
+            let r = play(&[
+                (1, app("Synced", "abc", None)),
+                (2, app("OutOfSync", "abc", None)),
+                (3, failed),
+            ]);
+            assert_eq!(ended(&r), (EndCause::GitChanged, None), "{phase}");
+        }
+        // Still running at the turn to Synced: that operation brought it back.
+        let r = play(&[
+            (1, app("Synced", "abc", None)),
+            (2, app("OutOfSync", "abc", None)),
+            (3, with_phase("Synced", "Running")),
+        ]);
+        assert_eq!(ended(&r).0, EndCause::AutomatedSync);
     }
 
     #[test]
