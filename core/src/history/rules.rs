@@ -583,8 +583,21 @@ impl Record {
         };
         match version_cmp(&old.version, v) {
             // The same end: recomputed against the start as it stands now (a witnessed start
-            // may have replaced the sighting it was first computed against).
-            Ordering::Equal if (obs.witnessed || !old.witnessed) && *old != end => {
+            // may have replaced the sighting it was first computed against). Seen alike by
+            // several replicas, each by its own clock, it keeps the earliest time, so that the
+            // second replica to write it finds nothing new.
+            Ordering::Equal if obs.witnessed || !old.witnessed => {
+                let end = if old.witnessed == end.witnessed {
+                    End {
+                        at: end.at.min(old.at),
+                        ..end
+                    }
+                } else {
+                    end
+                };
+                if *old == end {
+                    return Outcome::Unchanged;
+                }
                 *old = end;
                 Outcome::Revised
             }
@@ -1075,6 +1088,38 @@ mod tests {
         let e = &one.episodes[0];
         assert_eq!((e.id.as_str(), e.start.witnessed), ("u-10", true));
         assert_eq!(e.end.as_ref().map(|e| e.version.as_str()), Some("30"));
+    }
+
+    #[test]
+    fn replicas_that_saw_the_same_end_write_it_once() {
+        for (first, second) in [(50, 52), (52, 50)] {
+            for witnessed in [true, false] {
+                let mut r = Record::default();
+                r.apply(&obs(4, 40, true, drifting(4)));
+                r.apply(&obs(5, first, witnessed, in_sync()));
+                let once = r.apply(&obs(5, second, witnessed, in_sync()));
+                assert_eq!(r.episodes[0].end.as_ref().unwrap().at, t(50));
+                assert_eq!(
+                    r.apply(&obs(5, first, witnessed, in_sync())),
+                    Outcome::Unchanged
+                );
+                assert_eq!(
+                    r.apply(&obs(5, second, witnessed, in_sync())),
+                    Outcome::Unchanged
+                );
+                if first < second {
+                    assert_eq!(once, Outcome::Unchanged, "a later clock changes nothing");
+                }
+            }
+        }
+        // A witnessed end still replaces a sighting of the same version, and not the reverse.
+        let mut r = Record::default();
+        r.apply(&obs(4, 40, true, drifting(4)));
+        r.apply(&obs(5, 50, false, in_sync()));
+        assert_eq!(r.apply(&obs(5, 55, true, in_sync())), Outcome::Revised);
+        assert_eq!(r.apply(&obs(5, 45, false, in_sync())), Outcome::Unchanged);
+        let end = r.episodes[0].end.clone().unwrap();
+        assert_eq!((end.at, end.witnessed), (t(55), true));
     }
 
     #[test]
