@@ -434,10 +434,13 @@ pub fn from_object(mut object: serde_json::Value) -> Result<(AppKey, Record), In
             Err(e) => return invalid(format!("status: {e}")),
         },
     };
-    let record = Record {
+    let mut record = Record {
         episodes: status.episodes,
         pruned: status.pruned,
     };
+    // Older versions could leave an episode open before a later one; such a record is closed
+    // here (and written so on the next write) rather than refused for ever.
+    record.close_stranded();
     record.check().map_err(InvalidRecord)?;
     Ok((app, record))
 }
@@ -523,6 +526,12 @@ impl Record {
             if version_cmp(&a.start.version, &b.start.version) != Ordering::Less {
                 return Err(format!(
                     "episodes[{}] does not start after episodes[{i}]",
+                    i + 1
+                ));
+            }
+            if a.end.is_none() {
+                return Err(format!(
+                    "episodes[{i}] is open but episodes[{}] starts after it",
                     i + 1
                 ));
             }
@@ -663,6 +672,31 @@ mod tests {
         assert!(why.contains("without kind"), "{why}");
         let why = broken(&|o| o["status"]["episodes"] = serde_json::json!("nope"));
         assert!(why.starts_with("status:"), "{why}");
+    }
+
+    #[test]
+    fn only_the_last_episode_may_be_open() {
+        let record = Record {
+            episodes: vec![open_episode("10", 10), closed("20", 20, "30", 30)],
+            pruned: None,
+        };
+        let why = record.check().unwrap_err();
+        assert!(why.contains("episodes[0] is open"), "{why}");
+    }
+
+    #[test]
+    fn an_episode_left_open_before_another_by_an_older_version_is_closed_on_read() {
+        let stranded = Record {
+            episodes: vec![open_episode("10", 10), closed("20", 20, "30", 30)],
+            pruned: None,
+        };
+        let (_, record) = from_object(to_object(&app(), &stranded)).unwrap();
+        let end = record.episodes[0].end.clone().unwrap();
+        assert_eq!(
+            (end.version.as_str(), end.at, end.witnessed),
+            ("20", t(20), false)
+        );
+        assert_eq!(record.episodes[1], stranded.episodes[1]);
     }
 
     #[test]

@@ -25,7 +25,8 @@
 //! - versions at or before what retention removed are old news.
 //!
 //! **How it ended** ([`end_cause`]), comparing the app when the episode ends with the app when
-//! it started: an operation started since (or one still running then) ended it — by automation
+//! it started: an operation started since (or one still running then) that succeeded (or is
+//! still running at the turn to Synced) ended it — by automation
 //! (`automatedSync`: automated sync or self-heal) or by a user (`manualSync`, naming the user
 //! Argo CD recorded); with no operation since, another revision means Git changed to match
 //! (`gitChanged`), the same one that someone put the live objects back by hand
@@ -79,7 +80,7 @@ impl AppState {
                 .filter(|u| !u.is_empty()),
         });
         AppState {
-            revision: revision.map(|r| cut(&r, bounds::MAX_TEXT_CHARS)),
+            revision: revision.and_then(|r| non_empty(&r)),
             operation,
         }
     }
@@ -87,10 +88,16 @@ impl AppState {
     fn mark(&self) -> Option<OperationMark> {
         let op = self.operation.as_ref()?;
         Some(OperationMark {
-            started_at: cut(op.started_at.as_deref()?, bounds::MAX_TEXT_CHARS),
+            started_at: non_empty(op.started_at.as_deref()?)?,
             running: matches!(op.phase.as_deref(), Some("Running" | "Terminating")),
         })
     }
+}
+
+/// Optional text as stored: cut to its bound, and `None` if nothing is left (the CRD refuses
+/// an empty string, so an empty one would be refused on every write).
+fn non_empty(s: &str) -> Option<String> {
+    Some(cut(s, bounds::MAX_TEXT_CHARS)).filter(|s| !s.is_empty())
 }
 
 /// A turn seen on one version of an app.
@@ -317,7 +324,12 @@ pub fn end_cause(
     let Some(now) = now else {
         return (EndCause::AppDeleted, None, None);
     };
-    if let Some(op) = &now.operation {
+    // Only an operation that brought the app in sync ended the drift: one that Succeeded, or
+    // one still Running at the turn to Synced (its hooks may still run). One that Failed, was
+    // cancelled or errored did not — whoever fixed the app then did it another way.
+    let ended_it =
+        |op: &SeenOperation| matches!(op.phase.as_deref(), Some("Succeeded" | "Running"));
+    if let Some(op) = now.operation.as_ref().filter(|op| ended_it(op)) {
         let since_start = match &start.operation {
             None => true,
             Some(mark) => {
@@ -325,14 +337,11 @@ pub fn end_cause(
             }
         };
         if since_start {
-            let phase = op.phase.as_deref().map(|p| cut(p, bounds::MAX_TEXT_CHARS));
+            let phase = op.phase.as_deref().and_then(non_empty);
             return if op.automated {
                 (EndCause::AutomatedSync, None, phase)
             } else {
-                let user = op
-                    .username
-                    .as_deref()
-                    .map(|u| cut(u, bounds::MAX_TEXT_CHARS));
+                let user = op.username.as_deref().and_then(non_empty);
                 (EndCause::ManualSync, user, phase)
             };
         }
@@ -341,6 +350,27 @@ pub fn end_cause(
         (EndCause::GitChanged, None, None)
     } else {
         (EndCause::RevertedByHand, None, None)
+    }
+}
+
+/// The end of a drift that started as `start` and was over by `next`, a later episode's start
+/// (witnessed: in sync just before it): not witnessed, at `next`'s version and time. Only what
+/// `next` recorded is known of the app then — its revision, and which operation it held but not
+/// how that one went — so the cause is told by the revision.
+fn stranded_end(start: &Start, next: &Start) -> End {
+    let then = AppState {
+        revision: next.revision.clone(),
+        operation: None,
+    };
+    let (cause, user, operation_phase) = end_cause(start, Some(&then));
+    End {
+        at: next.at.max(start.at),
+        version: next.version.clone(),
+        witnessed: false,
+        cause,
+        user,
+        operation_phase,
+        revision: next.revision.clone(),
     }
 }
 
@@ -444,10 +474,12 @@ impl Record {
                 }
                 return Outcome::Revised;
             }
-            if spans_v && obs.witnessed && !before.start.witnessed {
-                // Seen turning at `v`, so not drifting just before it: what was sighted earlier
-                // had ended by then (how, as far as the app at `v` tells), and a new episode
-                // starts here with the rest of that one.
+            if spans_v && obs.witnessed {
+                // Seen turning at `v`, so not drifting just before it: what was seen earlier had
+                // ended by then (how, as far as the app at `v` tells), and a new episode starts
+                // here with the rest of that one. (Whether that earlier start was witnessed or
+                // not: either way it cannot span a witnessed turn, and the same holds in the
+                // other order of arrival, below.)
                 let (cause, user, operation_phase) = end_cause(&before.start, Some(state));
                 let sighted_end = End {
                     at: obs.at.max(before.start.at),
@@ -491,17 +523,40 @@ impl Record {
             }
             return Outcome::Revised;
         }
+        // Before a later episode whose turn was witnessed (the app was in sync just before it),
+        // this drift had ended by that turn: at the latest there, never left open behind it.
+        let end = self
+            .episodes
+            .get(at)
+            .map(|next| stranded_end(&start, &next.start));
         self.episodes.insert(
             at,
             Episode {
                 id: id.to_string(),
                 start,
-                end: None,
+                end,
                 resources: resources.to_vec(),
                 detail_trimmed: false,
             },
         );
         Outcome::Opened
+    }
+
+    /// Closes every open episode that is not the last one — which no record should hold, but
+    /// older versions could write (a start placed before a later, witnessed episode) — at the
+    /// latest where the next one starts. Whether anything changed.
+    pub fn close_stranded(&mut self) -> bool {
+        let mut changed = false;
+        for i in 1..self.episodes.len() {
+            let (done, rest) = self.episodes.split_at_mut(i);
+            if let (Some(e), Some(next)) = (done.last_mut(), rest.first())
+                && e.end.is_none()
+            {
+                e.end = Some(stranded_end(&e.start, &next.start));
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn end(&mut self, obs: &Observation, state: Option<&AppState>) -> Outcome {
@@ -528,8 +583,21 @@ impl Record {
         };
         match version_cmp(&old.version, v) {
             // The same end: recomputed against the start as it stands now (a witnessed start
-            // may have replaced the sighting it was first computed against).
-            Ordering::Equal if (obs.witnessed || !old.witnessed) && *old != end => {
+            // may have replaced the sighting it was first computed against). Seen alike by
+            // several replicas, each by its own clock, it keeps the earliest time, so that the
+            // second replica to write it finds nothing new.
+            Ordering::Equal if obs.witnessed || !old.witnessed => {
+                let end = if old.witnessed == end.witnessed {
+                    End {
+                        at: end.at.min(old.at),
+                        ..end
+                    }
+                } else {
+                    end
+                };
+                if *old == end {
+                    return Outcome::Unchanged;
+                }
                 *old = end;
                 Outcome::Revised
             }
@@ -599,6 +667,9 @@ impl Record {
     /// episodes, then those episodes. Only ever a run of the oldest episodes is removed, and
     /// never an open one. Returns how many episodes went.
     pub fn prune(&mut self, app: &AppKey, now: Timestamp, retention: &Retention) -> usize {
+        // Only the last episode can be under way: one left open before another (which no
+        // record should hold) must not stop retention for ever.
+        self.close_stranded();
         let cutoff = now.checked_sub(retention.max_age).unwrap_or(now);
         let removable = |e: &Episode| e.end.is_some();
         let mut remove = self
@@ -787,6 +858,60 @@ mod tests {
     }
 
     #[test]
+    fn empty_text_is_recorded_as_none_never_as_an_empty_string() {
+        let mut a = app("OutOfSync", "", Some(("", Some("\u{1}"), false)));
+        a.status.sync.revision = None;
+        a.status.sync.revisions = vec![String::new()];
+        let state = AppState::of(&a);
+        assert_eq!(state.revision, None, "revisions: [\"\"]");
+        assert_eq!(state.mark(), None, "startedAt: \"\"");
+        a.status.sync.revision = Some("\u{7}\n".into());
+        assert_eq!(AppState::of(&a).revision, None, "only control characters");
+        let mut done = app("Synced", "abc", Some(("t1", Some("\u{1}\u{2}"), false)));
+        done.status.operation_state.as_mut().unwrap().phase = Some("\n".into());
+        let r = play(&[(1, app("Synced", "abc", None)), (2, a), (3, done)]);
+        let end = r.episodes[0].end.clone().unwrap();
+        assert_eq!((end.user, end.operation_phase), (None, None));
+        assert_eq!(r.episodes[0].start.revision, None);
+        assert_eq!(r.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_operation_did_not_end_the_drift() {
+        let with_phase = |sync: &str, phase: &str| {
+            let mut a = app(sync, "abc", Some(("t0", Some("carol"), true)));
+            a.status.operation_state.as_mut().unwrap().phase = Some(phase.into());
+            a
+        };
+        // Running when the drift began, it failed later; then someone put the objects back.
+        let r = play(&[
+            (1, app("Synced", "abc", None)),
+            (2, with_phase("OutOfSync", "Running")),
+            (3, with_phase("OutOfSync", "Failed")),
+            (4, with_phase("Synced", "Failed")),
+        ]);
+        assert_eq!(ended(&r), (EndCause::RevertedByHand, None));
+        // One started during the drift that failed or errored does not count either.
+        for phase in ["Failed", "Error"] {
+            let mut failed = app("Synced", "def", Some(("t3", Some("dave"), false)));
+            failed.status.operation_state.as_mut().unwrap().phase = Some(phase.into());
+            let r = play(&[
+                (1, app("Synced", "abc", None)),
+                (2, app("OutOfSync", "abc", None)),
+                (3, failed),
+            ]);
+            assert_eq!(ended(&r), (EndCause::GitChanged, None), "{phase}");
+        }
+        // Still running at the turn to Synced: that operation brought it back.
+        let r = play(&[
+            (1, app("Synced", "abc", None)),
+            (2, app("OutOfSync", "abc", None)),
+            (3, with_phase("Synced", "Running")),
+        ]);
+        assert_eq!(ended(&r).0, EndCause::AutomatedSync);
+    }
+
+    #[test]
     fn a_deletion_ends_the_episode_under_way() {
         let mut r = play(&[
             (1, app("Synced", "a", None)),
@@ -911,6 +1036,92 @@ mod tests {
         );
     }
 
+    /// R1 witnesses the turn at 10 and loses the API server; R2 (down meanwhile) witnesses a
+    /// turn at 20 and its end at 30; R1 comes back, writes its start at 10, and its relist sees
+    /// Synced at 35. The turn at 20 says the app was in sync just before it, so the episode at
+    /// 10 ended by then: it must not stay open behind a later one (retention would stop at it
+    /// for ever).
+    #[test]
+    fn a_start_before_a_witnessed_episode_ends_where_that_one_starts() {
+        let key = AppKey::new("argocd", "a");
+        let r1 = [
+            obs(10, 100, true, drifting(10)),
+            obs(35, 350, false, in_sync()),
+        ];
+        let r2 = [
+            obs(20, 200, true, drifting(20)),
+            obs(30, 300, true, in_sync()),
+        ];
+        let mut late = Record::default();
+        for o in r2.iter().chain(&r1) {
+            late.apply(o);
+            assert_eq!(late.check(), Ok(()), "after {o:?}");
+        }
+        let starts: Vec<_> = late.episodes.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(starts, ["u-10", "u-20"]);
+        let end = late.episodes[0].end.clone().expect("closed");
+        assert_eq!(
+            (end.version.as_str(), end.at, end.witnessed),
+            ("20", t(200), false),
+            "ended at the latest where the witnessed turn at 20 shows it in sync before"
+        );
+        // The other order gives the same record.
+        let mut early = Record::default();
+        for o in r1[..1].iter().chain(&r2).chain(&r1[1..]) {
+            early.apply(o);
+            assert_eq!(early.check(), Ok(()), "after {o:?}");
+        }
+        assert_eq!(early, late);
+        // And retention can remove both.
+        let none = Retention {
+            max_episodes: 0,
+            ..Retention::default()
+        };
+        assert_eq!(late.prune(&key, t(400), &none), 2);
+        // Had R2 only sighted the drift at 20, it is one drift, from R1's witnessed turn.
+        let mut one = Record::default();
+        one.apply(&obs(20, 200, false, drifting(20)));
+        one.apply(&obs(30, 300, true, in_sync()));
+        one.apply(&obs(10, 100, true, drifting(10)));
+        one.apply(&obs(35, 350, false, in_sync()));
+        assert_eq!(one.episodes.len(), 1);
+        let e = &one.episodes[0];
+        assert_eq!((e.id.as_str(), e.start.witnessed), ("u-10", true));
+        assert_eq!(e.end.as_ref().map(|e| e.version.as_str()), Some("30"));
+    }
+
+    #[test]
+    fn replicas_that_saw_the_same_end_write_it_once() {
+        for (first, second) in [(50, 52), (52, 50)] {
+            for witnessed in [true, false] {
+                let mut r = Record::default();
+                r.apply(&obs(4, 40, true, drifting(4)));
+                r.apply(&obs(5, first, witnessed, in_sync()));
+                let once = r.apply(&obs(5, second, witnessed, in_sync()));
+                assert_eq!(r.episodes[0].end.as_ref().unwrap().at, t(50));
+                assert_eq!(
+                    r.apply(&obs(5, first, witnessed, in_sync())),
+                    Outcome::Unchanged
+                );
+                assert_eq!(
+                    r.apply(&obs(5, second, witnessed, in_sync())),
+                    Outcome::Unchanged
+                );
+                if first < second {
+                    assert_eq!(once, Outcome::Unchanged, "a later clock changes nothing");
+                }
+            }
+        }
+        // A witnessed end still replaces a sighting of the same version, and not the reverse.
+        let mut r = Record::default();
+        r.apply(&obs(4, 40, true, drifting(4)));
+        r.apply(&obs(5, 50, false, in_sync()));
+        assert_eq!(r.apply(&obs(5, 55, true, in_sync())), Outcome::Revised);
+        assert_eq!(r.apply(&obs(5, 45, false, in_sync())), Outcome::Unchanged);
+        let end = r.episodes[0].end.clone().unwrap();
+        assert_eq!((end.at, end.witnessed), (t(55), true));
+    }
+
     #[test]
     fn a_close_applies_only_to_an_episode_that_started_before_it() {
         let mut r = Record::default();
@@ -1017,6 +1228,22 @@ mod tests {
         };
         assert_eq!(r.prune(&key, t(1_000_000), &none), 0);
         assert_eq!(r.episodes.len(), 1);
+    }
+
+    #[test]
+    fn an_episode_left_open_before_another_does_not_stop_retention() {
+        use crate::history::fixtures::{closed, open_episode};
+        let key = AppKey::new("argocd", "a");
+        let mut r = Record {
+            episodes: vec![open_episode("10", 10), closed("20", 20, "30", 30)],
+            pruned: None,
+        };
+        let none = Retention {
+            max_episodes: 0,
+            ..Retention::default()
+        };
+        assert_eq!(r.prune(&key, t(40), &none), 2);
+        assert!(r.episodes.is_empty());
     }
 
     #[test]
