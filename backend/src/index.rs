@@ -18,11 +18,13 @@
 use crate::history::Turn;
 use drift_core::app::{AppKey, Application};
 use drift_core::history::rules::{Observation, observe, observe_deletion};
+use drift_core::history::version::version_cmp;
 use drift_core::reports::links::ReportLink;
 use drift_core::tracking::track_version;
 pub use drift_core::tracking::{Freshness, IndexedApp, ObjectVersion};
 use jiff::Timestamp;
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 
@@ -64,6 +66,18 @@ pub enum Lookup {
     NamespaceNotWatched,
 }
 
+/// What the index knows of an app, for the drift history to settle episodes nobody saw end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// In the index: its uid and the version held.
+    Present { uid: String, version: String },
+    /// Not in the index, which has listed its scope: gone as of `as_of`, the latest version
+    /// of that scope this process knows. `None`: no configured scope covers its namespace.
+    Gone { as_of: Option<String> },
+    /// Not served because it cannot be decoded, or its scope has not been listed: nothing to say.
+    Unknown,
+}
+
 /// Where the index reports turns, in the order it stores them. Called with the index locked:
 /// it must not block or call back into the index.
 pub trait TurnSink: Send + Sync + 'static {
@@ -87,6 +101,10 @@ struct Inner {
     apps: HashMap<AppKey, Arc<IndexedApp>>,
     scopes: Vec<(WatchScope, Freshness)>,
     turns: Option<Arc<dyn TurnSink>>,
+    /// The latest resourceVersion seen per scope (its list's, or a later event's).
+    seen: HashMap<WatchScope, String>,
+    /// Apps that exist but cannot be decoded (not served; not deleted either).
+    undecodable: HashSet<AppKey>,
     /// Bumped whenever an app's report links (its `argocd-drift.io/report-repos` annotation)
     /// change, so views of reports know when to rebuild.
     links_version: u64,
@@ -105,6 +123,8 @@ impl AppIndex {
                     .map(|s| (s, Freshness::default()))
                     .collect(),
                 turns: None,
+                seen: HashMap::new(),
+                undecodable: HashSet::new(),
                 links_version: 0,
             })),
             ready_tx: Arc::new(ready_tx),
@@ -182,6 +202,9 @@ impl AppIndex {
     ) {
         let mut inner = self.write();
         let witnessed = inner.witnessing(scope);
+        inner
+            .undecodable
+            .retain(|key| !scope.covers(&key.namespace));
         let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
         inner.apps.retain(|key, entry| {
             if scope.covers(&key.namespace) {
@@ -209,6 +232,7 @@ impl AppIndex {
         for gone in old.values() {
             inner.report(observe_deletion(gone, list_version, now, false), gone);
         }
+        inner.saw(scope, list_version);
         if let Some(freshness) = inner.freshness_mut(scope) {
             freshness.synced = true;
             freshness.stale_since = None;
@@ -241,6 +265,10 @@ impl AppIndex {
         }) {
             inner.links_version += 1;
         }
+        inner.undecodable.remove(&app.key);
+        if let Some(scope) = inner.scope_of(&app.key.namespace) {
+            inner.saw(&scope, &version.resource_version);
+        }
         let entry = track_version(prev.as_deref(), app, version, now, witnessed);
         inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
         inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
@@ -250,6 +278,7 @@ impl AppIndex {
     /// drift history is left as it is.
     pub fn remove(&self, key: &AppKey) {
         let mut inner = self.write();
+        inner.undecodable.insert(key.clone());
         if inner
             .apps
             .remove(key)
@@ -282,11 +311,39 @@ impl AppIndex {
             .iter()
             .find(|(s, _)| s.covers(&key.namespace))
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+        inner.undecodable.remove(key);
+        if let Some(scope) = inner.scope_of(&key.namespace) {
+            inner.saw(&scope, version);
+        }
         if let Some(gone) = inner.apps.remove(key) {
             if !gone.app.report_links.is_empty() {
                 inner.links_version += 1;
             }
             inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
+        }
+    }
+
+    /// What the index knows of `key`, for the drift history: see [`Whereabouts`].
+    pub fn whereabouts(&self, key: &AppKey) -> Whereabouts {
+        let inner = self.read();
+        let Some((scope, freshness)) = inner.scopes.iter().find(|(s, _)| s.covers(&key.namespace))
+        else {
+            return Whereabouts::Gone { as_of: None };
+        };
+        if !freshness.synced {
+            return Whereabouts::Unknown;
+        }
+        if let Some(entry) = inner.apps.get(key) {
+            return Whereabouts::Present {
+                uid: entry.version.uid.clone(),
+                version: entry.version.resource_version.clone(),
+            };
+        }
+        if inner.undecodable.contains(key) {
+            return Whereabouts::Unknown;
+        }
+        Whereabouts::Gone {
+            as_of: inner.seen.get(scope).filter(|v| !v.is_empty()).cloned(),
         }
     }
 
@@ -332,6 +389,7 @@ impl Inner {
         let destination = &entry.app.spec.destination;
         sink.turn(Turn {
             observation,
+            uid: entry.version.uid.clone(),
             project: entry.app.spec.project().to_string(),
             destination: destination
                 .server()
@@ -347,6 +405,25 @@ impl Inner {
             .iter()
             .find(|(s, _)| s == scope)
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none())
+    }
+
+    /// The scope that covers `namespace`, if any.
+    fn scope_of(&self, namespace: &str) -> Option<WatchScope> {
+        self.scopes
+            .iter()
+            .find(|(s, _)| s.covers(namespace))
+            .map(|(s, _)| s.clone())
+    }
+
+    /// `scope` is known up to at least `version`.
+    fn saw(&mut self, scope: &WatchScope, version: &str) {
+        if version.is_empty() {
+            return;
+        }
+        let seen = self.seen.entry(scope.clone()).or_default();
+        if seen.is_empty() || version_cmp(version, seen) == Ordering::Greater {
+            *seen = version.to_string();
+        }
     }
 
     fn freshness_mut(&mut self, scope: &WatchScope) -> Option<&mut Freshness> {
