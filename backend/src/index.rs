@@ -103,6 +103,8 @@ struct Inner {
     turns: Option<Arc<dyn TurnSink>>,
     /// The latest resourceVersion seen per scope (its list's, or a later event's).
     seen: HashMap<WatchScope, String>,
+    /// Scopes whose watch lost events (410 Gone) and are being listed again: not witnessing.
+    gaps: HashSet<WatchScope>,
     /// Apps that exist but cannot be decoded (not served; not deleted either).
     undecodable: HashSet<AppKey>,
     /// Bumped whenever an app's report links (its `argocd-drift.io/report-repos` annotation)
@@ -125,6 +127,7 @@ impl AppIndex {
                 turns: None,
                 seen: HashMap::new(),
                 undecodable: HashSet::new(),
+                gaps: HashSet::new(),
                 links_version: 0,
             })),
             ready_tx: Arc::new(ready_tx),
@@ -202,6 +205,7 @@ impl AppIndex {
     ) {
         let mut inner = self.write();
         let witnessed = inner.witnessing(scope);
+        inner.gaps.remove(scope);
         inner
             .undecodable
             .retain(|key| !scope.covers(&key.namespace));
@@ -255,10 +259,8 @@ impl AppIndex {
     pub fn apply_version(&self, app: Application, version: ObjectVersion, now: Timestamp) {
         let mut inner = self.write();
         let witnessed = inner
-            .scopes
-            .iter()
-            .find(|(s, _)| s.covers(&app.key.namespace))
-            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+            .scope_of(&app.key.namespace)
+            .is_some_and(|scope| inner.witnessing(&scope));
         let prev = inner.apps.get(&app.key).cloned();
         if prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
             p.app.report_links != app.report_links
@@ -307,10 +309,8 @@ impl AppIndex {
     pub fn delete(&self, key: &AppKey, version: &str, now: Timestamp) {
         let mut inner = self.write();
         let witnessed = inner
-            .scopes
-            .iter()
-            .find(|(s, _)| s.covers(&key.namespace))
-            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+            .scope_of(&key.namespace)
+            .is_some_and(|scope| inner.witnessing(&scope));
         inner.undecodable.remove(key);
         if let Some(scope) = inner.scope_of(&key.namespace) {
             inner.saw(&scope, version);
@@ -356,6 +356,12 @@ impl AppIndex {
         }
     }
 
+    /// The watch for `scope` lost events (410 Gone) and lists again: until that list is stored,
+    /// turns are not witnessed — what the list finds may have happened any time in the gap.
+    pub fn mark_gap(&self, scope: &WatchScope) {
+        self.write().gaps.insert(scope.clone());
+    }
+
     /// The watch for `scope` is connected again, resuming from where it was.
     pub fn mark_fresh(&self, scope: &WatchScope) {
         let mut inner = self.write();
@@ -399,12 +405,14 @@ impl Inner {
         });
     }
 
-    /// Whether `scope` has been watched without a gap: listed before and not stale now.
+    /// Whether `scope` has been watched without a gap: listed before, not stale now, and no
+    /// events lost since (a relist after 410 Gone under way).
     fn witnessing(&self, scope: &WatchScope) -> bool {
         self.scopes
             .iter()
             .find(|(s, _)| s == scope)
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none())
+            && !self.gaps.contains(scope)
     }
 
     /// The scope that covers `namespace`, if any.

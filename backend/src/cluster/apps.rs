@@ -129,6 +129,10 @@ impl Sink for AppSink {
     fn fresh(&self) {
         self.index.mark_fresh(&self.scope);
     }
+
+    fn relisting(&self) {
+        self.index.mark_gap(&self.scope);
+    }
 }
 
 impl AppSink {
