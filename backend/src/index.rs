@@ -191,15 +191,18 @@ impl AppIndex {
             .into_iter()
             .map(|a| (a, ObjectVersion::default()))
             .collect();
-        self.replace_scope_versions(scope, apps, "", now);
+        self.replace_scope_versions(scope, apps, &[], "", now);
     }
 
     /// [`replace_scope`](Self::replace_scope) of apps whose object versions are known, listed at
-    /// `list_version`. Apps missing from the list are reported deleted as of that version.
+    /// `list_version`. Apps missing from the list are reported deleted as of that version;
+    /// `undecodable` are in it but cannot be read: not served, and not deleted either (their
+    /// drift history is left as it is).
     pub fn replace_scope_versions(
         &self,
         scope: &WatchScope,
         apps: Vec<(Application, ObjectVersion)>,
+        undecodable: &[AppKey],
         list_version: &str,
         now: Timestamp,
     ) {
@@ -227,6 +230,15 @@ impl AppIndex {
             let entry = track_version(prev.as_deref(), app, version, now, witnessed);
             inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        }
+        for key in undecodable.iter().filter(|k| scope.covers(&k.namespace)) {
+            if old
+                .remove(key)
+                .is_some_and(|e| !e.app.report_links.is_empty())
+            {
+                links_changed = true;
+            }
+            inner.undecodable.insert(key.clone());
         }
         links_changed |= old.values().any(|gone| !gone.app.report_links.is_empty());
         if links_changed {
@@ -570,6 +582,52 @@ mod tests {
         assert_eq!(
             found(&index, "argocd", "a").out_of_sync.unwrap().since,
             Some(t(80))
+        );
+    }
+
+    /// Collects the turns the index reports.
+    #[derive(Default)]
+    struct Turns(std::sync::Mutex<Vec<Turn>>);
+
+    impl TurnSink for Turns {
+        fn turn(&self, turn: Turn) {
+            self.0.lock().unwrap().push(turn);
+        }
+    }
+
+    #[test]
+    fn an_app_that_cannot_be_decoded_in_a_relist_is_not_deleted() {
+        use drift_core::history::rules::Change;
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let turns = Arc::new(Turns::default());
+        index.report_turns(turns.clone());
+        let drifting = with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC);
+        let v = |rv: &str| ObjectVersion {
+            uid: "u".into(),
+            resource_version: rv.into(),
+        };
+        index.replace_scope_versions(&ns("argocd"), vec![(drifting, v("5"))], &[], "5", t(0));
+        assert!(matches!(
+            turns
+                .0
+                .lock()
+                .unwrap()
+                .last()
+                .map(|t| &t.observation.change),
+            Some(Change::Drifting { .. })
+        ));
+        let key = AppKey::new("argocd", "a");
+        index.replace_scope_versions(&ns("argocd"), vec![], std::slice::from_ref(&key), "9", t(9));
+        assert_eq!(turns.0.lock().unwrap().len(), 1, "no deletion reported");
+        assert!(matches!(index.lookup(&key), Lookup::NotFound), "not served");
+        assert_eq!(index.whereabouts(&key), Whereabouts::Unknown);
+        // Gone from a later list: deleted, as of that list.
+        index.replace_scope_versions(&ns("argocd"), vec![], &[], "12", t(12));
+        assert_eq!(
+            index.whereabouts(&key),
+            Whereabouts::Gone {
+                as_of: Some("12".into())
+            }
         );
     }
 
