@@ -27,12 +27,13 @@
 //! Reads never call the API server: they take the watched records.
 
 use crate::cluster::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
+use crate::index::{AppIndex, Whereabouts};
 use crate::metrics::Metrics;
 use drift_core::app::AppKey;
 use drift_core::history::Record;
 use drift_core::history::model::{self, InvalidRecord, Involved, object_name};
-use drift_core::history::rules::{Change, Observation, Outcome, Retention};
-use drift_core::history::version::version_cmp;
+use drift_core::history::rules::{Change, Observation, Outcome, Retention, episode_id};
+use drift_core::history::version::{just_after, version_cmp};
 use drift_core::history::view::{
     HistoryView, Page, RecordState, RecordView, current_drift, history_view,
 };
@@ -67,6 +68,9 @@ const GAUGE_EVERY: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct Turn {
     pub observation: Observation,
+    /// The uid of the app it was seen on (empty if unknown): an episode under way with another
+    /// uid in its id belonged to an app of the same name that was deleted while nobody watched.
+    pub uid: String,
     pub project: String,
     /// `spec.destination.server`, or its `name`.
     pub destination: String,
@@ -141,13 +145,14 @@ struct Held {
 
 impl Pending {
     fn is_close(&self) -> bool {
-        matches!(self, Pending::Observed(o) if matches!(o.change, Change::InSync { .. } | Change::Deleted))
+        matches!(self, Pending::Observed(o, _) if matches!(o.change, Change::InSync { .. } | Change::Deleted))
     }
 }
 
 #[derive(Clone, Debug)]
 enum Pending {
-    Observed(Box<Observation>),
+    /// An observation, and the uid of the app it was seen on (empty: unknown).
+    Observed(Box<Observation>, String),
     Enrich(Vec<Involved>),
     /// Apply retention (the sweep found something to prune).
     Retain,
@@ -171,13 +176,14 @@ impl History {
     pub fn turn(&self, turn: Turn) {
         let Turn {
             observation,
+            uid,
             project,
             destination,
         } = turn;
         let app = observation.app.clone();
         let mut state = self.lock();
         state.labels.insert(app.clone(), (project, destination));
-        state.push(&app, Pending::Observed(Box::new(observation)));
+        state.push(&app, Pending::Observed(Box::new(observation), uid));
         self.after_push(state);
     }
 
@@ -259,7 +265,7 @@ impl History {
 
     /// Writes pending observations until the process stops: the recorder. Also prunes every
     /// record each sweep interval and keeps the drifting gauges current.
-    pub async fn run(self, resources: OwnResources) {
+    pub async fn run(self, resources: OwnResources, index: AppIndex) {
         let mut tasks: JoinSet<()> = JoinSet::new();
         let every = self.shared.settings.sweep_every;
         // The first sweep after the records are read (a tick at once would find none).
@@ -285,7 +291,11 @@ impl History {
                 }
                 _ = sleep_until(retry) => {}
                 _ = sweep.tick() => self.sweep(crate::clock::now()),
-                _ = gauges.tick() => self.update_gauges(crate::clock::now()),
+                _ = gauges.tick() => {
+                    let now = crate::clock::now();
+                    self.end_unseen_deletions(&index, now);
+                    self.update_gauges(now);
+                }
             }
         }
     }
@@ -450,6 +460,72 @@ impl History {
         }
     }
 
+    /// Ends, as `appDeleted` and not witnessed, every episode under way whose app the index —
+    /// once every scope and the records are listed — does not have, or has under another uid:
+    /// deletions no replica saw (all down, a namespace no longer watched, an app deleted and
+    /// re-created meanwhile). The end is when this was found, at the latest version the index
+    /// knows the app's scope at (gone by then; just after the start if unknown).
+    fn end_unseen_deletions(&self, index: &AppIndex, now: Timestamp) {
+        if !index.is_ready() {
+            return;
+        }
+        // Not with the index locked: the index reports turns into this lock while it holds its own.
+        let open: Vec<(AppKey, String, String)> = {
+            let state = self.lock();
+            if !state.listed {
+                return;
+            }
+            state.open_episodes()
+        };
+        let mut ends = Vec::new();
+        for (app, id, start) in open {
+            let version = match index.whereabouts(&app) {
+                Whereabouts::Unknown => continue,
+                Whereabouts::Gone { as_of: None } => just_after(&start),
+                Whereabouts::Gone { as_of: Some(v) } => v,
+                Whereabouts::Present { uid, version } if !uid.is_empty() && !of_uid(&id, &uid) => {
+                    version
+                }
+                Whereabouts::Present { .. } => continue,
+            };
+            // Not yet: the index has not caught up with the episode another replica recorded.
+            if version_cmp(&version, &start) != Ordering::Greater {
+                continue;
+            }
+            ends.push((
+                id,
+                Observation {
+                    app,
+                    version,
+                    at: now,
+                    witnessed: false,
+                    change: Change::Deleted,
+                },
+            ));
+        }
+        if ends.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for (id, obs) in ends {
+            let app = obs.app.clone();
+            // Still that episode under way (a turn may have come meanwhile)?
+            let open = state
+                .effective(&app)
+                .and_then(|r| r.open().map(|e| e.id.clone()));
+            if open.as_deref() != Some(id.as_str()) {
+                continue;
+            }
+            tracing::info!(
+                app = %app,
+                episode = %id,
+                "the app of an episode under way is gone and nobody saw it go: ending the episode as appDeleted (not witnessed)"
+            );
+            state.push(&app, Pending::Observed(Box::new(obs), String::new()));
+        }
+        self.after_push(state);
+    }
+
     fn update_gauges(&self, now: Timestamp) {
         let mut state = self.lock();
         let mut drifting_by_project: HashMap<String, i64> = HashMap::new();
@@ -519,6 +595,35 @@ fn backoff(failures: u32) -> Duration {
     BACKOFF_MIN
         .saturating_mul(1u32 << failures.min(10))
         .min(BACKOFF_MAX)
+}
+
+/// Applies one observation seen on the app of uid `uid` (empty: unknown). An episode under way
+/// whose id names another uid belonged to an app of the same name deleted while nobody watched:
+/// it ends first, as `appDeleted` and not witnessed, at this version — and a turn to Synced of
+/// the new app then has nothing to end.
+fn apply_seen(record: &mut Record, obs: &Observation, uid: &str, outcomes: &mut Vec<Outcome>) {
+    if !uid.is_empty()
+        && !matches!(obs.change, Change::Deleted)
+        && let Some(open) = record.open()
+        && !of_uid(&open.id, uid)
+        && version_cmp(&obs.version, &open.start.version) == Ordering::Greater
+    {
+        let gone = Observation {
+            witnessed: false,
+            change: Change::Deleted,
+            ..obs.clone()
+        };
+        outcomes.push(record.apply(&gone));
+        if matches!(obs.change, Change::InSync { .. }) {
+            return;
+        }
+    }
+    outcomes.push(record.apply(obs));
+}
+
+/// Whether an episode id was given on the app of uid `uid` (ids are `<uid prefix>-<version>`).
+fn of_uid(id: &str, uid: &str) -> bool {
+    id.starts_with(&episode_id(uid, ""))
 }
 
 /// One write: what to send, how many pending observations it carries, and what they did.
@@ -634,6 +739,25 @@ impl State {
         self.pending_count
     }
 
+    /// Every episode under way (stored, or pending): the app, the episode's id and start version.
+    fn open_episodes(&self) -> Vec<(AppKey, String, String)> {
+        let mut open = Vec::new();
+        for (app, Held { record, .. }) in &self.stored {
+            if self.pending.contains_key(app) {
+                continue;
+            }
+            if let Some(e) = record.open() {
+                open.push((app.clone(), e.id.clone(), e.start.version.clone()));
+            }
+        }
+        for app in self.pending.keys() {
+            if let Some(e) = self.effective(app).as_ref().and_then(Record::open) {
+                open.push((app.clone(), e.id.clone(), e.start.version.clone()));
+            }
+        }
+        open
+    }
+
     /// The record as stored with every pending observation applied; `None` if the stored
     /// object is unreadable.
     fn effective(&self, app: &AppKey) -> Option<Record> {
@@ -646,8 +770,8 @@ impl State {
         };
         for item in self.pending.get(app).into_iter().flatten() {
             match item {
-                Pending::Observed(obs) => {
-                    record.apply(obs);
+                Pending::Observed(obs, uid) => {
+                    apply_seen(&mut record, obs, uid, &mut Vec::new());
                 }
                 Pending::Enrich(found) => {
                     record.enrich(found);
@@ -684,7 +808,7 @@ impl State {
         let mut retain = false;
         for item in queue {
             match item {
-                Pending::Observed(obs) => outcomes.push(record.apply(obs)),
+                Pending::Observed(obs, uid) => apply_seen(&mut record, obs, uid, &mut outcomes),
                 Pending::Enrich(found) => {
                     record.enrich(found);
                 }
@@ -919,6 +1043,7 @@ mod tests {
                 witnessed: true,
                 change,
             },
+            uid: "u".into(),
             project: "p".into(),
             destination: "https://kubernetes.default.svc".into(),
         }

@@ -18,11 +18,13 @@
 use crate::history::Turn;
 use drift_core::app::{AppKey, Application};
 use drift_core::history::rules::{Observation, observe, observe_deletion};
+use drift_core::history::version::version_cmp;
 use drift_core::reports::links::ReportLink;
 use drift_core::tracking::track_version;
 pub use drift_core::tracking::{Freshness, IndexedApp, ObjectVersion};
 use jiff::Timestamp;
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
 
@@ -64,6 +66,18 @@ pub enum Lookup {
     NamespaceNotWatched,
 }
 
+/// What the index knows of an app, for the drift history to settle episodes nobody saw end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Whereabouts {
+    /// In the index: its uid and the version held.
+    Present { uid: String, version: String },
+    /// Not in the index, which has listed its scope: gone as of `as_of`, the latest version
+    /// of that scope this process knows. `None`: no configured scope covers its namespace.
+    Gone { as_of: Option<String> },
+    /// Not served because it cannot be decoded, or its scope has not been listed: nothing to say.
+    Unknown,
+}
+
 /// Where the index reports turns, in the order it stores them. Called with the index locked:
 /// it must not block or call back into the index.
 pub trait TurnSink: Send + Sync + 'static {
@@ -87,6 +101,12 @@ struct Inner {
     apps: HashMap<AppKey, Arc<IndexedApp>>,
     scopes: Vec<(WatchScope, Freshness)>,
     turns: Option<Arc<dyn TurnSink>>,
+    /// The latest resourceVersion seen per scope (its list's, or a later event's).
+    seen: HashMap<WatchScope, String>,
+    /// Scopes whose watch lost events (410 Gone) and are being listed again: not witnessing.
+    gaps: HashSet<WatchScope>,
+    /// Apps that exist but cannot be decoded (not served; not deleted either).
+    undecodable: HashSet<AppKey>,
     /// Bumped whenever an app's report links (its `argocd-drift.io/report-repos` annotation)
     /// change, so views of reports know when to rebuild.
     links_version: u64,
@@ -105,6 +125,9 @@ impl AppIndex {
                     .map(|s| (s, Freshness::default()))
                     .collect(),
                 turns: None,
+                seen: HashMap::new(),
+                undecodable: HashSet::new(),
+                gaps: HashSet::new(),
                 links_version: 0,
             })),
             ready_tx: Arc::new(ready_tx),
@@ -168,20 +191,27 @@ impl AppIndex {
             .into_iter()
             .map(|a| (a, ObjectVersion::default()))
             .collect();
-        self.replace_scope_versions(scope, apps, "", now);
+        self.replace_scope_versions(scope, apps, &[], "", now);
     }
 
     /// [`replace_scope`](Self::replace_scope) of apps whose object versions are known, listed at
-    /// `list_version`. Apps missing from the list are reported deleted as of that version.
+    /// `list_version`. Apps missing from the list are reported deleted as of that version;
+    /// `undecodable` are in it but cannot be read: not served, and not deleted either (their
+    /// drift history is left as it is).
     pub fn replace_scope_versions(
         &self,
         scope: &WatchScope,
         apps: Vec<(Application, ObjectVersion)>,
+        undecodable: &[AppKey],
         list_version: &str,
         now: Timestamp,
     ) {
         let mut inner = self.write();
         let witnessed = inner.witnessing(scope);
+        inner.gaps.remove(scope);
+        inner
+            .undecodable
+            .retain(|key| !scope.covers(&key.namespace));
         let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
         inner.apps.retain(|key, entry| {
             if scope.covers(&key.namespace) {
@@ -201,6 +231,15 @@ impl AppIndex {
             inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
             inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
         }
+        for key in undecodable.iter().filter(|k| scope.covers(&k.namespace)) {
+            if old
+                .remove(key)
+                .is_some_and(|e| !e.app.report_links.is_empty())
+            {
+                links_changed = true;
+            }
+            inner.undecodable.insert(key.clone());
+        }
         links_changed |= old.values().any(|gone| !gone.app.report_links.is_empty());
         if links_changed {
             inner.links_version += 1;
@@ -209,6 +248,7 @@ impl AppIndex {
         for gone in old.values() {
             inner.report(observe_deletion(gone, list_version, now, false), gone);
         }
+        inner.saw(scope, list_version);
         if let Some(freshness) = inner.freshness_mut(scope) {
             freshness.synced = true;
             freshness.stale_since = None;
@@ -231,15 +271,17 @@ impl AppIndex {
     pub fn apply_version(&self, app: Application, version: ObjectVersion, now: Timestamp) {
         let mut inner = self.write();
         let witnessed = inner
-            .scopes
-            .iter()
-            .find(|(s, _)| s.covers(&app.key.namespace))
-            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+            .scope_of(&app.key.namespace)
+            .is_some_and(|scope| inner.witnessing(&scope));
         let prev = inner.apps.get(&app.key).cloned();
         if prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
             p.app.report_links != app.report_links
         }) {
             inner.links_version += 1;
+        }
+        inner.undecodable.remove(&app.key);
+        if let Some(scope) = inner.scope_of(&app.key.namespace) {
+            inner.saw(&scope, &version.resource_version);
         }
         let entry = track_version(prev.as_deref(), app, version, now, witnessed);
         inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
@@ -250,6 +292,7 @@ impl AppIndex {
     /// drift history is left as it is.
     pub fn remove(&self, key: &AppKey) {
         let mut inner = self.write();
+        inner.undecodable.insert(key.clone());
         if inner
             .apps
             .remove(key)
@@ -278,15 +321,41 @@ impl AppIndex {
     pub fn delete(&self, key: &AppKey, version: &str, now: Timestamp) {
         let mut inner = self.write();
         let witnessed = inner
-            .scopes
-            .iter()
-            .find(|(s, _)| s.covers(&key.namespace))
-            .is_some_and(|(_, f)| f.synced && f.stale_since.is_none());
+            .scope_of(&key.namespace)
+            .is_some_and(|scope| inner.witnessing(&scope));
+        inner.undecodable.remove(key);
+        if let Some(scope) = inner.scope_of(&key.namespace) {
+            inner.saw(&scope, version);
+        }
         if let Some(gone) = inner.apps.remove(key) {
             if !gone.app.report_links.is_empty() {
                 inner.links_version += 1;
             }
             inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
+        }
+    }
+
+    /// What the index knows of `key`, for the drift history: see [`Whereabouts`].
+    pub fn whereabouts(&self, key: &AppKey) -> Whereabouts {
+        let inner = self.read();
+        let Some((scope, freshness)) = inner.scopes.iter().find(|(s, _)| s.covers(&key.namespace))
+        else {
+            return Whereabouts::Gone { as_of: None };
+        };
+        if !freshness.synced {
+            return Whereabouts::Unknown;
+        }
+        if let Some(entry) = inner.apps.get(key) {
+            return Whereabouts::Present {
+                uid: entry.version.uid.clone(),
+                version: entry.version.resource_version.clone(),
+            };
+        }
+        if inner.undecodable.contains(key) {
+            return Whereabouts::Unknown;
+        }
+        Whereabouts::Gone {
+            as_of: inner.seen.get(scope).filter(|v| !v.is_empty()).cloned(),
         }
     }
 
@@ -297,6 +366,12 @@ impl AppIndex {
             freshness.stale_since.get_or_insert(now);
             freshness.last_error = Some(error);
         }
+    }
+
+    /// The watch for `scope` lost events (410 Gone) and lists again: until that list is stored,
+    /// turns are not witnessed — what the list finds may have happened any time in the gap.
+    pub fn mark_gap(&self, scope: &WatchScope) {
+        self.write().gaps.insert(scope.clone());
     }
 
     /// The watch for `scope` is connected again, resuming from where it was.
@@ -332,6 +407,7 @@ impl Inner {
         let destination = &entry.app.spec.destination;
         sink.turn(Turn {
             observation,
+            uid: entry.version.uid.clone(),
             project: entry.app.spec.project().to_string(),
             destination: destination
                 .server()
@@ -341,12 +417,33 @@ impl Inner {
         });
     }
 
-    /// Whether `scope` has been watched without a gap: listed before and not stale now.
+    /// Whether `scope` has been watched without a gap: listed before, not stale now, and no
+    /// events lost since (a relist after 410 Gone under way).
     fn witnessing(&self, scope: &WatchScope) -> bool {
         self.scopes
             .iter()
             .find(|(s, _)| s == scope)
             .is_some_and(|(_, f)| f.synced && f.stale_since.is_none())
+            && !self.gaps.contains(scope)
+    }
+
+    /// The scope that covers `namespace`, if any.
+    fn scope_of(&self, namespace: &str) -> Option<WatchScope> {
+        self.scopes
+            .iter()
+            .find(|(s, _)| s.covers(namespace))
+            .map(|(s, _)| s.clone())
+    }
+
+    /// `scope` is known up to at least `version`.
+    fn saw(&mut self, scope: &WatchScope, version: &str) {
+        if version.is_empty() {
+            return;
+        }
+        let seen = self.seen.entry(scope.clone()).or_default();
+        if seen.is_empty() || version_cmp(version, seen) == Ordering::Greater {
+            *seen = version.to_string();
+        }
     }
 
     fn freshness_mut(&mut self, scope: &WatchScope) -> Option<&mut Freshness> {
@@ -485,6 +582,52 @@ mod tests {
         assert_eq!(
             found(&index, "argocd", "a").out_of_sync.unwrap().since,
             Some(t(80))
+        );
+    }
+
+    /// Collects the turns the index reports.
+    #[derive(Default)]
+    struct Turns(std::sync::Mutex<Vec<Turn>>);
+
+    impl TurnSink for Turns {
+        fn turn(&self, turn: Turn) {
+            self.0.lock().unwrap().push(turn);
+        }
+    }
+
+    #[test]
+    fn an_app_that_cannot_be_decoded_in_a_relist_is_not_deleted() {
+        use drift_core::history::rules::Change;
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let turns = Arc::new(Turns::default());
+        index.report_turns(turns.clone());
+        let drifting = with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC);
+        let v = |rv: &str| ObjectVersion {
+            uid: "u".into(),
+            resource_version: rv.into(),
+        };
+        index.replace_scope_versions(&ns("argocd"), vec![(drifting, v("5"))], &[], "5", t(0));
+        assert!(matches!(
+            turns
+                .0
+                .lock()
+                .unwrap()
+                .last()
+                .map(|t| &t.observation.change),
+            Some(Change::Drifting { .. })
+        ));
+        let key = AppKey::new("argocd", "a");
+        index.replace_scope_versions(&ns("argocd"), vec![], std::slice::from_ref(&key), "9", t(9));
+        assert_eq!(turns.0.lock().unwrap().len(), 1, "no deletion reported");
+        assert!(matches!(index.lookup(&key), Lookup::NotFound), "not served");
+        assert_eq!(index.whereabouts(&key), Whereabouts::Unknown);
+        // Gone from a later list: deleted, as of that list.
+        index.replace_scope_versions(&ns("argocd"), vec![], &[], "12", t(12));
+        assert_eq!(
+            index.whereabouts(&key),
+            Whereabouts::Gone {
+                as_of: Some("12".into())
+            }
         );
     }
 

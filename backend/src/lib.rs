@@ -398,7 +398,7 @@ impl Server {
             )),
             &metrics,
         );
-        let mut recorder = tokio::spawn(history.run(records));
+        let mut recorder = tokio::spawn(history.run(records, index.clone()));
         reports.own.watch(
             &mut watches,
             reports.store.clone(),

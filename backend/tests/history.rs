@@ -834,7 +834,7 @@ async fn the_largest_record_is_accepted_by_the_crd_schema_unchanged() {
 async fn the_demo_shows_history_for_its_apps() {
     // The demo seeds fixtures/demo-history (the days before it started) next to its apps.
     let cluster = TestCluster::start().await.unwrap();
-    cluster.apply_fixtures("demo").await.unwrap();
+    let apps = cluster.apply_fixtures("demo").await.unwrap();
     let mut seeded = testenv::load_fixture_dir(&testenv::fixture_dir("demo-history")).unwrap();
     for o in &mut seeded {
         let name = o["spec"]["application"]["name"]
@@ -842,6 +842,17 @@ async fn the_demo_shows_history_for_its_apps() {
             .unwrap()
             .to_string();
         o["metadata"]["name"] = format!("{}.{name}", cluster.ns("argocd")).into();
+        // Recorded on these apps: ids carry their uid (the API server gave them new ones), as
+        // the demo's seeded apps carry the fixture's.
+        let uid = apps
+            .iter()
+            .find(|a| a["kind"] == "Application" && a["metadata"]["name"] == name.as_str())
+            .and_then(|a| a["metadata"]["uid"].as_str())
+            .unwrap();
+        for e in o["status"]["episodes"].as_array_mut().unwrap() {
+            let version = e["start"]["version"].as_str().unwrap();
+            e["id"] = episode_id(uid, version).into();
+        }
     }
     cluster.create_objects(seeded).await.unwrap();
     let app = TestApp::ready(&cluster, &[]).await;
@@ -891,4 +902,70 @@ async fn the_demo_shows_history_for_its_apps() {
     assert_eq!(guestbook["episodes"].as_array().unwrap().len(), 2);
     assert_eq!(guestbook["current"], Value::Null);
     assert_eq!(guestbook["totals"]["resolvedEpisodes30d"], 2);
+}
+
+/// An episode under way since `started`, witnessed from version `version`, with the uid prefix
+/// of no app that exists.
+fn open_episode(version: u64, started: jiff::Timestamp) -> Episode {
+    let mut episode = closed_episode(version, started, started);
+    episode.end = None;
+    episode
+}
+
+#[tokio::test]
+async fn an_episode_whose_app_went_unseen_ends_as_deleted_once_the_apps_are_listed() {
+    let cluster = TestCluster::start().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    // Drifting when every replica went down; meanwhile "ghost" was deleted, and "reborn" deleted
+    // and created again (another uid), now Synced.
+    create_app(&cluster, "reborn", "default").await;
+    set_status(&cluster, "reborn", synced("r1", None)).await;
+    let started = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let api = histories(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    for name in ["ghost", "reborn"] {
+        let record = Record {
+            episodes: vec![open_episode(10, started)],
+            pruned: None,
+        };
+        api.create(&Default::default(), &object(&cluster, name, &record))
+            .await
+            .unwrap();
+    }
+    let before_start = jiff::Timestamp::now();
+    let app = TestApp::ready(&cluster, &[]).await;
+
+    for name in ["ghost", "reborn"] {
+        let record = wait_stored(&cluster, name, all_closed(1)).await;
+        let end = record.episodes[0].end.clone().unwrap();
+        assert_eq!(
+            (end.cause, end.witnessed),
+            (EndCause::AppDeleted, false),
+            "{name}: {record:#?}"
+        );
+        assert!(
+            end.at.as_second() >= before_start.as_second(),
+            "{name}: when it was found, not a guess"
+        );
+    }
+    let h = history(&app, &cluster, "reborn", "").await;
+    assert_eq!(h["current"], Value::Null);
+    assert_eq!(h["episodes"][0]["endCause"], "appDeleted");
+    assert_eq!(h["episodes"][0]["endWitnessed"], false);
+    // Nothing reported drifting for them any more.
+    for name in ["ghost", "reborn"] {
+        let series = format!(
+            r#"argocd_drift_app_drifting_seconds{{app="{}:{name}""#,
+            cluster.ns("argocd")
+        );
+        eventually(WAIT, || async { !app.metrics().await.contains(&series) })
+            .await
+            .unwrap_or_else(|e| panic!("{series}: {e}"));
+    }
+    let text = app.metrics().await;
+    assert!(
+        metric(&text, r#"argocd_drift_apps_drifting{project=""}"#).unwrap_or(0.0) == 0.0,
+        "{text}"
+    );
 }

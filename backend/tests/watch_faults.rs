@@ -361,3 +361,54 @@ fn edit_in_store(cluster: &TestCluster, name: &str, edit: impl FnOnce(&mut serde
     edit(&mut obj);
     store.replace(obj).unwrap();
 }
+
+#[tokio::test]
+async fn a_turn_found_by_a_relist_after_410_gone_was_not_witnessed() {
+    let (cluster, app) = demo_on_fake().await;
+    let fake = cluster.fake_server().unwrap();
+    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    common::create_app(&cluster, "turns-in-the-gap", "default").await;
+    patch_app_status(
+        &cluster,
+        "argocd",
+        "turns-in-the-gap",
+        json!({"sync": {"status": "Synced", "revision": "r1"}}),
+    )
+    .await;
+    let header = app_header(&cluster, "argocd", "turns-in-the-gap");
+    app.wait_for_status(&header, "default", "/sync/status", json!("Synced"))
+        .await
+        .unwrap();
+
+    // The watch reconnects late (no failure, nothing stale), by when the app has turned and
+    // the history it would resume from is gone: 410, and a relist finds the turn.
+    fake.faults().delay(
+        RequestMatch::any()
+            .verb(Verb::Watch)
+            .resource(APPS)
+            .times(1),
+        Duration::from_millis(1500),
+    );
+    fake.faults().drop_watches();
+    apps.patch(
+        "turns-in-the-gap",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"sync": {"status": "OutOfSync"}}})),
+    )
+    .await
+    .unwrap();
+    fake.faults().compact();
+
+    let h = eventually_some(Duration::from_secs(15), || async {
+        let h = app
+            .get_as("/api/v1/history", &header, "default", &[])
+            .await
+            .json();
+        (h["episodes"].as_array().map_or(0, Vec::len) == 1).then_some(h)
+    })
+    .await
+    .expect("the turn was never recorded");
+    assert_eq!(h["episodes"][0]["startWitnessed"], false, "{h}");
+    let s = app.status(&header, "default").await.json();
+    assert_eq!(s["outOfSync"]["since"], serde_json::Value::Null, "{s}");
+}

@@ -53,6 +53,7 @@ pub fn watch_applications(
             scope,
             metrics: Arc::clone(metrics),
             list_version: Mutex::default(),
+            undecodable: Mutex::default(),
         };
         tasks.spawn(
             client,
@@ -72,6 +73,8 @@ struct AppSink {
     metrics: Arc<Metrics>,
     /// The resourceVersion of the list being handed over: apps missing from it were gone by then.
     list_version: Mutex<String>,
+    /// Apps of the list being taken that cannot be decoded: they exist, so are not gone.
+    undecodable: Mutex<Vec<AppKey>>,
 }
 
 impl Sink for AppSink {
@@ -79,7 +82,17 @@ impl Sink for AppSink {
 
     fn listed(&self, object: DynamicObject) -> Option<(Application, ObjectVersion)> {
         let version = version_of(&object);
-        self.decode(object).map(|app| (app, version))
+        let key = key_of(&object);
+        let app = self.decode(object);
+        if app.is_none()
+            && let Some(key) = key
+        {
+            self.undecodable
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(key);
+        }
+        app.map(|app| (app, version))
     }
 
     fn list_version(&self, resource_version: &str) {
@@ -95,8 +108,14 @@ impl Sink for AppSink {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
+        let undecodable = std::mem::take(
+            &mut *self
+                .undecodable
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         self.index
-            .replace_scope_versions(&self.scope, apps, &list_version, now);
+            .replace_scope_versions(&self.scope, apps, &undecodable, &list_version, now);
         self.metrics.set_applications(self.index.len());
     }
 
@@ -123,15 +142,29 @@ impl Sink for AppSink {
     }
 
     fn stale(&self, why: &str, now: Timestamp) {
+        // A list that failed part way starts again: what it found undecodable is not current.
+        self.forget_undecodable();
         self.index.mark_stale(&self.scope, why.to_string(), now);
     }
 
     fn fresh(&self) {
         self.index.mark_fresh(&self.scope);
     }
+
+    fn relisting(&self) {
+        self.forget_undecodable();
+        self.index.mark_gap(&self.scope);
+    }
 }
 
 impl AppSink {
+    fn forget_undecodable(&self) {
+        self.undecodable
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
     fn decode(&self, obj: DynamicObject) -> Option<Application> {
         decode_application(obj)
             .inspect_err(|error| {

@@ -80,6 +80,9 @@ pub trait Sink: Send + Sync + 'static {
     fn stale(&self, why: &str, now: Timestamp);
     /// The watch is live again.
     fn fresh(&self);
+    /// The watch ended with a gap (410 Gone: events were lost) and a list follows: until it is
+    /// handed over, what the sink holds was not watched without a gap.
+    fn relisting(&self) {}
 }
 
 /// Which objects one watch covers.
@@ -193,6 +196,8 @@ impl<S: Sink> Watch<S> {
                 scope = %self.labels.scope,
                 "resourceVersion expired; listing again"
             );
+            // Events were lost: what the list finds changed while nobody watched.
+            self.sink.relisting();
             if !was_live {
                 // Gone before the watch ever worked: do not relist in a tight loop.
                 tokio::time::sleep(self.backoff.next()).await;
