@@ -118,7 +118,8 @@ struct State {
     pending: HashMap<AppKey, VecDeque<Pending>>,
     /// Their number, all apps together.
     pending_count: usize,
-    /// Labels of apps, from their turns.
+    /// Labels of apps, from their turns: only of apps with a record or something pending (most
+    /// apps never drift; their labels are not kept).
     labels: HashMap<AppKey, (String, String)>,
     /// The first list of records has arrived: before it, nothing is written.
     listed: bool,
@@ -127,6 +128,9 @@ struct State {
     ready: VecDeque<AppKey>,
     queued: HashSet<AppKey>,
     in_flight: HashSet<AppKey>,
+    /// Observations dropped from the front of an app's queue (it was full) while a write
+    /// carrying them was in flight: that write's count of what it stored is that much too high.
+    dropped_in_flight: HashMap<AppKey, usize>,
     delayed: BinaryHeap<Reverse<(Instant, AppKey)>>,
     retry_at: HashMap<AppKey, Instant>,
     failures: HashMap<AppKey, (u32, String)>,
@@ -184,6 +188,7 @@ impl History {
         let mut state = self.lock();
         state.labels.insert(app.clone(), (project, destination));
         state.push(&app, Pending::Observed(Box::new(observation), uid));
+        state.drop_labels_if_unused(&app);
         self.after_push(state);
     }
 
@@ -340,6 +345,7 @@ impl History {
         };
         let mut state = self.lock();
         state.in_flight.remove(&app);
+        state.dropped_in_flight.remove(&app);
         match result {
             Ok(()) => {
                 state.failures.remove(&app);
@@ -381,8 +387,9 @@ impl History {
     /// done, and what they did is counted.
     fn done(&self, app: &AppKey, plan: Plan, stored: Option<Stored>) {
         let mut state = self.lock();
+        let dropped = state.dropped_in_flight.remove(app).unwrap_or(0);
         if let Some(queue) = state.pending.get_mut(app) {
-            let done = plan.applied.min(queue.len());
+            let done = plan.applied.saturating_sub(dropped).min(queue.len());
             queue.drain(..done);
             if queue.is_empty() {
                 state.pending.remove(app);
@@ -404,6 +411,7 @@ impl History {
             .labels
             .get(app)
             .map_or_else(String::new, |(p, _)| p.clone());
+        state.drop_labels_if_unused(app);
         drop(state);
         if matches!(plan.write, Write::Nothing) {
             return;
@@ -657,6 +665,9 @@ impl State {
         if queue.len() >= MAX_PENDING_PER_APP {
             queue.pop_front();
             self.pending_count -= 1;
+            if self.in_flight.contains(app) {
+                *self.dropped_in_flight.entry(app.clone()).or_default() += 1;
+            }
             tracing::warn!(app = %app, "too many drift observations waiting to be stored; dropping the oldest");
         }
         queue.push_back(item);
@@ -784,6 +795,8 @@ impl State {
 
     /// What to write for `app` now, from the held record and its pending observations.
     fn plan(&mut self, app: &AppKey, settings: &Settings, now: Timestamp) -> Option<Plan> {
+        // The plan carries the queue as it is now: drops before it are not this write's.
+        self.dropped_in_flight.remove(app);
         let queue = self.pending.get(app)?;
         if self.invalid.contains_key(&object_name(app)) {
             // Reported when it was read; wait until it is fixed or deleted.
@@ -932,6 +945,7 @@ impl State {
         if let Some(app) = self.names.remove(name) {
             self.stored.remove(&app);
             self.unblock(&app);
+            self.drop_labels_if_unused(&app);
         } else {
             // An invalid object's app is known only by the name rule; unblock whichever it was.
             let blocked: Vec<AppKey> = self
@@ -943,6 +957,13 @@ impl State {
             for app in blocked {
                 self.unblock(&app);
             }
+        }
+    }
+
+    /// Forgets an app's labels once it has no record and nothing pending.
+    fn drop_labels_if_unused(&mut self, app: &AppKey) {
+        if !self.stored.contains_key(app) && !self.pending.contains_key(app) {
+            self.labels.remove(app);
         }
     }
 
@@ -1165,6 +1186,54 @@ mod tests {
         sink.list_page(vec![], t(1));
         sink.list_end(t(1));
         assert_eq!(h.current(&AppKey::new("argocd", "a")), Some(None), "gone");
+    }
+
+    #[test]
+    fn an_observation_queued_while_a_full_queue_is_written_is_not_lost() {
+        let h = history();
+        h.sink().replace(vec![], t(0));
+        let app = AppKey::new("argocd", "a");
+        for v in 1..=MAX_PENDING_PER_APP as u64 {
+            h.turn(turn(v, drifting(v)));
+        }
+        let mut state = h.lock();
+        let ready = state.next_ready(Instant::now()).unwrap();
+        let plan = state.plan(&ready, &h.shared.settings, t(0)).unwrap();
+        assert_eq!(plan.applied, MAX_PENDING_PER_APP);
+        drop(state);
+        // While that write is in flight, one more: the full queue drops its oldest.
+        h.turn(turn(5000, drifting(5000)));
+        h.done(&app, plan, None);
+        let state = h.lock();
+        let left = state.pending.get(&app).map_or(0, VecDeque::len);
+        assert_eq!(
+            left, 1,
+            "the observation made after the write began is still pending"
+        );
+        assert_eq!(state.pending_count, 1);
+    }
+
+    #[test]
+    fn labels_are_kept_only_for_apps_with_something_to_record() {
+        let h = history();
+        h.sink().replace(vec![], t(0));
+        let in_sync = Change::InSync {
+            state: AppState::default(),
+        };
+        // An app seen Synced that never drifted: nothing kept.
+        h.turn(turn(3, in_sync));
+        assert!(h.lock().labels.is_empty());
+        // A drifting one: kept while its observation waits.
+        h.turn(turn(4, drifting(4)));
+        assert_eq!(h.lock().labels.len(), 1);
+        // Its record deleted (by retention, or by hand) with nothing pending: forgotten.
+        let app = AppKey::new("argocd", "a");
+        let mut state = h.lock();
+        state.pending.remove(&app);
+        state.pending_count = 0;
+        state.hold(stored(&Record::default(), "9"), &h.shared.metrics);
+        state.forget(&object_name(&app));
+        assert!(state.labels.is_empty());
     }
 
     #[test]
