@@ -455,6 +455,12 @@ impl Record {
                 }
                 return Outcome::Revised;
             }
+            if obs.witnessed == e.start.witnessed && !e.start.inferred && obs.at < e.start.at {
+                // The same turn seen alike by several replicas, each by its own clock: the
+                // earliest time, whichever replica writes first.
+                e.start.at = obs.at;
+                return Outcome::Revised;
+            }
             return Outcome::Unchanged;
         }
         let at = self
@@ -1088,6 +1094,30 @@ mod tests {
         let e = &one.episodes[0];
         assert_eq!((e.id.as_str(), e.start.witnessed), ("u-10", true));
         assert_eq!(e.end.as_ref().map(|e| e.version.as_str()), Some("30"));
+    }
+
+    #[test]
+    fn replicas_that_saw_the_same_start_agree_on_its_time_in_any_order() {
+        for witnessed in [true, false] {
+            let record = |times: [i64; 2]| {
+                let mut r = Record::default();
+                for at in times {
+                    r.apply(&obs(4, at, witnessed, drifting(4)));
+                }
+                r
+            };
+            let (a, b) = (record([40, 43]), record([43, 40]));
+            assert_eq!(a, b, "the order of arrival does not matter");
+            assert_eq!(a.episodes[0].start.at, t(40));
+            assert_eq!(a.episodes.len(), 1);
+        }
+        // A witnessed start still replaces a sighting, whatever its time.
+        let mut r = Record::default();
+        r.apply(&obs(4, 40, false, drifting(4)));
+        r.apply(&obs(4, 45, true, drifting(4)));
+        let start = &r.episodes[0].start;
+        assert_eq!((start.at, start.witnessed), (t(45), true));
+        assert_eq!(r.apply(&obs(4, 30, false, drifting(4))), Outcome::Unchanged);
     }
 
     #[test]
