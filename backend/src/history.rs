@@ -873,25 +873,13 @@ impl State {
         }
         match model::from_object(object) {
             Ok((app, record)) => {
-                if let Some(Held {
-                    resource_version: held,
-                    ..
-                }) = self.stored.get(&app)
-                    && version_cmp(&resource_version, held) == Ordering::Less
-                {
+                if self.holds_newer(&app, &resource_version) {
                     return; // an older event than a write this replica already holds
                 }
                 if self.invalid.remove(&name).is_some() {
                     tracing::info!(%name, "drift history is readable again");
                 }
-                self.names.insert(name, app.clone());
-                self.stored.insert(
-                    app.clone(),
-                    Held {
-                        resource_version,
-                        record,
-                    },
-                );
+                self.keep(&app, name, resource_version, record);
                 self.unblock(&app);
             }
             Err(InvalidRecord(why)) => {
@@ -920,15 +908,22 @@ impl State {
         resource_version: String,
         record: Record,
     ) {
-        if let Some(Held {
-            resource_version: held,
-            ..
-        }) = self.stored.get(app)
-            && version_cmp(&resource_version, held) == Ordering::Less
-        {
+        if self.holds_newer(app, &resource_version) {
             return;
         }
         self.invalid.remove(&name);
+        self.keep(app, name, resource_version, record);
+    }
+
+    /// Whether what is held for `app` is newer than `resource_version`.
+    fn holds_newer(&self, app: &AppKey, resource_version: &str) -> bool {
+        self.stored.get(app).is_some_and(|held| {
+            version_cmp(resource_version, &held.resource_version) == Ordering::Less
+        })
+    }
+
+    /// Holds `record` as object `name` at `resource_version`.
+    fn keep(&mut self, app: &AppKey, name: String, resource_version: String, record: Record) {
         self.names.insert(name, app.clone());
         self.stored.insert(
             app.clone(),
