@@ -22,6 +22,9 @@ use std::time::Duration;
 
 /// How long one request to argocd-server may take (a refresh waits for the controller).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long one refresh is waited for before it is asked again (a refresh takes 1–4 s here; one
+/// was seen never to answer, the controller having missed the request).
+const REFRESH_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a sync or a settle may take before the scenario fails.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -199,10 +202,20 @@ impl ArgoCd {
     }
 
     async fn api(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        self.api_within(REQUEST_TIMEOUT, method, path, body).await
+    }
+
+    async fn api_within(
+        &self,
+        timeout: Duration,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let auth = format!("Bearer {}", self.token);
         let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
         let r = tokio::time::timeout(
-            REQUEST_TIMEOUT,
+            timeout,
             send(
                 self.addr,
                 method.clone(),
@@ -215,7 +228,7 @@ impl ArgoCd {
             ),
         )
         .await
-        .with_context(|| format!("{method} {path}: no answer in {REQUEST_TIMEOUT:?}"))??;
+        .with_context(|| format!("{method} {path}: no answer in {timeout:?}"))??;
         if r.status != 200 {
             bail!(
                 "{method} {path}: HTTP {}: {}",
@@ -250,14 +263,24 @@ impl ArgoCd {
     }
 
     /// `GET /api/v1/applications/{name}?refresh=normal`: the UI's Refresh. Answers once the
-    /// controller has compared the app again (resolving the Git revision afresh).
+    /// controller has compared the app again (resolving the Git revision afresh). Asked again,
+    /// as a person clicks Refresh again, when one attempt gets no answer.
     pub async fn refresh(&self, name: &str) -> anyhow::Result<Value> {
-        self.api(
-            Method::GET,
-            &format!("/api/v1/applications/{name}?refresh=normal"),
-            None,
-        )
-        .await
+        let path = format!("/api/v1/applications/{name}?refresh=normal");
+        let attempts = REQUEST_TIMEOUT.as_secs() / REFRESH_ATTEMPT_TIMEOUT.as_secs();
+        let mut attempt = 1;
+        loop {
+            match self
+                .api_within(REFRESH_ATTEMPT_TIMEOUT, Method::GET, &path, None)
+                .await
+            {
+                Err(e) if attempt < attempts && e.to_string().contains("no answer") => {
+                    eprintln!("{name}: refresh attempt {attempt} got no answer; asking again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// `GET /api/v1/applications/{name}/managed-resources`: Argo CD's per-resource diff.
