@@ -75,9 +75,10 @@ ui-types: ## Regenerate ui/src/generated/ from the Rust API types (then commit i
 	UPDATE_TS_TYPES=1 $(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
 
 .PHONY: test-ui
-test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current, tsc, unit tests, bundle + tarball, browser tests on React 16 and 19
+test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current, tsc, ESLint (hooks rules), unit tests, bundle + tarball, browser tests on React 16 and 19
 	$(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
 	cd ui && npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p tsconfig.test.json
+	cd ui && npm run -s lint
 	cd ui && npm run -s test:unit
 	$(MAKE) --no-print-directory ui
 	cd ui && npm run -s test:e2e

@@ -27,13 +27,16 @@ const CSS = `
 .drift-ext__res:first-child{border-top:0}
 .drift-ext__res-head{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:center;padding:8px 4px;cursor:pointer;background:none;border:0;color:inherit;width:100%;text-align:left;font:inherit}
 .drift-ext__res-head:hover{background:rgba(128,128,128,.08)}
-.drift-ext__res-title{font-weight:600;min-width:12em;flex:1 1 16em;overflow-wrap:anywhere}
+.drift-ext__res-title{font-weight:600;min-width:12em;flex:1 1 16em}
+.drift-ext__res-name{font-weight:400}
 .drift-ext__res-body{padding:4px 4px 12px 22px}
 .drift-ext__scroll{overflow-x:auto;max-width:100%}
 .drift-ext table.drift-ext__table{border-collapse:collapse;width:100%;font-size:12px}
 .drift-ext__table th{text-align:left;font-weight:600;font-size:11px;text-transform:uppercase;opacity:.7;padding:4px 8px;border-bottom:1px solid rgba(128,128,128,.3);white-space:nowrap}
-.drift-ext__table td{padding:5px 8px;border-bottom:1px solid rgba(128,128,128,.15);vertical-align:top;overflow-wrap:anywhere}
-.drift-ext__code{font-family:monospace;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.drift-ext__table td{padding:5px 8px;border-bottom:1px solid rgba(128,128,128,.15);vertical-align:top}
+.drift-ext__nb{white-space:nowrap}
+.drift-ext__raw{overflow-wrap:anywhere}
+.drift-ext__code{font-family:monospace;font-size:12px}
 .drift-ext__diff{font-family:monospace;font-size:12px;white-space:pre;overflow:auto;max-height:420px;border:1px solid rgba(128,128,128,.25);border-radius:3px;padding:6px 0;margin:6px 0}
 .drift-ext__diff>div{padding:0 8px;min-width:max-content}
 .drift-ext__diff .add{background:rgba(24,190,148,.18)}
@@ -45,10 +48,16 @@ const CSS = `
 .drift-ext__timeline svg{display:block;width:100%;height:auto}
 .drift-ext__legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:12px;margin-top:4px}
 .drift-ext__legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
-.drift-ext__panel{cursor:pointer;min-width:120px}
-.drift-ext__panel-title{font-size:11px;text-transform:uppercase;letter-spacing:.03em;opacity:.7;margin-bottom:2px}
-.drift-ext__panel-value{font-size:15px;font-weight:600;display:flex;gap:6px;align-items:center;white-space:nowrap}
-.drift-ext__panel-sub{font-size:12px;opacity:.8;white-space:nowrap}
+.drift-ext__panel{cursor:pointer}
+.drift-ext__panel-title{cursor:pointer;margin:0}
+.drift-ext__panel-value{white-space:nowrap}
+.drift-ext__help{cursor:help;opacity:.75;font-weight:400;font-size:12px}
+.drift-ext__link{background:none;border:0;padding:0;color:#0dadea;cursor:pointer;font:inherit;text-decoration:underline}
+.drift-ext__flyout-head{display:flex;flex-wrap:wrap;gap:4px 14px;align-items:baseline;padding-right:56px;margin-bottom:10px}
+.drift-ext__ticks{position:relative;height:16px;font-size:11px;margin:2px 0 4px}
+.drift-ext__ticks>span{position:absolute;transform:translateX(-50%);white-space:nowrap}
+.drift-ext__ticks>span:first-child{transform:none}
+.drift-ext__ticks>span:last-child{transform:translateX(-100%)}
 @media (max-width:720px){
  .drift-ext__table thead{display:none}
  .drift-ext__table tr{display:block;border-bottom:1px solid rgba(128,128,128,.3);padding:4px 0}
