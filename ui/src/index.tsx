@@ -9,6 +9,7 @@ import { diagnose } from "./diagnose";
 import { DiagnosisView, ErrorBoundary, Icon } from "./components/common";
 import { DriftTab, TabProps } from "./components/DriftTab";
 import { PanelShell, StatusPanelFlyout, StatusPanelItem } from "./components/StatusPanel";
+import { pollStore } from "./poll";
 import { injectStyle } from "./style";
 import { noteOwnRegistration, TAB_TITLE, watchRegistrations } from "./tabLink";
 
@@ -34,9 +35,14 @@ declare global {
   }
 }
 
-/** `inner` inside an error boundary whose fallback is `fallback` (with the props and a retry). */
+/**
+ * `inner` inside an error boundary whose fallback is `fallback`, with the props and a retry:
+ * the data that failed to render is asked for again before the component is tried again.
+ */
 function guarded<P extends { application?: unknown }>(inner: Component<P>, fallback: (props: P, error: unknown, retry: () => void) => React.ReactNode): Component<P> {
-  const Guarded = (props: P) => <ErrorBoundary fallback={(error, retry) => fallback(props, error, retry)}>{React.createElement(inner, props)}</ErrorBoundary>;
+  const Guarded = (props: P) => (
+    <ErrorBoundary fallback={(error, reset) => fallback(props, error, () => void pollStore.refreshAll().then(reset))}>{React.createElement(inner, props)}</ErrorBoundary>
+  );
   return Guarded;
 }
 
@@ -52,11 +58,18 @@ const flyoutFallback = (props: FlyoutProps, error: unknown, retry: () => void) =
   </div>
 );
 
-/** In the status panel the fallback stays one item wide; the flyout holds the diagnosis. */
-const panelFallback = (props: PanelProps, error: unknown) => (
-  <PanelShell title={`Drift failed: ${diagnose(error, appRefOf(props.application)).title}. Click for the diagnosis.`} openFlyout={props.openFlyout}>
-    <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge" style={{ color: "#e96d76" }}>
-      <Icon name="fa fa-exclamation-triangle" />
+/** In the status panel the fallback stays one item wide; a click retries it and opens the flyout. */
+const panelFallback = (props: PanelProps, error: unknown, retry: () => void) => (
+  <PanelShell
+    title={`Drift failed: ${diagnose(error, appRefOf(props.application)).title}. Click for the diagnosis.`}
+    value="Error"
+    openFlyout={() => {
+      retry();
+      props.openFlyout?.();
+    }}
+  >
+    <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge">
+      <Icon name="fa fa-exclamation-triangle" color="#e96d76" />
       &nbsp;<span data-testid="panel-count">Error</span>
     </div>
   </PanelShell>

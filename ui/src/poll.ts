@@ -96,9 +96,9 @@ export class Poller<T> {
     void this.run();
   }
 
-  /** Call now (a "Retry" or "Refresh" click), abandoning the scheduled call. */
-  refresh(): void {
-    void this.run();
+  /** Call now (a "Retry" or "Refresh" click), abandoning the scheduled call; settles with the call. */
+  refresh(): Promise<void> {
+    return this.run();
   }
 
   stop(): void {
@@ -182,6 +182,11 @@ export class PollStore {
     return this.entries.size;
   }
 
+  /** Ask every poller for a fresh answer now; settles when all have answered (or failed). */
+  refreshAll(): Promise<void> {
+    return Promise.all([...this.entries.values()].map((e) => e.poller.refresh())).then(() => undefined);
+  }
+
   /**
    * Start showing `key`. Every subscriber's fetcher asks the same thing (the key says what); the
    * call is made with any current subscriber's.
@@ -191,7 +196,7 @@ export class PollStore {
     fetcher: Fetcher<T>,
     backoff: Backoff,
     onChange: (s: PollState<T>) => void,
-  ): { state: PollState<T>; unsubscribe: () => void; refresh: () => void } {
+  ): { state: PollState<T>; unsubscribe: () => void; refresh: () => Promise<void> } {
     let entry = this.entries.get(key) as Shared<T> | undefined;
     const sub: Subscriber<T> = { fetcher, backoff, onChange };
     if (!entry) {
@@ -216,7 +221,7 @@ export class PollStore {
       entry.poller.setBackoff(fastest(entry.subscribers));
       const s = entry.poller.current;
       const stale = s.updatedAt === null || this.clock.now() - s.updatedAt >= backoff.intervalMs;
-      if (stale && !s.loading) entry.poller.refresh();
+      if (stale && !s.loading) void entry.poller.refresh();
     }
     const shared = entry;
     return {
@@ -260,12 +265,13 @@ export function usePoll<T>(
   const fetcherRef = React.useRef(fetcher);
   fetcherRef.current = fetcher;
   const refreshRef = React.useRef<() => void>(() => undefined);
+  // (The hook's refresh is fire-and-forget: a click does not wait.)
   const { intervalMs, maxMs } = backoff;
   React.useEffect(() => {
     if (!enabled) return undefined;
     const sub = store.subscribe<T>(key, (signal) => fetcherRef.current(signal), { intervalMs, maxMs }, setState);
     setState(sub.state);
-    refreshRef.current = sub.refresh;
+    refreshRef.current = () => void sub.refresh();
     return () => {
       refreshRef.current = () => undefined;
       sub.unsubscribe();

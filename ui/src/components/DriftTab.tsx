@@ -46,7 +46,7 @@ export function DriftTab(props: TabProps) {
 }
 
 const RESOURCES_HELP =
-  "Most recent change first. By default: the resources Argo CD reports OutOfSync, those argocd-drift could not inspect, and those with fields added outside Git. A field manager is the tool that wrote a field (kubectl-edit, a controller), not a person.";
+  "Most recent change first: what Argo CD reports OutOfSync, what could not be inspected, and fields added outside Git. A field manager is the tool that wrote a field (kubectl-edit, a controller), not a person.";
 
 export function DriftView(props: { app: AppRef }) {
   const { app } = props;
@@ -127,7 +127,7 @@ export function DriftView(props: { app: AppRef }) {
       <section className="drift-ext__box" data-testid="history-section" aria-label="Drift over time">
         <h4>
           <Icon name="fa fa-history" /> Drift over time
-          <HelpTip text="Each bar is an episode: from the moment argocd-drift saw the app turn OutOfSync to its return to Synced, coloured by how it ended. Recorded in the cluster (a DriftHistory object per app), so it survives restarts." />
+          <HelpTip text="Each bar is an episode, from the app turning OutOfSync to its return to Synced, coloured by how it ended. Kept in the cluster (a DriftHistory per app)." />
         </h4>
         <Section state={history} app={app} what="the history" onRetry={refreshHistory}>
           {(h) => <Timeline history={h} />}
@@ -138,7 +138,7 @@ export function DriftView(props: { app: AppRef }) {
         <h4>
           <Icon name="fa fa-server" /> External reports
           {reports.data && reports.data.summary.count > 0 && <span className="drift-ext__badge">{reports.data.summary.count}</span>}
-          <HelpTip text="Drift checked outside Kubernetes (servers, files) by reporters that send their results to argocd-drift. A report belongs to this app when it names it, or when the app's argocd-drift.io/report-repos annotation lists its repo." />
+          <HelpTip text="Drift checked outside Kubernetes (servers, files) by reporters. A report belongs to this app if it names it or the app's argocd-drift.io/report-repos annotation lists its repo." />
         </h4>
         <Section state={reports} app={app} what="the reports" onRetry={refreshReports}>
           {(r) => <Reports reports={r} />}

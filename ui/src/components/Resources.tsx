@@ -129,7 +129,7 @@ function ResourceBody(props: { app: AppRef; resource: ResourceDrift }) {
       {r.additions.length > 0 && (
         <div style={{ marginTop: 8 }} data-testid="additions">
           <b>Added outside Git</b>{" "}
-          <HelpTip text="Fields that a person's tool or another controller added and Git does not have. Argo CD does not count them as drift (they survive a sync); listed so they are not a surprise." />
+          <HelpTip text="Fields a person's tool or a controller added that Git does not have: not drift for Argo CD (a sync keeps them)." />
           <ul style={{ margin: "4px 0", paddingLeft: 18 }}>
             {r.additions.map((a) => (
               <li key={a.pointer} data-testid="addition">
@@ -247,7 +247,7 @@ function ValueCell(props: { label: string; v: JsonValue | null; masked: boolean;
 }
 
 const MANAGER_HELP =
-  "The tool that wrote the live value (kubectl-edit, a controller, a policy engine), from the object's managedFields — never a person. Its time is that manager's last write to the object: managedFields keeps one time per manager, not per field. Hover a manager for its kind and operation.";
+  "The tool that wrote the live value (kubectl-edit, a controller), from managedFields — not a person; its time is that manager's last write to the object (one time per manager, not per field). Hover it for more.";
 
 /** Each drifted field: path, desired, live, and the field manager that owns the live value. */
 export function FieldTable(props: { fields: Array<FieldDrift>; masked: boolean }) {

@@ -19,8 +19,11 @@ function useOverview(app: AppRef) {
   return { status, drift, refresh: () => (refreshStatus(), refreshDrift()) };
 }
 
-/** Argo CD's status-panel title style (12 px, semi-bold, its gray), as its own items have it. */
-const TITLE_STYLE: React.CSSProperties = { display: "flex", alignItems: "flex-start", fontSize: 12, fontWeight: 600, color: "#6d7f8b", minHeight: 18 };
+/**
+ * Argo CD's status-panel title style (12 px, semi-bold), as its own items have it; the colour is
+ * the theme's text dimmed rather than Argo CD's fixed gray, which is below 4.5:1 on both themes.
+ */
+const TITLE_STYLE: React.CSSProperties = { display: "flex", alignItems: "flex-start", fontSize: 12, fontWeight: 600, opacity: 0.8, minHeight: 18 };
 
 /**
  * The status-panel item: one short line (`2 · 2 h`: resources changed live, for how long),
@@ -41,15 +44,15 @@ function PanelItem(props: { app: AppRef; openFlyout?: () => void }) {
   const summary = err ? null : panelSummary(status.data, drift.data, now);
   const tooltip = err ? `Drift unavailable: ${diagnose(err, props.app).title}. Click for the diagnosis.` : (summary?.tooltip ?? "");
   return (
-    <PanelShell title={tooltip} openFlyout={props.openFlyout}>
+    <PanelShell title={tooltip} value={err ? "Error" : (summary?.value ?? "")} openFlyout={props.openFlyout}>
       {err ? (
-        <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge" style={{ color: "#e96d76" }} title={err instanceof ApiError ? err.message : undefined}>
-          <Icon name="fa fa-exclamation-triangle" />
+        <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge" title={err instanceof ApiError ? err.message : undefined}>
+          <Icon name="fa fa-exclamation-triangle" color="#e96d76" />
           &nbsp;<span data-testid="panel-count">Error</span>
         </div>
       ) : (
-        <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge" style={{ color: STATE_COLOR[state] }}>
-          <Icon name={state === "inSync" ? "fa fa-check-circle" : "fa fa-code-branch"} />
+        <div className="application-status-panel__item-value drift-ext__panel-value" data-testid="panel-badge">
+          <Icon name={state === "inSync" ? "fa fa-check-circle" : "fa fa-code-branch"} color={STATE_COLOR[state]} />
           &nbsp;<span data-testid="panel-count">{summary?.value}</span>
         </div>
       )}
@@ -58,14 +61,14 @@ function PanelItem(props: { app: AppRef; openFlyout?: () => void }) {
 }
 
 /** The item's frame: Argo CD's classes and title style, clickable to the flyout. */
-export function PanelShell(props: { title: string; openFlyout?: () => void; children: React.ReactNode }) {
+export function PanelShell(props: { title: string; value: string; openFlyout?: () => void; children: React.ReactNode }) {
   return (
     <div
       className="application-status-panel__item drift-ext__panel"
       data-testid="drift-panel"
       role="button"
       tabIndex={0}
-      aria-label={`Drift: ${props.title}`}
+      aria-label={`Drift ${props.value}: ${props.title}`}
       onClick={() => props.openFlyout?.()}
       onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && props.openFlyout?.()}
       title={props.title}
@@ -73,7 +76,7 @@ export function PanelShell(props: { title: string; openFlyout?: () => void; chil
       <label style={TITLE_STYLE} className="drift-ext__panel-title" data-testid="panel-title">
         DRIFT
         <span style={{ marginLeft: 5 }}>
-          <HelpTip text="What changed in the cluster since Argo CD's last sync, by which tool, and for how long: resources changed live · time drifting. Click for the worst fields." focusable={false} />
+          <HelpTip text="Resources changed in the cluster since the last sync · for how long. Click for the worst fields." focusable={false} />
         </span>
       </label>
       {props.children}
@@ -124,7 +127,7 @@ function Flyout(props: { app: AppRef }) {
       {drift.data && (
         <section className="drift-ext__box" aria-label="Worst fields">
           <h4>
-            Worst fields <HelpTip text="Fields a person's tool (kubectl edit, set, apply…) wrote come first, then other tools', latest first. A field manager is the tool that wrote the field, not a person." />
+            Worst fields <HelpTip text="Fields a person's tool (kubectl edit, set…) wrote first, then other tools', latest first." />
           </h4>
           {worst.length === 0 ? (
             <div className="drift-ext__muted">No drifted fields.</div>
@@ -148,20 +151,24 @@ function Flyout(props: { app: AppRef }) {
                       <span className="drift-ext__chip" title={`field manager ${field.attribution.manager}: ${MANAGER_CLASS_LABEL[field.attribution.managerClass]}`}>
                         {field.attribution.manager}
                       </span>
-                       · {ago(field.attribution.time, now)}
+                       {" · "}
+                      {ago(field.attribution.time, now)}
                     </span>
                   )}
                 </li>
               ))}
             </ul>
           )}
-          <div className="drift-ext__muted" style={{ marginTop: 8 }}>
-            {(Object.entries(drift.data.summary.byCause) as Array<[Cause, number]>)
-              .filter(([c, n]) => n > 0 && c !== "none")
-              .map(([c, n]) => `${n} ${CAUSE_LABEL[c]}`)
-              .join(" · ") || "nothing drifted"}
-            {" — "}
-            <TabLink app={app}>every field and its diff in the Drift tab</TabLink> ({plural(drift.data.summary.fieldsDrifted, "field")}).
+          <div style={{ marginTop: 8 }}>
+            <span className="drift-ext__muted">
+              {(Object.entries(drift.data.summary.byCause) as Array<[Cause, number]>)
+                .filter(([c, n]) => n > 0 && c !== "none")
+                .map(([c, n]) => `${n} ${CAUSE_LABEL[c]}`)
+                .join(" · ") || "nothing drifted"}
+              {" — "}
+            </span>
+            <TabLink app={app}>every field and its diff in the Drift tab</TabLink>
+            <span className="drift-ext__muted"> ({plural(drift.data.summary.fieldsDrifted, "field")})</span>
           </div>
         </section>
       )}

@@ -39,22 +39,21 @@ function Counts(props: { drift: DriftReport; onShowAll?: () => void }) {
   if (s.additions > 0) parts.push(<span data-testid="additions-count">{plural(s.additions, "addition")} outside Git</span>);
   if (s.ignoredDifferences > 0) parts.push(`${s.ignoredDifferences} ignored`);
   return (
-    <span className="drift-ext__muted" style={{ fontWeight: 400 }} data-testid="drift-counts">
-      {parts.map((p, i) => (
-        <React.Fragment key={i}>
-          {i > 0 && " · "}
-          {p}
-        </React.Fragment>
-      ))}
+    <>
+      <span className="drift-ext__muted" style={{ fontWeight: 400 }} data-testid="drift-counts">
+        {parts.map((p, i) => (
+          <React.Fragment key={i}>
+            {i > 0 && " · "}
+            {p}
+          </React.Fragment>
+        ))}
+      </span>
       {props.onShowAll && !s.all && (
-        <>
-          {" · "}
-          <button className="drift-ext__link" onClick={props.onShowAll} data-testid="check-all">
-            check every resource
-          </button>
-        </>
+        <button className="drift-ext__link" style={{ fontWeight: 400 }} onClick={props.onShowAll} data-testid="check-all">
+          check every resource
+        </button>
       )}
-    </span>
+    </>
   );
 }
 
