@@ -71,6 +71,7 @@ ${P}ticks>span:last-child{transform:translateX(-100%)}
  ${P}table td{display:block;border:0;padding:2px 4px}
  ${P}table td[data-label]::before{content:attr(data-label) ": ";font-weight:600;opacity:.82}
  ${P}res-body{padding-left:4px}
+ ${P}ticks>span:nth-child(even):not(:last-child){display:none}
 }
 `;
 
