@@ -74,10 +74,20 @@ ui: ui/node_modules/.package-lock.json ## Build the UI bundle and its argocd-ext
 ui-types: ## Regenerate ui/src/generated/ from the Rust API types (then commit it)
 	UPDATE_TS_TYPES=1 $(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
 
+.PHONY: ui-screenshots
+ui-screenshots: ## Copy the README's screenshots from the browser tests' output (ui/test-output/, after make test-ui)
+	cp ui/test-output/react19-tab.png docs/screenshots/tab.png
+	cp ui/test-output/react19-status-panel-1280.png docs/screenshots/status-panel-1280.png
+	cp ui/test-output/react19-flyout.png docs/screenshots/flyout.png
+	cp ui/test-output/react19-git-ahead.png docs/screenshots/git-ahead.png
+	cp ui/test-output/react19-diagnosis-backend-down.png docs/screenshots/diagnosis-backend-down.png
+	cp ui/test-output/react19-dark-narrow-top.png docs/screenshots/dark-narrow.png
+
 .PHONY: test-ui
-test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current, tsc, unit tests, bundle + tarball, browser tests on React 16 and 19
+test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current, tsc, ESLint (hooks rules), unit tests, bundle + tarball, browser tests on React 16 and 19
 	$(CARGO) test -p argocd-drift-core --features ts --test typescript --locked
 	cd ui && npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p tsconfig.test.json
+	cd ui && npm run -s lint
 	cd ui && npm run -s test:unit
 	$(MAKE) --no-print-directory ui
 	cd ui && npm run -s test:e2e

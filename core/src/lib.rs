@@ -5,6 +5,7 @@
 //! it returns. That the crate depends on none of kube, tokio or hyper is checked by the compiler:
 //! they are not in its `Cargo.toml`.
 
+pub mod api;
 pub mod app;
 pub mod drift;
 pub mod history;

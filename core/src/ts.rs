@@ -9,6 +9,7 @@
 //! `number` (no count or age the API serves comes near 2^53), `jiff::Timestamp` is an RFC 3339
 //! `string`, `serde_json::Value` is `JsonValue`.
 
+use crate::api::{ErrorBody, ResourceQuery};
 use crate::drift::view::{DriftReport, ResourceDetail};
 use crate::history::view::HistoryView;
 use crate::reports::view::AppReportsView;
@@ -67,7 +68,7 @@ type Roots = fn(&Config, &mut Vec<Decl>);
 /// The generated files, in a stable order, with stable contents.
 pub fn files() -> Vec<File> {
     let cfg = Config::new().with_large_int("number");
-    let groups: [(&str, &str, Roots); 4] = [
+    let groups: [(&str, &str, Roots); 5] = [
         ("status.ts", "GET /api/v1/status", |cfg, out| {
             reach::<StatusView>(cfg, out)
         }),
@@ -77,6 +78,7 @@ pub fn files() -> Vec<File> {
             |cfg, out| {
                 reach::<DriftReport>(cfg, out);
                 reach::<ResourceDetail>(cfg, out);
+                reach::<ResourceQuery>(cfg, out);
             },
         ),
         ("reports.ts", "GET /api/v1/reports", |cfg, out| {
@@ -84,6 +86,9 @@ pub fn files() -> Vec<File> {
         }),
         ("history.ts", "GET /api/v1/history", |cfg, out| {
             reach::<HistoryView>(cfg, out)
+        }),
+        ("errors.ts", "every route's error answer", |cfg, out| {
+            reach::<ErrorBody>(cfg, out)
         }),
     ];
     // Which file declares each type: the first group that reaches it.

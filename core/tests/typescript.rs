@@ -58,6 +58,10 @@ fn every_generated_file_declares_its_route_roots() {
     assert!(find("status.ts").contains("export type StatusView = "));
     assert!(find("drift.ts").contains("export type DriftReport = "));
     assert!(find("drift.ts").contains("export type ResourceDetail = "));
+    assert!(find("drift.ts").contains("export type ResourceQuery = "));
+    // The error codes the tab branches on are a closed union, not `string`.
+    assert!(find("errors.ts").contains("export type ErrorCode = \"MISSING_CREDENTIALS\" | "));
+    assert!(find("errors.ts").contains("code: ErrorCode"));
     // Counts and ages are plain numbers, not bigint.
     assert!(!files.iter().any(|f| f.contents.contains("bigint")));
 }

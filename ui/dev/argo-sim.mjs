@@ -60,6 +60,11 @@ const config = {
   user: { name: "demo@example.com", id: "demo", groups: ["demo-team"] },
   /** Argo CD's control-plane namespace (Argocd-Namespace). */
   namespace: "argocd",
+  /**
+   * Other extensions' code served with ours (tests): `{position: "before" | "after", source}`,
+   * as another installed extension's file sorts before or after this one's.
+   */
+  extraExtensions: [],
 };
 
 // === the cluster: read Applications with the kubeconfig's server, CA and token ===
@@ -129,7 +134,7 @@ function hostPage(req, res) {
   const react = url.searchParams.get("react") === "16" ? "16" : "19";
   const theme = url.searchParams.get("theme") === "dark" ? "dark" : "light";
   const html = `<!doctype html>
-<html>
+<html lang="en">
 <head>
 <meta charset="utf-8">
 <base href="${root}">
@@ -158,7 +163,9 @@ function extensionsJs(res) {
     }
   };
   walk(extensionsDir);
-  const body = files.map((f) => `try {\n${readFileSync(f, "utf8")}\n} catch (e) { console.error("extension ${f.slice(extensionsDir.length + 1)} failed", e); }`).join("\n");
+  const guard = (name, code) => `try {\n${code}\n} catch (e) { console.error("extension ${name} failed", e); }`;
+  const extra = (position) => config.extraExtensions.filter((x) => x.position === position).map((x, i) => guard(`extra-${position}-${i}`, x.source));
+  const body = [...extra("before"), ...files.map((f) => guard(f.slice(extensionsDir.length + 1), readFileSync(f, "utf8"))), ...extra("after")].join("\n");
   send(res, 200, body, "text/javascript");
 }
 

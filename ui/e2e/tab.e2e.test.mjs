@@ -81,7 +81,8 @@ async function sim(patch) {
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  const [api, service, kube, uiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  // Every port free (a second demo or another engineer's on the machine must not collide).
+  const [api, service, reports, kube, uiPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   demo = spawn("scripts/demo.sh", [], {
     cwd: repo,
     env: {
@@ -89,6 +90,7 @@ before(async () => {
       DEMO_PROFILE: process.env.DEMO_PROFILE ?? "debug",
       DEMO_API_PORT: String(api),
       DEMO_SERVICE_PORT: String(service),
+      DEMO_REPORTS_PORT: String(reports),
       DEMO_KUBE_PORT: String(kube),
       DEMO_UI_PORT: String(uiPort),
       DEMO_UI: "1",
@@ -143,6 +145,74 @@ async function backendDrift(page) {
   });
 }
 
+const AXE = join(ui, "node_modules/axe-core/axe.min.js");
+
+/** axe-core over the whole page: the violations a person with assistive technology meets first. */
+async function seriousViolations(page) {
+  await page.addScriptTag({ path: AXE });
+  // The extension's own elements (the tab and the flyout are .drift-ext; the panel item); the
+  // host page around them is a stand-in for Argo CD's.
+  const result = await page.evaluate(() =>
+    window.axe.run({ include: [[".drift-ext"], ["[data-testid=drift-panel]"]] }, { resultTypes: ["violations"] }),
+  );
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(" | ")}`);
+}
+
+/**
+ * Where the text of the given cells wraps, in the browser's own layout: every line break must
+ * fall at a space, before `.` or `[`, or after `/` — never inside `containers[name=web]` or
+ * `shop:1.4.2`. Returns the bad breaks and how many cells wrapped at all.
+ */
+async function lineBreaks(page, selector) {
+  return page.evaluate((selector) => {
+    const bad = [];
+    let wrapped = 0;
+    for (const cell of document.querySelectorAll(selector)) {
+      const chars = [];
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) for (let i = 0; i < n.data.length; i++) chars.push([n, i]);
+      const text = chars.map(([n, i]) => n.data[i]).join("");
+      let top = null;
+      let breaks = 0;
+      chars.forEach(([node, i], k) => {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = [...range.getClientRects()].find((r) => r.width > 0);
+        if (!rect) return;
+        if (top !== null && rect.top > top + 3) {
+          breaks++;
+          const here = text[k];
+          const before = text[k - 1];
+          if (!(/\s/.test(here) || /\s/.test(before) || here === "." || here === "[" || before === "/")) {
+            bad.push(`${text.slice(Math.max(0, k - 20), k)}|${text.slice(k, k + 12)}`);
+          }
+        }
+        top = rect.top;
+      });
+      if (breaks > 0) wrapped++;
+    }
+    return { bad, wrapped };
+  }, selector);
+}
+
+/** A page on which the backend's drift answer is changed in the browser (for states the demo lacks). */
+async function openWithDrift(react, change, { app = "argocd/payments-api", width = 1400 } = {}) {
+  const context = await browser.newContext({ viewport: { width, height: 1000 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => pageErrors.push(`${react}: ${e.message}`));
+  await page.route(/\/extensions\/drift\/api\/v1\/drift(\?.*)?$/, async (route) => {
+    const real = await (await route.fetch()).json();
+    change(real);
+    await route.fulfill({ json: real });
+  });
+  await page.goto(`${base}applications/${app}?react=${react}`);
+  await page.waitForFunction(() => window.__hostReady === true, null, { timeout: 30_000 });
+  return { page, context };
+}
+
 for (const react of [16, 19]) {
   describe(`React ${react} host`, () => {
     test("the page runs the host's React and the bundle registered the tab and the panel item", async () => {
@@ -160,7 +230,8 @@ for (const react of [16, 19]) {
       const drift = await backendDrift(page);
       assert.ok(drift.summary.resourcesDrifted > 0, "the demo app has drift");
       const rows = page.getByTestId("resource");
-      assert.equal(await rows.count(), drift.resources.filter((r) => ["liveChanged", "gitAhead", "missing", "extra", "notInspected"].includes(r.cause)).length);
+      const listed = drift.resources.filter((r) => ["liveChanged", "gitAhead", "missing", "extra", "notInspected"].includes(r.cause) || r.additions.length > 0);
+      assert.equal(await rows.count(), listed.length);
       // Most recent change first, as the backend orders them.
       const first = drift.resources[0];
       assert.equal(await rows.first().getAttribute("data-resource"), `${first.kind} ${first.namespace}/${first.name}`);
@@ -178,7 +249,11 @@ for (const react of [16, 19]) {
         assert.ok(table.includes(f.path), `field ${f.path} shown`);
         if (f.attribution) assert.ok(table.includes(f.attribution.manager), `manager ${f.attribution.manager} shown`);
       }
-      assert.match(table, /That manager's last write/i, "the time is labelled as the manager's last write");
+      assert.match(table, /Field manager · last write/i);
+      // The manager's class and operation are in its chip's tooltip, not in columns of their own.
+      assert.equal(await page.getByTestId("fields").first().locator("th").count(), 4);
+      const chip = page.getByTestId("fields").first().getByTestId("manager").first();
+      assert.match(await chip.getAttribute("title"), /^field manager \S+: .+; (Update|Apply).*; that manager's last write /);
       assert.doesNotMatch(await page.getByTestId("drift-tab").innerText(), /user who changed/i);
       await page.getByTestId("diff").first().waitFor();
       const diff = await page.getByTestId("diff").first().innerText();
@@ -191,12 +266,14 @@ for (const react of [16, 19]) {
       const { page, context } = await openTab(react);
       const drift = await backendDrift(page);
       const count = page.getByTestId("panel-count");
-      await page.waitForFunction(() => /^\d+$/.test(document.querySelector("[data-testid=panel-count]")?.textContent ?? ""));
-      assert.equal(await count.innerText(), String(drift.summary.resourcesDrifted));
+      await page.waitForFunction(() => /^\d+( · |$)/.test(document.querySelector("[data-testid=panel-count]")?.textContent ?? ""));
+      const changed = drift.summary.byCause.liveChanged + drift.summary.byCause.missing + drift.summary.byCause.extra;
+      assert.match(await count.innerText(), new RegExp(`^${changed} · \\d+ (s|min|h|d)$`));
       await page.getByTestId("drift-panel").click();
       await page.getByTestId("worst-fields").waitFor();
       const worst = await page.getByTestId("worst-fields").innerText();
-      assert.match(worst, /field manager/);
+      assert.match(worst, /by kubectl-\S+ · \d+ (min|h|d)/);
+      assert.match(await page.getByTestId("worst-fields").locator(".drift-ext__chip").first().getAttribute("title"), /^field manager /);
       await page.screenshot({ path: join(out, `react${react}-flyout.png`) });
       await context.close();
     });
@@ -250,17 +327,33 @@ for (const react of [16, 19]) {
         real.summary.ignoredDifferences += 1;
         await route.fulfill({ json: real });
       });
+      await page.route(/\/drift\/resource\?.*kind=Secret/, (route) =>
+        route.fulfill({
+          json: {
+            resource: null,
+            desired: null,
+            live: null,
+            predictedLive: null,
+            diff: '--- live\n+++ after a sync\n@@ -1,5 +1,5 @@\n {\n   "data": {\n-    "password": "+++++++++++++",\n+    "password": "++++++++",\n     "user": "++++"\n',
+            managedFields: [],
+          },
+        }),
+      );
       page.on("pageerror", (e) => pageErrors.push(`${react}: ${e.message}`));
       await page.goto(`${base}applications/argocd/payments-api?react=${react}`);
       const secret = page.locator('[data-resource="Secret payments/payments-db"]');
       await secret.waitFor();
-      assert.match(await secret.innerText(), /values hidden/);
+      assert.match(await secret.innerText(), /values masked/);
       await secret.getByRole("button").first().click();
       await secret.getByTestId("field").waitFor();
       const row = await secret.getByTestId("field").innerText();
-      assert.match(row, /hidden · changed/);
+      assert.match(row, /masked; values differ/);
       assert.doesNotMatch(row, /\+\+\+/, "the mask is not shown as if it were a value");
       assert.match(row, /kubectl-edit/);
+      // The diff shows the mask as a word: two runs of + of different lengths read like a length change.
+      const diff = await secret.getByTestId("diff").innerText();
+      assert.match(diff, /"password": ‹masked›,/);
+      assert.doesNotMatch(diff, /\+{3,}"/);
       const deployment = page.locator('[data-resource="Deployment payments/payments-api"]');
       await deployment.getByRole("button").first().click();
       assert.equal(await deployment.getByTestId("ignored").count(), 0, "ignored differences start hidden");
@@ -296,6 +389,247 @@ for (const react of [16, 19]) {
       await context.close();
     });
 
+
+    test("the status-panel item is one line within a 1280 px page, in Argo CD's own typography", async () => {
+      const { page, context } = await openTab(react, { width: 1280 });
+      await page.waitForFunction(() => /^\d+ · /.test(document.querySelector("[data-testid=panel-count]")?.textContent ?? ""));
+      const m = await page.evaluate(() => {
+        const panel = document.querySelector("[data-testid=status-panel]");
+        const item = document.querySelector("[data-testid=drift-panel]");
+        const native = document.querySelector("[data-testid=native-item]");
+        const style = (e) => (e ? ((s) => ({ size: s.fontSize, weight: s.fontWeight, family: s.fontFamily, color: s.color }))(getComputedStyle(e)) : null);
+        const value = item.querySelector(".application-status-panel__item-value");
+        return {
+          visibleRight: panel.getBoundingClientRect().left + panel.clientWidth - panel.scrollLeft,
+          right: item.getBoundingClientRect().right,
+          width: item.getBoundingClientRect().width,
+          valueHeight: value?.getBoundingClientRect().height,
+          valueFont: parseFloat(value ? getComputedStyle(value).fontSize : "0"),
+          title: style(item.querySelector("label")),
+          nativeTitle: style(native.querySelector("label")),
+          value: style(value),
+          nativeValue: style(native.querySelector(".application-status-panel__item-value")),
+          tooltip: item.getAttribute("title"),
+          help: item.querySelector(".help-tip")?.getAttribute("aria-label"),
+        };
+      });
+      assert.ok(m.right <= m.visibleRight, `the item ends at ${m.right} px, the panel shows up to ${m.visibleRight} px`);
+      assert.ok(m.width <= 140, `compact: ${m.width} px wide`);
+      assert.ok(m.valueHeight < 1.8 * m.valueFont, `one line: ${m.valueHeight} px high at ${m.valueFont} px`);
+      // Argo CD's gray title (#6d7f8b) is below 4.5:1 on both themes: the colour is the text's own,
+      // dimmed (axe checks it); size, weight and family are Argo CD's.
+      assert.deepEqual({ ...m.title, color: null }, { ...m.nativeTitle, color: null }, "the title is styled as Argo CD's item titles");
+      assert.deepEqual({ ...m.value, color: null }, { ...m.nativeValue, color: null }, "the value is sized as Argo CD's item values");
+      assert.match(m.tooltip, /^\d+ resources? changed in the cluster for .+\(since \d{4}-\d\d-\d\d .+ UTC\).*Click for details\.$/);
+      assert.ok(m.help && m.help.length > 40, "a help icon explains the item");
+      await page.getByTestId("status-panel").screenshot({ path: join(out, `react${react}-status-panel-1280.png`) });
+      await context.close();
+    });
+
+    test("at 1024 px, paths and values wrap only at . [ / (never mid-token)", async () => {
+      const { page, context } = await openTab(react, { width: 1024 });
+      await page.getByTestId("resource").first().getByRole("button").first().click();
+      await page.getByTestId("fields").first().waitFor();
+      const { bad, wrapped } = await lineBreaks(page, "[data-testid=field] td:nth-child(-n+3)");
+      assert.deepEqual(bad, [], "no break inside a token");
+      assert.ok(wrapped >= 1, "at 1024 px some path or value does wrap (the check ran on real breaks)");
+      await page.getByTestId("fields").first().screenshot({ path: join(out, `react${react}-fields-1024.png`) });
+      await context.close();
+    });
+
+    test("the header names the cluster and namespace the live objects were read from", async () => {
+      const { page, context } = await openTab(react);
+      await page.getByTestId("destination").waitFor();
+      assert.equal(await page.getByTestId("destination").innerText(), "in-cluster / payments");
+      await context.close();
+    });
+
+    test("the flyout links to the Drift tab, its key resolved among the other extensions' tabs", async () => {
+      // Another extension, loaded after this one, registers an Application tab whose title sorts
+      // first: the Drift tab becomes extension-1.
+      await sim({
+        extraExtensions: [
+          {
+            position: "after",
+            source: 'window.extensionsAPI.registerResourceExtension(function () { return window.React.createElement("div", null, "alerts"); }, "argoproj.io", "*", "Alerts");',
+          },
+        ],
+      });
+      try {
+        const { page, context } = await openTab(react, { width: 1280 });
+        await page.getByTestId("drift-panel").click();
+        await page.getByTestId("tab-link").first().waitFor();
+        const href = await page.getByTestId("tab-link").first().getAttribute("href");
+        const url = new URL(href, base);
+        assert.equal(url.searchParams.get("node"), "argoproj.io/Application/argocd/payments-api/0");
+        assert.equal(url.searchParams.get("tab"), "extension-1");
+        // The flyout's header keeps clear of the host's close button.
+        const overlaps = await page.evaluate(() => {
+          const close = document.querySelector("[data-testid=flyout-close]").getBoundingClientRect();
+          return [...document.querySelectorAll("[data-testid=flyout-head] > *")]
+            .map((e) => [e.textContent, e.getBoundingClientRect()])
+            .filter(([, r]) => r.left < close.right && r.right > close.left && r.top < close.bottom && r.bottom > close.top)
+            .map(([t]) => t);
+        });
+        assert.deepEqual(overlaps, [], "nothing under the close button");
+        await page.getByTestId("flyout").screenshot({ path: join(out, `react${react}-flyout.png`) });
+        await page.getByTestId("tab-link").first().click();
+        await page.waitForFunction(() => window.__hostReady === true && document.querySelector("[data-testid=drift-tab]"));
+        assert.equal((await page.getByRole("tab", { selected: true }).innerText()).trim(), "DRIFT");
+        assert.equal(await page.getByTestId("flyout").count(), 0);
+        await context.close();
+      } finally {
+        await sim({ extraExtensions: [] });
+      }
+    });
+
+    test("an extension loaded before this one is unseen, so the link uses the key the tab was shown with", async () => {
+      await sim({
+        extraExtensions: [
+          {
+            position: "before",
+            source: 'window.extensionsAPI.registerResourceExtension(function () { return window.React.createElement("div", null, "alerts"); }, "argoproj.io", "Application", "Alerts");',
+          },
+        ],
+      });
+      try {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+        const page = await context.newPage();
+        await page.goto(`${base}applications/argocd/payments-api?react=${react}&node=argoproj.io/Application/argocd/payments-api/0&tab=extension-1`);
+        await page.getByTestId("drift-tab").waitFor();
+        await page.getByTestId("drift-panel").click();
+        const href = await page.getByTestId("tab-link").first().getAttribute("href");
+        assert.equal(new URL(href, base).searchParams.get("tab"), "extension-1");
+        await context.close();
+      } finally {
+        await sim({ extraExtensions: [] });
+      }
+    });
+
+    test("a render error inside the tab is caught by its boundary and shown as the diagnosis", async () => {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const page = await context.newPage();
+      const uncaught = [];
+      page.on("pageerror", (e) => uncaught.push(e.message));
+      // A backend answer of another shape (a version mismatch): rendering it throws.
+      let broken = true;
+      await page.route(/\/extensions\/drift\/api\/v1\/drift$/, async (route) => {
+        if (!broken) return route.continue();
+        await route.fulfill({ json: { summary: { all: false }, resources: "not a list" } });
+      });
+      await page.goto(`${base}applications/argocd/payments-api?react=${react}`);
+      await page.getByTestId("diagnosis-title").waitFor();
+      assert.equal(await page.getByTestId("diagnosis-title").innerText(), "The tab failed");
+      assert.match(await page.getByTestId("diagnosis-raw").innerText(), /./);
+      // Argo CD's page around it is intact: its status panel and tabs still render.
+      assert.ok((await page.getByTestId("native-item").count()) >= 2);
+      assert.equal((await page.getByRole("tab", { selected: true }).innerText()).trim(), "DRIFT");
+      await page.getByTestId("drift-tab").screenshot({ path: join(out, `react${react}-boundary.png`) });
+      // Retry asks the backend again; a good answer renders.
+      broken = false;
+      await page.getByRole("button", { name: /Retry now/ }).click();
+      await page.getByTestId("resources").waitFor();
+      assert.deepEqual(uncaught, [], "nothing reached the page as an uncaught error");
+      await context.close();
+    });
+
+    test("a Git-ahead resource is explained, not shown as \"no difference\", nor counted as changed in the cluster", async () => {
+      const { page, context } = await openWithDrift(react, (d) => {
+        const cm = d.resources.find((r) => r.kind === "ConfigMap");
+        // Git moved; nobody wrote to the object since the last sync.
+        cm.cause = "gitAhead";
+        for (const f of cm.fields) f.attribution = null;
+        cm.lastChangeAt = null;
+        d.summary.byCause.liveChanged -= 1;
+        d.summary.byCause.gitAhead += 1;
+        d.summary.fieldsDrifted -= cm.fields.length;
+      });
+      const cm = page.locator('[data-resource="ConfigMap payments/payments-config"]');
+      await cm.waitFor();
+      const counts = await page.getByTestId("drift-counts").innerText();
+      assert.match(counts, /^1 resource changed live, 2 fields · 1 resource changed in Git only/);
+      await page.waitForFunction(() => /^1 · /.test(document.querySelector("[data-testid=panel-count]")?.textContent ?? ""));
+      assert.match(await cm.getByTestId("cause").innerText(), /Git moved ahead/);
+      await cm.getByRole("button").first().click();
+      const text = await cm.getByTestId("git-ahead").innerText();
+      assert.match(text, /still matches the last sync; the change is in Git/);
+      assert.match(text, /Argo CD's DIFF tab/);
+      assert.match(text, /data\.LOG_LEVEL/, "the paths the backend knows are named");
+      assert.doesNotMatch(await cm.innerText(), /No textual difference/);
+      assert.equal(await cm.getByTestId("diff").count(), 0);
+      await page.screenshot({ path: join(out, `react${react}-git-ahead.png`) });
+      await context.close();
+    });
+
+    test("additions outside Git are listed by default, counted in the summary", async () => {
+      const { page, context } = await openWithDrift(react, (d) => {
+        // A Synced resource whose only change is a label someone added by hand.
+        d.resources.push({
+          group: "", version: "v1", kind: "Service", namespace: "payments", name: "payments-api",
+          argoStatus: "Synced", argoHealth: null, requiresPruning: false, hook: false, cause: "none",
+          notInspected: null, desiredSource: "lastApplied", fields: [], ignored: [], problems: [],
+          additions: [{
+            pointer: "/metadata/labels/debug", path: "metadata.labels.debug", live: "true",
+            attribution: { manager: "kubectl-edit", operation: "Update", subresource: null, time: "2026-11-29T12:00:00Z", isArgoCd: false, managerClass: "interactive" },
+          }],
+          lastChangeAt: "2026-11-29T12:00:00Z", masked: false,
+        });
+        d.summary.additions += 1;
+        d.summary.byCause.none += 1;
+      });
+      const svc = page.locator('[data-resource="Service payments/payments-api"]');
+      await svc.waitFor();
+      assert.match(await page.getByTestId("additions-count").innerText(), /^1 addition outside Git$/);
+      assert.match(await svc.getByTestId("cause").innerText(), /1 addition outside Git/);
+      await svc.getByRole("button").first().click();
+      assert.match(await svc.getByTestId("addition").innerText(), /metadata\.labels\.debug = true by kubectl-edit/);
+      await context.close();
+    });
+
+    test("the timeline labels days, keeps short episodes visible, and draws nothing without episodes", async () => {
+      const { page, context } = await openTab(react, { app: "argocd/guestbook" });
+      await page.getByTestId("timeline-chart").waitFor();
+      const labels = await page.getByTestId("tick").allInnerTexts();
+      assert.ok(labels.length >= 2, `day labels: ${labels}`);
+      for (const l of labels) assert.match(l, /^[A-Z][a-z]{2} \d{1,2}$/);
+      // guestbook's episodes lasted under a minute, days ago: each is still a bar a person sees.
+      const widths = await page.getByTestId("episode-bar").evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
+      assert.ok(widths.length >= 1);
+      for (const w of widths) assert.ok(w >= 6, `bar ${w} px wide`);
+      await context.close();
+      const empty = await openTab(react, { app: "argocd/monitoring" });
+      await empty.page.getByTestId("no-episodes").waitFor();
+      assert.equal(await empty.page.getByTestId("timeline-chart").count(), 0);
+      assert.equal(await empty.page.locator(".drift-ext__legend").count(), 0);
+      await empty.context.close();
+    });
+
+    test("report file diffs are coloured like resource diffs", async () => {
+      const { page, context } = await openTab(react);
+      await page.getByTestId("reports").waitFor();
+      await page.getByTestId("report").first().locator("summary").first().click();
+      const lines = page.getByTestId("report-diff").first().locator("div");
+      const classes = await lines.evaluateAll((ls) => ls.map((l) => l.className));
+      assert.ok(classes.includes("add") || classes.includes("del"), `coloured lines: ${classes}`);
+      await context.close();
+    });
+
+    test("accessibility: axe-core finds no serious violation in the tab, the panel item or the flyout", async () => {
+      const { page, context } = await openTab(react);
+      await page.getByTestId("resource").first().getByRole("button").first().click();
+      await page.getByTestId("diff").first().waitFor();
+      await page.getByTestId("timeline-chart").waitFor();
+      assert.deepEqual(await seriousViolations(page), [], "tab");
+      await page.getByTestId("drift-panel").click();
+      await page.getByTestId("worst-fields").waitFor();
+      assert.deepEqual(await seriousViolations(page), [], "flyout");
+      await context.close();
+      const dark = await openTab(react, { theme: "dark" });
+      await dark.page.getByTestId("resources").waitFor();
+      assert.deepEqual(await seriousViolations(dark.page), [], "dark theme");
+      await dark.context.close();
+    });
+
     const cases = [
       ["backend down", { backend: "http://127.0.0.1:9" }, /cannot reach the argocd-drift backend/, /get pods,svc,endpoints/],
       ["wrong shared secret", { token: "not-the-token-0123456789" }, /shared secret does not match/, /PROXY_TOKEN/],
@@ -312,6 +646,7 @@ for (const react of [16, 19]) {
           await page.getByTestId("diagnosis-title").first().waitFor();
           assert.match(await page.getByTestId("diagnosis-title").first().innerText(), title);
           assert.match(await page.getByTestId("diagnosis").first().innerText(), config);
+          if (name === "backend down") assert.deepEqual(await seriousViolations(page), [], "the diagnosis");
           if (react === 19 || name === "wrong shared secret") {
             await page.getByTestId("drift-tab").screenshot({ path: join(out, `react${react}-diagnosis-${name.replace(/ /g, "-")}.png`) });
           }

@@ -2,7 +2,17 @@
 // browser tests: it sets window.React / window.ReactDOM, offers window.extensionsAPI, loads
 // `<base href>extensions.js`, reads the Application from `<base href>api/v1/applications/<name>`
 // and renders the registered status-panel items (with their flyouts) and resource tabs. It is a
-// stand-in for Argo CD's application page, not a copy of it.
+// stand-in for Argo CD's application page, not a copy of it, but it keeps the rules an extension
+// meets there (read from Argo CD 3.5's application-status-panel and resource-details):
+//   - the status panel is one row that never wraps (`overflow-x: auto`); Argo CD's own items come
+//     first, with their title style (12 px, semi-bold, gray, a help icon) and their big values,
+//     their text rows as wide as Argo CD's responsive widths; extension items come last;
+//   - an Application's resource tabs are keyed `extension-<n>`, n the place among the tabs
+//     registered for Applications sorted by title; `?node=argoproj.io/Application/<ns>/<name>/0&
+//     tab=extension-<n>` opens one;
+//   - a flyout is a sliding panel with only a close button, in its top right corner, over the
+//     extension's content;
+//   - a left navigation bar takes 60 px of the page's width.
 
 import * as React from "react";
 
@@ -43,11 +53,17 @@ interface AppObject {
   apiVersion?: string;
   kind?: string;
   metadata: { name: string; namespace: string };
-  spec: { project?: string; destination?: { server?: string; name?: string; namespace?: string } };
+  spec: {
+    project?: string;
+    destination?: { server?: string; name?: string; namespace?: string };
+    source?: { repoURL?: string; targetRevision?: string };
+    syncPolicy?: { automated?: unknown };
+  };
   status?: {
     sync?: { status?: string; revision?: string };
-    health?: { status?: string };
-    operationState?: { phase?: string; finishedAt?: string };
+    health?: { status?: string; message?: string };
+    conditions?: Array<{ type: string }>;
+    operationState?: { phase?: string; finishedAt?: string; syncResult?: { revision?: string } };
   };
 }
 
@@ -58,71 +74,175 @@ const COLORS: Record<string, string> = {
   Degraded: "#e96d76",
   Progressing: "#0dadea",
   Missing: "#f4c030",
+  Succeeded: "#18be94",
+  Failed: "#e96d76",
 };
 
-function BuiltinItem(props: { title: string; value: string; icon: string }) {
+/** Argo CD's section label: title, then a help icon. */
+function SectionLabel(props: { title: string; help: string }) {
   return (
-    <div className="application-status-panel__item">
-      <div className="host-item-title">{props.title}</div>
-      <div className="host-item-value" style={{ color: COLORS[props.value] ?? "#8fa4b1" }}>
-        <i className={props.icon} /> {props.value}
-      </div>
+    <label className="host-item-title" style={{ display: "flex", alignItems: "flex-start", fontSize: 12, fontWeight: 600, color: "#6d7f8b", minHeight: 18 }}>
+      {props.title}
+      <span style={{ marginLeft: 5 }} className="help-tip" title={props.help}>
+        <i className="fa fa-question-circle" aria-hidden="true" />
+      </span>
+    </label>
+  );
+}
+
+/** Argo CD's revision metadata under a revision: label and value rows. */
+function RevisionRows(props: { rows: Array<[string, string]> }) {
+  return (
+    <div className="application-status-panel__item-name">
+      {props.rows.map(([k, v]) => (
+        <div key={k} className="application-status-panel__item__row">
+          <div>{k}</div>
+          <div>{v}</div>
+        </div>
+      ))}
     </div>
   );
+}
+
+function BuiltinItem(props: { title: string; help: string; value: string; icon: string; revision?: string; rows?: Array<string>; commit?: Array<[string, string]> }) {
+  return (
+    <div className="application-status-panel__item" data-testid="native-item">
+      <SectionLabel title={props.title} help={props.help} />
+      <div className="application-status-panel__item-value" style={{ color: COLORS[props.value] ?? "#8fa4b1" }} data-testid="native-value">
+        <i className={props.icon} aria-hidden="true" />
+        &nbsp;{props.value}
+        {props.revision && <div className="application-status-panel__item-value__revision">{props.revision}</div>}
+      </div>
+      {(props.rows ?? []).map((r, i) => (
+        <div key={i} className="application-status-panel__item-name">
+          {r}
+        </div>
+      ))}
+      {props.commit && <RevisionRows rows={props.commit} />}
+    </div>
+  );
+}
+
+function ago(iso: string | undefined): string {
+  if (!iso) return "";
+  const h = Math.round((Date.now() - Date.parse(iso)) / 3600_000);
+  return h < 1 ? "less than an hour ago" : h < 48 ? `${h} hours ago` : `${Math.round(h / 24)} days ago`;
+}
+
+/** Argo CD's own status-panel items for this app (their content shaped like Argo CD's). */
+function NativeItems(props: { app: AppObject }) {
+  const { app } = props;
+  const rev = (app.status?.sync?.revision ?? "").slice(0, 7);
+  const op = app.status?.operationState;
+  const target = app.spec.source?.targetRevision ?? "HEAD";
+  const sync = app.status?.sync?.status ?? "Unknown";
+  // The commit's metadata Argo CD shows under a revision (the demo has no Git server: a stand-in).
+  const commit: Array<[string, string]> = [
+    ["Author:", "Jane Doe <jane.doe@example.com>"],
+    ["Comment:", "Bump payments-api to 1.4.2 and raise the HPA's ceiling for the sale"],
+  ];
+  const conditions = app.status?.conditions ?? [];
+  return (
+    <>
+      <BuiltinItem title="APP HEALTH" help="The health status of your app" value={app.status?.health?.status ?? "Unknown"} icon="fa fa-heart" rows={app.status?.health?.message ? [app.status.health.message] : []} />
+      <BuiltinItem
+        title="SYNC STATUS"
+        help="Whether or not the version of your app is up to date with your repo. You may wish to sync your app if it is out-of-sync."
+        value={sync}
+        icon={sync === "Synced" ? "fa fa-check-circle" : "fa fa-arrow-alt-circle-up"}
+        revision={`${sync === "Synced" ? "to" : "from"} ${target} (${rev})`}
+        rows={[app.spec.syncPolicy?.automated ? "Auto sync is enabled." : "Auto sync is not enabled."]}
+        commit={commit}
+      />
+      {op && (
+        <BuiltinItem
+          title="LAST SYNC"
+          help="Whether or not your last app sync was successful. Click for the status of that sync."
+          value={op.phase === "Succeeded" ? "Sync OK" : (op.phase ?? "Unknown")}
+          icon={op.phase === "Succeeded" ? "fa fa-check-circle" : "fa fa-times-circle"}
+          revision={`to ${(op.syncResult?.revision ?? "").slice(0, 7)}`}
+          rows={[`${op.phase ?? ""} ${ago(op.finishedAt)} (${op.finishedAt ? new Date(op.finishedAt).toString().slice(0, 24) : ""})`]}
+          commit={commit}
+        />
+      )}
+      {conditions.length > 0 && <BuiltinItem title="APP CONDITIONS" help="Conditions of the app" value={`${conditions.length} Warning${conditions.length === 1 ? "" : "s"}`} icon="fa fa-exclamation-triangle" />}
+    </>
+  );
+}
+
+/** The app's resource tabs as Argo CD keys them: `extension-<n>` in title order. */
+function appTabs(): Array<TabExt & { key: string }> {
+  return tabs
+    .filter((t) => glob(t.group, "argoproj.io") && glob(t.kind, "Application"))
+    .slice()
+    .sort((a, b) => a.title.localeCompare(b.title))
+    .map((t, i) => ({ ...t, key: `extension-${i}` }));
 }
 
 function Page(props: { app: AppObject; reactVersion: number }) {
   const { app } = props;
   const params = new URLSearchParams(window.location.search);
   const [flyout, setFlyout] = React.useState<string | null>(null);
-  const myTabs = tabs.filter((t) => glob(t.group, "argoproj.io") && glob(t.kind, "Application"));
-  const wanted = params.get("tab");
-  const initial = Math.max(0, myTabs.findIndex((t) => t.title.toLowerCase() === (wanted ?? "drift").toLowerCase()));
-  const [tab, setTab] = React.useState<number>(myTabs.length ? initial + 1 : 0);
+  const myTabs = appTabs();
+  // `?node=…&tab=extension-<n>` as Argo CD; without, the demo opens the Drift tab.
+  const wanted = params.get("tab") ?? myTabs.find((t) => t.title === "Drift")?.key ?? "summary";
+  const [tab, setTab] = React.useState<string>(wanted);
+  const selected = myTabs.find((t) => t.key === tab);
   const tree = { nodes: [] };
   const open = panels.find((p) => p.id === flyout);
+  const select = (key: string) => {
+    setTab(key);
+    const next = new URLSearchParams(window.location.search);
+    next.set("node", `argoproj.io/Application/${app.metadata.namespace}/${app.metadata.name}/0`);
+    next.set("tab", key);
+    window.history.replaceState(null, "", `${window.location.pathname}?${next.toString()}`);
+  };
   return (
-    <div className="host-page">
-      <div className="host-topbar">
-        <i className="fa fa-layer-group" /> Applications / <b>{app.metadata.name}</b>
-        <span className="host-topbar__right">
-          demo host · React {props.reactVersion} ({React.version}) · <a href={hostLink({ theme: params.get("theme") === "dark" ? "light" : "dark" })}>{params.get("theme") === "dark" ? "light" : "dark"} theme</a> ·{" "}
-          <a href={hostLink({ react: props.reactVersion === 19 ? "16" : "19" })}>React {props.reactVersion === 19 ? 16 : 19} host</a>
-        </span>
-      </div>
-      <div className="application-status-panel" data-testid="status-panel">
-        <BuiltinItem title="App health" value={app.status?.health?.status ?? "Unknown"} icon="fa fa-heart" />
-        <BuiltinItem title="Sync status" value={app.status?.sync?.status ?? "Unknown"} icon="fa fa-sync" />
-        {panels.map((p) => (
-          <p.component key={p.id} application={app} openFlyout={() => setFlyout(p.id)} />
-        ))}
-      </div>
-      <div className="white-box host-details">
-        <div className="host-tabs" role="tablist">
-          {["Summary", ...myTabs.map((t) => t.title)].map((title, i) => (
-            <button key={title} role="tab" aria-selected={tab === i} className={tab === i ? "host-tab host-tab--active" : "host-tab"} onClick={() => setTab(i)}>
-              {i > 0 && myTabs[i - 1].icon ? <i className={myTabs[i - 1].icon} /> : null} {title}
-            </button>
+    <div className="host-layout">
+      <nav className="host-nav" aria-label="Argo CD">
+        <i className="fa fa-layer-group" aria-hidden="true" />
+      </nav>
+      <div className="host-page">
+        <div className="host-topbar">
+          <span>
+            Applications / <b>{app.metadata.name}</b>
+          </span>
+          <span className="host-topbar__right">
+            demo host · React {props.reactVersion} ({React.version}) ·{" "}
+            <a href={hostLink({ theme: params.get("theme") === "dark" ? "light" : "dark" })}>{params.get("theme") === "dark" ? "light" : "dark"} theme</a> ·{" "}
+            <a href={hostLink({ react: props.reactVersion === 19 ? "16" : "19" })}>React {props.reactVersion === 19 ? 16 : 19} host</a>
+          </span>
+        </div>
+        <div className="application-status-panel" data-testid="status-panel">
+          <NativeItems app={app} />
+          {panels.map((p) => (
+            <p.component key={p.id} application={app} openFlyout={() => setFlyout(p.id)} />
           ))}
         </div>
-        <div className="host-tab-body">
-          {tab === 0 ? (
-            <pre className="host-summary">{JSON.stringify({ metadata: app.metadata, spec: app.spec }, null, 2)}</pre>
-          ) : (
-            React.createElement(myTabs[tab - 1].component, { resource: app, tree, application: app })
-          )}
-        </div>
+        <main className="white-box host-details">
+          <div className="host-tabs" role="tablist">
+            {[{ key: "summary", title: "Summary", icon: undefined as string | undefined }, ...myTabs].map((t) => (
+              <button key={t.key} role="tab" aria-selected={tab === t.key} className={tab === t.key ? "host-tab host-tab--active" : "host-tab"} onClick={() => select(t.key)} data-key={t.key}>
+                {t.icon ? <i className={t.icon} aria-hidden="true" /> : null} {t.title}
+              </button>
+            ))}
+          </div>
+          <div className="host-tab-body" role="tabpanel">
+            {selected ? (
+              React.createElement(selected.component, { resource: app, tree, application: app })
+            ) : (
+              <pre className="host-summary">{JSON.stringify({ metadata: app.metadata, spec: app.spec }, null, 2)}</pre>
+            )}
+          </div>
+        </main>
       </div>
       {open && open.flyout && (
-        <div className="host-flyout" data-testid="flyout">
-          <div className="host-flyout__head">
-            <b>{open.title}</b>
-            <button className="argo-button argo-button--base" onClick={() => setFlyout(null)} aria-label="close">
-              <i className="fa fa-times" />
-            </button>
-          </div>
+        <aside className="host-flyout" data-testid="flyout" aria-label={open.title}>
+          <button className="host-flyout__close" onClick={() => setFlyout(null)} aria-label="close" data-testid="flyout-close">
+            <i className="fa fa-times" aria-hidden="true" />
+          </button>
           {React.createElement(open.flyout, { application: app, tree })}
-        </div>
+        </aside>
       )}
     </div>
   );

@@ -2,7 +2,7 @@
 // proxy extension: `<base href>extensions/drift/api/v1/...`, with the two headers Argo CD checks
 // (the argocd.token cookie goes along by itself on a same-origin request).
 
-import type { AppReportsView, DriftReport, HistoryView, ResourceDetail, StatusView } from "./types";
+import type { AppReportsView, DriftReport, ErrorBody, ErrorCode, HistoryView, ResourceDetail, ResourceQuery, StatusView } from "./types";
 
 /** The extension's name in `extension.config.drift` and in the RBAC line. */
 export const EXTENSION = "drift";
@@ -30,14 +30,17 @@ export class ApiError extends Error {
   readonly kind: ErrorKind;
   /** HTTP status; 0 when there was no response. */
   readonly status: number;
-  /** The backend's stable error `code`, when the body is the backend's error JSON. */
-  readonly code: string | null;
+  /**
+   * The backend's stable error `code`, when the body is the backend's error JSON (a newer
+   * backend may send one this bundle does not know: `diagnose` has a default for it).
+   */
+  readonly code: ErrorCode | null;
   /** The backend's message, or the start of a foreign body (Argo CD's own answers are text). */
   readonly detail: string;
   /** The route called, e.g. `/api/v1/status`. */
   readonly route: string;
 
-  constructor(kind: ErrorKind, status: number, code: string | null, detail: string, route: string) {
+  constructor(kind: ErrorKind, status: number, code: ErrorCode | null, detail: string, route: string) {
     super(code ? `${status} ${code}: ${detail}` : status ? `${status}: ${detail}` : detail);
     this.name = "ApiError";
     this.kind = kind;
@@ -104,19 +107,14 @@ export function argoHeaders(app: AppRef): Record<string, string> {
   };
 }
 
-interface BackendErrorBody {
-  status: "error";
-  code: string;
-  message: string;
-}
-
-function asBackendError(text: string): BackendErrorBody | null {
+/** The backend's error JSON (`ErrorBody`, generated from the Rust type), or null for anything else. */
+function asBackendError(text: string): ErrorBody | null {
   try {
     const v: unknown = JSON.parse(text);
     if (typeof v === "object" && v !== null) {
       const o = v as Record<string, unknown>;
       if (o.status === "error" && typeof o.code === "string" && typeof o.message === "string") {
-        return { status: "error", code: o.code, message: o.message };
+        return { status: "error", code: o.code as ErrorCode, message: o.message };
       }
     }
   } catch {
@@ -207,18 +205,10 @@ export function getDrift(
   return getJson<DriftReport>(app, "/api/v1/drift", { all: params.all ? "true" : null }, signal, opts);
 }
 
-/** The five parameters are all required by the backend; `group` and `namespace` may be empty. */
-export interface ResourceRef {
-  group: string;
-  version: string;
-  kind: string;
-  namespace: string;
-  name: string;
-}
-
+/** The five parameters (`ResourceQuery`) are all required; `group` and `namespace` may be empty. */
 export function getResourceDetail(
   app: AppRef,
-  r: ResourceRef,
+  r: ResourceQuery,
   signal?: AbortSignal,
   opts?: ApiOptions,
 ): Promise<ResourceDetail> {

@@ -5,6 +5,7 @@
 // configured) and with 502 and an empty body when the backend is unreachable.
 
 import { ApiError, AppRef, EXTENSION } from "./api";
+import type { ErrorCode } from "./types";
 
 export interface Check {
   /** What to check, in a sentence. */
@@ -29,34 +30,52 @@ const ENABLE_PROXY = `# argocd-cmd-params-cm (then restart argocd-server: it is 
 data:
   server.enable.proxy.extension: "true"`;
 
+/**
+ * The install's names, set once at the top of each command block: the browser cannot know them
+ * (the backend is the thing that does not answer), so they are the chart's defaults, said where
+ * to change them.
+ */
+const INSTALL = `# argocd-drift's namespace and Deployment: the Helm release's ("argocd-drift" for both by default)
+NS=argocd-drift DEPLOY=argocd-drift`;
+
+const ARGOCD_NS = `# Argo CD's namespace
+ARGOCD_NS=argocd`;
+
+function commands(...lines: Array<string>): string {
+  return [INSTALL, ...lines].join("\n");
+}
+
 function extensionConfig(): string {
   return `# argocd-cm
 data:
   extension.config.${EXTENSION}: |
     services:
-    - url: http://argocd-drift.argocd-drift.svc:8080
+    - url: http://argocd-drift.argocd-drift.svc:8080   # http://<release>.<namespace>.svc:8080
       headers:
       - name: Authorization
         value: '$argocd-drift-proxy:authorization'   # the chart's Secret in Argo CD's namespace: "Bearer <PROXY_TOKEN>"`;
 }
 
-function rbacLine(app: AppRef): string {
+function rbacLine(app: AppRef | null): string {
+  const which = app ? `${app.project}/${app.name}` : "<project>/<app>";
   return `# argocd-rbac-cm, policy.csv: both lines for the user's role
-p, role:<your-role>, applications, get, ${app.project}/${app.name}, allow
+p, role:<your-role>, applications, get, ${which}, allow
 p, role:<your-role>, extensions, invoke, ${EXTENSION}, allow`;
 }
 
-const SECRET_CHECK = `# the value Argo CD sends (the Secret and key named in extension.config.${EXTENSION}) …
-kubectl -n argocd get secret argocd-drift-proxy -o jsonpath='{.data.authorization}' | base64 -d
+const SECRET_CHECK = `${INSTALL}
+${ARGOCD_NS}
+# the value Argo CD sends (the Secret and key named in extension.config.${EXTENSION}) …
+kubectl -n "$ARGOCD_NS" get secret argocd-drift-proxy -o jsonpath='{.data.authorization}' | base64 -d
 # … must be "Bearer " followed by the backend's PROXY_TOKEN (or the content of PROXY_TOKEN_FILE)
-kubectl -n argocd-drift get deploy argocd-drift -o yaml | grep -A3 PROXY_TOKEN`;
+kubectl -n "$NS" get deploy "$DEPLOY" -o yaml | grep -A3 PROXY_TOKEN`;
 
 function raw(e: ApiError): string {
   const who = e.fromBackend ? "argocd-drift" : e.status ? "Argo CD or a proxy in front of it" : "no answer";
   return `GET ${e.route} → ${e.status || "no response"}${e.code ? ` ${e.code}` : ""} (${who}): ${e.detail || "empty body"}`;
 }
 
-export function diagnose(error: unknown, app: AppRef): Diagnosis {
+export function diagnose(error: unknown, app: AppRef | null): Diagnosis {
   if (!(error instanceof ApiError)) {
     const message = error instanceof Error ? error.message : String(error);
     return {
@@ -85,7 +104,7 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
       title: "The backend did not answer in time",
       explanation: "Argo CD's proxy accepted the call but no answer came back within 20 s.",
       checks: [
-        { text: "Check that the argocd-drift pods are running and ready.", config: "kubectl -n argocd-drift get pods\nkubectl -n argocd-drift logs deploy/argocd-drift --tail=50" },
+        { text: "Check that the argocd-drift pods are running and ready.", config: commands('kubectl -n "$NS" get pods', 'kubectl -n "$NS" logs deploy/"$DEPLOY" --tail=50') },
         { text: "Check argocd-server's log for the extension call." },
       ],
       transient: true,
@@ -106,7 +125,8 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
   }
 
   // An HTTP error status.
-  switch (e.code) {
+  const code: ErrorCode | null = e.code;
+  switch (code) {
     case "MISSING_CREDENTIALS":
       return {
         ...base,
@@ -132,18 +152,18 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
       return {
         ...base,
         title: "argocd-drift does not know this Application",
-        explanation: `argocd-drift answered, but it has no Application ${app.namespace}/${app.name} in its index (just created, or watched from another cluster).`,
+        explanation: `argocd-drift answered, but it has no Application ${app ? `${app.namespace}/${app.name}` : ""} in its index (just created, or watched from another cluster).`,
         checks: [
-          { text: "Wait a few seconds for the watch to see a new app; otherwise check that the backend watches Argo CD's cluster.", config: "kubectl -n argocd-drift logs deploy/argocd-drift | grep -i watch" },
+          { text: "Wait a few seconds for the watch to see a new app; otherwise check that the backend watches Argo CD's cluster.", config: commands('kubectl -n "$NS" logs deploy/"$DEPLOY" | grep -i watch') },
         ],
         transient: true,
       };
     case "APP_NAMESPACE_NOT_WATCHED":
       return {
         ...base,
-        title: `argocd-drift does not watch the namespace ${app.namespace}`,
+        title: `argocd-drift does not watch the namespace ${app?.namespace ?? "of this Application"}`,
         explanation: "The Application lives in a namespace the backend was not told to watch.",
-        checks: [{ text: "Add the namespace to ARGOCD_NAMESPACES (comma-separated, or * for all).", config: `env:\n- name: ARGOCD_NAMESPACES\n  value: "argocd,${app.namespace}"` }],
+        checks: [{ text: "Add the namespace to ARGOCD_NAMESPACES (comma-separated, or * for all).", config: `env:\n- name: ARGOCD_NAMESPACES\n  value: "argocd,${app?.namespace ?? "<namespace>"}"` }],
         transient: false,
       };
     case "ROUTE_NOT_FOUND":
@@ -170,7 +190,14 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
         title: "argocd-drift is starting",
         explanation: `argocd-drift answered that it is not ready yet: ${e.detail}`,
         checks: [
-          { text: "If this lasts, the backend cannot list Applications: check its RBAC and its readiness message.", config: "kubectl auth can-i list applications.argoproj.io -n argocd \\\n  --as system:serviceaccount:argocd-drift:argocd-drift\nkubectl -n argocd-drift port-forward deploy/argocd-drift 8081 & curl -s localhost:8081/readyz" },
+          {
+            text: "If this lasts, the backend cannot list Applications: check its RBAC and its readiness message.",
+            config: commands(
+              "SA=argocd-drift   # its ServiceAccount (the release's name by default)",
+              `kubectl auth can-i list applications.argoproj.io -n ${app?.namespace ?? "argocd"} --as "system:serviceaccount:$NS:$SA"`,
+              'kubectl -n "$NS" port-forward deploy/"$DEPLOY" 8081 & curl -s localhost:8081/readyz',
+            ),
+          },
         ],
         transient: true,
       };
@@ -221,7 +248,7 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
         checks: [
           { text: "Enable proxy extensions and restart argocd-server.", config: ENABLE_PROXY },
           { text: `Configure the extension in argocd-cm.`, config: extensionConfig() },
-          { text: "Look for extension errors in argocd-server's log: one invalid extension config disables every extension.", config: "kubectl -n argocd logs deploy/argocd-server | grep -i extension" },
+          { text: "Look for extension errors in argocd-server's log: one invalid extension config disables every extension.", config: `${ARGOCD_NS}\nkubectl -n "$ARGOCD_NS" logs deploy/argocd-server | grep -i extension` },
         ],
         transient: false,
       };
@@ -245,7 +272,7 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
         title: "Argo CD cannot reach the argocd-drift backend",
         explanation: `Argo CD's proxy got no answer from the backend (${e.status}): it is down, not ready, or the URL in the extension config points elsewhere.`,
         checks: [
-          { text: "Check the backend runs and its Service has endpoints.", config: "kubectl -n argocd-drift get pods,svc,endpoints" },
+          { text: "Check the backend runs and its Service has endpoints.", config: commands('kubectl -n "$NS" get pods,svc,endpoints') },
           { text: `Check the URL in extension.config.${EXTENSION} (scheme and host only; any path is ignored).`, config: extensionConfig() },
           { text: "A NetworkPolicy must admit argocd-server to the backend's port." },
         ],
@@ -256,7 +283,7 @@ export function diagnose(error: unknown, app: AppRef): Diagnosis {
         ...base,
         title: "The backend is unavailable",
         explanation: "Something in front of argocd-drift answered 503: the backend has no ready endpoints.",
-        checks: [{ text: "Check the backend's readiness.", config: "kubectl -n argocd-drift get pods\nkubectl -n argocd-drift describe deploy argocd-drift" }],
+        checks: [{ text: "Check the backend's readiness.", config: commands('kubectl -n "$NS" get pods', 'kubectl -n "$NS" describe deploy "$DEPLOY"') }],
         transient: true,
       };
     default:

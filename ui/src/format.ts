@@ -4,6 +4,7 @@ import type {
   Attribution,
   Cause,
   Change,
+  DestinationView,
   DriftReport,
   EndCause,
   JsonValue,
@@ -23,6 +24,15 @@ export function formatDuration(seconds: number): string {
   if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
   const d = Math.floor(h / 24);
   return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+/** One unit, rounded down, for tight places: `45 s`, `12 min`, `3 h`, `2 d`. */
+export function shortDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86400)} d`;
 }
 
 /** Milliseconds since the epoch, or null for a missing or unreadable time. */
@@ -78,11 +88,21 @@ export const CAUSE_LABEL: Record<Cause, string> = {
 
 export const CAUSE_HELP: Record<Cause, string> = {
   liveChanged: "A field Argo CD applied has another value in the cluster.",
-  gitAhead: "The cluster still matches what Argo CD last applied; Git has moved and has not been synced.",
+  gitAhead: "The cluster still matches what Argo CD last applied: the change is in Git, not yet synced. Argo CD's DIFF tab shows it.",
   missing: "The object Argo CD applied is gone from the cluster.",
   extra: "The object is live but no longer in Git: Argo CD would prune it.",
   notInspected: "argocd-drift could not look at this object.",
   none: "Nothing differs.",
+};
+
+/** Argo CD's status palette per cause. */
+export const CAUSE_COLOR: Record<Cause, string> = {
+  liveChanged: "#f4c030",
+  gitAhead: "#0dadea",
+  missing: "#e96d76",
+  extra: "#766f94",
+  notInspected: "#ccd6dd",
+  none: "#18be94",
 };
 
 /** Font Awesome icon per cause. */
@@ -157,6 +177,20 @@ export function isDrift(c: Cause): boolean {
   return c === "liveChanged" || c === "gitAhead" || c === "missing" || c === "extra";
 }
 
+/** Did something change in the cluster (not only in Git)? */
+export function changedLive(c: Cause): boolean {
+  return c === "liveChanged" || c === "missing" || c === "extra";
+}
+
+/**
+ * What the summary counts: resources changed in the cluster (a Git-ahead resource is not one —
+ * the cluster still matches the last sync), Git-ahead ones apart.
+ */
+export function driftCounts(drift: DriftReport): { changed: number; gitAhead: number } {
+  const c = drift.summary.byCause;
+  return { changed: c.liveChanged + c.missing + c.extra, gitAhead: c.gitAhead };
+}
+
 /** The colour state of the whole app, for the status panel and the summary. */
 export type DriftState = "inSync" | "liveChanged" | "gitAhead" | "unknown";
 
@@ -208,6 +242,45 @@ export function worstFields(drift: DriftReport, limit: number): Array<{ resource
       (parseTime(b.field.attribution?.time) ?? 0) - (parseTime(a.field.attribution?.time) ?? 0),
   );
   return all.slice(0, limit);
+}
+
+/**
+ * The status-panel item in one line — `2 · 2 h`: resources changed live and for how long —
+ * and the whole sentence for its tooltip.
+ */
+export function panelSummary(status: StatusView | null, drift: DriftReport | null, now: number): { value: string; tooltip: string } {
+  const state = driftState(status, drift);
+  const since = driftingSince(status);
+  const t = since ? parseTime(since.at) : null;
+  const age = t === null ? null : shortDuration((now - t) / 1000);
+  const ageWords = since && t !== null ? ` for ${since.witnessed ? "" : "at least "}${formatDuration((now - t) / 1000)} (since ${formatTime(since.at)})` : "";
+  if (state === "inSync") return { value: "None", tooltip: "No drift: the live objects match what Argo CD applied. Click for details." };
+  if (state === "unknown" && !drift) return { value: "…", tooltip: "Drift: loading." };
+  const counts = drift ? driftCounts(drift) : null;
+  if (state === "gitAhead") {
+    const n = counts?.gitAhead ?? 0;
+    return {
+      value: age ? `Git · ${age}` : "Git ahead",
+      tooltip: `Git ahead${ageWords}: ${plural(n, "resource")} changed in Git, not yet synced; nothing changed in the cluster. Click for details.`,
+    };
+  }
+  if (!counts) return { value: age ? `… · ${age}` : "…", tooltip: `Drifted${ageWords}; loading which resources. Click for details.` };
+  const n = counts.changed;
+  return {
+    value: age ? `${n} · ${age}` : String(n),
+    tooltip: `${plural(n, "resource")} changed in the cluster${ageWords}${counts.gitAhead ? `; ${counts.gitAhead} more changed in Git` : ""}. Click for details.`,
+  };
+}
+
+/**
+ * The cluster and namespace the live objects were read from, as Argo CD names them:
+ * `prod-eu / batch`; `in-cluster` for Argo CD's own cluster given by URL.
+ */
+export function destinationText(d: DestinationView | null | undefined): string | null {
+  if (!d) return null;
+  const cluster = d.name || (d.server === "https://kubernetes.default.svc" ? "in-cluster" : d.server);
+  if (!cluster && !d.namespace) return null;
+  return d.namespace ? `${cluster ?? "?"} / ${d.namespace}` : (cluster ?? null);
 }
 
 /** `1 resource`, `3 resources`. */

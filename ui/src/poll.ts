@@ -5,6 +5,12 @@
 import * as React from "react";
 import { isAbort } from "./api";
 
+function abortError(): Error {
+  const e = new Error("no subscriber");
+  e.name = "AbortError";
+  return e;
+}
+
 export interface PollState<T> {
   /** The last good answer; kept when a later refresh fails. */
   data: T | null;
@@ -72,7 +78,7 @@ export class Poller<T> {
 
   constructor(
     private readonly fetcher: Fetcher<T>,
-    private readonly backoff: Backoff,
+    private backoff: Backoff,
     private readonly onChange: (s: PollState<T>) => void,
     private readonly clock: Clock = browserClock,
   ) {}
@@ -81,13 +87,18 @@ export class Poller<T> {
     return this.state;
   }
 
+  /** A new pace from the next scheduled call on (a faster viewer arrived, or the last left). */
+  setBackoff(b: Backoff): void {
+    this.backoff = b;
+  }
+
   start(): void {
     void this.run();
   }
 
-  /** Call now (a "Retry" or "Refresh" click), abandoning the scheduled call. */
-  refresh(): void {
-    void this.run();
+  /** Call now (a "Retry" or "Refresh" click), abandoning the scheduled call; settles with the call. */
+  refresh(): Promise<void> {
+    return this.run();
   }
 
   stop(): void {
@@ -142,35 +153,131 @@ export class Poller<T> {
   }
 }
 
+interface Subscriber<T> {
+  fetcher: Fetcher<T>;
+  backoff: Backoff;
+  onChange: (s: PollState<T>) => void;
+}
+
+interface Shared<T> {
+  poller: Poller<T>;
+  subscribers: Set<Subscriber<T>>;
+}
+
 /**
- * Poll `fetcher` while mounted. `key` names what is polled (app and parameters): a new key
- * starts afresh. Argo CD re-renders extensions often; the fetcher is read through a ref, so a
- * new function identity does not restart polling.
+ * One poller per key, whoever shows its data: the status-panel item and the tab of one app read
+ * the same `/status` and `/drift` answers, so they share one call per interval instead of each
+ * polling its own (Argo CD re-renders both; every call goes through argocd-server). The pace is
+ * the fastest subscriber's; a subscriber that arrives finds the current data at once and, if
+ * it is older than its own interval, asks for a fresh answer. The poller stops with its last
+ * subscriber.
+ */
+export class PollStore {
+  private readonly entries = new Map<string, Shared<unknown>>();
+
+  constructor(private readonly clock: Clock = browserClock) {}
+
+  /** Pollers running now (for tests and the browser tests' call counts). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Ask every poller for a fresh answer now; settles when all have answered (or failed). */
+  refreshAll(): Promise<void> {
+    return Promise.all([...this.entries.values()].map((e) => e.poller.refresh())).then(() => undefined);
+  }
+
+  /**
+   * Start showing `key`. Every subscriber's fetcher asks the same thing (the key says what); the
+   * call is made with any current subscriber's.
+   */
+  subscribe<T>(
+    key: string,
+    fetcher: Fetcher<T>,
+    backoff: Backoff,
+    onChange: (s: PollState<T>) => void,
+  ): { state: PollState<T>; unsubscribe: () => void; refresh: () => Promise<void> } {
+    let entry = this.entries.get(key) as Shared<T> | undefined;
+    const sub: Subscriber<T> = { fetcher, backoff, onChange };
+    if (!entry) {
+      const created: Shared<T> = {
+        subscribers: new Set(),
+        poller: new Poller<T>(
+          (signal) => {
+            const first = created.subscribers.values().next();
+            return first.done ? Promise.reject(abortError()) : first.value.fetcher(signal);
+          },
+          backoff,
+          (s) => created.subscribers.forEach((x) => x.onChange(s)),
+          this.clock,
+        ),
+      };
+      entry = created;
+      this.entries.set(key, created as Shared<unknown>);
+      created.subscribers.add(sub);
+      created.poller.start();
+    } else {
+      entry.subscribers.add(sub);
+      entry.poller.setBackoff(fastest(entry.subscribers));
+      const s = entry.poller.current;
+      const stale = s.updatedAt === null || this.clock.now() - s.updatedAt >= backoff.intervalMs;
+      if (stale && !s.loading) void entry.poller.refresh();
+    }
+    const shared = entry;
+    return {
+      state: shared.poller.current,
+      unsubscribe: () => {
+        shared.subscribers.delete(sub);
+        if (shared.subscribers.size === 0) {
+          shared.poller.stop();
+          if (this.entries.get(key) === (shared as Shared<unknown>)) this.entries.delete(key);
+        } else {
+          shared.poller.setBackoff(fastest(shared.subscribers));
+        }
+      },
+      refresh: () => shared.poller.refresh(),
+    };
+  }
+}
+
+function fastest<T>(subs: Set<Subscriber<T>>): Backoff {
+  let best: Backoff | null = null;
+  for (const s of subs) if (!best || s.backoff.intervalMs < best.intervalMs) best = s.backoff;
+  return best ?? { intervalMs: 10_000, maxMs: 120_000 };
+}
+
+/** The page's one store: every component of this bundle (tab, panel item, flyout) shares it. */
+export const pollStore = new PollStore();
+
+/**
+ * Poll `fetcher` while mounted, sharing the call with every other component polling the same
+ * `key` (app, route and parameters: a new key starts afresh). Argo CD re-renders extensions
+ * often; the fetcher is read through a ref, so a new function identity does not restart polling.
  */
 export function usePoll<T>(
   key: string,
   fetcher: Fetcher<T>,
   backoff: Backoff,
   enabled = true,
+  store: PollStore = pollStore,
 ): [PollState<T>, () => void] {
   const [state, setState] = React.useState<PollState<T>>(initialState);
   const fetcherRef = React.useRef(fetcher);
   fetcherRef.current = fetcher;
-  const pollerRef = React.useRef<Poller<T> | null>(null);
+  const refreshRef = React.useRef<() => void>(() => undefined);
+  // (The hook's refresh is fire-and-forget: a click does not wait.)
+  const { intervalMs, maxMs } = backoff;
   React.useEffect(() => {
     if (!enabled) return undefined;
-    setState(initialState);
-    const poller = new Poller<T>((signal) => fetcherRef.current(signal), backoff, setState);
-    pollerRef.current = poller;
-    poller.start();
+    const sub = store.subscribe<T>(key, (signal) => fetcherRef.current(signal), { intervalMs, maxMs }, setState);
+    setState(sub.state);
+    refreshRef.current = () => void sub.refresh();
     return () => {
-      poller.stop();
-      if (pollerRef.current === poller) pollerRef.current = null;
+      refreshRef.current = () => undefined;
+      sub.unsubscribe();
     };
-    // backoff is a constant per call site
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key, enabled]);
-  const refresh = React.useCallback(() => pollerRef.current?.refresh(), []);
+  }, [key, enabled, intervalMs, maxMs, store]);
+  const refresh = React.useCallback(() => refreshRef.current(), []);
   return [state, refresh];
 }
 

@@ -3,3 +3,4 @@ export type * from "./generated/status";
 export type * from "./generated/drift";
 export type * from "./generated/reports";
 export type * from "./generated/history";
+export type * from "./generated/errors";

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError } from "../src/api";
 import { diagnose } from "../src/diagnose";
+import type { ErrorCode } from "../src/types";
 
 const app = { namespace: "argocd", name: "payments-api", project: "team-payments" };
-const http = (status: number, code: string | null, detail = "") => new ApiError("http", status, code, detail, "/api/v1/status");
+const http = (status: number, code: ErrorCode | null, detail = "") => new ApiError("http", status, code, detail, "/api/v1/status");
 const configOf = (d: ReturnType<typeof diagnose>) => d.checks.map((c) => c.config ?? "").join("\n");
 
 test("the backend's two credential codes tell a missing secret from a wrong one", () => {
@@ -62,4 +63,29 @@ test("every diagnosis carries the raw answer for a support ticket", () => {
   const d = diagnose(http(401, "INVALID_CREDENTIALS", "the proxy secret is wrong"), app);
   assert.equal(d.raw, "GET /api/v1/status → 401 INVALID_CREDENTIALS (argocd-drift): the proxy secret is wrong");
   assert.equal(diagnose(new Error("boom"), app).raw, "boom");
+});
+
+test("commands name the install once, at the top, where a different release is substituted", () => {
+  for (const d of [
+    diagnose(http(502, null), app),
+    diagnose(new ApiError("timeout", 0, null, "no answer", "/api/v1/status"), app),
+    diagnose(http(503, "NOT_READY", "waiting"), app),
+    diagnose(http(401, "INVALID_CREDENTIALS"), app),
+  ]) {
+    const config = configOf(d);
+    assert.match(config, /^NS=argocd-drift DEPLOY=argocd-drift$/m, d.title);
+    assert.match(config, /the Helm release's/, d.title);
+    // Every command reads the names from there: none is written into a command.
+    for (const line of config.split("\n").filter((l) => l.startsWith("kubectl"))) {
+      assert.doesNotMatch(line, /-n argocd-drift|deploy\/argocd-drift|serviceaccount:argocd-drift/, line);
+    }
+  }
+  assert.match(configOf(diagnose(http(503, "NOT_READY", "waiting"), app)), /--as "system:serviceaccount:\$NS:\$SA"/);
+});
+
+test("a failure inside the tab itself (a render error) needs no app to be diagnosed", () => {
+  const d = diagnose(new TypeError("Cannot read properties of undefined (reading 'byCause')"), null);
+  assert.equal(d.title, "The tab failed");
+  assert.match(d.raw, /byCause/);
+  assert.match(diagnose(http(404, "APP_NAMESPACE_NOT_WATCHED"), null).title, /does not watch the namespace of this Application/);
 });

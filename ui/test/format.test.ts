@@ -14,6 +14,8 @@ import {
   updatedAgo,
   worstFields,
 } from "../src/format";
+import { breakPieces, unmaskLine } from "../src/components/common";
+import { destinationText, driftCounts, panelSummary } from "../src/format";
 import type { DriftReport, FieldDrift, ResourceDrift, StatusView } from "../src/types";
 
 const NOW = Date.parse("2026-11-29T16:00:00Z");
@@ -150,4 +152,49 @@ test("the worst fields are those a person's tool wrote, latest first", () => {
     resource("b", [field("spec.image", "kubectl-set", "2026-11-29T12:00:00Z"), field("spec.env", "kubectl-edit", "2026-11-29T13:00:00Z")]),
   ]);
   assert.deepEqual(worstFields(d, 3).map((w) => w.field.attribution?.manager), ["kubectl-edit", "kubectl-set", "kyverno"]);
+});
+
+// === the status-panel item, the destination, the counts ===
+
+test("the panel item is one short line; the whole sentence is its tooltip", () => {
+  const now = Date.parse("2026-11-29T16:00:00Z");
+  const status = { sync: { status: "OutOfSync" }, outOfSync: { since: "2026-11-29T14:00:00Z", observedSince: "2026-11-29T14:00:00Z" } } as unknown as StatusView;
+  const two = panelSummary(status, report({ liveChanged: 1, missing: 1, gitAhead: 1 }), now);
+  assert.equal(two.value, "2 · 2 h");
+  assert.match(two.tooltip, /^2 resources changed in the cluster for 2 h \(since 2026-11-29 14:00:00 UTC\); 1 more changed in Git/);
+  const unwitnessed = { ...status, outOfSync: { since: null, observedSince: "2026-11-29T15:30:00Z" } } as unknown as StatusView;
+  assert.match(panelSummary(unwitnessed, report({ liveChanged: 1 }), now).tooltip, /for at least 30 min/);
+  const git = panelSummary(status, report({ gitAhead: 1 }), now);
+  assert.equal(git.value, "Git · 2 h");
+  assert.match(git.tooltip, /nothing changed in the cluster/);
+  const synced = panelSummary({ sync: { status: "Synced" }, outOfSync: null } as unknown as StatusView, null, now);
+  assert.equal(synced.value, "None");
+  for (const s of [two, git, synced]) assert.ok(s.value.length <= 12, s.value);
+});
+
+test("a Git-ahead resource is not counted as changed in the cluster", () => {
+  assert.deepEqual(driftCounts(report({ gitAhead: 1 })), { changed: 0, gitAhead: 1 });
+  assert.deepEqual(driftCounts(report({ liveChanged: 2, extra: 1, missing: 1, gitAhead: 3 })), { changed: 4, gitAhead: 3 });
+});
+
+test("the destination read is named as Argo CD names it", () => {
+  assert.equal(destinationText({ name: "prod-eu", server: null, namespace: "batch" }), "prod-eu / batch");
+  assert.equal(destinationText({ name: null, server: "https://kubernetes.default.svc", namespace: "payments" }), "in-cluster / payments");
+  assert.equal(destinationText({ name: null, server: "https://10.0.0.1:6443", namespace: null }), "https://10.0.0.1:6443");
+  assert.equal(destinationText(null), null);
+});
+
+test("paths and values break only before . and [ and after /", () => {
+  assert.deepEqual(breakPieces("spec.template.spec.containers[name=web].image"), ["spec", ".template", ".spec", ".containers", "[name=web]", ".image"]);
+  assert.deepEqual(breakPieces("retail/shop:1.4.2"), ["retail/", "shop:1", ".4", ".2"]);
+  assert.equal(breakPieces("payments-api").length, 1, "never at a hyphen");
+  assert.equal(breakPieces("a.b[c]/d").join(""), "a.b[c]/d");
+});
+
+test("a masked Secret value reads as masked, not as a run of + of some length", () => {
+  assert.equal(unmaskLine("-  password: +++++++++++++"), "-  password: ‹masked›");
+  assert.equal(unmaskLine("+  password: '++++++++'"), "+  password: ‹masked›");
+  assert.equal(unmaskLine('-    "password": "+++++++++++++",'), '-    "password": ‹masked›,');
+  assert.equal(unmaskLine("+++ after a sync"), "+++ after a sync");
+  assert.equal(unmaskLine("   user: app"), "   user: app");
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError } from "../src/api";
-import { Clock, nextDelay, Poller, PollState } from "../src/poll";
+import { Clock, nextDelay, Poller, PollState, PollStore } from "../src/poll";
 
 test("backoff doubles the interval per failure in a row, up to the cap", () => {
   const b = { intervalMs: 10_000, maxMs: 120_000 };
@@ -41,6 +41,11 @@ function manualClock() {
     },
     setHidden(h: boolean) {
       hidden = h;
+    },
+    /** Moves time on without running timers. */
+    async advance(ms: number) {
+      now += ms;
+      await flush();
     },
   };
 }
@@ -137,4 +142,65 @@ test("polls are skipped while the page is hidden, once there is data", async () 
   await c.tick();
   assert.equal(calls, 2);
   p.stop();
+});
+
+// === one poller per app, whoever shows it (the status-panel item and the tab) ===
+
+test("the panel item and the tab of one app share one call per interval", async () => {
+  const c = manualClock();
+  const store = new PollStore(c.clock);
+  let calls = 0;
+  const fetch = async () => ++calls;
+  const seenByPanel: Array<number | null> = [];
+  const seenByTab: Array<number | null> = [];
+  const panel = store.subscribe<number>("status|argocd:app", fetch, { intervalMs: 10_000, maxMs: 60_000 }, (s) => seenByPanel.push(s.data));
+  await flush();
+  assert.equal(calls, 1);
+  // The tab opens right after: the answer is fresh, it is shown without another call.
+  const tab = store.subscribe<number>("status|argocd:app", fetch, { intervalMs: 10_000, maxMs: 60_000 }, (s) => seenByTab.push(s.data));
+  assert.equal(tab.state.data, 1, "the tab starts with the panel's data");
+  await flush();
+  assert.equal(calls, 1);
+  for (let i = 0; i < 5; i++) await c.tick();
+  assert.equal(calls, 6, "one call per interval for both");
+  assert.equal(seenByPanel.at(-1), 6);
+  assert.equal(seenByTab.at(-1), 6);
+  assert.equal(store.size, 1);
+  tab.unsubscribe();
+  panel.unsubscribe();
+  assert.equal(store.size, 0, "the poller stops with its last viewer");
+  assert.deepEqual(c.pending(), []);
+});
+
+test("the fastest viewer sets the pace; when it leaves the slower pace returns", async () => {
+  const c = manualClock();
+  const store = new PollStore(c.clock);
+  let calls = 0;
+  const fetch = async () => ++calls;
+  const slow = store.subscribe<number>("drift|argocd:app", fetch, { intervalMs: 30_000, maxMs: 300_000 }, () => {});
+  await flush();
+  assert.deepEqual(c.pending(), [30_000]);
+  // A faster viewer arrives 20 s later: the data is older than its 10 s, so it is refreshed now.
+  await c.advance(20_000);
+  const fast = store.subscribe<number>("drift|argocd:app", fetch, { intervalMs: 10_000, maxMs: 120_000 }, () => {});
+  await flush();
+  assert.equal(calls, 2);
+  assert.deepEqual(c.pending(), [10_000]);
+  fast.unsubscribe();
+  await c.tick();
+  assert.deepEqual(c.pending(), [30_000], "back to the slow pace");
+  slow.unsubscribe();
+});
+
+test("different apps and routes do not share", async () => {
+  const c = manualClock();
+  const store = new PollStore(c.clock);
+  const asked: string[] = [];
+  const a = store.subscribe("status|argocd:a", async () => asked.push("a"), { intervalMs: 1000, maxMs: 1000 }, () => {});
+  const b = store.subscribe("status|argocd:b", async () => asked.push("b"), { intervalMs: 1000, maxMs: 1000 }, () => {});
+  await flush();
+  assert.deepEqual(asked.sort(), ["a", "b"]);
+  assert.equal(store.size, 2);
+  a.unsubscribe();
+  b.unsubscribe();
 });

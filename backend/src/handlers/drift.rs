@@ -45,17 +45,9 @@ impl FromQuery for DriftQuery {
     }
 }
 
-/// `GET /api/v1/drift/resource?group=&version=&kind=&namespace=&name=`
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResourceQuery {
-    /// Empty for the core group.
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    /// Empty for a cluster-scoped object.
-    pub namespace: String,
-    pub name: String,
-}
+/// `GET /api/v1/drift/resource?group=&version=&kind=&namespace=&name=` (the type is core's, so
+/// the tab's TypeScript type is generated from it).
+pub use drift_core::api::ResourceQuery;
 
 impl FromQuery for ResourceQuery {
     const PARAMS: &'static [&'static str] = &["group", "version", "kind", "namespace", "name"];

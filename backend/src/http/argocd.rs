@@ -12,6 +12,7 @@
 //! Parsing is total: any byte sequence yields a `Caller` or a [`HeaderError`], never a panic
 //! (property-tested below).
 
+use drift_core::api::ErrorCode;
 use drift_core::app::AppKey;
 use drift_core::names::{is_dns_label, is_dns_subdomain};
 use http::{HeaderMap, HeaderName};
@@ -116,13 +117,37 @@ impl HeaderError {
     }
 
     /// The stable error code: `MISSING_`, `DUPLICATE_` or `INVALID_` + the header's code name.
-    pub fn code(&self) -> String {
-        let kind = match self {
-            HeaderError::Missing(_) => "MISSING",
-            HeaderError::Repeated(_) => "DUPLICATE",
-            HeaderError::Invalid { .. } => "INVALID",
-        };
-        format!("{kind}_{}", self.header().code_name())
+    pub fn code(&self) -> ErrorCode {
+        use ArgoHeader as H;
+        use ErrorCode as C;
+        match (self, self.header()) {
+            (HeaderError::Missing(_), H::ApplicationName) => C::MissingArgocdApplicationName,
+            (HeaderError::Missing(_), H::ProjectName) => C::MissingArgocdProjectName,
+            (HeaderError::Missing(_), H::Namespace) => C::MissingArgocdNamespace,
+            (HeaderError::Missing(_), H::Username) => C::MissingArgocdUsername,
+            (HeaderError::Missing(_), H::UserId) => C::MissingArgocdUserId,
+            (HeaderError::Missing(_), H::UserGroups) => C::MissingArgocdUserGroups,
+            (HeaderError::Missing(_), H::TargetClusterName) => C::MissingArgocdTargetClusterName,
+            (HeaderError::Missing(_), H::TargetClusterUrl) => C::MissingArgocdTargetClusterUrl,
+            (HeaderError::Repeated(_), H::ApplicationName) => C::DuplicateArgocdApplicationName,
+            (HeaderError::Repeated(_), H::ProjectName) => C::DuplicateArgocdProjectName,
+            (HeaderError::Repeated(_), H::Namespace) => C::DuplicateArgocdNamespace,
+            (HeaderError::Repeated(_), H::Username) => C::DuplicateArgocdUsername,
+            (HeaderError::Repeated(_), H::UserId) => C::DuplicateArgocdUserId,
+            (HeaderError::Repeated(_), H::UserGroups) => C::DuplicateArgocdUserGroups,
+            (HeaderError::Repeated(_), H::TargetClusterName) => C::DuplicateArgocdTargetClusterName,
+            (HeaderError::Repeated(_), H::TargetClusterUrl) => C::DuplicateArgocdTargetClusterUrl,
+            (HeaderError::Invalid { .. }, H::ApplicationName) => C::InvalidArgocdApplicationName,
+            (HeaderError::Invalid { .. }, H::ProjectName) => C::InvalidArgocdProjectName,
+            (HeaderError::Invalid { .. }, H::Namespace) => C::InvalidArgocdNamespace,
+            (HeaderError::Invalid { .. }, H::Username) => C::InvalidArgocdUsername,
+            (HeaderError::Invalid { .. }, H::UserId) => C::InvalidArgocdUserId,
+            (HeaderError::Invalid { .. }, H::UserGroups) => C::InvalidArgocdUserGroups,
+            (HeaderError::Invalid { .. }, H::TargetClusterName) => {
+                C::InvalidArgocdTargetClusterName
+            }
+            (HeaderError::Invalid { .. }, H::TargetClusterUrl) => C::InvalidArgocdTargetClusterUrl,
+        }
     }
 }
 
@@ -372,6 +397,27 @@ mod tests {
     }
 
     #[test]
+    fn each_header_problem_has_the_code_of_its_kind_and_header() {
+        for header in ArgoHeader::ALL {
+            let name = header.code_name();
+            let cases = [
+                (HeaderError::Missing(header), format!("MISSING_{name}")),
+                (HeaderError::Repeated(header), format!("DUPLICATE_{name}")),
+                (
+                    HeaderError::Invalid {
+                        header,
+                        reason: "x",
+                    },
+                    format!("INVALID_{name}"),
+                ),
+            ];
+            for (error, code) in cases {
+                assert_eq!(error.code(), code);
+            }
+        }
+    }
+
+    #[test]
     fn malformed_application_names_are_refused() {
         for bad in [
             "guestbook",
@@ -487,7 +533,7 @@ mod tests {
                 Err(error) => {
                     // The code is one the README documents: its kind, and the header's name.
                     let code = error.code();
-                    let (kind, header) = code.split_once('_').unwrap();
+                    let (kind, header) = code.as_str().split_once('_').unwrap();
                     prop_assert!(["MISSING", "DUPLICATE", "INVALID"].contains(&kind), "{}", code);
                     prop_assert!(readme.contains(&format!("`{kind}_<HEADER>`")), "{}", code);
                     prop_assert!(readme.contains(&format!("`{header}`")), "{}", code);

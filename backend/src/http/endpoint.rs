@@ -144,9 +144,9 @@ impl<R: Routes> Endpoint<R> {
 
     fn log_failure(&self, error: &ApiError, head: &Parts, peer: SocketAddr) {
         if error.is_security_rejection() {
-            let code = error.code();
-            self.metrics.rejected(&code);
-            self.security.refused(&code, &error.to_string(), head, peer);
+            let code = error.code().as_str();
+            self.metrics.rejected(code);
+            self.security.refused(code, &error.to_string(), head, peer);
         } else if let ApiError::Internal(cause) = error {
             tracing::error!(
                 listener = R::LISTENER,

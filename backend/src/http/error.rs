@@ -7,11 +7,10 @@
 
 use super::argocd::HeaderError;
 use bytes::Bytes;
+use drift_core::api::{ErrorBody, ErrorCode};
 use drift_core::scope::ClusterClaimMismatch;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use serde::Serialize;
-use std::borrow::Cow;
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
@@ -111,13 +110,6 @@ pub enum ApiError {
     StorageRejected(String),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    status: &'static str,
-    code: &'a str,
-    message: &'a str,
-}
-
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -155,38 +147,38 @@ impl ApiError {
     }
 
     /// The stable code clients may branch on.
-    pub fn code(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            ApiError::MissingCredentials => "MISSING_CREDENTIALS",
-            ApiError::InvalidCredentials => "INVALID_CREDENTIALS",
-            ApiError::Header(e) => return Cow::Owned(e.code()),
-            ApiError::NamespaceNotWatched(_) => "APP_NAMESPACE_NOT_WATCHED",
-            ApiError::AppNotFound(_) => "APP_NOT_FOUND",
-            ApiError::ProjectMismatch => "PROJECT_MISMATCH",
-            ApiError::ClusterMismatch(_) => "CLUSTER_MISMATCH",
-            ApiError::OutOfScope(_) => "OUT_OF_SCOPE",
-            ApiError::UnknownQueryParameter(_) => "UNKNOWN_QUERY_PARAMETER",
-            ApiError::InvalidQuery(_) => "INVALID_QUERY",
-            ApiError::MissingQueryParameter(_) => "MISSING_QUERY_PARAMETER",
-            ApiError::RouteNotFound => "ROUTE_NOT_FOUND",
-            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
-            ApiError::BodyTooLarge { .. } => "BODY_TOO_LARGE",
-            ApiError::BodyUnreadable(_) => "BODY_UNREADABLE",
-            ApiError::Overloaded => "OVERLOADED",
-            ApiError::Timeout => "REQUEST_TIMEOUT",
-            ApiError::NotReady { .. } => "NOT_READY",
-            ApiError::ShuttingDown => "SHUTTING_DOWN",
-            ApiError::Internal(_) => "INTERNAL",
-            ApiError::MissingReporterCredentials => "MISSING_CREDENTIALS",
-            ApiError::InvalidReporterCredentials => "INVALID_CREDENTIALS",
-            ApiError::RepoNotAllowed(_) => "REPO_NOT_ALLOWED",
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::MissingCredentials => ErrorCode::MissingCredentials,
+            ApiError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            ApiError::Header(e) => e.code(),
+            ApiError::NamespaceNotWatched(_) => ErrorCode::AppNamespaceNotWatched,
+            ApiError::AppNotFound(_) => ErrorCode::AppNotFound,
+            ApiError::ProjectMismatch => ErrorCode::ProjectMismatch,
+            ApiError::ClusterMismatch(_) => ErrorCode::ClusterMismatch,
+            ApiError::OutOfScope(_) => ErrorCode::OutOfScope,
+            ApiError::UnknownQueryParameter(_) => ErrorCode::UnknownQueryParameter,
+            ApiError::InvalidQuery(_) => ErrorCode::InvalidQuery,
+            ApiError::MissingQueryParameter(_) => ErrorCode::MissingQueryParameter,
+            ApiError::RouteNotFound => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            ApiError::BodyUnreadable(_) => ErrorCode::BodyUnreadable,
+            ApiError::Overloaded => ErrorCode::Overloaded,
+            ApiError::Timeout => ErrorCode::RequestTimeout,
+            ApiError::NotReady { .. } => ErrorCode::NotReady,
+            ApiError::ShuttingDown => ErrorCode::ShuttingDown,
+            ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::MissingReporterCredentials => ErrorCode::MissingCredentials,
+            ApiError::InvalidReporterCredentials => ErrorCode::InvalidCredentials,
+            ApiError::RepoNotAllowed(_) => ErrorCode::RepoNotAllowed,
             ApiError::InvalidReport(e) => e.code(),
-            ApiError::ReportNotFound(_) => "REPORT_NOT_FOUND",
-            ApiError::ReportNameTaken(_) => "REPORT_NAME_TAKEN",
-            ApiError::ReportsNotReady => "NOT_READY",
-            ApiError::StorageUnavailable => "STORAGE_UNAVAILABLE",
-            ApiError::StorageRejected(_) => "STORAGE_REJECTED",
-        })
+            ApiError::ReportNotFound(_) => ErrorCode::ReportNotFound,
+            ApiError::ReportNameTaken(_) => ErrorCode::ReportNameTaken,
+            ApiError::ReportsNotReady => ErrorCode::NotReady,
+            ApiError::StorageUnavailable => ErrorCode::StorageUnavailable,
+            ApiError::StorageRejected(_) => ErrorCode::StorageRejected,
+        }
     }
 
     /// A refusal of who is asking or what they asked for: logged as a security event.
@@ -219,12 +211,7 @@ impl ApiError {
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
         let message = self.public_message();
-        let code = self.code();
-        let body = ErrorBody {
-            status: "error",
-            code: &code,
-            message: &message,
-        };
+        let body = ErrorBody::new(self.code(), message);
         let mut response = super::reply::response(status, &body);
         self.add_headers(&mut response);
         response

@@ -327,7 +327,7 @@ mod tests {
         gate.admit::<Scoped>(&headers(&pairs), &uri(query))
             .await
             .map(|_| ())
-            .map_err(|e| e.code().into_owned())
+            .map_err(|e| e.code().to_string())
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@
 //! Each violation is one [`ReportError`] naming the field (its message is what both APIs say).
 
 use super::model::*;
+use crate::api::ErrorCode;
 use crate::app::AppKey;
 use crate::names::{is_dns_label, is_dns_subdomain};
 use jiff::{SignedDuration, Timestamp};
@@ -56,13 +57,13 @@ pub enum ReportError {
 
 impl ReportError {
     /// The stable code on `/api/v1/*`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ReportError::InvalidJson => "INVALID_JSON",
-            ReportError::Missing { .. } => "MISSING_FIELD",
-            ReportError::Invalid { .. } => "INVALID_FIELD",
-            ReportError::Unknown { .. } => "UNKNOWN_FIELD",
-            ReportError::TooLarge { .. } => "REPORT_TOO_LARGE",
+            ReportError::InvalidJson => ErrorCode::InvalidJson,
+            ReportError::Missing { .. } => ErrorCode::MissingField,
+            ReportError::Invalid { .. } => ErrorCode::InvalidField,
+            ReportError::Unknown { .. } => ErrorCode::UnknownField,
+            ReportError::TooLarge { .. } => ErrorCode::ReportTooLarge,
         }
     }
 
@@ -616,7 +617,7 @@ mod tests {
         fn any_body_is_a_report_or_one_documented_error(body in proptest::collection::vec(any::<u8>(), 0..200)) {
             for flavor in [Flavor::Compat, Flavor::V1] {
                 if let Err(e) = parse_body(&body, flavor, now()) {
-                    prop_assert!(["INVALID_JSON", "MISSING_FIELD", "INVALID_FIELD", "UNKNOWN_FIELD", "REPORT_TOO_LARGE"].contains(&e.code()));
+                    prop_assert!(["INVALID_JSON", "MISSING_FIELD", "INVALID_FIELD", "UNKNOWN_FIELD", "REPORT_TOO_LARGE"].contains(&e.code().as_str()));
                 }
             }
         }

@@ -1,13 +1,14 @@
 import * as React from "react";
-import { AppRef, appRefOf, getDrift, getHistory, getReports, getStatus } from "../api";
-import { plural } from "../format";
-import { Backoff, usePoll } from "../poll";
+import { AppRef, getDrift, getHistory, getReports, getStatus } from "../api";
+import { destinationText, plural } from "../format";
+import { Backoff, PollState, usePoll } from "../poll";
 import type { AppReportsView, DriftReport, HistoryView, StatusView } from "../types";
-import { DiagnosisView, Loading, notServed, RefreshBanner, UpdatedAgo } from "./common";
-import { ResourceList } from "./Resources";
+import { DiagnosisView, HelpTip, Icon, Loading, notServed, RefreshBanner, UpdatedAgo, useAppRef } from "./common";
+import { listedByDefault, ResourceList } from "./Resources";
 import { Reports } from "./Reports";
 import { Summary } from "./Summary";
 import { Timeline } from "./Timeline";
+import { recordShownTab } from "../tabLink";
 
 export const FAST: Backoff = { intervalMs: 10_000, maxMs: 120_000 };
 export const SLOW: Backoff = { intervalMs: 60_000, maxMs: 300_000 };
@@ -19,8 +20,21 @@ export interface TabProps {
   tree?: unknown;
 }
 
+/** The poll keys: the tab, the status-panel item and its flyout share one poller per key. */
+export function pollKey(route: string, app: AppRef, params = ""): string {
+  return `${route}|${app.namespace}:${app.name}:${app.project}${params ? `|${params}` : ""}`;
+}
+
+export function useStatus(app: AppRef, backoff: Backoff = FAST): [PollState<StatusView>, () => void] {
+  return usePoll<StatusView>(pollKey("status", app), (s) => getStatus(app, s), backoff);
+}
+
+export function useDrift(app: AppRef, all: boolean, backoff: Backoff = FAST): [PollState<DriftReport>, () => void] {
+  return usePoll<DriftReport>(pollKey("drift", app, all ? "all" : ""), (s) => getDrift(app, { all }, s), backoff);
+}
+
 export function DriftTab(props: TabProps) {
-  const app = appRefOf(props.application) ?? appRefOf(props.resource);
+  const app = useAppRef(props.application, props.resource);
   if (!app) {
     return (
       <div className="drift-ext">
@@ -31,18 +45,18 @@ export function DriftTab(props: TabProps) {
   return <DriftView app={app} />;
 }
 
-function appKey(app: AppRef): string {
-  return `${app.namespace}:${app.name}:${app.project}`;
-}
+const RESOURCES_HELP =
+  "Most recent change first: what Argo CD reports OutOfSync, what could not be inspected, and fields added outside Git. A field manager is the tool that wrote a field (kubectl-edit, a controller), not a person.";
 
 export function DriftView(props: { app: AppRef }) {
   const { app } = props;
-  const key = appKey(app);
   const [showAll, setShowAll] = React.useState(false);
-  const [status, refreshStatus] = usePoll<StatusView>(`status|${key}`, (s) => getStatus(app, s), FAST);
-  const [drift, refreshDrift] = usePoll<DriftReport>(`drift|${key}|${showAll}`, (s) => getDrift(app, { all: showAll }, s), FAST);
-  const [history, refreshHistory] = usePoll<HistoryView>(`history|${key}`, (s) => getHistory(app, { limit: 50 }, s), SLOW);
-  const [reports, refreshReports] = usePoll<AppReportsView>(`reports|${key}`, (s) => getReports(app, s), SLOW);
+  // The URL that shows this tab names its key: the flyout links to it.
+  React.useEffect(() => recordShownTab(window.location.search), []);
+  const [status, refreshStatus] = useStatus(app);
+  const [drift, refreshDrift] = useDrift(app, showAll);
+  const [history, refreshHistory] = usePoll<HistoryView>(pollKey("history", app), (s) => getHistory(app, { limit: 50 }, s), SLOW);
+  const [reports, refreshReports] = usePoll<AppReportsView>(pollKey("reports", app), (s) => getReports(app, s), SLOW);
   const refreshAll = React.useCallback(() => {
     refreshStatus();
     refreshDrift();
@@ -61,13 +75,21 @@ export function DriftView(props: { app: AppRef }) {
   }
 
   const d = drift.data;
+  const dest = destinationText(status.data?.destination);
+  const listed = d ? (showAll ? d.resources.length : d.resources.filter(listedByDefault).length) : 0;
   return (
     <div className="drift-ext" data-testid="drift-tab">
       <RefreshBanner state={status} app={app} what="the status" onRetry={refreshAll} />
       {!status.error && <RefreshBanner state={drift} app={app} what="the drift" onRetry={refreshAll} />}
       <div className="drift-ext__toolbar">
-        <span className="drift-ext__muted">
+        <span className="drift-ext__muted" data-testid="app-line">
           {app.namespace}/{app.name} · project {app.project}
+          {dest && (
+            <>
+              {" "}
+              · read from <b data-testid="destination">{dest}</b>
+            </>
+          )}
         </span>
         <span className="drift-ext__right">
           <label style={{ fontWeight: 400, margin: 0, cursor: "pointer" }}>
@@ -75,20 +97,18 @@ export function DriftView(props: { app: AppRef }) {
           </label>
           <UpdatedAgo updatedAt={drift.updatedAt ?? status.updatedAt} loading={drift.loading || status.loading} />
           <button className="drift-ext__btn" onClick={refreshAll} title="Refresh now">
-            <i className="fa fa-redo" /> Refresh
+            <Icon name="fa fa-redo" /> Refresh
           </button>
         </span>
       </div>
 
-      {status.data || d ? <Summary status={status.data} drift={d} /> : <Loading what="the status" />}
+      {status.data || d ? <Summary status={status.data} drift={d} onShowAll={showAll ? undefined : () => setShowAll(true)} /> : <Loading what="the status" />}
 
-      <div className="drift-ext__box">
+      <section className="drift-ext__box" aria-label="Resources">
         <h4>
-          <i className="fa fa-layer-group" /> {showAll ? "Resources" : "Drifted resources"}
-          {d && <span className="drift-ext__badge" data-testid="resources-count">{showAll ? d.resources.length : d.summary.resourcesDrifted}</span>}
-          <span className="drift-ext__muted" style={{ fontWeight: 400, fontSize: 12 }}>
-            most recent change first; a field manager is the tool that wrote a field (e.g. kubectl-edit), not a person
-          </span>
+          <Icon name="fa fa-layer-group" /> {showAll ? "All resources" : "Drifted resources"}
+          {d && <span className="drift-ext__badge" data-testid="resources-count">{listed}</span>}
+          <HelpTip text={RESOURCES_HELP} />
         </h4>
         {d ? (
           <ResourceList app={app} resources={d.resources} showAll={showAll} />
@@ -102,38 +122,34 @@ export function DriftView(props: { app: AppRef }) {
             {plural(d.summary.byCause.notInspected, "resource")} could not be inspected; open them for the reason.
           </div>
         )}
-      </div>
+      </section>
 
-      <div className="drift-ext__box" data-testid="history-section">
+      <section className="drift-ext__box" data-testid="history-section" aria-label="Drift over time">
         <h4>
-          <i className="fa fa-history" /> Drift over time
+          <Icon name="fa fa-history" /> Drift over time
+          <HelpTip text="Each bar is an episode, from the app turning OutOfSync to its return to Synced, coloured by how it ended. Kept in the cluster (a DriftHistory per app)." />
         </h4>
         <Section state={history} app={app} what="the history" onRetry={refreshHistory}>
           {(h) => <Timeline history={h} />}
         </Section>
-      </div>
+      </section>
 
-      <div className="drift-ext__box" data-testid="reports-section">
+      <section className="drift-ext__box" data-testid="reports-section" aria-label="External reports">
         <h4>
-          <i className="fa fa-server" /> External reports
+          <Icon name="fa fa-server" /> External reports
           {reports.data && reports.data.summary.count > 0 && <span className="drift-ext__badge">{reports.data.summary.count}</span>}
+          <HelpTip text="Drift checked outside Kubernetes (servers, files) by reporters. A report belongs to this app if it names it or the app's argocd-drift.io/report-repos annotation lists its repo." />
         </h4>
         <Section state={reports} app={app} what="the reports" onRetry={refreshReports}>
           {(r) => <Reports reports={r} />}
         </Section>
-      </div>
+      </section>
     </div>
   );
 }
 
 /** A secondary section: its data, a short note when the backend does not serve it, or its diagnosis. */
-function Section<T>(props: {
-  state: { data: T | null; error: unknown; nextAt: number | null; updatedAt: number | null; failedAt: number | null; failures: number; loading: boolean };
-  app: AppRef;
-  what: string;
-  onRetry: () => void;
-  children: (data: T) => React.ReactNode;
-}) {
+function Section<T>(props: { state: PollState<T>; app: AppRef; what: string; onRetry: () => void; children: (data: T) => React.ReactNode }) {
   const { state } = props;
   if (state.data) {
     return (
@@ -146,7 +162,7 @@ function Section<T>(props: {
   if (state.error && notServed(state.error)) {
     return (
       <div className="drift-ext__muted" data-testid="not-served">
-        <i className="fa fa-info-circle" /> This argocd-drift backend does not serve {props.what} yet (upgrade it to see it here).
+        <Icon name="fa fa-info-circle" /> This argocd-drift backend does not serve {props.what} yet (upgrade it to see it here).
       </div>
     );
   }

@@ -2,6 +2,7 @@ import * as React from "react";
 import { ago, formatTime, plural } from "../format";
 import { useNow } from "../poll";
 import type { AppReportsView, ReportView } from "../types";
+import { DiffLines, Icon } from "./common";
 
 /** The external drift reports linked to the app (checkers outside Kubernetes). */
 export function Reports(props: { reports: AppReportsView }) {
@@ -24,12 +25,12 @@ export function Reports(props: { reports: AppReportsView }) {
         <table className="drift-ext__table">
           <thead>
             <tr>
-              <th>Repo</th>
-              <th>Server</th>
-              <th>Status</th>
-              <th>Drift</th>
-              <th>Files</th>
-              <th>Last check</th>
+              <th scope="col">Repo</th>
+              <th scope="col">Server</th>
+              <th scope="col">Status</th>
+              <th scope="col">Drift</th>
+              <th scope="col">Files</th>
+              <th scope="col">Last check</th>
             </tr>
           </thead>
           <tbody>
@@ -52,13 +53,13 @@ function ReportRow(props: { r: ReportView; now: number }) {
         <span className="drift-ext__code">{r.repo}</span>
         {r.linkedBy === "annotation" && (
           <span className="drift-ext__muted" title="linked by the app's argocd-drift.io/report-repos annotation" style={{ marginLeft: 4 }}>
-            <i className="fa fa-link" />
+            <Icon name="fa fa-link" />
           </span>
         )}
       </td>
       <td data-label="Server">{r.server}</td>
       <td data-label="Status">
-        <i className={out ? "fa fa-arrow-alt-circle-up" : "fa fa-check-circle"} style={{ color: out ? "#f4c030" : "#18be94" }} />{" "}
+        <Icon name={out ? "fa fa-arrow-alt-circle-up" : "fa fa-check-circle"} color={out ? "#f4c030" : "#18be94"} />{" "}
         {out ? "Out of sync" : "Synced"}
       </td>
       <td data-label="Drift">{r.driftCount}</td>
@@ -71,7 +72,7 @@ function ReportRow(props: { r: ReportView; now: number }) {
                   <span className="drift-ext__code">{f.name}</span>
                   {f.state && <span className="drift-ext__badge" style={{ marginLeft: 4 }}>{f.state}</span>}
                 </summary>
-                {f.diff && <pre className="drift-ext__diff" style={{ padding: "4px 8px" }}>{f.diff}</pre>}
+                {f.diff && <DiffLines lines={f.diff.replace(/\n$/, "").split("\n")} testId="report-diff" />}
               </details>
             ))}
         {r.filesCount > r.files.length && <div className="drift-ext__muted">and {r.filesCount - r.files.length} more</div>}
@@ -80,7 +81,7 @@ function ReportRow(props: { r: ReportView; now: number }) {
         {ago(r.lastCheck, now)}
         {r.stale && (
           <span className="drift-ext__badge" style={{ marginLeft: 6, borderColor: "#f4c030" }} title={`not refreshed since ${formatTime(r.updatedAt)}: the reporter may have stopped`}>
-            <i className="fa fa-hourglass-end" style={{ color: "#f4c030" }} /> stale
+            <Icon name="fa fa-hourglass-end" color="#f4c030" /> stale
           </span>
         )}
       </td>

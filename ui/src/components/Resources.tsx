@@ -2,6 +2,7 @@ import * as React from "react";
 import { AppRef, getResourceDetail, isAbort } from "../api";
 import {
   ago,
+  CAUSE_COLOR,
   CAUSE_HELP,
   CAUSE_ICON,
   CAUSE_LABEL,
@@ -15,29 +16,24 @@ import {
   NOT_INSPECTED_LABEL,
   plural,
   resourceKey,
-  resourceTitle,
 } from "../format";
 import { useNow } from "../poll";
 import type { Attribution, FieldDrift, JsonValue, ResourceDetail, ResourceDrift } from "../types";
-import { DiagnosisView } from "./common";
+import { Breakable, DiagnosisView, DiffLines, HelpTip, Icon } from "./common";
 
-const CAUSE_COLOR: Record<string, string> = {
-  liveChanged: "#f4c030",
-  gitAhead: "#0dadea",
-  missing: "#e96d76",
-  extra: "#766f94",
-  notInspected: "#ccd6dd",
-  none: "#18be94",
-};
+/** What the list shows by default: drift, what could not be looked at, and additions outside Git. */
+export function listedByDefault(r: ResourceDrift): boolean {
+  return isDrift(r.cause) || r.cause === "notInspected" || r.additions.length > 0;
+}
 
-/** The drifted resources, most recent change first (the backend's order). */
+/** The resources, most recent change first (the backend's order). */
 export function ResourceList(props: { app: AppRef; resources: Array<ResourceDrift>; showAll: boolean }) {
   const [open, setOpen] = React.useState<Record<string, boolean>>({});
-  const shown = props.showAll ? props.resources : props.resources.filter((r) => isDrift(r.cause) || r.cause === "notInspected");
+  const shown = props.showAll ? props.resources : props.resources.filter(listedByDefault);
   if (shown.length === 0) {
     return (
       <div className="drift-ext__muted" data-testid="no-drift">
-        <i className="fa fa-check-circle" style={{ color: "#18be94" }} /> No drifted resources.
+        <Icon name="fa fa-check-circle" color="#18be94" /> No drifted resources.
       </div>
     );
   }
@@ -45,27 +41,21 @@ export function ResourceList(props: { app: AppRef; resources: Array<ResourceDrif
     <div data-testid="resources">
       {shown.map((r) => {
         const key = resourceKey(r);
-        return (
-          <ResourceRow
-            key={key}
-            app={props.app}
-            resource={r}
-            open={!!open[key]}
-            onToggle={() => setOpen({ ...open, [key]: !open[key] })}
-          />
-        );
+        return <ResourceRow key={key} app={props.app} resource={r} open={!!open[key]} onToggle={() => setOpen({ ...open, [key]: !open[key] })} />;
       })}
     </div>
   );
 }
 
+/** What a manager is, what it did and when: the chip's tooltip (the table keeps one column). */
+export function managerTooltip(a: Attribution): string {
+  const op = `${a.operation}${a.subresource ? ` (${a.subresource})` : ""}`;
+  return `field manager ${a.manager}: ${MANAGER_CLASS_LABEL[a.managerClass]}; ${op}; that manager's last write ${formatTime(a.time)}`;
+}
+
 function ManagerChip(props: { a: Attribution }) {
   return (
-    <span
-      className="drift-ext__chip"
-      data-testid="manager"
-      title={`field manager ${props.a.manager} (${MANAGER_CLASS_LABEL[props.a.managerClass]}), ${props.a.operation}; that manager's last write: ${formatTime(props.a.time)}`}
-    >
+    <span className="drift-ext__chip" data-testid="manager" title={managerTooltip(props.a)}>
       {props.a.manager}
     </span>
   );
@@ -75,16 +65,25 @@ function ResourceRow(props: { app: AppRef; resource: ResourceDrift; open: boolea
   const r = props.resource;
   const now = useNow(10000);
   const managers = managersOf(r);
+  const onlyAdditions = !isDrift(r.cause) && r.cause !== "notInspected" && r.additions.length > 0;
   return (
-    <div className="drift-ext__res" data-testid="resource" data-resource={resourceTitle(r)}>
+    <div className="drift-ext__res" data-testid="resource" data-resource={`${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}`} data-cause={r.cause}>
       <button className="drift-ext__res-head" onClick={props.onToggle} aria-expanded={props.open}>
-        <i className={props.open ? "fa fa-chevron-down" : "fa fa-chevron-right"} style={{ width: 12 }} />
+        <Icon name={props.open ? "fa fa-chevron-down" : "fa fa-chevron-right"} style={{ width: 12 }} />
         <span className="drift-ext__res-title">
-          {r.kind} <span style={{ fontWeight: 400 }}>{r.namespace ? `${r.namespace}/` : ""}{r.name}</span>
+          {r.kind} <Breakable text={`${r.namespace ? `${r.namespace}/` : ""}${r.name}`} className="drift-ext__res-name" />
         </span>
         <span title={CAUSE_HELP[r.cause]} data-testid="cause">
-          <i className={CAUSE_ICON[r.cause]} style={{ color: CAUSE_COLOR[r.cause] }} /> {CAUSE_LABEL[r.cause]}
-          {r.notInspected ? `: ${NOT_INSPECTED_LABEL[r.notInspected.reason]}` : ""}
+          {onlyAdditions ? (
+            <>
+              <Icon name="fa fa-plus-circle" color="#f4c030" /> {plural(r.additions.length, "addition")} outside Git
+            </>
+          ) : (
+            <>
+              <Icon name={CAUSE_ICON[r.cause]} color={CAUSE_COLOR[r.cause]} /> {CAUSE_LABEL[r.cause]}
+              {r.notInspected ? `: ${NOT_INSPECTED_LABEL[r.notInspected.reason]}` : ""}
+            </>
+          )}
         </span>
         {r.fields.length > 0 && <span data-testid="field-count">{plural(r.fields.length, "field")}</span>}
         {managers.length > 0 && (
@@ -94,12 +93,14 @@ function ResourceRow(props: { app: AppRef; resource: ResourceDrift; open: boolea
             ))}
           </span>
         )}
-        <span className="drift-ext__muted" title={r.lastChangeAt ? `the latest write of these field managers: ${formatTime(r.lastChangeAt)}` : undefined}>
-          {r.lastChangeAt ? `last write ${ago(r.lastChangeAt, now)}` : ""}
-        </span>
+        {r.lastChangeAt && (
+          <span className="drift-ext__muted" title={`the latest write of these field managers: ${formatTime(r.lastChangeAt)}`}>
+            last write {ago(r.lastChangeAt, now)}
+          </span>
+        )}
         {r.masked && (
-          <span className="drift-ext__badge" title="Values are hidden: Secret data appears only as changed or unchanged">
-            <i className="fa fa-lock" /> values hidden
+          <span className="drift-ext__badge" title="A Secret: values never leave argocd-drift; each shows only as changed or unchanged">
+            <Icon name="fa fa-lock" /> values masked
           </span>
         )}
       </button>
@@ -115,22 +116,24 @@ function ResourceBody(props: { app: AppRef; resource: ResourceDrift }) {
     <div className="drift-ext__res-body">
       {r.notInspected && (
         <div className="drift-ext__muted" style={{ marginBottom: 6 }}>
-          <i className="fa fa-eye-slash" /> {r.notInspected.message}
+          <Icon name="fa fa-eye-slash" /> {r.notInspected.message}
         </div>
       )}
+      {r.cause === "gitAhead" && <GitAhead resource={r} />}
       {r.desiredSource === "serverSideApplyAttribution" && (
         <div className="drift-ext__muted" style={{ marginBottom: 6 }}>
           Server-side applied: only which fields another field manager took over is known, not the value Git wants.
         </div>
       )}
-      {r.fields.length > 0 && <FieldTable fields={r.fields} masked={r.masked} />}
+      {r.fields.length > 0 && r.cause !== "gitAhead" && <FieldTable fields={r.fields} masked={r.masked} />}
       {r.additions.length > 0 && (
         <div style={{ marginTop: 8 }} data-testid="additions">
-          <b>Added outside Git</b> <span className="drift-ext__muted">(not drift for Argo CD)</span>
+          <b>Added outside Git</b>{" "}
+          <HelpTip text="Fields a person's tool or a controller added that Git does not have: not drift for Argo CD (a sync keeps them)." />
           <ul style={{ margin: "4px 0", paddingLeft: 18 }}>
             {r.additions.map((a) => (
-              <li key={a.pointer}>
-                <span className="drift-ext__code">{a.path}</span> = <span className="drift-ext__code">{formatValue(a.live)}</span> by field manager{" "}
+              <li key={a.pointer} data-testid="addition">
+                <Breakable text={a.path} className="drift-ext__code" /> = {r.masked ? <span className="drift-ext__muted">‹masked›</span> : <Breakable text={formatValue(a.live)} className="drift-ext__code" />} by{" "}
                 <ManagerChip a={a.attribution} />
               </li>
             ))}
@@ -141,7 +144,7 @@ function ResourceBody(props: { app: AppRef; resource: ResourceDrift }) {
         <div style={{ marginTop: 8 }}>
           {r.problems.map((p, i) => (
             <div key={i} className="drift-ext__muted">
-              <i className="fa fa-exclamation-triangle" style={{ color: "#f4c030" }} /> {p.message}
+              <Icon name="fa fa-exclamation-triangle" color="#f4c030" /> {p.message}
             </div>
           ))}
         </div>
@@ -157,20 +160,26 @@ function ResourceBody(props: { app: AppRef; resource: ResourceDrift }) {
               <table className="drift-ext__table" data-testid="ignored">
                 <thead>
                   <tr>
-                    <th>Field</th>
-                    <th>Desired</th>
-                    <th>Live</th>
-                    <th>Ignored by</th>
+                    <th scope="col">Field</th>
+                    <th scope="col">Desired</th>
+                    <th scope="col">Live</th>
+                    <th scope="col">Ignored by</th>
                   </tr>
                 </thead>
                 <tbody>
                   {r.ignored.map((d) => (
                     <tr key={d.pointer}>
-                      <td data-label="Field" className="drift-ext__code">{d.path}</td>
-                      <td data-label="Desired" className="drift-ext__code">{formatValue(d.desired)}</td>
-                      <td data-label="Live" className="drift-ext__code">{formatValue(d.live)}</td>
+                      <td data-label="Field">
+                        <Breakable text={d.path} className="drift-ext__code" />
+                      </td>
+                      <td data-label="Desired">
+                        <Breakable text={formatValue(d.desired)} className="drift-ext__code" />
+                      </td>
+                      <td data-label="Live">
+                        <Breakable text={formatValue(d.live)} className="drift-ext__code" />
+                      </td>
                       <td data-label="Ignored by">
-                        {d.rule.source} <span className="drift-ext__code">{d.rule.expression}</span>
+                        {d.rule.source} <Breakable text={d.rule.expression} className="drift-ext__code" />
                       </td>
                     </tr>
                   ))}
@@ -180,7 +189,36 @@ function ResourceBody(props: { app: AppRef; resource: ResourceDrift }) {
           )}
         </div>
       )}
-      {r.cause !== "notInspected" && <DetailDiff app={props.app} resource={r} />}
+      {r.cause !== "notInspected" && r.cause !== "gitAhead" && <DetailDiff app={props.app} resource={r} />}
+    </div>
+  );
+}
+
+/**
+ * Git moved, the cluster did not: the diff against what Argo CD last applied is empty, and
+ * saying "no difference" would read as "a sync changes nothing". Say what is known instead.
+ */
+function GitAhead(props: { resource: ResourceDrift }) {
+  const r = props.resource;
+  return (
+    <div className="drift-ext__banner drift-ext__banner--info" data-testid="git-ahead" style={{ marginBottom: 8 }}>
+      <Icon name="fa fa-code-branch" color="#0dadea" />
+      <div>
+        The cluster still matches the last sync; the change is in Git and not yet synced — Argo CD's <b>DIFF</b> tab shows it.
+        {r.fields.length > 0 && (
+          <>
+            {" "}
+            Fields Git changes:{" "}
+            {r.fields.map((f, i) => (
+              <React.Fragment key={f.pointer}>
+                {i > 0 && ", "}
+                <Breakable text={f.path} className="drift-ext__code" />
+              </React.Fragment>
+            ))}
+            .
+          </>
+        )}
+      </div>
     </div>
   );
 }
@@ -194,19 +232,22 @@ function ValueCell(props: { label: string; v: JsonValue | null; masked: boolean;
     );
   }
   if (props.masked && (isMasked(props.v) || isMasked(props.other))) {
-    const changed = JSON.stringify(props.v) !== JSON.stringify(props.other);
+    const differ = JSON.stringify(props.v) !== JSON.stringify(props.other);
     return (
-      <td data-label={props.label} className="drift-ext__muted">
-        <i className="fa fa-lock" /> hidden{props.label === "Live" ? (changed ? " · changed" : " · unchanged") : ""}
+      <td data-label={props.label} className="drift-ext__muted" title="A Secret's value never leaves argocd-drift: only whether it differs is known">
+        <Icon name="fa fa-lock" /> {props.label === "Live" ? (differ ? "masked; values differ" : "masked; unchanged") : "masked"}
       </td>
     );
   }
   return (
-    <td data-label={props.label} className="drift-ext__code" title={props.v !== null ? JSON.stringify(props.v) : "absent"}>
-      {formatValue(props.v)}
+    <td data-label={props.label} title={props.v !== null ? JSON.stringify(props.v) : "absent"}>
+      <Breakable text={formatValue(props.v)} className="drift-ext__code" />
     </td>
   );
 }
+
+const MANAGER_HELP =
+  "The tool that wrote the live value (kubectl-edit, a controller), from managedFields — not a person; its time is that manager's last write to the object (one time per manager, not per field). Hover it for more.";
 
 /** Each drifted field: path, desired, live, and the field manager that owns the live value. */
 export function FieldTable(props: { fields: Array<FieldDrift>; masked: boolean }) {
@@ -216,19 +257,19 @@ export function FieldTable(props: { fields: Array<FieldDrift>; masked: boolean }
       <table className="drift-ext__table" data-testid="fields">
         <thead>
           <tr>
-            <th>Field</th>
-            <th>Desired (Git)</th>
-            <th>Live</th>
-            <th>Field manager</th>
-            <th>Operation</th>
-            <th title="managedFields keeps one time per manager: its last write to the object, not per field">That manager's last write</th>
+            <th scope="col">Field</th>
+            <th scope="col">Desired (Git)</th>
+            <th scope="col">Live</th>
+            <th scope="col">
+              Field manager · last write <HelpTip text={MANAGER_HELP} />
+            </th>
           </tr>
         </thead>
         <tbody>
           {props.fields.map((f) => (
             <tr key={f.pointer} data-testid="field">
               <td data-label="Field" title={`${f.pointer} (${CHANGE_LABEL[f.change]})`}>
-                <span className="drift-ext__code">{f.path}</span>
+                <Breakable text={f.path} className="drift-ext__code" />
                 {f.change !== "changed" && <span className="drift-ext__badge" style={{ marginLeft: 6 }}>{CHANGE_LABEL[f.change]}</span>}
               </td>
               <ValueCell label="Desired" v={f.desired} other={f.live} masked={props.masked} known={f.desiredKnown} />
@@ -237,19 +278,15 @@ export function FieldTable(props: { fields: Array<FieldDrift>; masked: boolean }
                 {f.attribution ? (
                   <>
                     <ManagerChip a={f.attribution} />
-                    <span className="drift-ext__muted" style={{ fontSize: 11 }}>
-                      {MANAGER_CLASS_LABEL[f.attribution.managerClass]}
-                    </span>
+                    {f.attribution.time && (
+                      <span className="drift-ext__muted" style={{ whiteSpace: "nowrap" }} title={`that manager's last write: ${formatTime(f.attribution.time)}`}>
+                        {ago(f.attribution.time, now)}
+                      </span>
+                    )}
                   </>
                 ) : (
                   <span className="drift-ext__muted">unknown</span>
                 )}
-              </td>
-              <td data-label="Operation">
-                {f.attribution ? `${f.attribution.operation}${f.attribution.subresource ? ` (${f.attribution.subresource})` : ""}` : ""}
-              </td>
-              <td data-label="That manager's last write" title={formatTime(f.attribution?.time)}>
-                {f.attribution?.time ? ago(f.attribution.time, now) : ""}
               </td>
             </tr>
           ))}
@@ -271,9 +308,11 @@ function DetailDiff(props: { app: AppRef; resource: ResourceDrift }) {
   // Re-read when the resource changes (a newer write), not on every poll.
   const version = `${resourceKey(r)}|${r.lastChangeAt ?? ""}|${r.fields.length}|${attempt}`;
   const { app } = props;
+  const rRef = React.useRef(r);
+  rRef.current = r;
   React.useEffect(() => {
     const controller = new AbortController();
-    getResourceDetail(app, r, controller.signal).then(
+    getResourceDetail(app, rRef.current, controller.signal).then(
       (d) => {
         setDetail(d);
         setError(null);
@@ -283,13 +322,12 @@ function DetailDiff(props: { app: AppRef; resource: ResourceDrift }) {
       },
     );
     return () => controller.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [version, app.namespace, app.name, app.project]);
+  }, [version, app]);
   if (error && !detail) return <DiagnosisView error={error} app={app} onRetry={() => setAttempt(attempt + 1)} />;
   if (!detail) {
     return (
-      <div className="drift-ext__muted" style={{ marginTop: 8 }}>
-        <i className="fa fa-circle-notch fa-spin" /> Loading the diff…
+      <div className="drift-ext__muted" style={{ marginTop: 8 }} role="status">
+        <Icon name="fa fa-circle-notch fa-spin" /> Loading the diff…
       </div>
     );
   }
@@ -297,17 +335,11 @@ function DetailDiff(props: { app: AppRef; resource: ResourceDrift }) {
   const shown = all ? lines : lines.slice(0, DIFF_LINES);
   return (
     <div style={{ marginTop: 10 }}>
-      <b>Diff</b> <span className="drift-ext__muted">live → after a sync{r.masked ? " (Secret values masked)" : ""}</span>
+      <b>Diff</b> <span className="drift-ext__muted">live → after a sync{r.masked ? "; Secret values masked: ‹masked› only says a value differs" : ""}</span>
       {lines.length === 0 ? (
         <div className="drift-ext__muted">No textual difference.</div>
       ) : (
-        <div className="drift-ext__diff" data-testid="diff">
-          {shown.map((l, i) => (
-            <div key={i} className={l.startsWith("@@") ? "hunk" : l.startsWith("+") && !l.startsWith("+++") ? "add" : l.startsWith("-") && !l.startsWith("---") ? "del" : undefined}>
-              {l || " "}
-            </div>
-          ))}
-        </div>
+        <DiffLines lines={shown} testId="diff" masked={r.masked} />
       )}
       {lines.length > shown.length && (
         <button className="drift-ext__btn" onClick={() => setAll(true)}>
@@ -318,7 +350,7 @@ function DetailDiff(props: { app: AppRef; resource: ResourceDrift }) {
         <div style={{ marginTop: 8 }} className="drift-ext__muted">
           Field managers of this object:{" "}
           {detail.managedFields.map((m, i) => (
-            <span key={i} className="drift-ext__chip" title={`${m.operation}${m.subresource ? ` (${m.subresource})` : ""}, owns ${m.fields} fields; last write ${formatTime(m.time)}`}>
+            <span key={i} className="drift-ext__chip" title={`${MANAGER_CLASS_LABEL[m.managerClass]}; ${m.operation}${m.subresource ? ` (${m.subresource})` : ""}, owns ${m.fields} fields; last write ${formatTime(m.time)}`}>
               {m.manager}
               {m.subresource ? ` (${m.subresource})` : ""}
             </span>

@@ -184,6 +184,12 @@ lastChangeAt: string | null,
  */
 masked: boolean, };
 
+/**
+ * `GET /api/v1/drift/resource?group=&version=&kind=&namespace=&name=`: all five are required;
+ * `group` is empty for the core group and `namespace` for a cluster-scoped object.
+ */
+export type ResourceQuery = { group: string, version: string, kind: string, namespace: string, name: string, };
+
 export type RuleKind = "jsonPointer" | "jqPathExpression" | "managedFieldsManager";
 
 export type RuleOrigin = "app" | "system";
