@@ -14,6 +14,8 @@
 //! Each scenario is tagged with the issue 16 items its features touch, for
 //! `KNOWN_PENDING_GENERATED_ITEMS`.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 pub struct Generated {
@@ -48,6 +50,11 @@ impl Rng {
 }
 
 const NS: &str = "shop";
+
+/// A quantity Kubernetes writes back in another form (a number, `0.5`, `1024Mi`): issue 16 item 11.
+fn noncanonical(q: &Value) -> bool {
+    q.is_number() || q == "0.5" || q == "1024Mi"
+}
 
 fn quantity_cpu(r: &mut Rng) -> Value {
     r.pick(&[
@@ -108,22 +115,26 @@ fn container(r: &mut Rng, name: &str, tags: &mut Vec<u8>) -> Value {
     }
     if r.chance(70) {
         let mut res = Map::new();
-        res.insert(
-            "requests".into(),
-            json!({"cpu": quantity_cpu(r), "memory": quantity_mem(r)}),
-        );
+        let (cpu, mem) = (quantity_cpu(r), quantity_mem(r));
+        if noncanonical(&cpu) || noncanonical(&mem) {
+            tags.push(11);
+        }
+        res.insert("requests".into(), json!({"cpu": cpu, "memory": mem}));
         match r.below(4) {
             0 => {
                 res.insert("limits".into(), Value::Null);
                 tags.push(1);
             }
             1 | 2 => {
-                res.insert("limits".into(), json!({"memory": quantity_mem(r)}));
+                let mem = quantity_mem(r);
+                if noncanonical(&mem) {
+                    tags.push(11);
+                }
+                res.insert("limits".into(), json!({"memory": mem}));
             }
             _ => {}
         }
         c.insert("resources".into(), Value::Object(res));
-        tags.push(11);
     }
     if r.chance(20) {
         c.insert("args".into(), json!(["--port=8080", "--verbose"]));
@@ -153,7 +164,6 @@ fn deployment(r: &mut Rng, tags: &mut Vec<u8>) -> Value {
             "tolerations".into(),
             json!([{"key": "dedicated", "operator": "Equal", "value": "shop", "effect": "NoSchedule"}]),
         );
-        tags.push(7);
     }
     if r.chance(20) {
         pod.insert("volumes".into(), json!([{"name": "cache", "emptyDir": {}}]));
@@ -244,18 +254,24 @@ fn role(r: &mut Rng, tags: &mut Vec<u8>) -> Value {
 }
 
 fn hpa(r: &mut Rng, tags: &mut Vec<u8>) -> Value {
-    tags.push(11);
     let target = match r.below(4) {
         0 => json!({"type": "AverageValue", "averageValue": 100}),
         1 => json!({"type": "AverageValue", "averageValue": 0.5}),
         2 => json!({"type": "AverageValue", "averageValue": "250m"}),
         _ => json!({"type": "Utilization", "averageUtilization": 70}),
     };
+    if noncanonical(&target["averageValue"]) {
+        tags.push(11);
+    }
     let mut metrics =
         vec![json!({"type": "Resource", "resource": {"name": "cpu", "target": target}})];
     if r.chance(40) {
+        let mem = quantity_mem(r);
+        if noncanonical(&mem) {
+            tags.push(11);
+        }
         metrics.push(json!({"type": "Resource", "resource": {"name": "memory",
-            "target": {"type": "AverageValue", "averageValue": quantity_mem(r)}}}));
+            "target": {"type": "AverageValue", "averageValue": mem}}}));
     }
     json!({
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
@@ -321,17 +337,62 @@ fn editable(p: &str) -> bool {
         || p.ends_with("/name") && (p.contains("/containers/") || p.contains("/env/")))
 }
 
-fn changed_scalar(v: &Value, r: &mut Rng) -> Value {
-    match v {
-        Value::String(s) => json!(format!("{s}-{}", r.below(90) + 10)),
-        Value::Number(n) => json!(
-            n.as_f64()
-                .map(|f| f as i64 + 1 + r.below(3) as i64)
-                .unwrap_or(1)
-        ),
-        Value::Bool(b) => json!(!b),
-        _ => json!("set"),
-    }
+/// Another valid value for the scalar at `p`; `None` where any change would be refused by the
+/// API server's validation (which the oracle does not run) or is not a person's edit.
+fn changed_scalar(p: &str, v: &Value, r: &mut Rng) -> Option<Value> {
+    let last = p.rsplit('/').next().unwrap_or_default();
+    let other = |r: &mut Rng, options: &[&str]| {
+        let now = v.as_str().unwrap_or_default();
+        let left: Vec<&str> = options.iter().copied().filter(|o| *o != now).collect();
+        json!(*r.pick(&left))
+    };
+    Some(match last {
+        "effect" => other(r, &["NoSchedule", "NoExecute", "PreferNoSchedule"]),
+        "operator" => other(r, &["Equal", "Exists"]),
+        "cpu" | "averageValue" | "value" if p.contains("/resources/") || p.contains("/target/") => {
+            other(r, &["100m", "250m", "750m", "2"])
+        }
+        "memory" | "storage" | "sizeLimit" => other(r, &["64Mi", "512Mi", "2Gi"]),
+        // protocol: a change could make two items share a key, which the API server refuses.
+        "type" | "kind" | "apiVersion" | "containerPort" | "port" | "protocol" => return None,
+        _ => match v {
+            Value::String(s) => json!(format!("{s}-{}", r.below(90) + 10)),
+            Value::Number(n) => {
+                json!(
+                    n.as_f64()
+                        .map(|f| f as i64 + 1 + r.below(3) as i64)
+                        .unwrap_or(1)
+                )
+            }
+            Value::Bool(b) => json!(!b),
+            _ => return None,
+        },
+    })
+}
+
+/// Keys the API server requires (or that identify a list item): never removed.
+fn required(p: &str) -> bool {
+    let last = p.rsplit('/').next().unwrap_or_default();
+    matches!(
+        last,
+        "containerPort"
+            | "port"
+            | "name"
+            | "image"
+            | "type"
+            | "verbs"
+            | "resources"
+            | "kind"
+            | "apiVersion"
+            | "target"
+            | "resource"
+            | "scaleTargetRef"
+            | "maxReplicas"
+            | "key"
+            | "containers"
+            | "template"
+            | "spec"
+    )
 }
 
 /// One random edit of `model`; returns what it touched, for the tags.
@@ -344,9 +405,6 @@ fn mutate(model: &mut Value, r: &mut Rng, tags: &mut Vec<u8>) {
     }
     let (p, v) = r.pick(&all).clone();
     let op = r.below(6);
-    if p.contains("/tolerations/") && matches!(v, Value::Object(_)) {
-        tags.push(7);
-    }
     match (&v, op) {
         (Value::Array(a), 0) if !a.is_empty() => {
             // Append a copy of an item under a new key.
@@ -391,6 +449,8 @@ fn mutate(model: &mut Value, r: &mut Rng, tags: &mut Vec<u8>) {
         (Value::Object(m), 0 | 1) => {
             let last = p.rsplit('/').next().unwrap_or_default();
             let (key, val) = if p.contains("/tolerations/") {
+                // An atomic list's item gains a key.
+                tags.push(7);
                 ("tolerationSeconds", json!(300))
             } else if last == "emptyDir" {
                 ("sizeLimit", json!("1Gi"))
@@ -421,12 +481,18 @@ fn mutate(model: &mut Value, r: &mut Rng, tags: &mut Vec<u8>) {
             set(model, &parent, item);
         }
         (Value::Object(_) | Value::Array(_) | Value::Null, _) => {}
-        (_, 3) => {
+        (_, 3) if !required(&p) => {
             remove(model, &p);
         }
+        _ if model["kind"] == "Secret" && p.starts_with("/data/") => {
+            // Secret data is base64.
+            let plain = format!("changed-live-{}", r.below(1000));
+            set(model, &p, json!(STANDARD.encode(plain)));
+        }
         _ => {
-            let nv = changed_scalar(&v, r);
-            set(model, &p, nv);
+            if let Some(nv) = changed_scalar(&p, &v, r) {
+                set(model, &p, nv);
+            }
         }
     }
 }

@@ -309,7 +309,7 @@ pub fn judge(answer: &Value, run: &EngineRun, source: Source) -> Outcome {
         Cause::NoDrift if !modified => Outcome::Agree,
         Cause::NoDrift => disagree("Argo CD says OutOfSync (missed drift)"),
         _ if !modified => disagree("Argo CD says Synced (false drift)"),
-        Cause::LiveChanged if !live_changed && source == Source::Local => {
+        Cause::LiveChanged if !live_changed => {
             disagree("nothing changed live since Argo CD's last sync")
         }
         Cause::LiveChanged => paths_agree(),

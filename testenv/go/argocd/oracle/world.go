@@ -216,7 +216,11 @@ func (w *world) serverSideApply(obj *unstructured.Unstructured, manager, subreso
 	}
 	old := w.live
 	if old == nil {
-		old = emptyLike(obj)
+		// A create by apply starts from nothing (no field to hand to "before-first-apply").
+		old = &unstructured.Unstructured{Object: map[string]any{}}
+		old.SetGroupVersionKind(obj.GroupVersionKind())
+		old.SetName(obj.GetName())
+		old.SetNamespace(obj.GetNamespace())
 	}
 	applied := obj.DeepCopy()
 	secretData(applied)
