@@ -504,3 +504,114 @@ fn show_generated_scenarios() {
         );
     }
 }
+
+/// The oracle is only as good as its configuration of Argo CD's code: on every resource the
+/// real Argo CD control plane recorded (fixtures/argocd-real/, `make record-fixtures`), the
+/// oracle, given the recorded target and live objects and the Application, must reproduce the
+/// real controller's `modified`, normalized live and predicted live exactly. (Secrets are
+/// skipped: the recorded states are masked.)
+#[test]
+#[ignore = "needs the Go oracle: `make test-oracle` (DRIFT_ARGOCD_ORACLE=<binary>)"]
+fn the_oracle_reproduces_the_real_argo_cd_recordings() {
+    let oracle = std::env::var("DRIFT_ARGOCD_ORACLE")
+        .expect("DRIFT_ARGOCD_ORACLE: the oracle binary (testenv/argocd-oracle.sh bin)");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/argocd-real");
+    let mut asked = Vec::new();
+    let mut recorded = BTreeMap::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let Some(items) = doc["managedResources"].as_array() else {
+            continue;
+        };
+        let app = &doc["application"];
+        let application = serde_json::json!({
+            "metadata": {"name": app["metadata"]["name"], "namespace": app["metadata"]["namespace"],
+                "annotations": app["metadata"]["annotations"]},
+            "spec": app["spec"],
+        });
+        let state = |i: &Value, k: &str| -> Value {
+            i[k].as_str()
+                .map(|s| serde_json::from_str(s).unwrap())
+                .unwrap_or(Value::Null)
+        };
+        for item in items {
+            if item["kind"] == "Secret" {
+                continue;
+            }
+            let name = format!(
+                "{}:{}/{}/{}",
+                doc["scenario"].as_str().unwrap(),
+                item["kind"].as_str().unwrap(),
+                item["namespace"].as_str().unwrap_or_default(),
+                item["name"].as_str().unwrap()
+            );
+            let live = doc["live"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| {
+                    o["kind"] == item["kind"]
+                        && o["metadata"]["name"] == item["name"]
+                        && o["metadata"]["namespace"].as_str().unwrap_or_default()
+                            == item["namespace"].as_str().unwrap_or_default()
+                })
+                .cloned()
+                .unwrap_or(Value::Null);
+            asked.push((
+                name.clone(),
+                serde_json::json!({"desired": state(item, "targetState"), "live": live,
+                    "application": application}),
+            ));
+            recorded.insert(name, item.clone());
+        }
+    }
+    let answers = ask_oracle(&oracle, &asked);
+    let mut problems = Vec::new();
+    for (name, item) in &recorded {
+        let a = match &answers[name] {
+            Ok(a) => a,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let want_modified = item["modified"].as_bool().unwrap_or(false);
+        if a["modified"].as_bool() != Some(want_modified) {
+            problems.push(format!(
+                "{name}: modified {} (the real controller: {want_modified})",
+                a["modified"]
+            ));
+        }
+        for (ours, theirs) in [
+            ("normalizedLive", "normalizedLiveState"),
+            ("predictedLive", "predictedLiveState"),
+        ] {
+            let want: Value = item[theirs]
+                .as_str()
+                .map(|s| serde_json::from_str(s).unwrap())
+                .unwrap_or(Value::Null);
+            if a[ours] != want {
+                problems.push(format!(
+                    "{name}: {ours} differs from the real controller's {theirs}:\n  oracle {}\n  real   {}",
+                    a[ours], want
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "the oracle against the real Argo CD: {} recorded resources, {} differences",
+        recorded.len(),
+        problems.len()
+    );
+    assert!(
+        recorded.len() >= 15,
+        "only {} recorded resources",
+        recorded.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
