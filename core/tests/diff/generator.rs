@@ -459,7 +459,12 @@ fn mutate(model: &mut Value, r: &mut Rng, tags: &mut Vec<u8>) {
                 "labels" | "annotations" | "data" | "stringData" | "nodeSelector" | "settings"
             ) || (p == "/spec" && model["kind"] == "Widget")
             {
-                ("example.com~1added", json!("added-live"))
+                let v = if model["kind"] == "Secret" && last == "data" {
+                    json!(STANDARD.encode("added-live"))
+                } else {
+                    json!("added-live")
+                };
+                ("example.com~1added", v)
             } else {
                 return;
             };
