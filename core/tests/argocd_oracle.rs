@@ -134,7 +134,7 @@ fn run_all() -> Vec<Run> {
             .iter()
             .map(|i| ManagedResource::from_api_item(i).unwrap())
             .collect();
-        let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(true);
+        let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(true);
         for r in &app.status.resources {
             let key = format!("{}/{}/{}/{}", r.group, r.kind, r.namespace, r.name);
             let expected = doc["expected"][&key].clone();

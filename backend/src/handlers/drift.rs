@@ -329,7 +329,7 @@ async fn run_engine<T: Send + 'static>(
     let read_secrets = drift.read_secrets;
     let jq_timeout = drift.jq_timeout;
     let work = tokio::task::spawn_blocking(move || {
-        let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(read_secrets);
+        let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(read_secrets);
         resources
             .iter()
             .zip(lives)

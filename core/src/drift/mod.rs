@@ -100,6 +100,7 @@
 //! ```
 
 pub mod compare;
+pub mod evidence;
 pub mod jq;
 pub mod managed;
 pub mod normalize;
@@ -111,8 +112,9 @@ pub mod secret;
 pub mod settings;
 pub mod view;
 
-use crate::app::{ApplicationSpec, ResourceStatus};
+use crate::app::{AppKey, Application, ApplicationSpec, ResourceStatus};
 use compare::{Diff, DiffKind, Rules};
+use evidence::SyncEvidence;
 use jq::{JqBudget, JqCache};
 use managed::{Entry, ManagerClass, Ownership};
 use normalize::{LAST_APPLIED, Normalizer};
@@ -130,6 +132,8 @@ pub const KEYED_ORDER_IS_DRIFT: bool = true;
 
 /// The sync status Argo CD writes when live state differs from Git.
 const OUT_OF_SYNC: &str = "OutOfSync";
+/// The sync status Argo CD writes when live state equals Git.
+const SYNCED: &str = "Synced";
 
 /// What reading the live object gave.
 pub enum LiveRead {
@@ -257,6 +261,11 @@ pub struct ResourceInput<'a> {
 #[derive(Debug)]
 pub struct Inspector<'a> {
     pub app: &'a ApplicationSpec,
+    /// The app's name, for its objects' tracking ids ([`Inspector::for_app`]).
+    pub key: Option<&'a AppKey>,
+    /// What the app's status says about Git and the last sync ([`Inspector::for_app`]; without
+    /// it nothing is known, so `gitAhead` is never claimed).
+    pub evidence: SyncEvidence,
     pub system: &'a SystemSettings,
     pub jq: &'a JqCache,
     /// Secrets are inspected only when reading them is switched on.
@@ -285,10 +294,22 @@ impl<'a> Inspector<'a> {
     pub fn new(app: &'a ApplicationSpec, system: &'a SystemSettings, jq: &'a JqCache) -> Self {
         Inspector {
             app,
+            key: None,
+            evidence: SyncEvidence::default(),
             system,
             jq,
             read_secrets: false,
             keyed_order_is_drift: KEYED_ORDER_IS_DRIFT,
+        }
+    }
+
+    /// The inspector for `app`: its spec, its name (tracking ids) and its status (evidence that
+    /// Git moved, the last sync, the last comparison).
+    pub fn for_app(app: &'a Application, system: &'a SystemSettings, jq: &'a JqCache) -> Self {
+        Inspector {
+            key: Some(&app.key),
+            evidence: SyncEvidence::of(&app.status),
+            ..Inspector::new(&app.spec, system, jq)
         }
     }
 
@@ -410,7 +431,7 @@ impl<'a> Inspector<'a> {
 
         // Server-side applied: a last-applied annotation left from an earlier client-side sync
         // is stale (Argo CD does not use it either; ARGOCD-DIFF.md §5.2).
-        let server_side = self.server_side(live, &ownership);
+        let server_side = self.server_side(live);
         let local = if server_side && !matches!(local, Some(Err(()))) {
             None
         } else {
@@ -446,6 +467,20 @@ impl<'a> Inspector<'a> {
         }
         match local {
             Some(Ok(la)) => {
+                if let Some(other) = self.tracked_by_another_app(live, &la) {
+                    return not_inspected(
+                        a,
+                        NotInspectedReason::TrackedByAnotherApp,
+                        &format!(
+                            "the object's tracking id names the app `{other}`: the record on it is \
+                             that app's, while Argo CD compares it with this app's Git"
+                        ),
+                    );
+                }
+                if let Some(writer) = foreign_record(&ownership) {
+                    self.by_ownership(&mut a, &ctx, live, &ownership, budget, Some(&writer));
+                    return finish(a, &ctx, self.system, detail);
+                }
                 let local = self.by_last_applied(&ctx, la, live, &ownership, budget, detail);
                 a.drift.desired_source = DesiredSource::LastApplied;
                 a.drift.fields = local.fields;
@@ -454,13 +489,8 @@ impl<'a> Inspector<'a> {
                 a.drift.additions = local.additions;
                 a.desired = Some(local.desired);
                 a.live = local.live;
-                a.drift.cause = if !a.drift.fields.is_empty() {
-                    Cause::LiveChanged
-                } else if r.status.as_deref() == Some(OUT_OF_SYNC) {
-                    Cause::GitAhead
-                } else {
-                    Cause::NoDrift
-                };
+                newer_argocd_writes(&mut a.drift, &ownership);
+                self.local_cause(&mut a.drift, &ctx);
                 finish(a, &ctx, self.system, detail)
             }
             Some(Err(())) => not_inspected(
@@ -468,8 +498,10 @@ impl<'a> Inspector<'a> {
                 NotInspectedReason::UnparseableAnnotation,
                 "the last-applied-configuration annotation is not a JSON object",
             ),
-            None if server_side => {
-                self.by_ownership(&mut a, &ctx, live, &ownership, budget);
+            // Server-side applied, or applied so by Argo CD once (a manual sync with the option)
+            // and never given a record: who took fields from Argo CD.
+            None if server_side || ownership.argocd_applies_server_side() => {
+                self.by_ownership(&mut a, &ctx, live, &ownership, budget, None);
                 finish(a, &ctx, self.system, detail)
             }
             None if self.replace_sync(live) => not_inspected(
@@ -496,6 +528,7 @@ impl<'a> Inspector<'a> {
             builtin,
             secret: r.group.is_empty() && r.kind == "Secret",
             argo_out_of_sync: r.status.as_deref() == Some(OUT_OF_SYNC),
+            argo_synced: r.status.as_deref() == Some(SYNCED),
         }
     }
 
@@ -525,9 +558,11 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    /// Is the object under server-side apply: the app or the object says `ServerSideApply=true`,
-    /// or Argo CD's latest write to it is an `Apply`?
-    fn server_side(&self, live: &Value, ownership: &Ownership) -> bool {
+    /// Is the object under server-side apply: the app or the object says `ServerSideApply=true`?
+    /// Argo CD decides its diff mode so (ARGOCD-DIFF.md §1.2); an `Apply` entry of Argo CD's in
+    /// `managedFields` alone (a manual sync with the server-side option) does not change it, and
+    /// Argo CD keeps diffing against the last-applied record.
+    fn server_side(&self, live: &Value) -> bool {
         let app = self
             .app
             .sync_policy
@@ -537,22 +572,85 @@ impl<'a> Inspector<'a> {
             .pointer("/metadata/annotations/argocd.argoproj.io~1sync-options")
             .and_then(Value::as_str)
             .is_some_and(|s| s.split(',').any(|o| o.trim() == "ServerSideApply=true"));
-        let latest = |op: &str| {
-            ownership
-                .entries
-                .iter()
-                .filter(|e| e.manager == "argocd-controller" && e.operation == op)
-                .filter_map(|e| e.time.as_deref())
-                .max()
-                .map(str::to_string)
+        app || annotated
+    }
+
+    /// The app named by the tracking id on the live object or on the record, when that is not
+    /// this app (only known with [`Inspector::for_app`]).
+    fn tracked_by_another_app(&self, live: &Value, record: &Value) -> Option<String> {
+        let key = self.key?;
+        [live, record].into_iter().find_map(|o| {
+            let id = o
+                .get("metadata")?
+                .get("annotations")?
+                .get(normalize::TRACKING_ANNOTATION)?
+                .as_str()?;
+            let app = evidence::tracking_app(id)?;
+            (!evidence::tracks(app, key)).then(|| app.to_string())
+        })
+    }
+
+    /// The cause from the last-applied comparison (ARGOCD-DIFF.md §7.1): a field differs →
+    /// `liveChanged`; none differs but Argo CD says OutOfSync → `gitAhead` only when the app's
+    /// status shows Git moved since the last sync, otherwise `notInspected`
+    /// (`argoDiffersLocally`). Argo CD says Synced while fields differ from a record written
+    /// before Argo CD last compared: Git caught up with a change made live, the record is stale.
+    fn local_cause(&self, d: &mut ResourceDrift, ctx: &Ctx<'_>) {
+        d.cause = if !d.fields.is_empty() {
+            if ctx.argo_synced && self.seen_by_argocd(&d.fields) {
+                d.problems.push(Problem {
+                    kind: ProblemKind::StaleRecord,
+                    rule: None,
+                    message: format!(
+                        "{} field(s) differ from the last-applied record, but Argo CD compared \
+                         this resource after they were last written and reports it Synced: Git \
+                         has caught up with them (the record is stale until the next sync)",
+                        d.fields.len()
+                    ),
+                });
+                d.fields.clear();
+                Cause::NoDrift
+            } else {
+                Cause::LiveChanged
+            }
+        } else if ctx.argo_out_of_sync {
+            match self.evidence.git_moved {
+                Some(true) => Cause::GitAhead,
+                known => {
+                    d.not_inspected = Some(NotInspected {
+                        reason: NotInspectedReason::ArgoDiffersLocally,
+                        message: format!(
+                            "Argo CD sees a difference this engine does not reproduce: live \
+                             equals Argo CD's last-applied record and {}; configure the Argo CD \
+                             source for its exact diff",
+                            if known.is_some() {
+                                "Git has not moved since the last sync"
+                            } else {
+                                "the app's status does not show whether Git moved since the last \
+                                 sync"
+                            }
+                        ),
+                    });
+                    Cause::NotInspected
+                }
+            }
+        } else {
+            Cause::NoDrift
         };
-        let applied = ownership.argocd_applies_server_side()
-            && match (latest("Apply"), latest("Update")) {
-                (_, None) => true,
-                (Some(apply), Some(update)) => apply >= update,
-                (None, Some(_)) => false,
-            };
-        app || annotated || applied
+    }
+
+    /// Was every drifted field last written before Argo CD's last comparison?
+    fn seen_by_argocd(&self, fields: &[FieldDrift]) -> bool {
+        let Some(reconciled) = self.evidence.reconciled_at else {
+            return false;
+        };
+        fields.iter().all(|f| {
+            f.attribution
+                .as_ref()
+                .and_then(|a| a.time.as_deref())
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|t| t <= reconciled)
+        })
     }
 
     fn replace_sync(&self, live: &Value) -> bool {
@@ -784,18 +882,21 @@ impl<'a> Inspector<'a> {
         let diffs = compare::symmetric(&p, &n, self.rules(ctx));
         a.drift.desired_source = DesiredSource::ArgoCdManagedResources;
         a.drift.fields = diffs.iter().map(|d| field_view(d, ownership)).collect();
-        let someone_else = a.drift.fields.iter().any(|f| {
-            f.attribution
-                .as_ref()
-                .is_some_and(|at| at.manager_class != ManagerClass::ArgoCd)
-        });
+        // A live value another manager wrote since the last sync (and Argo CD does not hold).
+        let someone_else = diffs
+            .iter()
+            .any(|d| self.changed_live_since_sync(ownership, &d.path));
         let local_drift = local.as_ref().is_some_and(|l| !l.fields.is_empty());
         a.drift.cause = if a.drift.fields.is_empty() && !mr.modified {
             Cause::NoDrift
         } else if someone_else || local_drift {
             Cause::LiveChanged
-        } else {
+        } else if self.evidence.git_moved == Some(true) {
             Cause::GitAhead
+        } else {
+            // Argo CD's own diff differs and Git has not moved since the last sync (or that is
+            // not known): the live object is what changed (a field deleted live has no owner).
+            Cause::LiveChanged
         };
         // Additions: live-only fields of other managers, outside what Git (targetState) says.
         let norm = self.normalizer(ctx);
@@ -818,7 +919,31 @@ impl<'a> Inspector<'a> {
         a.predicted = Some(p);
     }
 
-    /// Source 3: server-side applied, no desired values — who took fields from Argo CD.
+    /// Did a manager other than Argo CD write the value at `path` after the last successful
+    /// sync, and Argo CD does not hold it? A co-owner that wrote before the sync (a tool the
+    /// object was adopted from, `helm`) changed nothing since.
+    fn changed_live_since_sync(&self, ownership: &Ownership, path: &[Seg]) -> bool {
+        let owners = ownership.owners(path);
+        if owners.iter().any(|o| o.is_argocd()) {
+            return false;
+        }
+        owners.iter().any(|o| {
+            let written = o
+                .time
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            // Times are whole seconds: a write in the second the sync ended may follow it.
+            match (written, self.evidence.last_sync_at) {
+                (Some(w), Some(sync)) => w >= sync,
+                _ => true,
+            }
+        })
+    }
+
+    /// Source 3: no desired values — who took fields from Argo CD. Server-side applied objects
+    /// (`record_writer` `None`), or a last-applied record another manager rewrote (a person's
+    /// `kubectl apply`: `record_writer` is that manager, and only its fields are listed). When
+    /// Argo CD does not say OutOfSync, those fields are additions it accepts, not drift.
     fn by_ownership(
         &self,
         a: &mut Analysis,
@@ -826,6 +951,7 @@ impl<'a> Inspector<'a> {
         live: &Value,
         ownership: &Ownership,
         budget: &mut dyn JqBudget,
+        record_writer: Option<&str>,
     ) {
         let norm = self.normalizer(ctx);
         let mut live_n = live.clone();
@@ -833,7 +959,9 @@ impl<'a> Inspector<'a> {
         let active = self.active_rules(ctx);
         let mut l_i = live_n.clone();
         let removed = self.apply_ignores(&active, &mut [&mut l_i], budget, &mut a.drift.problems);
-        let taken = additions(ctx, ownership, None, &live_n, true);
+        let taken = additions(ctx, ownership, None, &live_n, true)
+            .into_iter()
+            .filter(|t| record_writer.is_none_or(|w| t.attribution.manager == w));
         for t in taken {
             let path = pointer_path(&t.pointer, &live_n);
             let by_rule = active.iter().zip(&removed).find_map(|(r, paths)| {
@@ -864,15 +992,39 @@ impl<'a> Inspector<'a> {
                 }),
             }
         }
-        a.drift.desired_source = DesiredSource::ServerSideApplyAttribution;
+        a.drift.desired_source = match record_writer {
+            Some(_) => DesiredSource::AnotherManagersRecord,
+            None => DesiredSource::ServerSideApplyAttribution,
+        };
+        if !ctx.argo_out_of_sync {
+            // Argo CD accepts these values: additions outside Git, not drift.
+            a.drift.additions = std::mem::take(&mut a.drift.fields)
+                .into_iter()
+                .filter_map(|f| {
+                    Some(Addition {
+                        pointer: f.pointer,
+                        path: f.path,
+                        live: f.live?,
+                        attribution: f.attribution?,
+                    })
+                })
+                .collect();
+        }
         a.drift.cause = if !a.drift.fields.is_empty() {
             Cause::LiveChanged
         } else if ctx.argo_out_of_sync {
             a.drift.not_inspected = Some(NotInspected {
                 reason: NotInspectedReason::NoDesiredState,
-                message: "server-side applied and no field has left Argo CD; without the Argo CD \
-                          source the difference Argo CD sees is not known here"
-                    .into(),
+                message: match record_writer {
+                    Some(w) => format!(
+                        "the last-applied record was rewritten by `{w}`, not Argo CD, and no \
+                         field of its write differs; without the Argo CD source the difference \
+                         Argo CD sees is not known here"
+                    ),
+                    None => "server-side applied and no field has left Argo CD; without the \
+                             Argo CD source the difference Argo CD sees is not known here"
+                        .into(),
+                },
             });
             Cause::NotInspected
         } else {
@@ -891,6 +1043,7 @@ struct Ctx<'a> {
     builtin: bool,
     secret: bool,
     argo_out_of_sync: bool,
+    argo_synced: bool,
 }
 
 /// The local (last-applied) analysis.
@@ -1002,6 +1155,70 @@ fn ignored_view(d: &Diff, rule: RuleRef) -> IgnoredDifference {
         desired: d.desired.clone(),
         live: d.live.clone(),
         rule,
+    }
+}
+
+/// The manager that last wrote the last-applied record, when that is not Argo CD (a person's
+/// `kubectl apply -f` rewrites it; Argo CD's three-way diff still uses Git, so the record is not
+/// Argo CD's any more). `None` when Argo CD holds it or nobody is on record for it.
+fn foreign_record(ownership: &Ownership) -> Option<String> {
+    let path = [
+        Seg::key("metadata"),
+        Seg::key("annotations"),
+        Seg::key(LAST_APPLIED),
+    ];
+    let owners = ownership.owners(&path);
+    if owners.is_empty() || owners.iter().any(|o| o.is_argocd()) {
+        return None;
+    }
+    owners
+        .into_iter()
+        .max_by(|a, b| a.time.cmp(&b.time))
+        .map(|o| o.manager.clone())
+}
+
+/// Drops the fields whose live value Argo CD itself wrote after it wrote the last-applied record
+/// (a manual sync with the server-side option applies Git without updating the record, and Argo
+/// CD keeps diffing against it): that value is Argo CD's, not a change made live.
+fn newer_argocd_writes(d: &mut ResourceDrift, ownership: &Ownership) {
+    let record = [
+        Seg::key("metadata"),
+        Seg::key("annotations"),
+        Seg::key(LAST_APPLIED),
+    ];
+    let Some(recorded) = ownership
+        .owners(&record)
+        .into_iter()
+        .filter(|o| o.is_argocd())
+        .filter_map(|o| o.time.as_deref()?.parse::<jiff::Timestamp>().ok())
+        .max()
+    else {
+        return;
+    };
+    let before = d.fields.len();
+    d.fields.retain(|f| {
+        let Some(path) = pointer_path_lenient(&f.pointer) else {
+            return true;
+        };
+        f.change == Change::MissingLive
+            || !ownership.owners(&path).iter().any(|o| {
+                o.is_argocd()
+                    && o.time
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .is_some_and(|t| t > recorded)
+            })
+    });
+    let dropped = before - d.fields.len();
+    if dropped > 0 {
+        d.problems.push(Problem {
+            kind: ProblemKind::StaleRecord,
+            rule: None,
+            message: format!(
+                "{dropped} field(s) differ from the last-applied record but hold values Argo CD \
+                 wrote after it (a server-side sync does not update the record): not drift"
+            ),
+        });
     }
 }
 

@@ -36,7 +36,7 @@ export type Change = "changed" | "missingLive" | "liveOnly" | "order" | "ownedBy
 /**
  * Where the desired values came from.
  */
-export type DesiredSource = "lastApplied" | "argoCdManagedResources" | "serverSideApplyAttribution" | "none";
+export type DesiredSource = "lastApplied" | "argoCdManagedResources" | "serverSideApplyAttribution" | "anotherManagersRecord" | "none";
 
 /**
  * `GET /api/v1/drift`.
@@ -128,14 +128,14 @@ export type NotInspected = { reason: NotInspectedReason, message: string, };
 /**
  * Why a resource was not inspected.
  */
-export type NotInspectedReason = "kindNotReadable" | "secretReadingDisabled" | "clusterUnreachable" | "readFailed" | "hook" | "replaceSync" | "noDesiredState" | "unparseableAnnotation" | "malformedLiveObject";
+export type NotInspectedReason = "kindNotReadable" | "secretReadingDisabled" | "clusterUnreachable" | "readFailed" | "hook" | "replaceSync" | "noDesiredState" | "unparseableAnnotation" | "malformedLiveObject" | "argoDiffersLocally" | "trackedByAnotherApp" | "unsupportedIgnoreRule";
 
 /**
  * Something that went wrong on this resource without stopping it. Messages never hold values.
  */
 export type Problem = { kind: ProblemKind, rule: RuleRef | null, message: string, };
 
-export type ProblemKind = "ignoreRuleSkipped" | "managedFields" | "argoCdSource";
+export type ProblemKind = "ignoreRuleSkipped" | "managedFields" | "argoCdSource" | "staleRecord";
 
 /**
  * `GET /api/v1/drift/resource`: one resource in depth.
