@@ -669,20 +669,28 @@ impl<'a> Inspector<'a> {
     /// The ignore expressions that select this resource: the app's first, then argocd-cm's.
     fn active_rules(&self, ctx: &Ctx<'_>) -> Vec<ActiveRule> {
         let mut out = Vec::new();
-        let mut add = |origin: RuleOrigin, source: String, rule: &crate::app::IgnoreDifference| {
-            if !settings::selects(rule, ctx.group, ctx.kind, ctx.namespace, ctx.name) {
-                return;
-            }
+        // `managers`: whether the rule's managedFieldsManagers apply (Argo CD looks system ones
+        // up by the exact `<group>/<kind>` key, app ones by the same globs as the rest).
+        let mut add = |origin: RuleOrigin,
+                       source: String,
+                       rule: &crate::app::IgnoreDifference,
+                       managers: bool| {
+            let selected = settings::selects(rule, ctx.group, ctx.kind, ctx.namespace, ctx.name);
             let each = [
-                (RuleKind::JsonPointer, &rule.json_pointers),
-                (RuleKind::JqPathExpression, &rule.jq_path_expressions),
+                (RuleKind::JsonPointer, &rule.json_pointers, selected),
+                (
+                    RuleKind::JqPathExpression,
+                    &rule.jq_path_expressions,
+                    selected,
+                ),
                 (
                     RuleKind::ManagedFieldsManager,
                     &rule.managed_fields_managers,
+                    managers,
                 ),
             ];
-            for (kind, exprs) in each {
-                for e in exprs {
+            for (kind, exprs, on) in each {
+                for e in exprs.iter().filter(|_| on) {
                     out.push(ActiveRule {
                         r: RuleRef {
                             origin,
@@ -695,14 +703,22 @@ impl<'a> Inspector<'a> {
             }
         };
         for (i, rule) in self.app.ignore_differences.iter().enumerate() {
+            let selected = settings::selects(rule, ctx.group, ctx.kind, ctx.namespace, ctx.name);
             add(
                 RuleOrigin::App,
                 format!("spec.ignoreDifferences[{i}]"),
                 rule,
+                selected,
             );
         }
         for sys in &self.system.ignore_rules {
-            add(RuleOrigin::System, sys.source_key.clone(), &sys.rule);
+            let managers = sys.managers_apply_to(ctx.group, ctx.kind);
+            add(
+                RuleOrigin::System,
+                sys.source_key.clone(),
+                &sys.rule,
+                managers,
+            );
         }
         out
     }

@@ -9,7 +9,10 @@
 //!   them; §7.2 items 1 and 5). Custom resources keep `null`: there it means "must be absent".
 //!
 //! On both sides:
-//! - `status` removed per `resource.compareoptions.ignoreResourceStatusField` (all by default);
+//! - `status` removed per `resource.compareoptions.ignoreResourceStatusField`: on every object
+//!   (`all`, the default), only on `CustomResourceDefinition` objects (`crd`: Argo CD adds the
+//!   `/status` rule to `apiextensions.k8s.io/CustomResourceDefinition` alone — a custom
+//!   resource's status is compared), or nowhere (`none`);
 //! - quantities canonical at the built-in paths where they live, and under a Rollout's
 //!   `spec.template.spec` (Argo CD's default known-type field);
 //! - Secret `stringData` folded into base64 `data`, `null` data values as `""` (`NormalizeSecret`);
@@ -114,7 +117,7 @@ impl Normalizer<'_> {
     fn both(&self, v: &mut Value) {
         let drop_status = match self.status_field {
             StatusField::All => true,
-            StatusField::Crd => !self.builtin,
+            StatusField::Crd => self.is("apiextensions.k8s.io", "CustomResourceDefinition"),
             StatusField::None => false,
         };
         if drop_status && let Some(obj) = v.as_object_mut() {
@@ -384,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn status_is_ignored_by_default_only_on_crds_with_crd_and_compared_with_none() {
+    fn status_is_ignored_by_default_only_on_crd_objects_with_crd_and_compared_with_none() {
         let desired = json!({"status": {"phase": "Ready"}});
         let live = json!({"status": {"phase": "Pending"}});
         assert_eq!(
@@ -399,6 +402,13 @@ mod tests {
             "built-in compared under crd"
         );
         let mut n = norm("example.com", "Widget");
+        n.status_field = StatusField::Crd;
+        assert_eq!(
+            drift(n, desired.clone(), live.clone()).0,
+            1,
+            "a custom resource's status is compared under crd"
+        );
+        let mut n = norm("apiextensions.k8s.io", "CustomResourceDefinition");
         n.status_field = StatusField::Crd;
         assert_eq!(drift(n, desired.clone(), live.clone()).0, 0);
         n.status_field = StatusField::None;
