@@ -91,6 +91,18 @@ real-bins: ## Build and cache kube-apiserver, etcd and argocd-server from their 
 	testenv/real-kube.sh bins
 	testenv/real-argocd.sh bins
 
+.PHONY: oracle
+oracle: ## Build Argo CD's own diff as a command (testenv/argocd-oracle.sh; same module as argocd, cached)
+	testenv/argocd-oracle.sh bin
+
+.PHONY: diff-answers
+diff-answers: ## Recompute Argo CD's answers in fixtures/diff-scenarios/ (ONLY=<name prefix> for some)
+	testenv/argocd-oracle.sh answer $(ONLY)
+
+.PHONY: test-oracle
+test-oracle: ## The engine against Argo CD's diff: every scenario of fixtures/diff-scenarios/ and 200 generated ones
+	DRIFT_ARGOCD_ORACLE=$$(testenv/argocd-oracle.sh bin) $(CARGO) test --locked -p argocd-drift-core --test diff_scenarios -- --include-ignored
+
 .PHONY: record-fixtures
 record-fixtures: ## Re-record fixtures/demo/30-live-objects.yaml and fixtures/argocd-real/ from a fresh real cluster and Argo CD
 	testenv/record-fixtures.sh
