@@ -881,3 +881,44 @@ fn server_side_applied_fields_of_other_managers_are_additions_while_argo_cd_says
     assert_eq!(d.cause, Cause::LiveChanged);
     assert_eq!(d.fields.len(), 1);
 }
+
+#[test]
+fn under_server_side_diff_a_field_the_record_drops_is_not_deleted() {
+    // imagePullSecrets: [] in Git, one added live: the three-way patch deletes it (drift); the
+    // dry-run apply of server-side diff leaves it (Synced).
+    let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"imagePullSecrets": [], "containers": [{"name": "a", "image": "a:1"}]}}}});
+    let live = mk_live(&desired, |l| {
+        l["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{"name": "pull"}])
+    });
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    let env = Env::new();
+    assert_eq!(
+        pointers(&env.inspect(&r, LiveRead::Found(live.clone()))),
+        ["/spec/template/spec/imagePullSecrets"]
+    );
+    let mut ssd = Env::new();
+    ssd.app.spec.compare_options = Some("ServerSideDiff=true".into());
+    assert!(
+        ssd.inspect(&r, LiveRead::Found(live.clone()))
+            .fields
+            .is_empty()
+    );
+    // The controller's default, unless the app turns it off.
+    let mut controller = Env::new();
+    controller.system = SystemSettings::default().with_cmd_params(&BTreeMap::from([(
+        "controller.diff.server.side".to_string(),
+        "true".to_string(),
+    )]));
+    assert!(
+        controller
+            .inspect(&r, LiveRead::Found(live.clone()))
+            .fields
+            .is_empty()
+    );
+    controller.app.spec.compare_options = Some("ServerSideDiff=false".into());
+    assert_eq!(
+        controller.inspect(&r, LiveRead::Found(live)).fields.len(),
+        1
+    );
+}

@@ -59,8 +59,8 @@
 //! [`Inspector::inspect`] per resource, then [`report::drift_report`]. Reads that fail become
 //! [`LiveRead::Failed`]; a Secret is passed only when Secret reading is on (otherwise pass
 //! `LiveRead::Failed(ReadFailure::SecretReadingDisabled)`, or anything: the inspector refuses it).
-//! Built-in and custom kinds need nothing from the caller: the engine knows the built-in API
-//! groups ([`schema::is_builtin_group`]).
+//! Built-in and custom kinds need nothing from the caller: the engine knows the Go types of the
+//! kinds Argo CD's scheme has ([`schema::schema`]).
 //!
 //! ```
 //! use drift_core::app::fixtures::{mk_app, mk_resource};
@@ -119,7 +119,7 @@ use jq::{JqBudget, JqCache};
 use managed::{Entry, ManagerClass, Ownership};
 use normalize::{LAST_APPLIED, Normalizer};
 use path::{Path, Seg};
-use schema::ListRule;
+use schema::{Field, Shape, TypeId};
 use secret::Masker;
 use serde_json::Value;
 use settings::SystemSettings;
@@ -519,13 +519,15 @@ impl<'a> Inspector<'a> {
     }
 
     fn ctx<'r>(&self, r: &'r ResourceStatus) -> Ctx<'r> {
-        let builtin = schema::is_builtin_group(&r.group);
+        let root = schema::schema().kind(&r.group, &r.version, &r.kind);
+        let builtin = root.is_some();
         Ctx {
             group: &r.group,
             kind: &r.kind,
             namespace: &r.namespace,
             name: &r.name,
             builtin,
+            root,
             secret: r.group.is_empty() && r.kind == "Secret",
             argo_out_of_sync: r.status.as_deref() == Some(OUT_OF_SYNC),
             argo_synced: r.status.as_deref() == Some(SYNCED),
@@ -543,19 +545,35 @@ impl<'a> Inspector<'a> {
         }
     }
 
-    fn rules<'r>(&self, ctx: &Ctx<'r>) -> Rules<'r> {
+    fn rules(&self, ctx: &Ctx<'_>) -> Rules {
         Rules {
-            kind: ctx.kind,
-            builtin: ctx.builtin,
+            root: ctx.root,
+            typed_desired: false,
             keyed_order_is_drift: self.keyed_order_is_drift,
-            quantities: if ctx.builtin {
-                compare::Quantities::Builtin
-            } else if ctx.group == "argoproj.io" && ctx.kind == "Rollout" {
-                compare::Quantities::PodTemplateSpec
-            } else {
-                compare::Quantities::None
-            },
+            deletions: !self.server_side_diff(),
         }
+    }
+
+    /// The fields of this custom resource diffed as Kubernetes types (argocd-cm
+    /// `knownTypeFields`, matched by exact group and kind as Argo CD does).
+    fn known_fields(&self, ctx: &Ctx<'_>) -> Vec<(Vec<String>, Shape)> {
+        if ctx.builtin {
+            return Vec::new();
+        }
+        let sc = schema::schema();
+        self.system
+            .known_type_fields
+            .iter()
+            .filter(|k| k.group == ctx.group && k.kind == ctx.kind)
+            .filter_map(|k| {
+                let shape = match k.type_name.as_str() {
+                    "core/Quantity" => Shape::Quantity,
+                    "meta/v1/Duration" => Shape::Duration,
+                    name => Shape::Struct(sc.by_name(name)?),
+                };
+                Some((k.field.clone(), shape))
+            })
+            .collect()
     }
 
     /// Is the object under server-side apply: the app or the object says `ServerSideApply=true`?
@@ -651,6 +669,16 @@ impl<'a> Inspector<'a> {
                 .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                 .is_some_and(|t| t <= reconciled)
         })
+    }
+
+    /// Does Argo CD diff this app server-side (a dry-run apply)? The app's compare options
+    /// (`ServerSideDiff=true|false`) win over the controller's setting
+    /// (`controller.diff.server.side` in argocd-cmd-params-cm).
+    fn server_side_diff(&self) -> bool {
+        if self.app.has_compare_option("ServerSideDiff=false") {
+            return false;
+        }
+        self.app.has_compare_option("ServerSideDiff=true") || self.system.server_side_diff
     }
 
     fn replace_sync(&self, live: &Value) -> bool {
@@ -781,14 +809,41 @@ impl<'a> Inspector<'a> {
         budget: &mut dyn JqBudget,
         detail: bool,
     ) -> Local {
+        // Argo CD types the object by the record's own apiVersion and kind.
+        let sc = schema::schema();
+        let root = match (
+            desired.get("apiVersion").and_then(Value::as_str),
+            desired.get("kind").and_then(Value::as_str),
+        ) {
+            (Some(av), Some(kind)) => {
+                let (group, version) = schema::split_api_version(av);
+                sc.kind(group, version, kind)
+            }
+            _ => ctx.root,
+        };
+        let ctx = &Ctx {
+            root,
+            builtin: root.is_some(),
+            ..*ctx
+        };
         let norm = self.normalizer(ctx);
-        let rules = self.rules(ctx);
+        let mut rules = self.rules(ctx);
+        // The typed round trip applies only to a record that decodes cleanly into its type.
+        rules.typed_desired =
+            root.is_some_and(|id| schema::conforms(sc, &Shape::Struct(id), &desired));
         norm.desired(&mut desired);
+        let known = self.known_fields(ctx);
+        for (keys, shape) in &known {
+            normalize::known_type(sc, keys, shape, &mut desired);
+        }
         // Live is copied only when normalizing it changes the comparison, or for the deep view.
         let live_n: std::borrow::Cow<'_, Value> =
-            if detail || norm.live_needs_normalizing(live, &desired) {
+            if detail || !known.is_empty() || norm.live_needs_normalizing(live, &desired) {
                 let mut l = live.clone();
                 norm.live(&mut l, Some(&desired));
+                for (keys, shape) in &known {
+                    normalize::known_type(sc, keys, shape, &mut l);
+                }
                 std::borrow::Cow::Owned(l)
             } else {
                 std::borrow::Cow::Borrowed(live)
@@ -1051,12 +1106,15 @@ impl<'a> Inspector<'a> {
 }
 
 /// The identity and rules of the resource being inspected.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     group: &'a str,
     kind: &'a str,
     namespace: &'a str,
     name: &'a str,
+    /// Argo CD's scheme knows the kind (strategic merge patch), with its Go type.
     builtin: bool,
+    root: Option<TypeId>,
     secret: bool,
     argo_out_of_sync: bool,
     argo_synced: bool,
@@ -1317,34 +1375,75 @@ fn additions(
     out
 }
 
+/// Where a walk along a path is, as far as the Go types say.
+#[derive(Clone, Copy)]
+enum Pos {
+    Untyped,
+    Struct(TypeId),
+    Shape(&'static Shape),
+}
+
+impl Pos {
+    fn root(ctx: &Ctx<'_>) -> Pos {
+        ctx.root.map_or(Pos::Untyped, Pos::Struct)
+    }
+
+    /// The field `k` of this position and where it leads.
+    fn key(self, k: &str) -> (Option<&'static Field>, Pos) {
+        let sc = schema::schema();
+        let shape = match self {
+            Pos::Untyped => return (None, Pos::Untyped),
+            Pos::Struct(id) => return Self::field(sc.field(id, k)),
+            Pos::Shape(s) => s.pointee(),
+        };
+        match shape {
+            Shape::Struct(id) => Self::field(sc.field(*id, k)),
+            Shape::Map(elem) => (None, Pos::Shape(elem)),
+            _ => (None, Pos::Untyped),
+        }
+    }
+
+    fn field(f: Option<&'static Field>) -> (Option<&'static Field>, Pos) {
+        (f, f.map_or(Pos::Untyped, |f| Pos::Shape(&f.shape)))
+    }
+
+    /// The items of this list position.
+    fn item(self) -> Pos {
+        match self {
+            Pos::Shape(s) => match s.pointee() {
+                Shape::Slice(elem) => Pos::Shape(elem),
+                _ => Pos::Untyped,
+            },
+            _ => Pos::Untyped,
+        }
+    }
+}
+
+/// The merge key of a list field, when its items merge by key.
+fn merge_key(f: Option<&'static Field>) -> Option<&'static str> {
+    f.filter(|f| f.merge)?.merge_key.as_deref()
+}
+
 /// Does the live path `p` correspond to something the desired object says (so a difference
 /// there is drift, not an addition)?
 fn in_desired(ctx: &Ctx<'_>, desired: &Value, live: &Value, p: &[Seg]) -> bool {
     let (mut d, mut l) = (desired, live);
-    let mut sctx = schema::Ctx::Root;
-    let mut list: Option<(ListRule, schema::Ctx)> = None;
+    let mut pos = Pos::root(ctx);
+    let mut field: Option<&'static Field> = None;
     for seg in p {
         match seg {
             Seg::Key(k) => {
                 let Some(dv) = d.get(k) else { return false };
                 let Some(lv) = l.get(k) else { return false };
-                if ctx.builtin {
-                    list = dv.is_array().then(|| {
-                        (
-                            schema::list_rule(ctx.kind, sctx, k),
-                            schema::item_ctx(sctx, k),
-                        )
-                    });
-                    sctx = schema::child_ctx(ctx.kind, sctx, k);
-                }
+                (field, pos) = pos.key(k);
                 (d, l) = (dv, lv);
             }
             Seg::Index(i) => {
                 let (Some(items), Some(lv)) = (d.as_array(), l.get(*i)) else {
                     return false;
                 };
-                match list.take() {
-                    Some((ListRule::Merge(key), item_ctx)) if ctx.builtin => {
+                match merge_key(field.take()) {
+                    Some(key) => {
                         let Some(kv) = lv.get(key) else { return true };
                         match items
                             .iter()
@@ -1352,13 +1451,13 @@ fn in_desired(ctx: &Ctx<'_>, desired: &Value, live: &Value, p: &[Seg]) -> bool {
                         {
                             Some(dv) => {
                                 (d, l) = (dv, lv);
-                                sctx = item_ctx;
+                                pos = pos.item();
                             }
                             None => return false,
                         }
                     }
                     // An atomic list (or any list of a custom resource) is Git's as a whole.
-                    _ => return true,
+                    None => return true,
                 }
             }
         }
@@ -1370,42 +1469,23 @@ fn in_desired(ctx: &Ctx<'_>, desired: &Value, live: &Value, p: &[Seg]) -> bool {
 fn display(ctx: &Ctx<'_>, live: &Value, p: &[Seg]) -> String {
     let mut out = String::new();
     let mut cur = Some(live);
-    let mut sctx = schema::Ctx::Root;
-    let mut rule = ListRule::Atomic;
+    let mut pos = Pos::root(ctx);
+    let mut field: Option<&'static Field> = None;
     for seg in p {
         match seg {
             Seg::Key(k) => {
                 compare::push_key(&mut out, k);
-                let next = cur.and_then(|c| c.get(k));
-                if ctx.builtin {
-                    rule = schema::list_rule(ctx.kind, sctx, k);
-                    sctx = if next.is_some_and(Value::is_array) {
-                        schema::item_ctx(sctx, k)
-                    } else {
-                        schema::child_ctx(ctx.kind, sctx, k)
-                    };
-                }
-                cur = next;
+                (field, pos) = pos.key(k);
+                cur = cur.and_then(|c| c.get(k));
             }
             Seg::Index(i) => {
                 let item = cur.and_then(|c| c.get(i));
-                match (
-                    rule,
-                    item.and_then(|it| {
-                        if let ListRule::Merge(key) = rule {
-                            it.get(key).map(|v| (key, v))
-                        } else {
-                            None
-                        }
-                    }),
-                ) {
-                    (ListRule::Merge(_), Some((key, Value::String(s)))) => {
-                        out.push_str(&format!("[{key}={s}]"))
-                    }
-                    (ListRule::Merge(_), Some((key, v))) => out.push_str(&format!("[{key}={v}]")),
-                    _ => out.push_str(&format!("[{i}]")),
+                match merge_key(field.take()).and_then(|key| Some((key, item?.get(key)?))) {
+                    Some((key, Value::String(s))) => out.push_str(&format!("[{key}={s}]")),
+                    Some((key, v)) => out.push_str(&format!("[{key}={v}]")),
+                    None => out.push_str(&format!("[{i}]")),
                 }
-                rule = ListRule::Atomic;
+                pos = pos.item();
                 cur = item;
             }
         }
@@ -1439,7 +1519,7 @@ fn finish(mut a: Analysis, ctx: &Ctx<'_>, system: &SystemSettings, detail: bool)
                 continue;
             };
             match (f.change, &f.desired) {
-                (Change::Changed | Change::MissingLive, Some(Value::Null)) if !ctx.builtin => {
+                (Change::LiveOnly, _) | (Change::Changed, Some(Value::Null)) => {
                     path::remove(&mut p, &path);
                 }
                 (Change::Changed | Change::MissingLive, Some(v)) => {

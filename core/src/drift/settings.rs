@@ -50,6 +50,10 @@ pub struct SystemSettings {
     pub ignore_aggregated_roles: bool,
     pub sensitive_annotations: Vec<String>,
     pub instance_label_key: String,
+    /// The controller diffs server-side by default (argocd-cmd-params-cm
+    /// `controller.diff.server.side`, [`SystemSettings::with_cmd_params`]); an app's compare
+    /// options can say otherwise.
+    pub server_side_diff: bool,
     /// argocd-cm entries that were skipped, and why (key names only, never values).
     pub problems: Vec<String>,
 }
@@ -63,12 +67,24 @@ impl Default for SystemSettings {
             ignore_aggregated_roles: false,
             sensitive_annotations: Vec::new(),
             instance_label_key: DEFAULT_INSTANCE_LABEL.to_string(),
+            server_side_diff: false,
             problems: Vec::new(),
         }
     }
 }
 
 pub const DEFAULT_INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+
+impl SystemSettings {
+    /// The controller parameters that change its diff, from argocd-cmd-params-cm's `data`:
+    /// `controller.diff.server.side` (`true` turns server-side diff on for every app).
+    pub fn with_cmd_params(mut self, data: &BTreeMap<String, String>) -> Self {
+        self.server_side_diff = data
+            .get("controller.diff.server.side")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        self
+    }
+}
 
 /// One system rule and the argocd-cm key it came from. `group` and `kind` are globs from the
 /// override key (for pointers and jq); `override_key` is the key itself (`apps/Deployment`,
