@@ -578,7 +578,9 @@ fn the_deep_view_has_normalized_objects_a_unified_diff_and_a_managed_fields_summ
 
 #[test]
 fn the_report_lists_out_of_sync_resources_by_default_newest_change_first() {
-    let env = Env::new();
+    let mut env = Env::new();
+    // Argo CD last compared before the changes below.
+    env.app.status.reconciled_at = Some("2026-11-19T00:00:00Z".into());
     let app = mk_app("argocd", "shop", "default");
     let mk = |name: &str, oos: bool, at: Option<&str>| {
         let r = mk_resource("", "ConfigMap", "ns", name);
@@ -714,6 +716,8 @@ fn a_record_rewritten_by_a_persons_kubectl_apply_is_not_taken_as_argo_cds() {
     let hotfix = deployment(3);
     let mut hotfix = hotfix.clone();
     hotfix["spec"]["template"]["spec"]["containers"][0]["image"] = json!("a:hotfix");
+    hotfix["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"});
     let mut live = mk_live(&hotfix, |_| {});
     mk_managed(
         &mut live,
@@ -858,7 +862,9 @@ fn a_hand_fix_later_committed_to_git_is_not_drift_once_argo_cd_compared_it_synce
 #[test]
 fn server_side_applied_fields_of_other_managers_are_additions_while_argo_cd_says_synced() {
     let env = Env::new();
-    let live = json!({"metadata": {"name": "web", "managedFields": [
+    let live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"},
+        "managedFields": [
         {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
          "fieldsV1": {"f:spec": {"f:replicas": {}}}},
         {"manager": "kubectl-rollout", "operation": "Update", "time": "2026-11-21T00:00:00Z",
@@ -921,4 +927,60 @@ fn under_server_side_diff_a_field_the_record_drops_is_not_deleted() {
         controller.inspect(&r, LiveRead::Found(live)).fields.len(),
         1
     );
+}
+
+#[test]
+fn a_tracking_id_removed_live_is_drift_even_without_a_record_of_argo_cds() {
+    // A person's `kubectl apply -f` of the Git file as is: the tracking annotation, in Argo CD's
+    // record but not in the file, is deleted live, and the record is the person's.
+    let env = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "1"}});
+    let mut live = mk_live(&desired, |_| {});
+    mk_managed(
+        &mut live,
+        json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+                "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}}]),
+    );
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(
+        pointers(&d),
+        ["/metadata/annotations/argocd.argoproj.io~1tracking-id"]
+    );
+    assert_eq!(
+        d.fields[0].desired,
+        Some(json!("shop:/ConfigMap:ns/a")),
+        "the id Argo CD writes"
+    );
+    // Label tracking: no annotation is expected.
+    let mut labels = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    labels.system = parse_argocd_cm(&BTreeMap::from([(
+        "application.resourceTrackingMethod".to_string(),
+        "label".to_string(),
+    )]));
+    assert_ne!(
+        labels.inspect(&r, LiveRead::Found(live)).cause,
+        Cause::LiveChanged
+    );
+}
+
+#[test]
+fn server_side_applied_spec_fields_the_control_plane_took_are_drift_its_metadata_is_not() {
+    let env = Env::new();
+    let live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web",
+                        "deployment.kubernetes.io/revision": "3"},
+        "managedFields": [
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:argocd.argoproj.io/tracking-id": {}}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+         "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}}}]},
+        "spec": {"replicas": 7}});
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(pointers(&d), ["/spec/replicas"]);
 }

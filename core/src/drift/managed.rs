@@ -6,7 +6,10 @@
 //! `time` — the manager's last write, not per field — and a FieldsV1 set: a trie whose keys are
 //! `f:<field>` (an object field), `k:<json>` (a list item by its key fields), `v:<json>` (a set
 //! member), `i:<index>` (a list item by position) and `.` (the node itself, beside its children).
-//! A leaf (`{}`) owns the whole value below it.
+//! A leaf (`{}`) owns the field; it owns what is below only for an atomic value (a list without
+//! keyed items, a map or struct written whole). So an entry left with `f:annotations: {}` after
+//! its keys went to other managers does not own them: the entries that name a path exactly are
+//! its owners, and an ancestor's leaf only when no entry names it.
 //!
 //! The trie is resolved against the live object into concrete paths, so a `k:{"name":"api"}`
 //! becomes the index of the container named `api`. An entry that does not parse is skipped and
@@ -157,18 +160,33 @@ impl<'a> Ownership<'a> {
         out
     }
 
-    /// Entries that own the value at `path`: it or an ancestor is one of their leaves, or the
-    /// node itself is marked `.` by them.
+    /// Entries that own the value at `path`: those whose set names it (a leaf, or a node marked
+    /// `.`); when none does, those with a leaf on an ancestor (an atomic value written whole).
     pub fn owners(&self, path: &[Seg]) -> Vec<&Entry> {
         let Some(live) = self.live else {
             return Vec::new();
         };
-        self.entries
-            .iter()
-            .zip(&self.tries)
-            .filter(|(_, trie)| trie.is_some_and(|t| owns(t, live, path)))
-            .map(|(e, _)| e)
-            .collect()
+        let by = |exact: bool| -> Vec<&Entry> {
+            self.entries
+                .iter()
+                .zip(&self.tries)
+                .filter(|(_, trie)| trie.is_some_and(|t| owns(t, live, path, exact)))
+                .map(|(e, _)| e)
+                .collect()
+        };
+        let exact = by(true);
+        if exact.is_empty() { by(false) } else { exact }
+    }
+
+    /// Does `manager`'s set hold `path` itself (Argo CD's `managedFieldsManagers`: the
+    /// intersection of a manager's set with the modified fields; no ancestor stands for it)?
+    pub fn member(&self, path: &[Seg], manager: &str) -> bool {
+        let Some(live) = self.live else {
+            return false;
+        };
+        self.entries.iter().zip(&self.tries).any(|(e, trie)| {
+            e.manager == manager && trie.is_some_and(|t| owns(t, live, path, true))
+        })
     }
 
     /// The one entry to name for the value at `path`: among its owners, one that is not Argo CD
@@ -192,13 +210,14 @@ impl<'a> Ownership<'a> {
     }
 }
 
-/// Does the trie own the value at `path` of `live`?
-fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg]) -> bool {
+/// Does the trie own the value at `path` of `live`: naming it (`exact`), or also through an
+/// ancestor's leaf?
+fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> bool {
     let mut node = trie;
     let mut cur = Some(live);
     for (depth, seg) in path.iter().enumerate() {
         if depth > 0 && node.is_empty() {
-            return true; // an ancestor leaf owns everything below it
+            return !exact; // an ancestor's leaf
         }
         let child = match seg {
             Seg::Key(k) => node
@@ -258,8 +277,9 @@ fn parse_entry<'a>(
     };
     if let Some(trie) = trie {
         entry.fields = validate(trie, 0)?;
-        // Only managers whose fields can be additions need their paths listed.
-        if matches!(class, ManagerClass::Interactive | ManagerClass::Other) {
+        // Only managers whose fields can be additions (or, server-side applied, taken from Argo
+        // CD: the control plane's too, as the HPA taking `spec.replicas`) need their paths.
+        if class != ManagerClass::ArgoCd {
             collect(trie, Some(live), &mut Vec::new(), &mut entry);
         }
     }

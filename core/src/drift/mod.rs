@@ -657,10 +657,11 @@ impl<'a> Inspector<'a> {
         };
     }
 
-    /// Was every drifted field last written before Argo CD's last comparison?
+    /// Was every drifted field last written before Argo CD's last comparison? (A status with no
+    /// `reconciledAt` cannot say otherwise: Argo CD's verdict stands.)
     fn seen_by_argocd(&self, fields: &[FieldDrift]) -> bool {
         let Some(reconciled) = self.evidence.reconciled_at else {
-            return false;
+            return true;
         };
         fields.iter().all(|f| {
             f.attribution
@@ -906,11 +907,14 @@ impl<'a> Inspector<'a> {
             .collect();
         let mut fields = Vec::new();
         for d in after {
+            // Argo CD removes what a listed manager's set holds among the modified fields,
+            // where an atomic list is one field.
+            let compared = comparison_path(ctx, &d.path);
             let by_manager = (d.kind == DiffKind::Changed)
                 .then(|| {
                     managers
                         .iter()
-                        .find(|m| ownership.owned_by(&d.path, &m.r.expression))
+                        .find(|m| ownership.member(compared, &m.r.expression))
                 })
                 .flatten();
             match by_manager {
@@ -953,10 +957,17 @@ impl<'a> Inspector<'a> {
         let diffs = compare::symmetric(&p, &n, self.rules(ctx));
         a.drift.desired_source = DesiredSource::ArgoCdManagedResources;
         a.drift.fields = diffs.iter().map(|d| field_view(d, ownership)).collect();
-        // A live value another manager wrote since the last sync (and Argo CD does not hold).
-        let someone_else = diffs
-            .iter()
-            .any(|d| self.changed_live_since_sync(ownership, &d.path));
+        // A live value another manager wrote since the last sync (and Argo CD does not hold), or
+        // Argo CD's tracking id gone or replaced live (Git never changes it).
+        let tracking = [
+            Seg::key("metadata"),
+            Seg::key("annotations"),
+            Seg::key(normalize::TRACKING_ANNOTATION),
+        ];
+        let someone_else = diffs.iter().any(|d| {
+            self.changed_live_since_sync(ownership, &d.path)
+                || (d.path == tracking && d.kind != DiffKind::LiveOnly)
+        });
         let local_drift = local.as_ref().is_some_and(|l| !l.fields.is_empty());
         a.drift.cause = if a.drift.fields.is_empty() && !mr.modified {
             Cause::NoDrift
@@ -988,6 +999,43 @@ impl<'a> Inspector<'a> {
         a.desired = target;
         a.live = Some(n);
         a.predicted = Some(p);
+    }
+
+    /// This app's tracking id, as Argo CD writes it on every object it applies (annotation
+    /// tracking, the 3.x default): `<app>:<group>/<kind>:<namespace>/<name>`.
+    fn tracking_id(&self, ctx: &Ctx<'_>) -> Option<String> {
+        let key = self.key?;
+        self.system.annotation_tracking.then(|| {
+            format!(
+                "{}:{}/{}:{}/{}",
+                key.name, ctx.group, ctx.kind, ctx.namespace, ctx.name
+            )
+        })
+    }
+
+    /// The tracking annotation as a drifted field when live lacks it (someone removed it: Argo
+    /// CD's desired state always carries it).
+    fn missing_tracking_id(&self, ctx: &Ctx<'_>, live: &Value) -> Option<FieldDrift> {
+        let want = self.tracking_id(ctx)?;
+        let present = live
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(normalize::TRACKING_ANNOTATION))
+            .is_some();
+        (!present).then(|| FieldDrift {
+            pointer: format!(
+                "/metadata/annotations/{}",
+                path::escape(normalize::TRACKING_ANNOTATION)
+            ),
+            path: format!(
+                "metadata.annotations[{}]",
+                Value::String(normalize::TRACKING_ANNOTATION.into())
+            ),
+            change: Change::MissingLive,
+            desired: Some(Value::String(want)),
+            desired_known: true,
+            live: None,
+            attribution: None,
+        })
     }
 
     /// Did a manager other than Argo CD write the value at `path` after the last successful
@@ -1030,9 +1078,24 @@ impl<'a> Inspector<'a> {
         let active = self.active_rules(ctx);
         let mut l_i = live_n.clone();
         let removed = self.apply_ignores(&active, &mut [&mut l_i], budget, &mut a.drift.problems);
+        // With a record another manager rewrote: that manager's fields, and any other's written
+        // since the last sync (changes; the record's writer is not the only one).
+        let since_sync = |t: &Addition| {
+            t.attribution.manager.as_str() == record_writer.unwrap_or_default()
+                || match (
+                    t.attribution
+                        .time
+                        .as_deref()
+                        .and_then(|x| x.parse::<jiff::Timestamp>().ok()),
+                    self.evidence.last_sync_at,
+                ) {
+                    (Some(w), Some(sync)) => w >= sync,
+                    _ => false,
+                }
+        };
         let taken = additions(ctx, ownership, None, &live_n, true)
             .into_iter()
-            .filter(|t| record_writer.is_none_or(|w| t.attribution.manager == w));
+            .filter(|t| record_writer.is_none() || since_sync(t));
         for t in taken {
             let path = pointer_path(&t.pointer, &live_n);
             let by_rule = active.iter().zip(&removed).find_map(|(r, paths)| {
@@ -1063,6 +1126,10 @@ impl<'a> Inspector<'a> {
                 }),
             }
         }
+        // Argo CD always applies its tracking id: one missing live was removed live.
+        if let Some(f) = self.missing_tracking_id(ctx, &live_n) {
+            a.drift.fields.push(f);
+        }
         a.drift.desired_source = match record_writer {
             Some(_) => DesiredSource::AnotherManagersRecord,
             None => DesiredSource::ServerSideApplyAttribution,
@@ -1083,6 +1150,12 @@ impl<'a> Inspector<'a> {
         }
         a.drift.cause = if !a.drift.fields.is_empty() {
             Cause::LiveChanged
+        } else if ctx.argo_out_of_sync
+            && record_writer.is_none()
+            && self.evidence.git_moved == Some(true)
+        {
+            // Nothing left Argo CD and Git moved since the last sync.
+            Cause::GitAhead
         } else if ctx.argo_out_of_sync {
             a.drift.not_inspected = Some(NotInspected {
                 reason: NotInspectedReason::NoDesiredState,
@@ -1324,13 +1397,20 @@ fn additions(
 ) -> Vec<Addition> {
     let mut found: Vec<(Path, &Entry)> = Vec::new();
     for e in &ownership.entries {
-        if matches!(e.class, ManagerClass::ArgoCd | ManagerClass::Kubernetes)
-            || e.subresource.as_deref() == Some("status")
-        {
+        if e.class == ManagerClass::ArgoCd || e.subresource.as_deref() == Some("status") {
+            continue;
+        }
+        // The control plane's writes are never additions; server-side applied, its `spec`
+        // fields are ones it took from Argo CD (the HPA's replicas).
+        let control_plane = e.class == ManagerClass::Kubernetes;
+        if control_plane && !ssa {
             continue;
         }
         for p in e.leaves.iter().chain(&e.nodes) {
             if bookkeeping(p) || path::get(live, p).is_none() {
+                continue;
+            }
+            if control_plane && p.first() != Some(&Seg::key("spec")) {
                 continue;
             }
             // A field's own node (`f:env: {".": {}, …}`: the manager created the list or map)
@@ -1422,6 +1502,25 @@ impl Pos {
 /// The merge key of a list field, when its items merge by key.
 fn merge_key(f: Option<&'static Field>) -> Option<&'static str> {
     f.filter(|f| f.merge)?.merge_key.as_deref()
+}
+
+/// The path as a structured comparison names the field: cut at the first list whose items do
+/// not merge by key (an atomic list is compared, and owned, whole).
+fn comparison_path<'p>(ctx: &Ctx<'_>, p: &'p [Seg]) -> &'p [Seg] {
+    let mut pos = Pos::root(ctx);
+    let mut field: Option<&'static Field> = None;
+    for (i, seg) in p.iter().enumerate() {
+        match seg {
+            Seg::Key(k) => (field, pos) = pos.key(k),
+            Seg::Index(_) => {
+                if merge_key(field.take()).is_none() {
+                    return &p[..i];
+                }
+                pos = pos.item();
+            }
+        }
+    }
+    p
 }
 
 /// Does the live path `p` correspond to something the desired object says (so a difference

@@ -11,6 +11,7 @@
 //! | `resource.compareoptions` | YAML `{ignoreResourceStatusField: all\|crd\|none, ignoreAggregatedRoles: bool}` |
 //! | `resource.sensitive.mask.annotations` | comma list of annotation keys masked like Secret data |
 //! | `application.instanceLabelKey` | the label Argo CD's label tracking uses (default `app.kubernetes.io/instance`) |
+//! | `application.resourceTrackingMethod` | `annotation` (default), `annotation+label` or `label`: whether Argo CD writes its tracking-id annotation |
 //!
 //! As in Argo CD (`util/settings/settings.go`, `GetResourceOverrides`), the keys build one map of
 //! overrides by `<group>/<kind>` key: the legacy key first, then each split key, whose
@@ -54,6 +55,10 @@ pub struct SystemSettings {
     /// `controller.diff.server.side`, [`SystemSettings::with_cmd_params`]); an app's compare
     /// options can say otherwise.
     pub server_side_diff: bool,
+    /// Argo CD tracks objects by the `argocd.argoproj.io/tracking-id` annotation
+    /// (`application.resourceTrackingMethod`: `annotation`, the 3.x default, or
+    /// `annotation+label`; not `label`).
+    pub annotation_tracking: bool,
     /// argocd-cm entries that were skipped, and why (key names only, never values).
     pub problems: Vec<String>,
 }
@@ -68,6 +73,7 @@ impl Default for SystemSettings {
             sensitive_annotations: Vec::new(),
             instance_label_key: DEFAULT_INSTANCE_LABEL.to_string(),
             server_side_diff: false,
+            annotation_tracking: true,
             problems: Vec::new(),
         }
     }
@@ -252,6 +258,13 @@ pub fn parse_argocd_cm(data: &BTreeMap<String, String>) -> SystemSettings {
             .filter(|a| !a.is_empty())
             .map(str::to_string)
             .collect();
+    }
+    if let Some(method) = data
+        .get("application.resourceTrackingMethod")
+        .map(|m| m.trim())
+        && !method.is_empty()
+    {
+        s.annotation_tracking = method != "label";
     }
     if let Some(label) = data.get("application.instanceLabelKey").map(|l| l.trim())
         && !label.is_empty()
