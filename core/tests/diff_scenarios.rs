@@ -29,7 +29,6 @@ use std::process::{Command, Stdio};
 /// when its item is fixed; the test fails while a listed scenario agrees.
 const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[
     ("item08-shared-object-other-app", 8),
-    ("item09-ssa-adopted-from-helm-git-ahead", 9),
     ("item10-duplicate-port-keys-one-changed", 10),
     ("item20-extraneous-ignore-extraneous", 20),
     ("item20-extraneous-ignore-extraneous@argocd", 20),

@@ -984,3 +984,30 @@ fn server_side_applied_spec_fields_the_control_plane_took_are_drift_its_metadata
     assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
     assert_eq!(pointers(&d), ["/spec/replicas"]);
 }
+
+#[test]
+fn server_side_applied_fields_another_tool_wrote_before_the_last_sync_are_not_changes() {
+    // Created by helm, adopted by Argo CD's server-side sync; Git moved since.
+    let env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    let mut live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"},
+        "managedFields": [
+        {"manager": "helm", "operation": "Update", "time": "2026-11-01T00:00:00Z",
+         "fieldsV1": {"f:spec": {"f:revisionHistoryLimit": {}}}},
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:argocd.argoproj.io/tracking-id": {}}},
+                      "f:spec": {"f:replicas": {}}}}]},
+        "spec": {"replicas": 2, "revisionHistoryLimit": 10}});
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live.clone())).cause,
+        Cause::GitAhead
+    );
+    // helm writing again after the sync: a live change.
+    live["metadata"]["managedFields"][0]["time"] = json!("2026-11-21T00:00:00Z");
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert_eq!(
+        (d.cause, pointers(&d)),
+        (Cause::LiveChanged, vec!["/spec/revisionHistoryLimit"])
+    );
+}

@@ -1078,24 +1078,26 @@ impl<'a> Inspector<'a> {
         let active = self.active_rules(ctx);
         let mut l_i = live_n.clone();
         let removed = self.apply_ignores(&active, &mut [&mut l_i], budget, &mut a.drift.problems);
-        // With a record another manager rewrote: that manager's fields, and any other's written
-        // since the last sync (changes; the record's writer is not the only one).
+        // Fields written since the last sync: a manager that wrote before it (a tool the object
+        // was adopted from) changed nothing Argo CD has not seen and synced over. With a record
+        // another manager rewrote, that manager's fields, and any other's written since. Times
+        // are whole seconds (a write in the second the sync ended may follow it).
         let since_sync = |t: &Addition| {
-            t.attribution.manager.as_str() == record_writer.unwrap_or_default()
-                || match (
-                    t.attribution
-                        .time
-                        .as_deref()
-                        .and_then(|x| x.parse::<jiff::Timestamp>().ok()),
-                    self.evidence.last_sync_at,
-                ) {
-                    (Some(w), Some(sync)) => w >= sync,
-                    _ => false,
-                }
+            let written = t
+                .attribution
+                .time
+                .as_deref()
+                .and_then(|x| x.parse::<jiff::Timestamp>().ok());
+            match (record_writer, written, self.evidence.last_sync_at) {
+                (Some(w), _, _) if t.attribution.manager == w => true,
+                (_, Some(w), Some(sync)) => w >= sync,
+                (Some(_), _, _) => false,
+                (None, _, _) => true,
+            }
         };
         let taken = additions(ctx, ownership, None, &live_n, true)
             .into_iter()
-            .filter(|t| record_writer.is_none() || since_sync(t));
+            .filter(since_sync);
         for t in taken {
             let path = pointer_path(&t.pointer, &live_n);
             let by_rule = active.iter().zip(&removed).find_map(|(r, paths)| {
