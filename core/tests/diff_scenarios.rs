@@ -30,8 +30,6 @@ use std::process::{Command, Stdio};
 const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[
     ("item08-shared-object-other-app", 8),
     ("item10-duplicate-port-keys-one-changed", 10),
-    ("item20-extraneous-ignore-extraneous", 20),
-    ("item20-extraneous-ignore-extraneous@argocd", 20),
 ];
 
 /// Items whose generated scenarios may still disagree: a generated scenario that disagrees is

@@ -1011,3 +1011,25 @@ fn server_side_applied_fields_another_tool_wrote_before_the_last_sync_are_not_ch
         (Cause::LiveChanged, vec!["/spec/revisionHistoryLimit"])
     );
 }
+
+#[test]
+fn an_extraneous_object_argo_cd_ignores_is_extra_but_not_counted_against_the_app() {
+    let env = Env::new();
+    let mut app = mk_app("argocd", "shop", "default");
+    app.status.sync.status = Some("Synced".into());
+    let mut extra = out_of_sync(mk_resource("", "ConfigMap", "ns", "old"));
+    extra.requires_pruning = true;
+    let live = json!({"metadata": {"name": "old", "annotations": {
+        "argocd.argoproj.io/compare-options": "IgnoreExtraneous"}}});
+    let d = env.inspect(&extra, LiveRead::Found(live));
+    assert_eq!((d.cause, d.ignore_extraneous), (Cause::Extra, true));
+    let plain = env.inspect(
+        &extra,
+        LiveRead::Found(json!({"metadata": {"name": "old"}})),
+    );
+    assert!(!plain.ignore_extraneous);
+    let read_at = "2026-11-21T12:00:00Z".parse().unwrap();
+    let r = drift_report(&app, vec![d, plain], read_at, true);
+    assert_eq!(r.summary.by_cause.extra, 2);
+    assert_eq!(r.summary.resources_drifted, 1);
+}

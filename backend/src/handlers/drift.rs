@@ -250,8 +250,9 @@ async fn read_one(
     if secret && !drift.read_secrets {
         return LiveRead::Failed(ReadFailure::SecretReadingDisabled);
     }
-    if r.hook || r.requires_pruning {
-        // The engine settles these from Argo CD's entry alone (a hook; an object to prune).
+    if r.hook {
+        // The engine settles a hook from Argo CD's entry alone. (An object to prune is read: its
+        // `IgnoreExtraneous` annotation decides whether it counts against the app.)
         return LiveRead::Failed(ReadFailure::Other("not read".into()));
     }
     let cluster = match cluster {

@@ -366,6 +366,18 @@ impl<'a> Inspector<'a> {
         }
         if r.requires_pruning {
             a.drift.cause = Cause::Extra;
+            // `IgnoreExtraneous` on the live object: Argo CD keeps the app Synced.
+            let live = match (&input.live, input.argocd) {
+                (LiveRead::Found(v), _) => Some(v),
+                (_, Some(mr)) => mr.live_state.as_ref(),
+                _ => None,
+            };
+            a.drift.ignore_extraneous = live
+                .and_then(|l| {
+                    l.pointer("/metadata/annotations/argocd.argoproj.io~1compare-options")
+                })
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.split(',').any(|x| x.trim() == "IgnoreExtraneous"));
             return a;
         }
         if secret && !self.read_secrets {
@@ -1226,6 +1238,7 @@ fn skeleton(r: &ResourceStatus) -> ResourceDrift {
         problems: Vec::new(),
         last_change_at: None,
         masked: false,
+        ignore_extraneous: false,
     }
 }
 

@@ -255,6 +255,10 @@ pub struct ResourceDrift {
     pub last_change_at: Option<String>,
     /// Values of this resource are masked (a Secret, or sensitive annotations).
     pub masked: bool,
+    /// An extraneous object annotated `argocd.argoproj.io/compare-options: IgnoreExtraneous`:
+    /// OutOfSync itself, but Argo CD does not count it against the app (nor does
+    /// `summary.resourcesDrifted`).
+    pub ignore_extraneous: bool,
 }
 
 /// One `managedFields` entry, summarized.
@@ -323,7 +327,8 @@ pub struct DriftSummary {
     /// Listed resources whose live object was looked at.
     pub resources_inspected: usize,
     pub by_cause: CauseCounts,
-    /// Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`).
+    /// Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`),
+    /// extraneous ones Argo CD ignores (`ignoreExtraneous`) aside.
     pub resources_drifted: usize,
     pub fields_drifted: usize,
     pub additions: usize,

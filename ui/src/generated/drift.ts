@@ -70,7 +70,8 @@ resourcesInApp: number, resourcesListed: number,
  */
 resourcesInspected: number, byCause: CauseCounts, 
 /**
- * Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`).
+ * Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`),
+ * extraneous ones Argo CD ignores (`ignoreExtraneous`) aside.
  */
 resourcesDrifted: number, fieldsDrifted: number, additions: number, ignoredDifferences: number, lastChangeAt: string | null, 
 /**
@@ -182,7 +183,13 @@ lastChangeAt: string | null,
 /**
  * Values of this resource are masked (a Secret, or sensitive annotations).
  */
-masked: boolean, };
+masked: boolean, 
+/**
+ * An extraneous object annotated `argocd.argoproj.io/compare-options: IgnoreExtraneous`:
+ * OutOfSync itself, but Argo CD does not count it against the app (nor does
+ * `summary.resourcesDrifted`).
+ */
+ignoreExtraneous: boolean, };
 
 export type RuleKind = "jsonPointer" | "jqPathExpression" | "managedFieldsManager";
 
