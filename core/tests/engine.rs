@@ -409,11 +409,7 @@ fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspect
     let mut env = Env::new();
     env.app.spec.ignore_differences = vec![IgnoreDifference {
         kind: "ConfigMap".into(),
-        jq_path_expressions: vec![
-            ".data.k | error".into(),
-            "def f: f; f".into(),
-            ".data[".into(),
-        ],
+        jq_path_expressions: vec![".data.k | error".into()],
         ..Default::default()
     }];
     let desired = json!({"metadata": {"name": "a"}, "data": {"k": "s3cr3t-value"}});
@@ -422,19 +418,101 @@ fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspect
         &out_of_sync(mk_resource("", "ConfigMap", "ns", "a")),
         LiveRead::Found(live),
     );
+    // Argo CD skips a rule that errors on an object too: the difference shows.
     assert_eq!(d.cause, Cause::LiveChanged);
     assert_eq!(pointers(&d), ["/data/k"]);
-    assert_eq!(d.problems.len(), 3);
     assert!(
         d.problems
             .iter()
             .all(|p| p.kind == ProblemKind::IgnoreRuleSkipped && p.rule.is_some())
     );
+    assert!(!d.problems.is_empty());
     let text = serde_json::to_string(&d.problems).unwrap();
     assert!(
         !text.contains("s3cr3t-value"),
         "runtime errors never quote values: {text}"
     );
+}
+
+#[test]
+fn a_jq_rule_the_engine_cannot_run_leaves_the_resource_uninspected_never_drifted() {
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1", "sidecar": "s:1"}});
+    let live = mk_live(&desired, |l| l["data"]["sidecar"] = json!("s:2"));
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    for expr in ["def f: f; f", ".data[", ".data | nosuchbuiltin"] {
+        let mut env = Env::new();
+        env.app.spec.ignore_differences = vec![IgnoreDifference {
+            kind: "ConfigMap".into(),
+            jq_path_expressions: vec![expr.into()],
+            ..Default::default()
+        }];
+        let d = env.inspect(&r, LiveRead::Found(live.clone()));
+        assert_eq!(
+            reason(&d),
+            NotInspectedReason::UnsupportedIgnoreRule,
+            "{expr}"
+        );
+    }
+    // gojq's builtins beyond jaq's run: the rule hides the difference, as in Argo CD.
+    let mut env = Env::new();
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![r#".data | .[keys[] | select(IN("sidecar", "x"))]"#.into()],
+        ..Default::default()
+    }];
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert!(d.fields.is_empty(), "{:?}", pointers(&d));
+    assert_eq!(d.ignored[0].pointer, "/data/sidecar");
+}
+
+#[test]
+fn each_jq_expression_gets_its_own_budget_on_each_object() {
+    /// Five checks per expression run, counted from each start.
+    struct PerRun {
+        left: usize,
+        starts: usize,
+    }
+    impl drift_core::drift::jq::JqBudget for PerRun {
+        fn start(&mut self) {
+            self.left = 5;
+            self.starts += 1;
+        }
+        fn exhausted(&mut self) -> bool {
+            if self.left == 0 {
+                return true;
+            }
+            self.left -= 1;
+            false
+        }
+    }
+    let mut env = Env::new();
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![
+            ".data.a, .data.b, .data.c".into(),
+            ".data.d, .data.e".into(),
+        ],
+        ..Default::default()
+    }];
+    let desired = json!({"metadata": {"name": "x"}, "data": {"a": "1", "b": "1", "c": "1", "d": "1", "e": "1"}});
+    let live = mk_live(&desired, |l| {
+        for k in ["a", "b", "c", "d", "e"] {
+            l["data"][k] = json!("2");
+        }
+    });
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "x"));
+    let mut budget = PerRun { left: 0, starts: 0 };
+    let d = env.inspector().inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: None,
+        },
+        &mut budget,
+    );
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    assert_eq!(d.ignored.len(), 5);
+    assert_eq!(budget.starts, 4, "two expressions, desired and live each");
 }
 
 #[test]

@@ -314,6 +314,31 @@ async fn managed_resources(drift: &Drift, app: &Application) -> Vec<ManagedResou
     }
 }
 
+/// Each jq expression's own time on each object, from when it starts (Argo CD's timeout).
+struct JqDeadline {
+    timeout: Duration,
+    deadline: Instant,
+}
+
+impl JqDeadline {
+    fn new(timeout: Duration) -> Self {
+        JqDeadline {
+            timeout,
+            deadline: Instant::now() + timeout,
+        }
+    }
+}
+
+impl drift_core::drift::jq::JqBudget for JqDeadline {
+    fn start(&mut self) {
+        self.deadline = Instant::now() + self.timeout;
+    }
+
+    fn exhausted(&mut self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
 /// Runs `each` over every resource on a blocking thread, under the inspection timeout.
 async fn run_engine<T: Send + 'static>(
     drift: &Drift,
@@ -340,8 +365,7 @@ async fn run_engine<T: Send + 'static>(
                     live,
                     argocd: managed.iter().find(|m| m.is_for(resource)),
                 };
-                let deadline = Instant::now() + jq_timeout;
-                let mut budget = move || Instant::now() >= deadline;
+                let mut budget = JqDeadline::new(jq_timeout);
                 each(&inspector, &input, &mut budget)
             })
             .collect::<Vec<T>>()

@@ -450,6 +450,21 @@ impl<'a> Inspector<'a> {
             local
         };
 
+        // A jq rule this engine cannot run: what Argo CD ignores with it is not known (with
+        // Argo CD's own diff, its rules are already applied).
+        if input.argocd.is_none()
+            && let Some((rule, why)) = self.unsupported_rule(&ctx)
+        {
+            return not_inspected(
+                a,
+                NotInspectedReason::UnsupportedIgnoreRule,
+                &format!(
+                    "the ignore rule {} ({:?}) cannot be run here: {why}; Argo CD may ignore \
+                     differences this engine would show",
+                    rule.source, rule.expression
+                ),
+            );
+        }
         if let Some(mr) = input.argocd {
             match (&mr.normalized_live_state, &mr.predicted_live_state) {
                 (Some(n), Some(p)) => {
@@ -705,6 +720,21 @@ impl<'a> Inspector<'a> {
             .and_then(Value::as_str)
             .is_some_and(|s| s.split(',').any(|o| o.trim() == "Replace=true"));
         app || annotated
+    }
+
+    /// The first jq rule in force here that does not parse, compile, or is outside what the
+    /// engine runs.
+    fn unsupported_rule(&self, ctx: &Ctx<'_>) -> Option<(RuleRef, jq::JqError)> {
+        self.active_rules(ctx)
+            .into_iter()
+            .filter(|r| r.r.kind == RuleKind::JqPathExpression)
+            .find_map(|r| match self.jq.check(&r.r.expression) {
+                Err(
+                    e
+                    @ (jq::JqError::Parse | jq::JqError::Compile(_) | jq::JqError::Unsupported(_)),
+                ) => Some((r.r, e)),
+                _ => None,
+            })
     }
 
     /// The ignore expressions that select this resource: the app's first, then argocd-cm's.
