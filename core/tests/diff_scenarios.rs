@@ -28,8 +28,6 @@ use std::process::{Command, Stdio};
 /// engine is given Argo CD's managed-resources item) → issue 16 section 2 item. Delete an entry
 /// when its item is fixed; the test fails while a listed scenario agrees.
 const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[
-    ("item08-shared-object-other-app", 8),
-    ("item10-duplicate-port-keys-one-changed", 10),
 ];
 
 /// Items whose generated scenarios may still disagree: a generated scenario that disagrees is
