@@ -124,6 +124,9 @@ bench-history: ## Drift memory under load: 50,000 apps, 5 % drifting hourly — 
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh
+.PHONY: bench-oracle
+bench-oracle: ## The diff oracle: start-up, 200 and 1,000 scenarios per process, peak RSS, cold build beside argocd's (hyperfine)
+	scripts/bench-oracle.sh
 .PHONY: bench-reports
 bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
 	scripts/bench-reports.sh

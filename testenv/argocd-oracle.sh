@@ -65,6 +65,12 @@ build() { # <bin dir>
 	rm -rf "$out"
 	mv -T "$tmp" "$out"
 	log "built $out/oracle in $(elapsed "$t0")"
+	# Each source change builds a new binary (~85 MB): keep the newest three (worktrees on
+	# different branches may alternate between a few).
+	local old
+	while IFS= read -r old; do rm -rf "$old"; done < <(
+		find "$CACHE_DIR/bin" -maxdepth 1 -type d -name 'argocd-oracle-*' ! -name '*.tmp.*' -printf '%T@ %p\n' |
+			sort -rn | tail -n +4 | cut -d' ' -f2-)
 }
 
 cmd_bin() {

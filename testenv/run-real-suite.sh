@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test-real`: the end-to-end suites again, against a real kube-apiserver + etcd.
 #
-# Builds the binaries once per machine (cached by version), starts a throwaway cluster, runs
+# Builds the binaries once per machine (cached by version), runs the differential test against
+# Argo CD's own diff code (the oracle, built from the argocd module), starts a throwaway cluster, runs
 #   - the backend's cluster-agnostic suites (trust boundary, status API, cluster access, reports,
 #     history, the self-check) with DRIFT_TEST_CLUSTER=real, including the tests only a real
 #     server can run (RBAC, the DriftReport and DriftHistory schemas, an admission policy refusing
@@ -33,6 +34,11 @@ trap cleanup EXIT
 
 testenv/real-kube.sh bins >/dev/null
 testenv/real-argocd.sh bins >/dev/null
+# The differential test's Go half: Argo CD's own diff (testenv/argocd-oracle.sh, the argocd
+# module's code, seconds to build once argocd is) answers 200 generated scenarios, and must
+# reproduce the real controller's recorded verdicts (fixtures/argocd-real/).
+DRIFT_ARGOCD_ORACLE=$(testenv/argocd-oracle.sh bin) \
+  cargo test --locked -p argocd-drift-core --test diff_scenarios -- --include-ignored
 DRIFT_KUBE_WATCH_PID=$$ testenv/real-kube.sh start "$dir"
 # argocd-server in front; the test points its extension config at its own backend.
 mkdir -p "$dir/argocd"

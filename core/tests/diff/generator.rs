@@ -459,7 +459,12 @@ fn mutate(model: &mut Value, r: &mut Rng, tags: &mut Vec<u8>) {
                 "labels" | "annotations" | "data" | "stringData" | "nodeSelector" | "settings"
             ) || (p == "/spec" && model["kind"] == "Widget")
             {
-                ("example.com~1added", json!("added-live"))
+                let v = if model["kind"] == "Secret" && last == "data" {
+                    json!(STANDARD.encode("added-live"))
+                } else {
+                    json!("added-live")
+                };
+                ("example.com~1added", v)
             } else {
                 return;
             };
@@ -599,6 +604,21 @@ pub fn merge_diff(a: &Value, b: &Value) -> Option<Value> {
     }
 }
 
+/// Some value Git changed (or removed) since the last sync is already so live.
+fn git_meets_live(synced: &Value, desired: &Value, live: &Value) -> bool {
+    let mut moved = Vec::new();
+    nodes(desired, String::new(), &mut moved);
+    let changed = moved
+        .iter()
+        .any(|(p, v)| get(synced, p) != Some(v) && get(live, p) == Some(v));
+    let mut before = Vec::new();
+    nodes(synced, String::new(), &mut before);
+    let removed = before
+        .iter()
+        .any(|(p, _)| get(desired, p).is_none() && get(live, p).is_none());
+    changed || removed
+}
+
 const EDITORS: &[&str] = &[
     "kubectl-edit",
     "kubectl-patch",
@@ -663,6 +683,10 @@ pub fn generate(seed: u64) -> Generated {
             tags.push(17);
         } else {
             mutate(&mut desired, &mut r, &mut tags);
+            // Git may have moved to what someone already did live (a hand fix committed).
+            if git_meets_live(&synced, &desired, &model) {
+                tags.push(17);
+            }
         }
     }
     tags.sort_unstable();

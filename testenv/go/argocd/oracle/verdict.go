@@ -15,6 +15,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/util/argo"
 	argodiff "github.com/argoproj/argo-cd/v3/util/argo/diff"
 	"github.com/argoproj/argo-cd/v3/util/argo/normalizers"
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -180,7 +181,8 @@ func (o *Oracle) Answer(ctx context.Context, s *Scenario) (*Answer, error) {
 		b := argodiff.NewDiffConfigBuilder().
 			WithDiffSettings(app.Spec.IgnoreDifferences, set.Overrides, set.Compare.IgnoreAggregatedRoles, normalizers.IgnoreNormalizerOpts{}).
 			WithTracking(set.AppLabelKey, set.TrackingMethod).
-			WithNoCache()
+			WithNoCache().
+			WithLogger(logr.Discard())
 		if resourceutil.HasAnnotationOption(app, common.AnnotationCompareOptions, "IncludeMutationWebhook=true") {
 			b.WithIgnoreMutationWebhook(false)
 		}
