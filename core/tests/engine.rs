@@ -728,6 +728,19 @@ fn a_manual_server_side_sync_of_a_client_side_app_keeps_diffing_against_the_reco
             .iter()
             .any(|p| p.kind == ProblemKind::StaleRecord)
     );
+    // Another manager writing replicas after Argo CD's server-side sync: a change again.
+    let mut later = live.clone();
+    later["metadata"]["managedFields"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"manager": "kube-controller-manager", "operation": "Update",
+            "time": "2026-11-22T00:00:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}}),
+        );
+    assert_eq!(
+        pointers(&env.inspect(&r, LiveRead::Found(later))),
+        ["/spec/replicas", "/spec/template/spec/containers/0/image"]
+    );
     // The app's sync option (or the object's) says server-side: the record is not used.
     let mut env = Env::new();
     env.app.spec.sync_policy = Some(SyncPolicy {

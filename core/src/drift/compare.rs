@@ -1028,6 +1028,24 @@ mod tests {
     }
 
     #[test]
+    fn values_defaulting_puts_in_a_whole_default_item_are_no_field_defaults() {
+        // An HPA's metrics emptied by hand: defaulting adds a CPU-utilization metric, whose
+        // averageUtilization 80 is not a default of the field.
+        let hpa = typed("autoscaling", "v2", "HorizontalPodAutoscaler");
+        let target = |t: Value| json!({"spec": {"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": t}}]}});
+        let desired = target(json!({"type": "AverageValue", "averageValue": 0.5}));
+        let live = target(json!({"type": "Utilization", "averageUtilization": 80}));
+        assert_eq!(
+            pointers(&subset(&desired, &live, hpa)),
+            [
+                "/spec/metrics/0/resource/target/averageUtilization",
+                "/spec/metrics/0/resource/target/averageValue",
+                "/spec/metrics/0/resource/target/type"
+            ]
+        );
+    }
+
+    #[test]
     fn what_the_typed_round_trip_drops_from_the_record_must_be_absent_live() {
         let dep = deployment();
         // Each: Git's value, a live value that is then drift.

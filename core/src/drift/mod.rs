@@ -1392,14 +1392,16 @@ fn newer_argocd_writes(d: &mut ResourceDrift, ownership: &Ownership) {
         let Some(path) = pointer_path_lenient(&f.pointer) else {
             return true;
         };
+        let time = |o: &&Entry| {
+            o.time
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        };
+        // The value's latest writer is Argo CD, after the record (a later write by anyone else
+        // is a change again).
+        let latest = ownership.owners(&path).into_iter().max_by_key(time);
         f.change == Change::MissingLive
-            || !ownership.owners(&path).iter().any(|o| {
-                o.is_argocd()
-                    && o.time
-                        .as_deref()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .is_some_and(|t| t > recorded)
-            })
+            || !latest.is_some_and(|o| o.is_argocd() && time(&o).is_some_and(|t| t > recorded))
     });
     let dropped = before - d.fields.len();
     if dropped > 0 {

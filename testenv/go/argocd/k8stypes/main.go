@@ -292,7 +292,9 @@ func walkFields(v reflect.Value, st *structType) {
 		case scalar.Kind() == reflect.Ptr || scalar.Kind() == reflect.Slice || scalar.Kind() == reflect.Map ||
 			(scalar.Kind() == reflect.Struct && special[scalar.Type()] == ""):
 			record(fv)
-		case !scalar.IsZero():
+		// Scalars only from the filled pass: on an empty object defaulting also fills whole
+		// default list items (an HPA's default CPU metric), whose values are no field's default.
+		case !allocating && !scalar.IsZero():
 			b, err := json.Marshal(scalar.Interface())
 			if err == nil {
 				fd.defaults[string(b)] = true
@@ -312,6 +314,7 @@ var conditional = map[string]bool{
 	"core/v1/EphemeralContainerCommon.imagePullPolicy": true,
 	"core/v1/ServicePort.targetPort":                   true, // the port's own number
 	"rbac/v1/Subject.apiGroup":                         true, // by the subject's kind
+	"batch/v1/JobSpec.podReplacementPolicy":            true, // Failed with a podFailurePolicy, else TerminatingOrFailed
 }
 
 // defaulted runs legacyscheme's defaulting on obj and records what it set.
