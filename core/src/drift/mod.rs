@@ -15,28 +15,37 @@
 //!
 //! # How a verdict is reached
 //!
-//! 1. Hooks, resources that require pruning (`extra`), 404s (`missing`), read failures and
-//!    Secrets with reading off are settled from the input alone.
+//! 1. Hooks, resources that require pruning (`extra`; `ignoreExtraneous` when the live object
+//!    says `IgnoreExtraneous`), 404s (`missing`), read failures and Secrets with reading off are
+//!    settled from the input alone. So is an ignore rule the engine cannot run
+//!    (`unsupportedIgnoreRule`): what Argo CD ignores is then not known.
 //! 2. The desired state comes from (in this order):
 //!    - Argo CD's `managed-resources` item, when given: its `normalizedLiveState` is diffed against
 //!      its `predictedLiveState` ([`compare::symmetric`]); ignore rules and normalizations are
-//!      already Argo CD's. A field whose live value is owned by a manager other than Argo CD, or
-//!      any local drift from last-applied, makes it `liveChanged`; otherwise `gitAhead`.
-//!    - `kubectl.kubernetes.io/last-applied-configuration`, Argo CD's client-side apply record:
-//!      the two-way diff of ARGOCD-DIFF.md §7.1, normalized as §7.2 lists ([`normalize`]),
-//!      desired-driven ([`compare::subset`]) with the list rules of §1.5 ([`schema`]). No field
-//!      differs but Argo CD says OutOfSync → `gitAhead` (nothing changed live; Git moved).
-//!    - Server-side apply (the app or object says `ServerSideApply=true`, or Argo CD's latest
-//!      write is an `argocd-controller` `Apply`) without the Argo CD source: attribution only —
-//!      fields owned by a manager that is not Argo CD (nor Kubernetes' control plane), marked as
-//!      having no desired value. A last-applied annotation left from an earlier client-side sync
-//!      is stale then and is not used (§5.2).
+//!      already Argo CD's. A field another manager wrote since the last sync (and Argo CD does
+//!      not hold), Argo CD's tracking id gone live, or any local drift from last-applied makes it
+//!      `liveChanged`; otherwise `gitAhead` when the app's status shows Git moved
+//!      ([`evidence`]), else `liveChanged`.
+//!    - `kubectl.kubernetes.io/last-applied-configuration`, Argo CD's client-side apply record,
+//!      while `managedFields` shows Argo CD wrote it and its tracking id is this app's: Argo CD's
+//!      three-way diff with the record as both last-applied and Git ([`compare::subset`], typed
+//!      by [`schema`] for the kinds Argo CD's scheme knows), normalized as §7.2 lists
+//!      ([`normalize`]). No field differs but Argo CD says OutOfSync → `gitAhead` when Git moved
+//!      since the last sync, otherwise `notInspected` (`argoDiffersLocally`). Fields Argo CD
+//!      compared after they were written and calls Synced, or wrote itself after the record (a
+//!      manual server-side sync), are a stale record, not drift.
+//!    - Server-side apply (the app or object says `ServerSideApply=true`), or a record another
+//!      manager rewrote (a person's `kubectl apply`), without the Argo CD source: attribution
+//!      only — fields written since the last sync by a manager that is not Argo CD (the control
+//!      plane's `spec` fields too, when server-side applied), marked as having no desired value;
+//!      additions when Argo CD does not say OutOfSync. A last-applied annotation left from an
+//!      earlier client-side sync is not used then (§5.2).
 //!    - Otherwise `notInspected` (`Replace=true`, created without a record, …).
 //! 3. Ignore rules (§2): the app's `spec.ignoreDifferences` and argocd-cm's rules that select the
 //!    resource. `jsonPointers` and `jqPathExpressions` are removed from both sides ([`jq`]); the
 //!    differences that disappear are listed as ignored with the rule. `managedFieldsManagers` then
-//!    moves a difference whose live value a listed manager owns. A rule that fails is skipped and
-//!    reported on the resource.
+//!    moves a difference whose field (an atomic list as a whole) is in a listed manager's set. A
+//!    rule that fails on an object is skipped and reported on the resource.
 //! 4. Attribution from `metadata.managedFields` ([`managed`]): the entry owning each drifted live
 //!    value (a non-Argo owner beats Argo CD, then the latest). Additions outside Git: live-only
 //!    fields owned by a manager that is neither Argo CD nor Kubernetes' control plane.
@@ -49,8 +58,9 @@
 //!
 //! # Time
 //!
-//! No clock here. The jq rules take a [`jq::JqBudget`] asked between steps; the backend passes a
-//! closure that compares its clock with a deadline, and runs the inspection under a hard timeout.
+//! No clock here. The jq rules take a [`jq::JqBudget`], restarted when an expression starts on an
+//! object and asked between steps; the backend passes one that compares its clock with a
+//! per-expression deadline, and runs the inspection under a hard timeout.
 //!
 //! # Calling it (the backend)
 //!
@@ -83,8 +93,8 @@
 //!             "time": "2026-11-21T09:00:00Z", "fieldsV1": {"f:data": {"f:LOG": {}}}}]},
 //!     "data": {"LOG": "debug"}});
 //!
-//! let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(false);
-//! // In the backend: `let deadline = Instant::now() + jq_timeout; let mut budget = || Instant::now() > deadline;`
+//! let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(false);
+//! // In the backend: a budget whose `start` sets a deadline `jq_timeout` ahead (see jq::JqBudget).
 //! let mut budget = || false;
 //! let resources = report::resources_to_inspect(&app, false)
 //!     .map(|r| {
