@@ -478,11 +478,14 @@ impl Walker {
         match (shape, d, l) {
             (Some(Shape::Struct(id)), Value::Object(dm), Value::Object(lm)) => {
                 let ty = self.sc.ty(*id);
+                let mut matched = 0;
                 for (k, dv) in dm {
                     let f = ty.field(k);
                     let dv = Some(dv)
                         .filter(|v| !(self.rules.typed_desired && f.is_some_and(|f| f.omits(v))));
-                    let lv = Self::live_of(f, lm.get(k));
+                    let raw = lm.get(k);
+                    matched += usize::from(raw.is_some());
+                    let lv = Self::live_of(f, raw);
                     steps.push(Step::Key(k));
                     match (dv, lv) {
                         (None, None) => {}
@@ -494,7 +497,7 @@ impl Walker {
                     }
                     steps.pop();
                 }
-                for (k, lv) in lm {
+                for (k, lv) in lm.iter().filter(|_| matched < lm.len()) {
                     if dm.contains_key(k) {
                         continue;
                     }
@@ -514,15 +517,19 @@ impl Walker {
                 }
             }
             (Some(Shape::Map(elem)), Value::Object(dm), Value::Object(lm)) => {
+                let mut matched = 0;
                 for (k, dv) in dm {
                     steps.push(Step::Key(k));
                     match lm.get(k) {
                         None => self.push(steps, Some(dv), None, DiffKind::MissingLive),
-                        Some(lv) => self.exact(Some(elem), dv, lv, steps),
+                        Some(lv) => {
+                            matched += 1;
+                            self.exact(Some(elem), dv, lv, steps)
+                        }
                     }
                     steps.pop();
                 }
-                for (k, lv) in lm {
+                for (k, lv) in lm.iter().filter(|_| matched < lm.len()) {
                     if !dm.contains_key(k) {
                         steps.push(Step::Key(k));
                         self.push(steps, None, Some(lv), DiffKind::LiveOnly);
@@ -539,32 +546,40 @@ impl Walker {
                     steps.pop();
                 }
             }
-            (_, d, l) if self.same(shape, d, l) => {}
-            (None, Value::Object(dm), Value::Object(lm)) => {
-                // Untyped (raw): every key.
+            (None | Some(Shape::Raw), Value::Object(dm), Value::Object(lm)) => {
+                // Untyped (raw): every key; the live-only ones looked for only when live has more.
+                let mut matched = 0;
                 for (k, dv) in dm {
                     steps.push(Step::Key(k));
                     match lm.get(k) {
                         None => self.push(steps, Some(dv), None, DiffKind::MissingLive),
-                        Some(lv) => self.exact(None, dv, lv, steps),
+                        Some(lv) => {
+                            matched += 1;
+                            self.exact(None, dv, lv, steps)
+                        }
                     }
                     steps.pop();
                 }
-                for (k, lv) in lm {
-                    if !dm.contains_key(k) {
-                        steps.push(Step::Key(k));
-                        self.push(steps, None, Some(lv), DiffKind::LiveOnly);
-                        steps.pop();
+                if matched < lm.len() {
+                    for (k, lv) in lm {
+                        if !dm.contains_key(k) {
+                            steps.push(Step::Key(k));
+                            self.push(steps, None, Some(lv), DiffKind::LiveOnly);
+                            steps.pop();
+                        }
                     }
                 }
             }
-            (None, Value::Array(da), Value::Array(la)) if da.len() == la.len() => {
+            (None | Some(Shape::Raw), Value::Array(da), Value::Array(la))
+                if da.len() == la.len() =>
+            {
                 for (i, (dv, lv)) in da.iter().zip(la).enumerate() {
                     steps.push(Step::Index(i));
                     self.exact(None, dv, lv, steps);
                     steps.pop();
                 }
             }
+            (_, d, l) if self.same(shape, d, l) => {}
             (_, d, l) => self.push(steps, Some(d), Some(l), DiffKind::Changed),
         }
     }
@@ -587,23 +602,30 @@ impl Walker {
                 }
             }
             (Value::Array(da), Value::Array(la)) => {
-                let cut = cut_list(da, la);
-                if scalar_eq(d, &cut) {
-                    return;
+                // The list is replaced by desired (its nulls pruned) unless desired equals live
+                // cut to desired's keys; then where it differs from live is drift.
+                if !has_nulls(d) {
+                    // One pass: differences that are all live-only keys inside items mean the
+                    // cut lists are equal, and nothing is replaced.
+                    let before = self.out.len();
+                    self.exact(None, d, l, steps);
+                    if self.out[before..]
+                        .iter()
+                        .all(|x| x.kind == DiffKind::LiveOnly)
+                    {
+                        self.out.truncate(before);
+                    }
+                } else if !cut_list_eq(da, la) {
+                    let mut pruned = d.clone();
+                    prune_nulls(&mut pruned);
+                    let mut sub = Walker {
+                        rules: self.rules,
+                        sc: self.sc,
+                        out: Vec::new(),
+                    };
+                    sub.exact(None, &pruned, l, &mut Vec::new());
+                    self.absorb(steps, sub.out);
                 }
-                // The list is replaced by desired (its nulls pruned); it differs from live.
-                let mut pruned = d.clone();
-                prune_nulls(&mut pruned);
-                if scalar_eq(&pruned, l) {
-                    return;
-                }
-                let mut sub = Walker {
-                    rules: self.rules,
-                    sc: self.sc,
-                    out: Vec::new(),
-                };
-                sub.exact(None, &pruned, l, &mut Vec::new());
-                self.absorb(steps, sub.out);
             }
             (d, l) if scalar_eq(d, l) => {}
             (d, l) => self.push(steps, Some(d), Some(l), DiffKind::Changed),
@@ -629,7 +651,13 @@ impl Walker {
                         _ => None,
                     }
                 };
+                // Bookkeeping, never compared: `metadata.managedFields`.
+                let in_metadata = matches!(steps.as_slice(), [Step::Key("metadata")]);
+                let skip = |k: &str| in_metadata && k == "managedFields";
                 for (k, dv) in dm {
+                    if skip(k) {
+                        continue;
+                    }
                     steps.push(Step::Key(k));
                     match lm.get(k) {
                         None => self.push(steps, Some(dv), None, DiffKind::MissingLive),
@@ -641,7 +669,7 @@ impl Walker {
                     steps.pop();
                 }
                 for (k, lv) in lm {
-                    if !dm.contains_key(k) {
+                    if !dm.contains_key(k) && !skip(k) {
                         steps.push(Step::Key(k));
                         self.push(steps, None, Some(lv), DiffKind::LiveOnly);
                         steps.pop();
@@ -807,40 +835,31 @@ fn reordered(
         .then_some((Value::Array(want), Value::Array(have)))
 }
 
-/// Argo CD's `RemoveListFields`: each live item cut to the desired item's keys (by index,
-/// recursively); extra live items kept.
-fn cut_list(d: &[Value], l: &[Value]) -> Value {
-    Value::Array(
-        l.iter()
-            .enumerate()
-            .map(|(i, lv)| match d.get(i) {
-                Some(dv) => cut(dv, lv),
-                None => lv.clone(),
-            })
-            .collect(),
-    )
+/// Does desired equal live with live's items cut to the desired items' keys (Argo CD's
+/// `RemoveListFields`: by index, recursively; extra live items kept)? Compared in place, not
+/// built.
+fn cut_list_eq(d: &[Value], l: &[Value]) -> bool {
+    d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| cut_eq(dv, lv))
 }
 
-/// Argo CD's `RemoveMapFields` on one value.
-fn cut(d: &Value, l: &Value) -> Value {
+/// Does `d` equal `l` cut to `d`'s keys (`RemoveMapFields`)?
+fn cut_eq(d: &Value, l: &Value) -> bool {
     match (d, l) {
-        (Value::Object(dm), Value::Object(lm)) => Value::Object(
-            dm.iter()
-                .filter_map(|(k, dv)| {
-                    let lv = lm.get(k)?;
-                    Some((
-                        k.clone(),
-                        if lv.is_null() {
-                            Value::Null
-                        } else {
-                            cut(dv, lv)
-                        },
-                    ))
-                })
-                .collect(),
-        ),
-        (Value::Array(da), Value::Array(la)) => cut_list(da, la),
-        (_, l) => l.clone(),
+        (_, Value::Null) => d.is_null(),
+        (Value::Object(dm), Value::Object(lm)) => dm
+            .iter()
+            .all(|(k, dv)| lm.get(k).is_some_and(|lv| cut_eq(dv, lv))),
+        (Value::Array(da), Value::Array(la)) => cut_list_eq(da, la),
+        (d, l) => scalar_eq(d, l),
+    }
+}
+
+/// Does an object anywhere in `v` have a `null` field?
+fn has_nulls(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.values().any(|x| x.is_null() || has_nulls(x)),
+        Value::Array(a) => a.iter().any(has_nulls),
+        _ => false,
     }
 }
 

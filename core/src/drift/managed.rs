@@ -128,6 +128,9 @@ pub struct Ownership<'a> {
     pub problems: Vec<String>,
     live: Option<&'a Value>,
     tries: Vec<Option<&'a Map<String, Value>>>,
+    /// `k:` list keys parsed once, by the address of their text in the tries (which borrow
+    /// the live object, so addresses are stable): queries walk the same nodes again and again.
+    keys: std::cell::RefCell<std::collections::HashMap<usize, Option<Map<String, Value>>>>,
 }
 
 impl<'a> Ownership<'a> {
@@ -170,7 +173,7 @@ impl<'a> Ownership<'a> {
             self.entries
                 .iter()
                 .zip(&self.tries)
-                .filter(|(_, trie)| trie.is_some_and(|t| owns(t, live, path, exact)))
+                .filter(|(_, trie)| trie.is_some_and(|t| self.owns(t, live, path, exact)))
                 .map(|(e, _)| e)
                 .collect()
         };
@@ -185,7 +188,7 @@ impl<'a> Ownership<'a> {
             return false;
         };
         self.entries.iter().zip(&self.tries).any(|(e, trie)| {
-            e.manager == manager && trie.is_some_and(|t| owns(t, live, path, true))
+            e.manager == manager && trie.is_some_and(|t| self.owns(t, live, path, true))
         })
     }
 
@@ -210,9 +213,38 @@ impl<'a> Ownership<'a> {
     }
 }
 
+impl Ownership<'_> {
+    /// Does the trie own the value at `path` of `live`: naming it (`exact`), or also through an
+    /// ancestor's leaf?
+    fn owns(&self, trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> bool {
+        owns(trie, live, path, exact, &|key, item| {
+            self.key_matches(key, item)
+        })
+    }
+
+    /// Does the `k:` key text name `item` (all its key fields equal)? Parsed once per key.
+    fn key_matches(&self, key: &str, item: &Value) -> bool {
+        let mut cache = self.keys.borrow_mut();
+        let parsed = cache
+            .entry(key.as_ptr() as usize)
+            .or_insert_with(|| serde_json::from_str(key.strip_prefix("k:")?).ok());
+        parsed.as_ref().is_some_and(|fields| {
+            fields
+                .iter()
+                .all(|(k, v)| item.get(k).is_some_and(|x| super::compare::scalar_eq(x, v)))
+        })
+    }
+}
+
 /// Does the trie own the value at `path` of `live`: naming it (`exact`), or also through an
-/// ancestor's leaf?
-fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> bool {
+/// ancestor's leaf? `key_matches` says whether a `k:` key names a list item.
+fn owns(
+    trie: &Map<String, Value>,
+    live: &Value,
+    path: &[Seg],
+    exact: bool,
+    key_matches: &dyn Fn(&str, &Value) -> bool,
+) -> bool {
     let mut node = trie;
     let mut cur = Some(live);
     for (depth, seg) in path.iter().enumerate() {
@@ -220,16 +252,25 @@ fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> b
             return !exact; // an ancestor's leaf
         }
         let child = match seg {
-            Seg::Key(k) => node
-                .iter()
-                .find(|(key, _)| key.strip_prefix("f:") == Some(k.as_str())),
-            Seg::Index(i) => node.iter().find(|(key, _)| {
-                !key.starts_with("f:")
-                    && key.as_str() != "."
-                    && matches!(step(key, cur), Ok((Some(Seg::Index(j)), _)) if j == *i)
-            }),
+            Seg::Key(k) => node.get(&format!("f:{k}")),
+            Seg::Index(i) => {
+                let item = cur.and_then(|c| c.get(i));
+                node.iter()
+                    .find(|(key, _)| {
+                        if key.starts_with("k:") {
+                            // The first item a key names is the one it stands for.
+                            item.is_some_and(|it| key_matches(key, it))
+                                && first_named(cur, *i, |x| key_matches(key, x))
+                        } else {
+                            !key.starts_with("f:")
+                                && key.as_str() != "."
+                                && matches!(step(key, cur), Ok((Some(Seg::Index(j)), _)) if j == *i)
+                        }
+                    })
+                    .map(|(_, v)| v)
+            }
         };
-        let Some((_, Value::Object(next))) = child else {
+        let Some(Value::Object(next)) = child else {
             return false;
         };
         node = next;
@@ -239,6 +280,13 @@ fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> b
         });
     }
     !path.is_empty() && (node.is_empty() || node.contains_key("."))
+}
+
+/// Is `i` the first item of the list `list` that `named` accepts?
+fn first_named(list: Option<&Value>, i: usize, named: impl Fn(&Value) -> bool) -> bool {
+    list.and_then(Value::as_array)
+        .and_then(|items| items.iter().position(named))
+        == Some(i)
 }
 
 /// A FieldsV1 trie as it sits in the live object.

@@ -478,18 +478,23 @@ impl<'a> Inspector<'a> {
         if let Some(mr) = input.argocd {
             match (&mr.normalized_live_state, &mr.predicted_live_state) {
                 (Some(n), Some(p)) => {
-                    let local_fields = match &local {
-                        Some(Ok(la)) => Some(self.by_last_applied(
-                            &ctx,
-                            la.clone(),
-                            live,
-                            &ownership,
-                            budget,
-                            false,
-                        )),
+                    let local_fields = match local {
+                        Some(Ok(la)) => {
+                            Some(self.by_last_applied(&ctx, la, live, &ownership, budget, false))
+                        }
                         _ => None,
                     };
-                    self.by_argocd(&mut a, &ctx, mr, n, p, live, &ownership, local_fields);
+                    let states = (n, p);
+                    self.by_argocd(
+                        &mut a,
+                        &ctx,
+                        mr,
+                        states,
+                        live,
+                        &ownership,
+                        local_fields,
+                        detail,
+                    );
                     return finish(a, &ctx, self.system, detail);
                 }
                 _ => a.drift.problems.push(Problem {
@@ -924,35 +929,15 @@ impl<'a> Inspector<'a> {
             Some((d, l, _)) => (d, l),
             None => (&desired, live_n),
         };
-        let after = if removed.iter().any(|r| !r.is_empty()) {
-            compare::subset(d_i, l_i, rules)
+        let any_removed = removed.iter().any(|r| !r.is_empty());
+        let (after, ignored) = if any_removed {
+            let after = compare::subset(d_i, l_i, rules);
+            let ignored = ignored_by_rules(&raw, &after, &active, &removed);
+            (after, ignored)
         } else {
-            raw.clone()
+            (raw, Vec::new())
         };
-        let mut ignored = Vec::new();
-        for d in &raw {
-            if after.iter().any(|x| x.path == d.path) {
-                continue;
-            }
-            let by = active
-                .iter()
-                .zip(&removed)
-                .find(|(_, paths)| {
-                    paths
-                        .iter()
-                        .any(|p| path::starts_with(&d.path, p) || path::starts_with(p, &d.path))
-                })
-                .or_else(|| {
-                    active
-                        .iter()
-                        .zip(&removed)
-                        .find(|(_, paths)| !paths.is_empty())
-                })
-                .map(|(r, _)| r.r.clone());
-            if let Some(rule) = by {
-                ignored.push(ignored_view(d, rule));
-            }
-        }
+        let mut ignored = ignored;
         let managers: Vec<&ActiveRule> = active
             .iter()
             .filter(|r| r.r.kind == RuleKind::ManagedFieldsManager)
@@ -993,20 +978,14 @@ impl<'a> Inspector<'a> {
         a: &mut Analysis,
         ctx: &Ctx<'_>,
         mr: &ManagedResource,
-        normalized: &Value,
-        predicted: &Value,
+        (normalized, predicted): (&Value, &Value),
         live: &Value,
         ownership: &Ownership,
         local: Option<Local>,
+        detail: bool,
     ) {
-        let mut n = normalized.clone();
-        let mut p = predicted.clone();
-        for v in [&mut n, &mut p] {
-            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.remove("managedFields");
-            }
-        }
-        let diffs = compare::symmetric(&p, &n, self.rules(ctx));
+        // `metadata.managedFields` is left out of the comparison, not copied out of the states.
+        let diffs = compare::symmetric(predicted, normalized, self.rules(ctx));
         a.drift.desired_source = DesiredSource::ArgoCdManagedResources;
         a.drift.fields = diffs.iter().map(|d| field_view(d, ownership)).collect();
         // A live value another manager wrote since the last sync (and Argo CD does not hold), or
@@ -1033,24 +1012,45 @@ impl<'a> Inspector<'a> {
             Cause::LiveChanged
         };
         // Additions: live-only fields of other managers, outside what Git (targetState) says.
+        // The states are copied only when normalizing them changes the answer, or for the deep
+        // view.
         let norm = self.normalizer(ctx);
-        let mut live_n = live.clone();
-        let target = mr.target_state.clone().map(|mut t| {
-            norm.desired(&mut t);
-            t
-        });
-        norm.live(&mut live_n, target.as_ref());
-        a.drift.additions = match &target {
-            Some(t) => additions(ctx, ownership, Some(t), &live_n, false),
-            None => Vec::new(),
-        };
+        if let Some(target) = &mr.target_state {
+            use std::borrow::Cow;
+            let t: Cow<'_, Value> = if detail || norm.live_needs_normalizing(live, target) {
+                let mut t = target.clone();
+                norm.desired(&mut t);
+                Cow::Owned(t)
+            } else {
+                Cow::Borrowed(target)
+            };
+            let l: Cow<'_, Value> = if detail || norm.live_needs_normalizing(live, &t) {
+                let mut l = live.clone();
+                norm.live(&mut l, Some(&t));
+                Cow::Owned(l)
+            } else {
+                Cow::Borrowed(live)
+            };
+            a.drift.additions = additions(ctx, ownership, Some(&t), &l, false);
+            if detail {
+                a.desired = Some(t.into_owned());
+            }
+        }
         if let Some(l) = local {
             a.drift.ignored = l.ignored;
             a.drift.problems.extend(l.problems);
         }
-        a.desired = target;
-        a.live = Some(n);
-        a.predicted = Some(p);
+        if detail {
+            let without_managed_fields = |v: &Value| {
+                let mut v = v.clone();
+                if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("managedFields");
+                }
+                v
+            };
+            a.live = Some(without_managed_fields(normalized));
+            a.predicted = Some(without_managed_fields(predicted));
+        }
     }
 
     /// This app's tracking id, as Argo CD writes it on every object it applies (annotation
@@ -1426,6 +1426,52 @@ fn newer_argocd_writes(d: &mut ResourceDrift, ownership: &Ownership) {
     }
 }
 
+/// The differences of `raw` that are not in `after` (the ignore rules removed them), each with
+/// the rule whose removed paths are at, inside or around it (else the first that removed
+/// anything). Sets and sorted paths, not scans: both lists can hold thousands.
+fn ignored_by_rules(
+    raw: &[Diff],
+    after: &[Diff],
+    active: &[ActiveRule],
+    removed: &[Vec<Path>],
+) -> Vec<IgnoredDifference> {
+    let kept: std::collections::HashSet<&Path> = after.iter().map(|d| &d.path).collect();
+    let by_rule: Vec<std::collections::BTreeSet<&[Seg]>> = removed
+        .iter()
+        .map(|ps| ps.iter().map(Vec::as_slice).collect())
+        .collect();
+    let fallback = active
+        .iter()
+        .zip(removed)
+        .find(|(_, paths)| !paths.is_empty())
+        .map(|(r, _)| &r.r);
+    let mut out = Vec::new();
+    for d in raw.iter().filter(|d| !kept.contains(&d.path)) {
+        let hit = |set: &std::collections::BTreeSet<&[Seg]>| {
+            // An ancestor (or the path itself) removed…
+            (0..=d.path.len()).any(|n| set.contains(&d.path[..n]))
+                // …or something inside it: the first removed path at or after it.
+                || set
+                    .range::<[Seg], _>((
+                        std::ops::Bound::Included(d.path.as_slice()),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .next()
+                    .is_some_and(|p| path::starts_with(p, &d.path))
+        };
+        let rule = active
+            .iter()
+            .zip(&by_rule)
+            .find(|(_, set)| hit(set))
+            .map(|(r, _)| &r.r)
+            .or(fallback);
+        if let Some(rule) = rule {
+            out.push(ignored_view(d, rule.clone()));
+        }
+    }
+    out
+}
+
 /// Paths no addition is ever reported under.
 fn bookkeeping(p: &[Seg]) -> bool {
     let k = |i: usize| match p.get(i) {
@@ -1493,9 +1539,10 @@ fn additions(
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.time.cmp(&a.1.time)));
     let mut out: Vec<Addition> = Vec::new();
-    let mut kept: Vec<Path> = Vec::new();
+    // Sorted, a path's descendants follow it: only the last kept path can be an ancestor.
+    let mut kept: Option<Path> = None;
     for (p, e) in found {
-        if kept.iter().any(|k| path::starts_with(&p, k)) {
+        if kept.as_ref().is_some_and(|k| path::starts_with(&p, k)) {
             continue;
         }
         let Some(value) = path::get(live, &p) else {
@@ -1507,7 +1554,7 @@ fn additions(
             live: value.clone(),
             attribution: attribution(e),
         });
-        kept.push(p);
+        kept = Some(p);
     }
     out
 }
