@@ -12,10 +12,11 @@
 # Environment: DRIFT_CACHE_DIR (default ~/.cache/argocd-drift), DRIFT_GO_BUILD_FLAGS,
 # DRIFT_ARGOCD_VERBOSE=1 (show `go build` output).
 #
-# Cache: bin/argocd-oracle-<argocd version>-<hash>/{oracle,swagger.json}; <hash> covers the
-# program's sources, go.mod and go.sum, so any change to them builds a new binary.
-# swagger.json is the OpenAPI v2 document of the k8s.io/kubernetes module the program is built
-# with: the built-in kinds' schemas the controller would get from the cluster.
+# Cache: bin/argocd-oracle-<argocd version>-<hash>/{oracle,swagger.json,openapi-v3/}; <hash>
+# covers the program's sources, go.mod and go.sum, so any change to them builds a new binary.
+# swagger.json and openapi-v3/ are the OpenAPI v2 and v3 documents of the k8s.io/kubernetes module
+# the program is built with: the built-in kinds' schemas a cluster serves (the controller reads
+# v2, kube-apiserver's field manager uses v3).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,6 +62,8 @@ build() { # <bin dir>
 	rm -f "$buildlog"
 	moddir=$(cd "$MOD_DIR" && GOWORK=off GOFLAGS=-mod=readonly go list -m -f '{{.Dir}}' k8s.io/kubernetes)
 	cp "$moddir/api/openapi-spec/swagger.json" "$tmp/swagger.json"
+	cp -r "$moddir/api/openapi-spec/v3" "$tmp/openapi-v3"
+	chmod -R u+w "$tmp/openapi-v3"
 	chmod 755 "$tmp"
 	rm -rf "$out"
 	mv -T "$tmp" "$out"
@@ -76,12 +79,12 @@ build() { # <bin dir>
 cmd_bin() {
 	local dir
 	dir=$(bin_dir)
-	if [[ ! -x $dir/oracle || ! -e $dir/swagger.json ]]; then
+	if [[ ! -x $dir/oracle || ! -e $dir/swagger.json || ! -d $dir/openapi-v3 ]]; then
 		mkdir -p "$CACHE_DIR/bin"
 		# One Go build at a time on the machine (the lock real-kube.sh and real-argocd.sh take).
 		exec 9>"$CACHE_DIR/bin/.lock"
 		flock 9
-		[[ -x $dir/oracle && -e $dir/swagger.json ]] || build "$dir"
+		[[ -x $dir/oracle && -e $dir/swagger.json && -d $dir/openapi-v3 ]] || build "$dir"
 		exec 9>&-
 	fi
 	printf '%s\n' "$dir/oracle"

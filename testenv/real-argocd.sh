@@ -307,6 +307,12 @@ data:
   accounts.alice: login
   accounts.bob: login
   accounts.operator: login
+  # Diff settings the recorded scenario system-ignore-managers plays (testenv/src/oracle.rs):
+  # managers no other scenario or suite writes with, so nothing else is affected.
+  resource.customizations.ignoreDifferences.all: |
+    managedFieldsManagers: [config-reloader]
+  resource.customizations.ignoreDifferences.ConfigMap: |
+    managedFieldsManagers: [core-reloader]
   extension.config.$EXT: |
 $(ext_config "$backend" | indent 4)
 EOF

@@ -16,6 +16,15 @@
 //!   manager" with no desired value (source 2 tells them apart).
 //! - `/status` of a custom resource is not listed as ignored: `status` is removed before comparing
 //!   (`ignoreResourceStatusField: all`) and Git never says anything about it.
+//! - `Replace=true`, local source only: Argo CD writes no last-applied record, so there is nothing
+//!   local to compare with: `notInspected` (`replaceSync`); the Argo CD source compares it.
+//!
+//! Each recording carries argocd-cm's diff settings as they were (`argocdCm`); the engine gets
+//! them through `parse_argocd_cm`, as the backend does.
+//!
+//! Scenarios the engine does not agree on yet (issue 16) are in [`KNOWN_DISAGREEMENTS`]: their
+//! resources are left out of the checks below, and `known_disagreements_still_disagree` fails
+//! once one agrees (delete its entry with the fix).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -23,11 +32,11 @@ mod common;
 
 use drift_core::drift::jq::{JqCache, Unlimited};
 use drift_core::drift::secret::leak;
-use drift_core::drift::settings::SystemSettings;
-use drift_core::drift::view::{Cause, ResourceDrift};
+use drift_core::drift::settings::parse_argocd_cm;
+use drift_core::drift::view::{Cause, NotInspectedReason, ResourceDrift};
 use drift_core::drift::{Inspector, LiveRead, ManagedResource, ResourceInput};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const SCENARIOS: &[&str] = &[
     "csa-manual-edits",
@@ -39,7 +48,34 @@ const SCENARIOS: &[&str] = &[
     "secret-changed",
     "self-heal",
     "ssa-other-manager",
+    "kubectl-apply-by-person",
+    "shared-object",
+    "replace-sync",
+    "server-side-diff",
+    "system-ignore-managers",
 ];
+
+/// Recorded scenarios the engine does not agree on yet: scenario → issue 16 section 2 item.
+const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[
+    // The person's kubectl apply rewrote last-applied; the engine trusts it: gitAhead.
+    ("kubectl-apply-by-person", 2),
+    // The other app's record is on the object; the engine diffs it: gitAhead.
+    ("shared-object", 8),
+    // The ConfigMap split key's managers are applied to a core kind: the change is hidden.
+    ("system-ignore-managers", 5),
+];
+
+fn pending(scenario: &str) -> bool {
+    KNOWN_DISAGREEMENTS.iter().any(|(s, _)| *s == scenario)
+}
+
+/// The deliberate `Replace=true` difference: nothing local to compare with.
+fn replace_sync_not_inspected(run: &Run) -> bool {
+    run.replace
+        && run.local.cause == Cause::NotInspected
+        && run.local.not_inspected.as_ref().map(|n| n.reason)
+            == Some(NotInspectedReason::ReplaceSync)
+}
 
 fn load(name: &str) -> Value {
     let path = format!(
@@ -113,6 +149,8 @@ fn related(p: &str, paths: &BTreeSet<String>) -> bool {
 
 struct Run {
     scenario: String,
+    /// The app syncs with `Replace=true`.
+    replace: bool,
     key: String,
     expected: Value,
     local: ResourceDrift,
@@ -123,9 +161,18 @@ struct Run {
 fn run_all() -> Vec<Run> {
     let mut runs = Vec::new();
     let jq = JqCache::new();
-    let system = SystemSettings::default();
     for name in SCENARIOS {
         let doc = load(name);
+        // argocd-cm's diff settings as recorded with the scenario.
+        let cm: BTreeMap<String, String> = doc["argocdCm"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let system = parse_argocd_cm(&cm);
         let app = common::application(&doc["application"]);
         let live: Vec<Value> = doc["live"].as_array().unwrap().clone();
         let items: Vec<ManagedResource> = doc["managedResources"]
@@ -173,6 +220,9 @@ fn run_all() -> Vec<Run> {
                 (out, argo_paths)
             });
             runs.push(Run {
+                replace: doc["application"]["spec"]["syncPolicy"]["syncOptions"]
+                    .as_array()
+                    .is_some_and(|o| o.iter().any(|x| x == "Replace=true")),
                 scenario: name.to_string(),
                 key,
                 expected,
@@ -188,6 +238,9 @@ fn run_all() -> Vec<Run> {
 #[test]
 fn every_recorded_resource_gets_argo_cds_cause_from_the_local_source() {
     for run in run_all() {
+        if pending(&run.scenario) || replace_sync_not_inspected(&run) {
+            continue;
+        }
         let want = run.expected["cause"].as_str().unwrap();
         let got = cause_name(run.local.cause);
         // SSA without the Argo CD source still finds the other manager's fields here.
@@ -212,6 +265,9 @@ fn every_recorded_resource_gets_argo_cds_cause_with_the_argo_cd_source() {
         let Some((out, _)) = &run.argocd else {
             continue;
         };
+        if pending(&run.scenario) {
+            continue;
+        }
         let want = run.expected["cause"].as_str().unwrap();
         assert_eq!(cause_name(out.cause), want, "{} {}", run.scenario, run.key);
     }
@@ -220,11 +276,18 @@ fn every_recorded_resource_gets_argo_cds_cause_with_the_argo_cd_source() {
 #[test]
 fn local_fields_are_the_changed_paths_except_the_listed_differences() {
     for run in run_all() {
+        if pending(&run.scenario) {
+            continue;
+        }
         let want = expected_set(&run.expected, "changedPaths");
         let got = pointers(run.local.fields.iter().map(|f| &f.pointer));
         match run.local.cause {
             // Deliberate: which fields Git moved is Argo CD's knowledge.
             Cause::GitAhead => assert!(got.is_empty(), "{} {}", run.scenario, run.key),
+            // Deliberate: Replace=true leaves nothing local to compare with.
+            Cause::NotInspected if replace_sync_not_inspected(&run) => {
+                assert!(got.is_empty(), "{} {}", run.scenario, run.key)
+            }
             _ if run.scenario == "ssa-other-manager" => {
                 // Deliberate: changed and added fields of another manager look alike.
                 let added = expected_set(&run.expected, "addedPaths");
@@ -249,6 +312,9 @@ fn with_the_argo_cd_source_every_field_is_where_argo_cds_states_differ() {
         let Some((out, argo_paths)) = &run.argocd else {
             continue;
         };
+        if pending(&run.scenario) {
+            continue;
+        }
         for f in &out.fields {
             assert!(
                 related(&f.pointer, argo_paths),
@@ -289,6 +355,9 @@ fn additions_outside_git_are_the_recorded_ones() {
 fn ignored_differences_are_the_recorded_ones_with_their_rules() {
     let mut seen = 0;
     for run in run_all() {
+        if pending(&run.scenario) {
+            continue;
+        }
         // Deliberate: /status is dropped before comparing, not listed.
         let want: BTreeSet<String> = expected_set(&run.expected, "ignoredPaths")
             .into_iter()
@@ -298,6 +367,7 @@ fn ignored_differences_are_the_recorded_ones_with_their_rules() {
         assert_eq!(got, want, "{} {}", run.scenario, run.key);
         seen += got.len();
     }
+    // 4 once system-ignore-managers (item 5) leaves KNOWN_DISAGREEMENTS.
     assert_eq!(seen, 3);
 }
 
@@ -388,4 +458,34 @@ fn the_changed_secret_key_shows_as_changed_and_the_other_as_unchanged() {
     assert_eq!(f.desired, Some(Value::String("++++++++".into())));
     assert_eq!(f.live, Some(Value::String("++++++++++++".into())));
     assert!(s.local.masked);
+}
+
+#[test]
+fn known_disagreements_still_disagree() {
+    let runs = run_all();
+    for (scenario, item) in KNOWN_DISAGREEMENTS {
+        let mine: Vec<&Run> = runs.iter().filter(|r| r.scenario == *scenario).collect();
+        assert!(
+            !mine.is_empty(),
+            "KNOWN_DISAGREEMENTS names {scenario}: no such recording"
+        );
+        let disagrees = mine.iter().any(|run| {
+            let want = run.expected["cause"].as_str().unwrap();
+            let changed = expected_set(&run.expected, "changedPaths");
+            let local = pointers(run.local.fields.iter().map(|f| &f.pointer));
+            let ignored: BTreeSet<String> = expected_set(&run.expected, "ignoredPaths");
+            let local_ignored = pointers(run.local.ignored.iter().map(|i| &i.pointer));
+            cause_name(run.local.cause) != want
+                || (run.local.cause == Cause::LiveChanged && local != changed)
+                || local_ignored != ignored
+                || run
+                    .argocd
+                    .as_ref()
+                    .is_some_and(|(out, _)| cause_name(out.cause) != want)
+        });
+        assert!(
+            disagrees,
+            "{scenario} agrees with Argo CD now: delete it from KNOWN_DISAGREEMENTS (item {item})"
+        );
+    }
 }

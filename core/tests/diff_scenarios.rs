@@ -532,7 +532,7 @@ fn the_oracle_reproduces_the_real_argo_cd_recordings() {
             asked.push((
                 name.clone(),
                 serde_json::json!({"desired": state(item, "targetState"), "live": live,
-                    "application": application}),
+                    "application": application, "argocdCm": doc["argocdCm"]}),
             ));
             recorded.insert(name, item.clone());
         }

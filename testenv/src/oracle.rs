@@ -17,15 +17,21 @@
 //! | `extra-needs-pruning` | a file removed from Git and synced without pruning |
 //! | `git-ahead` | a commit not synced yet: nothing changed live |
 //! | `self-heal` | automated sync with `selfHeal`: drift appears, Argo CD reverts it |
+//! | `kubectl-apply-by-person` | a person's `kubectl apply -f` of an edited copy rewrites the last-applied annotation |
+//! | `shared-object` | a second app renders the same ConfigMap and syncs it last: its tracking id and record |
+//! | `replace-sync` | `Replace=true`: no last-applied annotation; then `kubectl edit` |
+//! | `server-side-diff` | `compare-options: ServerSideDiff=true`: Argo CD asks the API server for a dry-run apply |
+//! | `system-ignore-managers` | argocd-cm's `managedFieldsManagers` under `.all` (ignored) and under the core kind's split key (never applied) |
 
 use crate::argocd::{ArgoCd, ResourceKey};
 use crate::cluster::FIXTURE_MANAGER;
 use crate::git::Change;
-use crate::recording::{Cause, Expected, Recording, Versions};
+use crate::recording::{Cause, Expected, Recording, Versions, is_diff_setting};
 use crate::scenario::Tools;
 use anyhow::{Context, bail};
 use base64::Engine;
 use jiff::Timestamp;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -42,6 +48,11 @@ pub const SCENARIOS: &[&str] = &[
     "extra-needs-pruning",
     "git-ahead",
     "self-heal",
+    "kubectl-apply-by-person",
+    "shared-object",
+    "replace-sync",
+    "server-side-diff",
+    "system-ignore-managers",
 ];
 
 /// Every Secret value a scenario writes, in plain text (`fixture-secret-values.json`).
@@ -125,6 +136,11 @@ impl Player {
             "extra-needs-pruning" => s.extra_needs_pruning().await,
             "git-ahead" => s.git_ahead().await,
             "self-heal" => s.self_heal().await,
+            "kubectl-apply-by-person" => s.kubectl_apply_by_person().await,
+            "shared-object" => s.shared_object().await,
+            "replace-sync" => s.replace_sync().await,
+            "server-side-diff" => s.server_side_diff().await,
+            "system-ignore-managers" => s.system_ignore_managers().await,
             other => bail!("no scenario {other:?} (known: {})", SCENARIOS.join(", ")),
         }
         .with_context(|| format!("scenario {name}"))
@@ -183,23 +199,37 @@ impl Stage<'_> {
         spec: Value,
         first: FirstSync,
     ) -> anyhow::Result<String> {
+        self.tools().create_namespace(self.ns()).await?;
+        self.deploy_app(&self.name, files, spec, json!({}), first)
+            .await
+    }
+
+    /// [`Stage::deploy`] of an app named `app` (files under `apps/<app>/`, Application
+    /// `annotations`) into the scenario's namespace, which must exist.
+    async fn deploy_app(
+        &self,
+        app_name: &str,
+        files: &[(&str, String)],
+        spec: Value,
+        annotations: Value,
+        first: FirstSync,
+    ) -> anyhow::Result<String> {
         let changes = files
             .iter()
-            .map(|(f, text)| Change::Write(self.file(f), text.clone()))
+            .map(|(f, text)| Change::Write(format!("apps/{app_name}/{f}"), text.clone()))
             .collect();
         let sha = self
             .argocd()
             .git
-            .commit(&format!("{}: first version", self.name), changes)
+            .commit(&format!("{app_name}: first version"), changes)
             .await?;
-        self.tools().create_namespace(self.ns()).await?;
         let mut app = json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Application",
-            "metadata": {"name": self.name, "namespace": self.argocd().namespace()},
+            "metadata": {"name": app_name, "namespace": self.argocd().namespace(), "annotations": annotations},
             "spec": {
                 "project": "default",
-                "source": {"repoURL": self.argocd().env("ARGOCD_GIT_URL")?, "targetRevision": "HEAD", "path": format!("apps/{}", self.name)},
+                "source": {"repoURL": self.argocd().env("ARGOCD_GIT_URL")?, "targetRevision": "HEAD", "path": format!("apps/{app_name}")},
                 "destination": {"server": self.argocd().env("ARGOCD_IN_CLUSTER_URL")?, "namespace": self.ns()}
             }
         });
@@ -209,13 +239,13 @@ impl Stage<'_> {
         self.argocd().create_application(app).await?;
         match first {
             FirstSync::Manual => {
-                self.argocd().sync(&self.name, &sha, false).await?;
+                self.argocd().sync(app_name, &sha, false).await?;
             }
             // At whatever HEAD was when the controller looked: other scenarios commit too
             // (to other directories), so it may be later than `sha`.
             FirstSync::Automated => {
                 self.argocd()
-                    .wait_for_operation(&self.name, |state| {
+                    .wait_for_operation(app_name, |state| {
                         state["operation"]["initiatedBy"]["automated"] == true
                     })
                     .await?;
@@ -244,6 +274,16 @@ impl Stage<'_> {
         }
         live.sort_by_key(|o| ResourceKey::of_object(o).to_string());
         items.sort_by_key(|i| ResourceKey::of_entry(i).to_string());
+        let cm: Api<ConfigMap> = Api::namespaced(self.argocd().kube(), self.argocd().namespace());
+        let argocd_cm = cm
+            .get("argocd-cm")
+            .await
+            .context("reading argocd-cm")?
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| is_diff_setting(k))
+            .collect();
         Ok(Recording {
             scenario: self.name.clone(),
             description: description.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -252,6 +292,7 @@ impl Stage<'_> {
             live,
             managed_resources: items,
             prerequisites,
+            argocd_cm,
             expected: expected.into_iter().collect(),
         })
     }
@@ -752,6 +793,237 @@ impl Stage<'_> {
                     Expected::synced().healed(&["/data/LOG_LEVEL"]),
                 ),
             ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn kubectl_apply_by_person(&self) -> anyhow::Result<Recording> {
+        let ns = self.ns();
+        self.deploy(
+            &[
+                (
+                    "configmap.yaml",
+                    configmap("app-config", &[("LOG_LEVEL", "info"), ("MODE", "live")]),
+                ),
+                (
+                    "deployment.yaml",
+                    deployment("app", "registry.example.com/shop/app:1.0.0", 2),
+                ),
+            ],
+            json!({}),
+            FirstSync::Manual,
+        )
+        .await?;
+        // The person's copies of the files: Git's, edited, with the tracking annotation the
+        // live objects show (copied from `kubectl get -o yaml`).
+        let tracking = |group_kind: &str, name: &str| json!({"argocd.argoproj.io/tracking-id": format!("{}:{group_kind}:{ns}/{name}", self.name)});
+        let t = self.tools();
+        t.kubectl_apply_as(
+            "kubectl-client-side-apply",
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "app-config", "namespace": ns, "annotations": tracking("/ConfigMap", "app-config")},
+                "data": {"LOG_LEVEL": "debug", "MODE": "live"}}),
+        )
+        .await?;
+        let mut file: Value =
+            serde_saphyr::from_str(&deployment("app", "registry.example.com/shop/app:1.0.0", 5))?;
+        file["metadata"]["namespace"] = json!(ns);
+        file["metadata"]["annotations"] = tracking("apps/Deployment", "app");
+        t.kubectl_apply_as("kubectl-client-side-apply", &file)
+            .await?;
+        self.record(
+            "A ConfigMap and a Deployment synced with client-side apply; then a person runs              `kubectl apply -f` (kubectl-client-side-apply) with edited copies of the files: LOG_LEVEL              debug, 5 replicas. kubectl rewrites the last-applied annotation with the person's file, so              the annotation no longer says what Argo CD applied; Argo CD compares with Git.",
+            vec![
+                (
+                    self.key("", "ConfigMap", "app-config"),
+                    Expected::out_of_sync(Cause::LiveChanged, &["/data/LOG_LEVEL"]),
+                ),
+                (
+                    self.key("apps", "Deployment", "app"),
+                    Expected::out_of_sync(Cause::LiveChanged, &["/spec/replicas"]),
+                ),
+            ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn shared_object(&self) -> anyhow::Result<Recording> {
+        self.deploy(
+            &[
+                (
+                    "configmap.yaml",
+                    configmap("shared-config", &[("LOG_LEVEL", "info")]),
+                ),
+                ("service.yaml", service("front")),
+            ],
+            json!({}),
+            FirstSync::Manual,
+        )
+        .await?;
+        // A second app renders the same ConfigMap with another value and syncs it last.
+        let other = format!("{}-other", self.name);
+        self.deploy_app(
+            &other,
+            &[(
+                "configmap.yaml",
+                configmap("shared-config", &[("LOG_LEVEL", "warn")]),
+            )],
+            json!({}),
+            json!({}),
+            FirstSync::Manual,
+        )
+        .await?;
+        self.record(
+            "Two apps render the same ConfigMap: this app (LOG_LEVEL info) syncs first, a second app              (LOG_LEVEL warn) syncs it after, with client-side apply as argocd-controller: the live              object carries the other app's tracking id and last-applied record. For this app the              object changed live (by the other app's sync).",
+            vec![
+                (
+                    self.key("", "ConfigMap", "shared-config"),
+                    Expected::out_of_sync(
+                        Cause::LiveChanged,
+                        &["/data/LOG_LEVEL", "/metadata/annotations/argocd.argoproj.io~1tracking-id"],
+                    ),
+                ),
+                (self.key("", "Service", "front"), Expected::synced()),
+            ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn replace_sync(&self) -> anyhow::Result<Recording> {
+        let ns = self.ns();
+        self.deploy(
+            &[
+                (
+                    "configmap.yaml",
+                    configmap("replaced-config", &[("LOG_LEVEL", "info")]),
+                ),
+                (
+                    "deployment.yaml",
+                    deployment("replaced", "registry.example.com/shop/replaced:1.0.0", 2),
+                ),
+            ],
+            json!({"syncPolicy": {"syncOptions": ["Replace=true"]}}),
+            FirstSync::Manual,
+        )
+        .await?;
+        let t = self.tools();
+        t.kubectl_edit(
+            ns,
+            "apps/v1",
+            "Deployment",
+            "replaced",
+            json!({"spec": {"replicas": 3}}),
+        )
+        .await?;
+        self.record(
+            "An app with the sync option Replace=true: Argo CD creates and replaces its objects              (`kubectl replace`/`create`), so they carry no last-applied annotation; Argo CD falls back              to its two-way diff. Then `kubectl edit` (kubectl-edit) changes the Deployment's replicas.",
+            vec![
+                (
+                    self.key("apps", "Deployment", "replaced"),
+                    Expected::out_of_sync(Cause::LiveChanged, &["/spec/replicas"]),
+                ),
+                (self.key("", "ConfigMap", "replaced-config"), Expected::synced()),
+            ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn server_side_diff(&self) -> anyhow::Result<Recording> {
+        let ns = self.ns();
+        self.tools().create_namespace(ns).await?;
+        // The pod spec's keys are indented by six spaces in `deployment`'s YAML.
+        let deployment = format!(
+            "{}      imagePullSecrets: []\n",
+            deployment("ssd", "registry.example.com/shop/ssd:1.0.0", 2)
+        );
+        self.deploy_app(
+            &self.name,
+            &[
+                (
+                    "configmap.yaml",
+                    configmap("ssd-config", &[("LOG_LEVEL", "info")]),
+                ),
+                ("deployment.yaml", deployment),
+            ],
+            json!({}),
+            json!({"argocd.argoproj.io/compare-options": "ServerSideDiff=true"}),
+            FirstSync::Manual,
+        )
+        .await?;
+        let t = self.tools();
+        t.kubectl_edit(
+            ns,
+            "v1",
+            "ConfigMap",
+            "ssd-config",
+            json!({"data": {"LOG_LEVEL": "debug"}}),
+        )
+        .await?;
+        t.kubectl_edit(
+            ns,
+            "apps/v1",
+            "Deployment",
+            "ssd",
+            json!({"spec": {"template": {"spec": {"imagePullSecrets": [{"name": "registry-creds"}]}}}}),
+        )
+        .await?;
+        self.record(
+            "An app annotated compare-options: ServerSideDiff=true (Argo CD predicts with a              server-side dry-run apply as argocd-controller). The Deployment says imagePullSecrets: []              in Git; `kubectl edit` (kubectl-edit) adds a pull secret (the dry run keeps it: not drift),              and changes a ConfigMap value (drift).",
+            vec![
+                (
+                    self.key("", "ConfigMap", "ssd-config"),
+                    Expected::out_of_sync(Cause::LiveChanged, &["/data/LOG_LEVEL"]),
+                ),
+                (
+                    self.key("apps", "Deployment", "ssd"),
+                    Expected::synced().with_added(&["/spec/template/spec/imagePullSecrets/0"]),
+                ),
+            ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn system_ignore_managers(&self) -> anyhow::Result<Recording> {
+        let ns = self.ns();
+        self.deploy(
+            &[(
+                "configmap.yaml",
+                configmap(
+                    "reloader-config",
+                    &[("RELOADED_BY_ALL", "1"), ("RELOADED_BY_CORE", "1")],
+                ),
+            )],
+            json!({}),
+            FirstSync::Manual,
+        )
+        .await?;
+        let t = self.tools();
+        for (manager, key) in [
+            ("config-reloader", "RELOADED_BY_ALL"),
+            ("core-reloader", "RELOADED_BY_CORE"),
+        ] {
+            t.patch_as(
+                manager,
+                ns,
+                "v1",
+                "ConfigMap",
+                "reloader-config",
+                kube::api::Patch::Merge(json!({"data": {key: "2"}})),
+            )
+            .await?;
+        }
+        self.record(
+            "argocd-cm (real-argocd.sh) names managedFieldsManagers config-reloader under              resource.customizations.ignoreDifferences.all and core-reloader under              resource.customizations.ignoreDifferences.ConfigMap. Each changes one key of a synced              ConfigMap (merge patch). Argo CD looks system managers up by <group>/<kind> or */*: the              split key of a core kind is stored as `ConfigMap` and never applies.",
+            vec![(
+                self.key("", "ConfigMap", "reloader-config"),
+                Expected::out_of_sync(Cause::LiveChanged, &["/data/RELOADED_BY_CORE"])
+                    .ignoring(&["/data/RELOADED_BY_ALL"]),
+            )],
             vec![],
         )
         .await

@@ -37,6 +37,10 @@ pub struct Recording {
     /// cluster with the recording.
     #[serde(default)]
     pub prerequisites: Vec<Value>,
+    /// argocd-cm's diff settings when the scenario was recorded (the keys [`is_diff_setting`]
+    /// selects): what the controller compared with, fed to the engine and the oracle in the tests.
+    #[serde(rename = "argocdCm", default)]
+    pub argocd_cm: BTreeMap<String, String>,
     /// `<group>/<kind>/<namespace>/<name>` → what the scenario intended.
     pub expected: BTreeMap<String, Expected>,
 }
@@ -287,7 +291,9 @@ impl Recording {
                     ));
                 }
                 if let Some(obj) = live_object {
-                    let applied = last_applied(obj);
+                    // What Argo CD applied: its record, or Git's state when the annotation is
+                    // someone else's (a person's apply, another app's sync).
+                    let applied = argo_record(obj, &self.scenario);
                     let git_side = applied.as_ref().unwrap_or(&target);
                     let (now, then) = (obj.pointer(path), git_side.pointer(path));
                     match want.cause {
@@ -411,6 +417,38 @@ impl Recording {
 
 fn is_secret(obj: &Value) -> bool {
     obj["kind"] == "Secret" && obj["apiVersion"] == "v1"
+}
+
+/// Whether an argocd-cm key changes what the controller compares: `resource.*` (ignore rules,
+/// known types, compare options, exclusions), `application.*` (tracking), `installationID`. The
+/// rest (accounts, the extension's URL, `url`) is left out of recordings.
+pub fn is_diff_setting(key: &str) -> bool {
+    key.starts_with("resource.") || key.starts_with("application.") || key == "installationID"
+}
+
+/// The last-applied annotation, parsed, if it is Argo CD's record: the annotation's
+/// `managedFields` owner is `argocd-controller` (a person's `kubectl apply -f` makes it
+/// `kubectl-client-side-apply`) and its tracking id names `app` (another app's sync of a shared
+/// object leaves that app's record).
+pub fn argo_record(obj: &Value, app: &str) -> Option<Value> {
+    let applied = last_applied(obj)?;
+    let key = format!("f:{LAST_APPLIED}");
+    let owner = obj["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .filter(|e| {
+            e["fieldsV1"]["f:metadata"]["f:annotations"]
+                .get(&key)
+                .is_some()
+        })
+        .map(|e| e["manager"].as_str().unwrap_or_default())
+        .collect::<Vec<_>>();
+    let tracking = "argocd.argoproj.io/tracking-id";
+    let ours = owner.contains(&"argocd-controller")
+        && applied["metadata"]["annotations"][tracking]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&format!("{app}:")));
+    ours.then_some(applied)
 }
 
 /// The object's last-applied annotation, parsed.

@@ -560,6 +560,38 @@ impl Tools {
         .await
     }
 
+    /// A person's `kubectl apply -f <file>` (client-side) of an existing object, as `manager`
+    /// (kubectl's own is `kubectl-client-side-apply`): the three-way patch of the object's
+    /// last-applied annotation, the file (with the file itself as the new annotation, a trailing
+    /// newline as kubectl writes it) and the live object, sent as a merge patch. Lists are
+    /// replaced whole, as kubectl's strategic merge does for atomic lists: keep keyed lists out
+    /// of what the file changes.
+    pub async fn kubectl_apply_as(&self, manager: &str, file: &Value) -> anyhow::Result<()> {
+        let api = self.api_for(file)?;
+        let name = file["metadata"]["name"].as_str().context("name")?;
+        let live = serde_json::to_value(
+            api.get(name)
+                .await
+                .with_context(|| format!("kubectl apply: get {name}"))?,
+        )?;
+        let original = live["metadata"]["annotations"][LAST_APPLIED]
+            .as_str()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_else(|| json!({}));
+        let mut modified = file.clone();
+        modified["metadata"]["annotations"][LAST_APPLIED] =
+            Value::String(serde_json::to_string(file)? + "\n");
+        let patch = three_way_merge_patch(&original, &modified, &live).unwrap_or(json!({}));
+        let params = PatchParams {
+            field_manager: Some(manager.into()),
+            ..Default::default()
+        };
+        api.patch(name, &params, &Patch::Merge(patch))
+            .await
+            .with_context(|| format!("{manager}: kubectl apply of {name}"))?;
+        Ok(())
+    }
+
     /// Server-side apply of `obj` as `manager`, taking over conflicting fields (`--force-conflicts`).
     pub async fn apply_as(&self, manager: &str, obj: &Value) -> anyhow::Result<()> {
         let name = obj["metadata"]["name"].as_str().context("name")?;
@@ -796,4 +828,37 @@ fn web_manifests(ns: &str) -> Vec<Value> {
             }),
         ),
     ]
+}
+
+/// kubectl's three-way merge (JSON merge semantics, lists replaced whole): what `modified` sets
+/// that `current` lacks or has otherwise, and `null` for what `original` had and `modified`
+/// dropped. `None` when nothing is to change.
+fn three_way_merge_patch(original: &Value, modified: &Value, current: &Value) -> Option<Value> {
+    let (Some(m), cur) = (modified.as_object(), current.as_object()) else {
+        return (modified != current).then(|| modified.clone());
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in m {
+        let c = cur.and_then(|c| c.get(k));
+        let o = original.get(k).unwrap_or(&Value::Null);
+        match (v, c) {
+            (Value::Object(_), Some(c @ Value::Object(_))) => {
+                if let Some(d) = three_way_merge_patch(o, v, c) {
+                    out.insert(k.clone(), d);
+                }
+            }
+            (_, Some(c)) if c == v => {}
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(o) = original.as_object() {
+        for k in o.keys() {
+            if !m.contains_key(k) && cur.is_some_and(|c| c.contains_key(k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }

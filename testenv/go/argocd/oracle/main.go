@@ -55,6 +55,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("oracle", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	openapi := fs.String("openapi", "", "the Kubernetes OpenAPI v2 document (default: swagger.json next to the binary)")
+	v3 := fs.String("openapi-v3", "", "the Kubernetes OpenAPI v3 documents (default: openapi-v3/ next to the binary)")
 	crds := fs.String("crds", "", "a directory of CustomResourceDefinitions (*.yaml) whose kinds the cluster would serve")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -71,14 +72,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	log.SetOutput(io.Discard)
 	klog.SetOutput(io.Discard)
 	klog.LogToStderr(false)
-	if *openapi == "" {
+	if *openapi == "" || *v3 == "" {
 		exe, err := os.Executable()
 		if err != nil {
 			return err
 		}
-		*openapi = filepath.Join(filepath.Dir(exe), "swagger.json")
+		if *openapi == "" {
+			*openapi = filepath.Join(filepath.Dir(exe), "swagger.json")
+		}
+		if *v3 == "" {
+			*v3 = filepath.Join(filepath.Dir(exe), "openapi-v3")
+		}
 	}
-	schemas, err := loadSchemas(*openapi, *crds)
+	schemas, err := loadSchemas(*openapi, *v3, *crds)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,7 +60,7 @@ func object(raw json.RawMessage, key string, required bool) (*unstructured.Unstr
 		return nil, false, nil
 	}
 	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := utiljson.Unmarshal(raw, &v); err != nil {
 		return nil, true, fmt.Errorf("%s: %w", key, err)
 	}
 	if v == nil {
@@ -154,6 +155,6 @@ func application(s *Scenario, ref *unstructured.Unstructured, gitMoved bool) (ma
 func clone(m map[string]any) map[string]any {
 	raw, _ := json.Marshal(m) // a JSON document: cannot fail
 	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
+	_ = utiljson.Unmarshal(raw, &out)
 	return out
 }

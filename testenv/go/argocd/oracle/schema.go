@@ -29,11 +29,13 @@ type Schemas struct {
 	Deduced managedfields.TypeConverter
 }
 
-// loadSchemas reads the built-in kinds' document and adds the CustomResourceDefinitions of
-// crdDir (*.yaml, one CRD each) the way kube-apiserver publishes them in /openapi/v2
-// (apiextensions-apiserver's own builder), so custom resources of server-side apply apps get
-// their schema too.
-func loadSchemas(path, crdDir string) (*Schemas, error) {
+// loadSchemas reads the built-in kinds' OpenAPI v2 document (what the controller's GVK parser
+// is built from: kubectl's discovery reads /openapi/v2) and v3 documents (what kube-apiserver's
+// own field manager uses: only v3 carries the defaults of list-map keys, such as a container
+// port's protocol TCP, without which an applied port would not match the live one), and adds the
+// CustomResourceDefinitions of crdDir (*.yaml, one CRD each) to both, so custom resources of
+// server-side apply apps get their schema too.
+func loadSchemas(path, v3Dir, crdDir string) (*Schemas, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the OpenAPI document: %w", err)
@@ -55,20 +57,56 @@ func loadSchemas(path, crdDir string) (*Schemas, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GVK parser of %s: %w", path, err)
 	}
+	defs, err := v3Schemas(v3Dir)
+	if err != nil {
+		return nil, err
+	}
+	// The CRDs' definitions (v2-shaped; valid v3 too for what the field manager reads).
 	var swagger spec.Swagger
 	if err := json.Unmarshal(raw, &swagger); err != nil {
 		return nil, fmt.Errorf("definitions of %s: %w", path, err)
 	}
-	defs := make(map[string]*spec.Schema, len(swagger.Definitions))
 	for name := range swagger.Definitions {
-		s := swagger.Definitions[name]
-		defs[name] = &s
+		if _, ok := defs[name]; !ok {
+			s := swagger.Definitions[name]
+			defs[name] = &s
+		}
 	}
 	types, err := managedfields.NewTypeConverter(defs, false)
 	if err != nil {
-		return nil, fmt.Errorf("type converter of %s: %w", path, err)
+		return nil, fmt.Errorf("type converter of %s: %w", v3Dir, err)
 	}
 	return &Schemas{GVKParser: parser, Types: types, Deduced: managedfields.NewDeducedTypeConverter()}, nil
+}
+
+// v3Schemas: components.schemas of every *.json in dir (kube-apiserver's /openapi/v3/*).
+func v3Schemas(dir string) (map[string]*spec.Schema, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no OpenAPI v3 document in %s", dir)
+	}
+	defs := map[string]*spec.Schema{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Components struct {
+				Schemas map[string]*spec.Schema `json:"schemas"`
+			} `json:"components"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for k, v := range doc.Components.Schemas {
+			defs[k] = v
+		}
+	}
+	return defs, nil
 }
 
 // Known: the OpenAPI document has the kind (built-in); otherwise it is a custom resource.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"time"
 
 	gescheme "github.com/argoproj/argo-cd/gitops-engine/pkg/utils/kube/scheme"
@@ -245,7 +246,7 @@ func (w *world) clientSideApply(obj *unstructured.Unstructured, manager string) 
 	}
 	if w.live == nil {
 		var created unstructured.Unstructured
-		if err := json.Unmarshal(modified, &created.Object); err != nil {
+		if err := utiljson.Unmarshal(modified, &created.Object); err != nil {
 			return err
 		}
 		return w.update(&created, manager, "")
@@ -288,7 +289,7 @@ func (w *world) clientSideApply(obj *unstructured.Unstructured, manager string) 
 		}
 	}
 	var next unstructured.Unstructured
-	if err := json.Unmarshal(patched, &next.Object); err != nil {
+	if err := utiljson.Unmarshal(patched, &next.Object); err != nil {
 		return err
 	}
 	return w.update(&next, manager, "")
@@ -325,7 +326,7 @@ func (w *world) play(writes []Write, sync func(*SyncWrite) (*unstructured.Unstru
 				break
 			}
 			var next unstructured.Unstructured
-			if e := json.Unmarshal(out, &next.Object); e != nil {
+			if e := utiljson.Unmarshal(out, &next.Object); e != nil {
 				err = e
 				break
 			}
