@@ -109,6 +109,12 @@ oracle: ## Build Argo CD's own diff as a command (testenv/argocd-oracle.sh; same
 diff-answers: ## Recompute Argo CD's answers in fixtures/diff-scenarios/ (ONLY=<name prefix> for some)
 	testenv/argocd-oracle.sh answer $(ONLY)
 
+.PHONY: k8s-types
+k8s-types: ## Regenerate core/src/drift/k8s-types.txt (the Go types Argo CD diffs built-in kinds with) from testenv/go/argocd's module versions
+	cd testenv/go/argocd && GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+	  go run -trimpath ./k8stypes >../../../core/src/drift/k8s-types.txt.tmp
+	mv core/src/drift/k8s-types.txt.tmp core/src/drift/k8s-types.txt
+
 .PHONY: test-oracle
 test-oracle: ## The engine against Argo CD's diff: every scenario of fixtures/diff-scenarios/ and 200 generated ones
 	DRIFT_ARGOCD_ORACLE=$$(testenv/argocd-oracle.sh bin) $(CARGO) test --locked -p argocd-drift-core --test diff_scenarios -- --include-ignored

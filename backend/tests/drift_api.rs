@@ -393,7 +393,9 @@ async fn an_app_on_a_remote_cluster_is_read_with_argo_cds_credentials_and_surviv
         }),
         json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": "payments-prod", "namespace": "argocd"},
+            // Named as the objects' tracking ids name their app (`payments-api`), in the other
+            // watched namespace: the engine compares only an app's own objects.
+            "metadata": {"name": "payments-api", "namespace": "team-apps"},
             "spec": {"project": "default", "destination": {"name": "prod", "namespace": payments},
                      "source": {"repoURL": "https://git.example.com/payments.git", "path": "."}},
             "status": {"sync": {"status": "OutOfSync"}, "resources": [
@@ -413,7 +415,7 @@ async fn an_app_on_a_remote_cluster_is_read_with_argo_cds_credentials_and_surviv
         ],
     )
     .await;
-    let header = app_header(&home, "argocd", "payments-prod");
+    let header = app_header(&home, "team-apps", "payments-api");
     let r = app
         .get_as(
             DRIFT,

@@ -5,15 +5,21 @@
 //! parse the last-applied annotation, normalize both sides, diff, attribute from managedFields,
 //! find additions, mask — i.e. everything after the read. `detail` adds the deep view (normalized
 //! objects, predicted object and the unified text diff). Ratios are in `core/BENCHMARKS.md`.
+//!
+//! Three more cases load the parts the large objects alone do not: `deployment-ignored` (an ignore
+//! rule hides half of 2,000 differences: matching ignored differences to rules),
+//! `configmap-managers` (200 field managers each adding 10 keys: additions outside Git, and
+//! ownership queries through `k:` list keys) and `deployment-argocd` (the Argo CD source: its
+//! normalized and predicted states beside the local record).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a panic is the report
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use drift_core::app::ApplicationSpec;
 use drift_core::app::fixtures::mk_resource;
+use drift_core::app::{ApplicationSpec, IgnoreDifference};
 use drift_core::drift::jq::{JqCache, Unlimited};
 use drift_core::drift::settings::SystemSettings;
-use drift_core::drift::{Inspector, LiveRead, ResourceInput};
+use drift_core::drift::{Inspector, LiveRead, ManagedResource, ResourceInput};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::Duration;
@@ -113,35 +119,155 @@ fn custom_resource() -> Value {
     live
 }
 
+/// The Deployment with every env value changed live; the app ignores the odd-numbered ones.
+fn deployment_ignored() -> Value {
+    let mut live = deployment();
+    for c in live["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+    {
+        for e in c["env"].as_array_mut().unwrap() {
+            e["value"] = json!(format!("{}-live", e["value"].as_str().unwrap()));
+        }
+    }
+    live
+}
+
+fn ignore_odd_env() -> ApplicationSpec {
+    ApplicationSpec {
+        ignore_differences: vec![IgnoreDifference {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            jq_path_expressions: vec![
+                r#".spec.template.spec.containers[].env[] | select(.name | test("[13579]$")) | .value"#
+                    .into(),
+            ],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// A ConfigMap of 200 keys from Git and 2,000 more that 200 managers added live (10 each).
+fn configmap_managers() -> Value {
+    let data: serde_json::Map<String, Value> = (0..200)
+        .map(|i| (format!("git-{i:03}"), json!(format!("v{i}"))))
+        .collect();
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big", "namespace": "ns"}, "data": data});
+    let mut live = desired.clone();
+    live["metadata"]["annotations"] = json!({LA: desired.to_string()});
+    live["data"]["git-007"] = json!("edited");
+    let mut entries = vec![
+        json!({"manager": "argocd-controller", "operation": "Update", "time": "2026-11-20T00:00:00Z",
+        "fieldsV1": {"f:data": (0..200).map(|i| (format!("f:git-{i:03}"), json!({}))).collect::<serde_json::Map<_, _>>()}}),
+    ];
+    for m in 0..200 {
+        let mut owned = serde_json::Map::new();
+        for k in 0..10 {
+            let key = format!("added-{m:03}-{k}");
+            live["data"][&key] = json!("x");
+            owned.insert(format!("f:{key}"), json!({}));
+        }
+        entries.push(
+            json!({"manager": format!("injector-{m}"), "operation": "Update",
+            "time": "2026-11-21T00:00:00Z", "fieldsV1": {"f:data": owned}}),
+        );
+    }
+    live["metadata"]["managedFields"] = Value::Array(entries);
+    live
+}
+
+/// Argo CD's managed-resources item for the Deployment: live, and live with Git's values.
+fn argocd_item(live: &Value) -> ManagedResource {
+    let mut normalized = live.clone();
+    normalized["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
+    let mut predicted = normalized.clone();
+    predicted["spec"]["replicas"] = json!(3);
+    predicted["spec"]["template"]["spec"]["containers"][7]["image"] =
+        json!("registry.example.com/team/app-7:1.2.7");
+    ManagedResource {
+        group: "apps".into(),
+        kind: "Deployment".into(),
+        namespace: "ns".into(),
+        name: "big".into(),
+        target_state: None,
+        live_state: Some(live.clone()),
+        normalized_live_state: Some(normalized),
+        predicted_live_state: Some(predicted),
+        modified: true,
+    }
+}
+
 fn bench(c: &mut Criterion) {
-    let spec = ApplicationSpec::default();
+    let plain = ApplicationSpec::default();
+    let ignoring = ignore_odd_env();
     let system = SystemSettings::default();
     let jq = JqCache::new();
-    let inspector = Inspector::new(&spec, &system, &jq).with_secrets(true);
-    for (name, group, kind, live) in [
-        ("deployment", "apps", "Deployment", deployment()),
-        ("configmap-1mb", "", "ConfigMap", configmap()),
+    let dep = deployment();
+    let item = argocd_item(&dep);
+    for (name, group, kind, live, spec, argocd) in [
+        (
+            "deployment",
+            "apps",
+            "Deployment",
+            dep.clone(),
+            &plain,
+            None,
+        ),
+        ("configmap-1mb", "", "ConfigMap", configmap(), &plain, None),
         (
             "custom-resource",
             "example.com",
             "Router",
             custom_resource(),
+            &plain,
+            None,
+        ),
+        (
+            "deployment-ignored",
+            "apps",
+            "Deployment",
+            deployment_ignored(),
+            &ignoring,
+            None,
+        ),
+        (
+            "configmap-managers",
+            "",
+            "ConfigMap",
+            configmap_managers(),
+            &plain,
+            None,
+        ),
+        (
+            "deployment-argocd",
+            "apps",
+            "Deployment",
+            dep,
+            &plain,
+            Some(&item),
         ),
     ] {
+        let inspector = Inspector::new(spec, &system, &jq).with_secrets(true);
         let bytes = serde_json::to_vec(&live).unwrap();
         let mut r = mk_resource(group, kind, "ns", "big");
         r.status = Some("OutOfSync".into());
         let input = ResourceInput {
             resource: &r,
             live: LiveRead::Found(live),
-            argocd: None,
+            argocd,
         };
         let check = inspector.inspect(&input, &mut Unlimited);
         assert!(!check.fields.is_empty(), "{name}: the fixture must drift");
         eprintln!(
-            "{name}: {} bytes, {} drifted fields",
+            "{name}: {} bytes, {} drifted fields, {} ignored, {} additions",
             bytes.len(),
-            check.fields.len()
+            check.fields.len(),
+            check.ignored.len(),
+            check.additions.len()
         );
         let mut g = c.benchmark_group(name);
         g.bench_function("parse", |b| {

@@ -120,7 +120,13 @@ impl Application {
         let links = object["metadata"]["annotations"][REPORT_REPOS_ANNOTATION]
             .as_str()
             .map(str::to_string);
-        Ok(Application::decode(namespace, name, spec, status)?.with_report_links(links.as_deref()))
+        let compare_options = object["metadata"]["annotations"][COMPARE_OPTIONS_ANNOTATION]
+            .as_str()
+            .map(str::to_string);
+        let mut app =
+            Application::decode(namespace, name, spec, status)?.with_report_links(links.as_deref());
+        app.spec.compare_options = compare_options;
+        Ok(app)
     }
 
     /// The Argo CD sync verdict, if Argo CD has written one.
@@ -139,6 +145,11 @@ pub struct ApplicationSpec {
     /// CD does.
     pub ignore_differences: Vec<IgnoreDifference>,
     pub sync_policy: Option<SyncPolicy>,
+    /// The Application's `argocd.argoproj.io/compare-options` annotation (`ServerSideDiff=true`,
+    /// `IncludeMutationWebhook=true`, …): not part of `spec`, set by whoever decodes the object
+    /// ([`Application::from_object`], the backend's index).
+    #[serde(skip)]
+    pub compare_options: Option<String>,
 }
 
 /// One `spec.ignoreDifferences[]` entry (also the shape of argocd-cm's
@@ -177,6 +188,19 @@ impl SyncPolicy {
     /// compares them (exact, case-sensitive).
     pub fn has_option(&self, option: &str) -> bool {
         self.sync_options.iter().any(|o| o.trim() == option)
+    }
+}
+
+/// The Application annotation holding Argo CD's per-app compare options.
+pub const COMPARE_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/compare-options";
+
+impl ApplicationSpec {
+    /// Whether the app's compare options (its `argocd.argoproj.io/compare-options` annotation)
+    /// say `option` (`ServerSideDiff=true`), compared as Argo CD does (comma list, trimmed).
+    pub fn has_compare_option(&self, option: &str) -> bool {
+        self.compare_options
+            .as_deref()
+            .is_some_and(|o| o.split(',').any(|x| x.trim() == option))
     }
 }
 
@@ -230,6 +254,8 @@ pub struct ApplicationStatus {
     pub reconciled_at: Option<String>,
     pub conditions: Vec<Condition>,
     pub resources: Vec<ResourceStatus>,
+    /// Successful syncs, oldest first (Argo CD keeps the last ten by default).
+    pub history: Vec<RevisionHistory>,
     /// `appTree` (the 3.x default) means per-resource health is not stored in the Application.
     pub resource_health_source: Option<String>,
 }
@@ -259,6 +285,26 @@ pub struct OperationState {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub operation: Operation,
+    /// What the operation applied (set once a sync has run).
+    pub sync_result: Option<SyncResult>,
+}
+
+/// `status.operationState.syncResult`: the revision(s) a sync applied.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SyncResult {
+    pub revision: Option<String>,
+    /// Multi-source apps, one per source.
+    pub revisions: Vec<String>,
+}
+
+/// One `status.history[]` entry: a successful sync.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RevisionHistory {
+    pub revision: Option<String>,
+    pub revisions: Vec<String>,
+    pub deployed_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]

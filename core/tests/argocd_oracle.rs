@@ -18,6 +18,9 @@
 //!   (`ignoreResourceStatusField: all`) and Git never says anything about it.
 //! - `Replace=true`, local source only: Argo CD writes no last-applied record, so there is nothing
 //!   local to compare with: `notInspected` (`replaceSync`); the Argo CD source compares it.
+//! - An object whose tracking id names another app (`shared-object`), local source only: its
+//!   record is that app's, so the engine does not compare it: `notInspected`
+//!   (`trackedByAnotherApp`); the Argo CD source compares it.
 //!
 //! Each recording carries argocd-cm's diff settings as they were (`argocdCm`); the engine gets
 //! them through `parse_argocd_cm`, as the backend does.
@@ -56,17 +59,18 @@ const SCENARIOS: &[&str] = &[
 ];
 
 /// Recorded scenarios the engine does not agree on yet: scenario → issue 16 section 2 item.
-const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[
-    // The person's kubectl apply rewrote last-applied; the engine trusts it: gitAhead.
-    ("kubectl-apply-by-person", 2),
-    // The other app's record is on the object; the engine diffs it: gitAhead.
-    ("shared-object", 8),
-    // The ConfigMap split key's managers are applied to a core kind: the change is hidden.
-    ("system-ignore-managers", 5),
-];
+const KNOWN_DISAGREEMENTS: &[(&str, u8)] = &[];
 
 fn pending(scenario: &str) -> bool {
     KNOWN_DISAGREEMENTS.iter().any(|(s, _)| *s == scenario)
+}
+
+/// The deliberate shared-object difference (README, drift section): an object whose tracking id
+/// names another app carries that app's record, so the local source does not compare it.
+fn tracked_by_another_app(run: &Run) -> bool {
+    run.local.cause == Cause::NotInspected
+        && run.local.not_inspected.as_ref().map(|n| n.reason)
+            == Some(NotInspectedReason::TrackedByAnotherApp)
 }
 
 /// The deliberate `Replace=true` difference: nothing local to compare with.
@@ -181,7 +185,7 @@ fn run_all() -> Vec<Run> {
             .iter()
             .map(|i| ManagedResource::from_api_item(i).unwrap())
             .collect();
-        let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(true);
+        let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(true);
         for r in &app.status.resources {
             let key = format!("{}/{}/{}/{}", r.group, r.kind, r.namespace, r.name);
             let expected = doc["expected"][&key].clone();
@@ -238,7 +242,10 @@ fn run_all() -> Vec<Run> {
 #[test]
 fn every_recorded_resource_gets_argo_cds_cause_from_the_local_source() {
     for run in run_all() {
-        if pending(&run.scenario) || replace_sync_not_inspected(&run) {
+        if pending(&run.scenario)
+            || replace_sync_not_inspected(&run)
+            || tracked_by_another_app(&run)
+        {
             continue;
         }
         let want = run.expected["cause"].as_str().unwrap();
@@ -284,8 +291,11 @@ fn local_fields_are_the_changed_paths_except_the_listed_differences() {
         match run.local.cause {
             // Deliberate: which fields Git moved is Argo CD's knowledge.
             Cause::GitAhead => assert!(got.is_empty(), "{} {}", run.scenario, run.key),
-            // Deliberate: Replace=true leaves nothing local to compare with.
-            Cause::NotInspected if replace_sync_not_inspected(&run) => {
+            // Deliberate: Replace=true, or another app's record, leaves nothing local to
+            // compare with.
+            Cause::NotInspected
+                if replace_sync_not_inspected(&run) || tracked_by_another_app(&run) =>
+            {
                 assert!(got.is_empty(), "{} {}", run.scenario, run.key)
             }
             _ if run.scenario == "ssa-other-manager" => {
@@ -367,8 +377,8 @@ fn ignored_differences_are_the_recorded_ones_with_their_rules() {
         assert_eq!(got, want, "{} {}", run.scenario, run.key);
         seen += got.len();
     }
-    // 4 once system-ignore-managers (item 5) leaves KNOWN_DISAGREEMENTS.
-    assert_eq!(seen, 3);
+    // ignore-differences' three and system-ignore-managers' one (item 5).
+    assert_eq!(seen, 4);
 }
 
 #[test]

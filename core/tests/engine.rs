@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use drift_core::app::fixtures::{mk_app, mk_resource};
-use drift_core::app::{ApplicationSpec, IgnoreDifference, ResourceStatus, SyncPolicy};
+use drift_core::app::{
+    Application, IgnoreDifference, OperationState, ResourceStatus, SyncPolicy, SyncResult,
+};
 use drift_core::drift::jq::{JqCache, Unlimited};
 use drift_core::drift::report::drift_report;
 use drift_core::drift::secret::leak;
@@ -43,22 +45,39 @@ fn out_of_sync(mut r: ResourceStatus) -> ResourceStatus {
 }
 
 struct Env {
-    spec: ApplicationSpec,
+    app: Application,
     system: SystemSettings,
     jq: JqCache,
 }
 
 impl Env {
+    /// The app `argocd/shop`, never synced (its status shows no revision).
     fn new() -> Env {
         Env {
-            spec: ApplicationSpec::default(),
+            app: mk_app("argocd", "shop", "default"),
             system: SystemSettings::default(),
             jq: JqCache::new(),
         }
     }
 
+    /// Argo CD compares with `current`; the last sync (successful) applied `synced`, finishing
+    /// at `at`.
+    fn synced(mut self, synced: &str, current: &str, at: &str) -> Env {
+        self.app.status.sync.revision = Some(current.into());
+        self.app.status.operation_state = Some(OperationState {
+            phase: Some("Succeeded".into()),
+            finished_at: Some(at.into()),
+            sync_result: Some(SyncResult {
+                revision: Some(synced.into()),
+                revisions: vec![],
+            }),
+            ..Default::default()
+        });
+        self
+    }
+
     fn inspector(&self) -> Inspector<'_> {
-        Inspector::new(&self.spec, &self.system, &self.jq).with_secrets(true)
+        Inspector::for_app(&self.app, &self.system, &self.jq).with_secrets(true)
     }
 
     fn inspect(&self, r: &ResourceStatus, live: LiveRead) -> ResourceDrift {
@@ -154,7 +173,7 @@ fn secrets_are_not_inspected_when_reading_them_is_off_even_if_given() {
     let desired =
         json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"p": "aHVudGVyMg=="}});
     let live = mk_live(&desired, |l| l["data"]["p"] = json!("c3dvcmRmaXNo"));
-    let off = Inspector::new(&env.spec, &env.system, &env.jq);
+    let off = Inspector::for_app(&env.app, &env.system, &env.jq);
     let d = off.inspect(
         &ResourceInput {
             resource: &r,
@@ -222,7 +241,7 @@ fn objects_without_a_record_are_not_inspected_with_the_reason() {
         reason(&env.inspect(&r, LiveRead::Found(annotated))),
         NotInspectedReason::ReplaceSync
     );
-    env.spec.sync_policy = Some(SyncPolicy {
+    env.app.spec.sync_policy = Some(SyncPolicy {
         automated: None,
         sync_options: vec!["Replace=true".into()],
     });
@@ -233,8 +252,8 @@ fn objects_without_a_record_are_not_inspected_with_the_reason() {
 }
 
 #[test]
-fn live_equal_to_what_argo_cd_applied_is_git_ahead_when_out_of_sync() {
-    let env = Env::new();
+fn live_equal_to_what_argo_cd_applied_is_git_ahead_when_out_of_sync_and_git_moved() {
+    let env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
     let desired = deployment(3);
     let live = mk_live(&desired, |_| {});
     let synced = mk_resource("apps", "Deployment", "ns", "web");
@@ -245,6 +264,39 @@ fn live_equal_to_what_argo_cd_applied_is_git_ahead_when_out_of_sync() {
     let d = env.inspect(&out_of_sync(synced), LiveRead::Found(live));
     assert_eq!(d.cause, Cause::GitAhead);
     assert!(d.fields.is_empty());
+}
+
+#[test]
+fn without_evidence_that_git_moved_an_unexplained_out_of_sync_is_not_called_git_ahead() {
+    let desired = deployment(3);
+    let live = mk_live(&desired, |_| {});
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    // Synced at the revision Argo CD compares with: Git did not move.
+    let same = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    let d = same.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(reason(&d), NotInspectedReason::ArgoDiffersLocally);
+    assert!(
+        d.not_inspected
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("Git has not moved")
+    );
+    // Never synced, or a status without revisions: unknown, so no claim either.
+    let d = Env::new().inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(reason(&d), NotInspectedReason::ArgoDiffersLocally);
+    // A failed sync at the new revision: the last successful one (history) is what counts.
+    let mut failed = Env::new().synced("b2", "b2", "2026-11-21T00:00:00Z");
+    failed.app.status.operation_state.as_mut().unwrap().phase = Some("Failed".into());
+    failed.app.status.history = vec![drift_core::app::RevisionHistory {
+        revision: Some("a1".into()),
+        revisions: vec![],
+        deployed_at: Some("2026-11-20T00:00:00Z".into()),
+    }];
+    assert_eq!(
+        failed.inspect(&r, LiveRead::Found(live)).cause,
+        Cause::GitAhead
+    );
 }
 
 #[test]
@@ -277,8 +329,8 @@ fn a_reorder_of_containers_is_drift_and_of_a_custom_resource_list_too() {
 
 #[test]
 fn ignore_rules_of_each_kind_hide_differences_and_name_their_rule() {
-    let mut env = Env::new();
-    env.spec.ignore_differences = vec![
+    let mut env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    env.app.spec.ignore_differences = vec![
         IgnoreDifference {
             group: "apps".into(),
             kind: "Deployment".into(),
@@ -355,13 +407,9 @@ fn ignore_rules_of_each_kind_hide_differences_and_name_their_rule() {
 #[test]
 fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspected() {
     let mut env = Env::new();
-    env.spec.ignore_differences = vec![IgnoreDifference {
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
         kind: "ConfigMap".into(),
-        jq_path_expressions: vec![
-            ".data.k | error".into(),
-            "def f: f; f".into(),
-            ".data[".into(),
-        ],
+        jq_path_expressions: vec![".data.k | error".into()],
         ..Default::default()
     }];
     let desired = json!({"metadata": {"name": "a"}, "data": {"k": "s3cr3t-value"}});
@@ -370,14 +418,15 @@ fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspect
         &out_of_sync(mk_resource("", "ConfigMap", "ns", "a")),
         LiveRead::Found(live),
     );
+    // Argo CD skips a rule that errors on an object too: the difference shows.
     assert_eq!(d.cause, Cause::LiveChanged);
     assert_eq!(pointers(&d), ["/data/k"]);
-    assert_eq!(d.problems.len(), 3);
     assert!(
         d.problems
             .iter()
             .all(|p| p.kind == ProblemKind::IgnoreRuleSkipped && p.rule.is_some())
     );
+    assert!(!d.problems.is_empty());
     let text = serde_json::to_string(&d.problems).unwrap();
     assert!(
         !text.contains("s3cr3t-value"),
@@ -386,9 +435,90 @@ fn a_failing_jq_rule_is_skipped_and_reported_while_the_resource_is_still_inspect
 }
 
 #[test]
+fn a_jq_rule_the_engine_cannot_run_leaves_the_resource_uninspected_never_drifted() {
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1", "sidecar": "s:1"}});
+    let live = mk_live(&desired, |l| l["data"]["sidecar"] = json!("s:2"));
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    for expr in ["def f: f; f", ".data[", ".data | nosuchbuiltin"] {
+        let mut env = Env::new();
+        env.app.spec.ignore_differences = vec![IgnoreDifference {
+            kind: "ConfigMap".into(),
+            jq_path_expressions: vec![expr.into()],
+            ..Default::default()
+        }];
+        let d = env.inspect(&r, LiveRead::Found(live.clone()));
+        assert_eq!(
+            reason(&d),
+            NotInspectedReason::UnsupportedIgnoreRule,
+            "{expr}"
+        );
+    }
+    // gojq's builtins beyond jaq's run: the rule hides the difference, as in Argo CD.
+    let mut env = Env::new();
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![r#".data | .[keys[] | select(IN("sidecar", "x"))]"#.into()],
+        ..Default::default()
+    }];
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert!(d.fields.is_empty(), "{:?}", pointers(&d));
+    assert_eq!(d.ignored[0].pointer, "/data/sidecar");
+}
+
+#[test]
+fn each_jq_expression_gets_its_own_budget_on_each_object() {
+    /// Five checks per expression run, counted from each start.
+    struct PerRun {
+        left: usize,
+        starts: usize,
+    }
+    impl drift_core::drift::jq::JqBudget for PerRun {
+        fn start(&mut self) {
+            self.left = 5;
+            self.starts += 1;
+        }
+        fn exhausted(&mut self) -> bool {
+            if self.left == 0 {
+                return true;
+            }
+            self.left -= 1;
+            false
+        }
+    }
+    let mut env = Env::new();
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
+        kind: "ConfigMap".into(),
+        jq_path_expressions: vec![
+            ".data.a, .data.b, .data.c".into(),
+            ".data.d, .data.e".into(),
+        ],
+        ..Default::default()
+    }];
+    let desired = json!({"metadata": {"name": "x"}, "data": {"a": "1", "b": "1", "c": "1", "d": "1", "e": "1"}});
+    let live = mk_live(&desired, |l| {
+        for k in ["a", "b", "c", "d", "e"] {
+            l["data"][k] = json!("2");
+        }
+    });
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "x"));
+    let mut budget = PerRun { left: 0, starts: 0 };
+    let d = env.inspector().inspect(
+        &ResourceInput {
+            resource: &r,
+            live: LiveRead::Found(live),
+            argocd: None,
+        },
+        &mut budget,
+    );
+    assert!(d.problems.is_empty(), "{:?}", d.problems);
+    assert_eq!(d.ignored.len(), 5);
+    assert_eq!(budget.starts, 4, "two expressions, desired and live each");
+}
+
+#[test]
 fn a_jq_rule_over_its_budget_is_skipped() {
     let mut env = Env::new();
-    env.spec.ignore_differences = vec![IgnoreDifference {
+    env.app.spec.ignore_differences = vec![IgnoreDifference {
         kind: "ConfigMap".into(),
         jq_path_expressions: vec![".data[]".into()],
         ..Default::default()
@@ -526,7 +656,9 @@ fn the_deep_view_has_normalized_objects_a_unified_diff_and_a_managed_fields_summ
 
 #[test]
 fn the_report_lists_out_of_sync_resources_by_default_newest_change_first() {
-    let env = Env::new();
+    let mut env = Env::new();
+    // Argo CD last compared before the changes below.
+    env.app.status.reconciled_at = Some("2026-11-19T00:00:00Z".into());
     let app = mk_app("argocd", "shop", "default");
     let mk = |name: &str, oos: bool, at: Option<&str>| {
         let r = mk_resource("", "ConfigMap", "ns", name);
@@ -563,33 +695,58 @@ fn the_report_lists_out_of_sync_resources_by_default_newest_change_first() {
 }
 
 #[test]
-fn a_last_applied_annotation_left_from_before_server_side_apply_is_not_used() {
+fn a_manual_server_side_sync_of_a_client_side_app_keeps_diffing_against_the_record() {
     let env = Env::new();
-    // Applied client-side once (annotation replicas 3), then server-side by Argo CD (replicas 5).
+    // Applied client-side once (annotation replicas 3), then by a manual server-side sync of
+    // Argo CD's (replicas 5): the app is not server-side, so Argo CD still diffs against the
+    // record, and replicas is Argo CD's own newer write, not drift.
     let stale = deployment(3);
-    let mut live = mk_live(&stale, |l| l["spec"]["replicas"] = json!(5));
+    let mut live = mk_live(&stale, |l| {
+        l["spec"]["replicas"] = json!(5);
+        l["spec"]["template"]["spec"]["containers"][0]["image"] = json!("a:hotfix");
+    });
     mk_managed(
         &mut live,
         json!([{"manager": "argocd-controller", "operation": "Update", "time": "2026-11-01T00:00:00Z",
                 "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}},
                {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
-                "fieldsV1": {"f:spec": {"f:replicas": {}}}}]),
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+               {"manager": "kubectl-set", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+                "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {"f:image": {}}}}}}}}]),
     );
-    let r = mk_resource("apps", "Deployment", "ns", "web");
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
     let d = env.inspect(&r, LiveRead::Found(live.clone()));
-    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(d.desired_source, DesiredSource::LastApplied);
     assert_eq!(
-        d.cause,
-        Cause::NoDrift,
-        "replicas is Argo CD's own: no false drift from the old record"
+        pointers(&d),
+        ["/spec/template/spec/containers/0/image"],
+        "the hand change shows; Argo CD's own newer replicas does not"
     );
-    // The app's sync option says so too, whatever the entries' times.
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert!(
+        d.problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::StaleRecord)
+    );
+    // Another manager writing replicas after Argo CD's server-side sync: a change again.
+    let mut later = live.clone();
+    later["metadata"]["managedFields"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"manager": "kube-controller-manager", "operation": "Update",
+            "time": "2026-11-22T00:00:00Z", "fieldsV1": {"f:spec": {"f:replicas": {}}}}),
+        );
+    assert_eq!(
+        pointers(&env.inspect(&r, LiveRead::Found(later))),
+        ["/spec/replicas", "/spec/template/spec/containers/0/image"]
+    );
+    // The app's sync option (or the object's) says server-side: the record is not used.
     let mut env = Env::new();
-    env.spec.sync_policy = Some(SyncPolicy {
+    env.app.spec.sync_policy = Some(SyncPolicy {
         automated: None,
         sync_options: vec!["ServerSideApply=true".into()],
     });
-    live["metadata"]["managedFields"][1]["time"] = json!("2026-10-01T00:00:00Z");
     assert_eq!(
         env.inspect(&r, LiveRead::Found(live)).desired_source,
         DesiredSource::ServerSideApplyAttribution
@@ -640,4 +797,330 @@ fn debug_output_of_the_inputs_never_shows_object_content() {
     let shown = format!("{input:?}");
     assert!(shown.contains("Found(..)"), "{shown}");
     leak::assert_none(&shown, &["top-secret-value"]);
+}
+
+#[test]
+fn a_record_rewritten_by_a_persons_kubectl_apply_is_not_taken_as_argo_cds() {
+    let env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    // A person applied a hotfix with `kubectl apply -f`: the record now holds the hotfix and
+    // equals live, but Argo CD diffs live against Git.
+    let hotfix = deployment(3);
+    let mut hotfix = hotfix.clone();
+    hotfix["spec"]["template"]["spec"]["containers"][0]["image"] = json!("a:hotfix");
+    hotfix["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"});
+    let mut live = mk_live(&hotfix, |_| {});
+    mk_managed(
+        &mut live,
+        json!([{"manager": "argocd-controller", "operation": "Update", "time": "2026-11-20T00:00:00Z",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+               {"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+                "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}},
+                             "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {"f:image": {}}}}}}}}]),
+    );
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.desired_source, DesiredSource::AnotherManagersRecord);
+    assert_eq!(d.cause, Cause::LiveChanged, "never gitAhead");
+    assert_eq!(pointers(&d), ["/spec/template/spec/containers/0/image"]);
+    let f = &d.fields[0];
+    assert_eq!(
+        (f.change, f.desired_known),
+        (Change::OwnedByAnotherManager, false)
+    );
+    assert_eq!(
+        f.attribution.as_ref().unwrap().manager,
+        "kubectl-client-side-apply"
+    );
+    // Argo CD still holding the record: it is Argo CD's, and trusted.
+    let entries = &mut live["metadata"]["managedFields"];
+    entries[1]["fieldsV1"]
+        .as_object_mut()
+        .unwrap()
+        .remove("f:metadata");
+    entries[0]["fieldsV1"]["f:metadata"] = json!({"f:annotations": {
+        "f:kubectl.kubernetes.io/last-applied-configuration": {}}});
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live)).desired_source,
+        DesiredSource::LastApplied
+    );
+}
+
+#[test]
+fn an_object_tracked_by_another_app_is_not_compared_with_that_apps_record() {
+    let env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    let mut desired = json!({"metadata": {"name": "shared", "annotations": {
+        "argocd.argoproj.io/tracking-id": "billing:/ConfigMap:ns/shared"}}, "data": {"k": "1"}});
+    let live = mk_live(&desired, |_| {});
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "shared"));
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert_eq!(reason(&d), NotInspectedReason::TrackedByAnotherApp);
+    assert!(d.not_inspected.unwrap().message.contains("`billing`"));
+    // Its own tracking id (by name, or namespace_name outside Argo CD's namespace): compared.
+    for own in ["shop", "argocd_shop"] {
+        desired["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] =
+            json!(format!("{own}:/ConfigMap:ns/shared"));
+        let live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+        assert_eq!(
+            env.inspect(&r, LiveRead::Found(live)).cause,
+            Cause::LiveChanged
+        );
+    }
+}
+
+#[test]
+fn with_argo_cds_diff_git_ahead_needs_git_to_have_moved_and_old_co_owners_are_not_changes() {
+    use drift_core::drift::ManagedResource;
+    let item = |normalized: Value, predicted: Value| ManagedResource {
+        group: String::new(),
+        kind: "ConfigMap".into(),
+        namespace: "ns".into(),
+        name: "a".into(),
+        target_state: Some(predicted.clone()),
+        live_state: Some(normalized.clone()),
+        normalized_live_state: Some(normalized),
+        predicted_live_state: Some(predicted),
+        modified: true,
+    };
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    let inspect = |env: &Env, live: &Value, mr: &ManagedResource| {
+        env.inspector().inspect(
+            &ResourceInput {
+                resource: &r,
+                live: LiveRead::Found(live.clone()),
+                argocd: Some(mr),
+            },
+            &mut Unlimited,
+        )
+    };
+    // A Git field deleted live (server-side applied: no record), Git not moved: a live change.
+    let live = json!({"metadata": {"name": "a", "managedFields": [
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:data": {"f:a": {}}}}]}, "data": {"a": "1"}});
+    let mr = item(
+        json!({"metadata": {"name": "a"}, "data": {"a": "1"}}),
+        json!({"metadata": {"name": "a"}, "data": {"a": "1", "b": "2"}}),
+    );
+    let unmoved = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    let d = inspect(&unmoved, &live, &mr);
+    assert_eq!(
+        (d.cause, pointers(&d)),
+        (Cause::LiveChanged, vec!["/data/b"])
+    );
+    let moved = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    assert_eq!(inspect(&moved, &live, &mr).cause, Cause::GitAhead);
+    // Git moved a field whose only owner is `helm`, from before the object was adopted and
+    // synced: Git's change, not helm's.
+    let live = json!({"metadata": {"name": "a", "managedFields": [
+        {"manager": "helm", "operation": "Update", "time": "2026-10-01T00:00:00Z",
+         "fieldsV1": {"f:data": {"f:a": {}}}}]}, "data": {"a": "1"}});
+    let mr = item(
+        json!({"metadata": {"name": "a"}, "data": {"a": "1"}}),
+        json!({"metadata": {"name": "a"}, "data": {"a": "2"}}),
+    );
+    assert_eq!(inspect(&moved, &live, &mr).cause, Cause::GitAhead);
+    // The same manager writing after the sync is a live change.
+    let mut later = live.clone();
+    later["metadata"]["managedFields"][0]["time"] = json!("2026-11-21T00:00:00Z");
+    assert_eq!(inspect(&moved, &later, &mr).cause, Cause::LiveChanged);
+}
+
+#[test]
+fn a_hand_fix_later_committed_to_git_is_not_drift_once_argo_cd_compared_it_synced() {
+    let mut env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    env.app.status.reconciled_at = Some("2026-11-21T12:00:00Z".into());
+    let desired = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+    let mut live = mk_live(&desired, |l| l["data"]["k"] = json!("2"));
+    mk_managed(
+        &mut live,
+        json!([{"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-21T10:00:00Z",
+                "fieldsV1": {"f:data": {"f:k": {}}}}]),
+    );
+    let mut r = mk_resource("", "ConfigMap", "ns", "a");
+    r.status = Some("Synced".into());
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.cause, Cause::NoDrift);
+    assert!(d.fields.is_empty());
+    assert_eq!(d.problems[0].kind, ProblemKind::StaleRecord);
+    // Changed after Argo CD's last comparison: Argo CD has not seen it yet; we show it.
+    live["metadata"]["managedFields"][0]["time"] = json!("2026-11-21T12:30:00Z");
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live)).cause,
+        Cause::LiveChanged
+    );
+}
+
+#[test]
+fn server_side_applied_fields_of_other_managers_are_additions_while_argo_cd_says_synced() {
+    let env = Env::new();
+    let live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"},
+        "managedFields": [
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "kubectl-rollout", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+         "fieldsV1": {"f:spec": {"f:template": {"f:metadata": {"f:annotations": {
+             "f:kubectl.kubernetes.io/restartedAt": {}}}}}}}]},
+        "spec": {"replicas": 2, "template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": "2026-11-21T00:00:00Z"}}}}});
+    let mut r = mk_resource("apps", "Deployment", "ns", "web");
+    r.status = Some("Synced".into());
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(d.cause, Cause::NoDrift);
+    assert!(d.fields.is_empty());
+    assert_eq!(
+        d.additions[0].pointer,
+        "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt"
+    );
+    // OutOfSync: the field may be one taken from Argo CD, listed as drift (desired unknown).
+    let d = env.inspect(&out_of_sync(r), LiveRead::Found(live));
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(d.fields.len(), 1);
+}
+
+#[test]
+fn under_server_side_diff_a_field_the_record_drops_is_not_deleted() {
+    // imagePullSecrets: [] in Git, one added live: the three-way patch deletes it (drift); the
+    // dry-run apply of server-side diff leaves it (Synced).
+    let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"imagePullSecrets": [], "containers": [{"name": "a", "image": "a:1"}]}}}});
+    let live = mk_live(&desired, |l| {
+        l["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{"name": "pull"}])
+    });
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    let env = Env::new();
+    assert_eq!(
+        pointers(&env.inspect(&r, LiveRead::Found(live.clone()))),
+        ["/spec/template/spec/imagePullSecrets"]
+    );
+    let mut ssd = Env::new();
+    ssd.app.spec.compare_options = Some("ServerSideDiff=true".into());
+    assert!(
+        ssd.inspect(&r, LiveRead::Found(live.clone()))
+            .fields
+            .is_empty()
+    );
+    // The controller's default, unless the app turns it off.
+    let mut controller = Env::new();
+    controller.system = SystemSettings::default().with_cmd_params(&BTreeMap::from([(
+        "controller.diff.server.side".to_string(),
+        "true".to_string(),
+    )]));
+    assert!(
+        controller
+            .inspect(&r, LiveRead::Found(live.clone()))
+            .fields
+            .is_empty()
+    );
+    controller.app.spec.compare_options = Some("ServerSideDiff=false".into());
+    assert_eq!(
+        controller.inspect(&r, LiveRead::Found(live)).fields.len(),
+        1
+    );
+}
+
+#[test]
+fn a_tracking_id_removed_live_is_drift_even_without_a_record_of_argo_cds() {
+    // A person's `kubectl apply -f` of the Git file as is: the tracking annotation, in Argo CD's
+    // record but not in the file, is deleted live, and the record is the person's.
+    let env = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "1"}});
+    let mut live = mk_live(&desired, |_| {});
+    mk_managed(
+        &mut live,
+        json!([{"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+                "fieldsV1": {"f:metadata": {"f:annotations": {"f:kubectl.kubernetes.io/last-applied-configuration": {}}}}}]),
+    );
+    let r = out_of_sync(mk_resource("", "ConfigMap", "ns", "a"));
+    let d = env.inspect(&r, LiveRead::Found(live.clone()));
+    assert_eq!(d.cause, Cause::LiveChanged);
+    assert_eq!(
+        pointers(&d),
+        ["/metadata/annotations/argocd.argoproj.io~1tracking-id"]
+    );
+    assert_eq!(
+        d.fields[0].desired,
+        Some(json!("shop:/ConfigMap:ns/a")),
+        "the id Argo CD writes"
+    );
+    // Label tracking: no annotation is expected.
+    let mut labels = Env::new().synced("a1", "a1", "2026-11-20T00:00:00Z");
+    labels.system = parse_argocd_cm(&BTreeMap::from([(
+        "application.resourceTrackingMethod".to_string(),
+        "label".to_string(),
+    )]));
+    assert_ne!(
+        labels.inspect(&r, LiveRead::Found(live)).cause,
+        Cause::LiveChanged
+    );
+}
+
+#[test]
+fn server_side_applied_spec_fields_the_control_plane_took_are_drift_its_metadata_is_not() {
+    let env = Env::new();
+    let live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web",
+                        "deployment.kubernetes.io/revision": "3"},
+        "managedFields": [
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:argocd.argoproj.io/tracking-id": {}}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+         "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+        {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-11-21T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}}}]},
+        "spec": {"replicas": 7}});
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert_eq!(d.desired_source, DesiredSource::ServerSideApplyAttribution);
+    assert_eq!(pointers(&d), ["/spec/replicas"]);
+}
+
+#[test]
+fn server_side_applied_fields_another_tool_wrote_before_the_last_sync_are_not_changes() {
+    // Created by helm, adopted by Argo CD's server-side sync; Git moved since.
+    let env = Env::new().synced("a1", "b2", "2026-11-20T00:00:00Z");
+    let mut live = json!({"metadata": {"name": "web",
+        "annotations": {"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:ns/web"},
+        "managedFields": [
+        {"manager": "helm", "operation": "Update", "time": "2026-11-01T00:00:00Z",
+         "fieldsV1": {"f:spec": {"f:revisionHistoryLimit": {}}}},
+        {"manager": "argocd-controller", "operation": "Apply", "time": "2026-11-20T00:00:00Z",
+         "fieldsV1": {"f:metadata": {"f:annotations": {"f:argocd.argoproj.io/tracking-id": {}}},
+                      "f:spec": {"f:replicas": {}}}}]},
+        "spec": {"replicas": 2, "revisionHistoryLimit": 10}});
+    let r = out_of_sync(mk_resource("apps", "Deployment", "ns", "web"));
+    assert_eq!(
+        env.inspect(&r, LiveRead::Found(live.clone())).cause,
+        Cause::GitAhead
+    );
+    // helm writing again after the sync: a live change.
+    live["metadata"]["managedFields"][0]["time"] = json!("2026-11-21T00:00:00Z");
+    let d = env.inspect(&r, LiveRead::Found(live));
+    assert_eq!(
+        (d.cause, pointers(&d)),
+        (Cause::LiveChanged, vec!["/spec/revisionHistoryLimit"])
+    );
+}
+
+#[test]
+fn an_extraneous_object_argo_cd_ignores_is_extra_but_not_counted_against_the_app() {
+    let env = Env::new();
+    let mut app = mk_app("argocd", "shop", "default");
+    app.status.sync.status = Some("Synced".into());
+    let mut extra = out_of_sync(mk_resource("", "ConfigMap", "ns", "old"));
+    extra.requires_pruning = true;
+    let live = json!({"metadata": {"name": "old", "annotations": {
+        "argocd.argoproj.io/compare-options": "IgnoreExtraneous"}}});
+    let d = env.inspect(&extra, LiveRead::Found(live));
+    assert_eq!((d.cause, d.ignore_extraneous), (Cause::Extra, true));
+    let plain = env.inspect(
+        &extra,
+        LiveRead::Found(json!({"metadata": {"name": "old"}})),
+    );
+    assert!(!plain.ignore_extraneous);
+    let read_at = "2026-11-21T12:00:00Z".parse().unwrap();
+    let r = drift_report(&app, vec![d, plain], read_at, true);
+    assert_eq!(r.summary.by_cause.extra, 2);
+    assert_eq!(r.summary.resources_drifted, 1);
 }

@@ -9,7 +9,7 @@ use super::watch::{Sink, WatchSpec, WatchTasks};
 use crate::index::{AppIndex, ObjectVersion, WatchScope};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
-use drift_core::app::{AppKey, Application, DecodeError};
+use drift_core::app::{AppKey, Application, COMPARE_OPTIONS_ANNOTATION, DecodeError};
 use drift_core::reports::links::REPORT_REPOS_ANNOTATION;
 use jiff::Timestamp;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
@@ -183,19 +183,24 @@ pub fn decode_application(mut obj: DynamicObject) -> Result<Application, DecodeE
             .unwrap_or_default()
     };
     let (spec, status) = (take(&mut obj, "spec"), take(&mut obj, "status"));
-    let links = obj
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(REPORT_REPOS_ANNOTATION))
-        .cloned();
-    Ok(Application::decode(
+    let annotation = |key: &str| {
+        obj.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .cloned()
+    };
+    let links = annotation(REPORT_REPOS_ANNOTATION);
+    let compare_options = annotation(COMPARE_OPTIONS_ANNOTATION);
+    let mut app = Application::decode(
         obj.metadata.namespace.take(),
         obj.metadata.name.take(),
         spec,
         status,
     )?
-    .with_report_links(links.as_deref()))
+    .with_report_links(links.as_deref());
+    app.spec.compare_options = compare_options;
+    Ok(app)
 }
 
 /// The object's uid and resourceVersion: episodes are named and ordered by them.

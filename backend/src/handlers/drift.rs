@@ -242,8 +242,9 @@ async fn read_one(
     if secret && !drift.read_secrets {
         return LiveRead::Failed(ReadFailure::SecretReadingDisabled);
     }
-    if r.hook || r.requires_pruning {
-        // The engine settles these from Argo CD's entry alone (a hook; an object to prune).
+    if r.hook {
+        // The engine settles a hook from Argo CD's entry alone. (An object to prune is read: its
+        // `IgnoreExtraneous` annotation decides whether it counts against the app.)
         return LiveRead::Failed(ReadFailure::Other("not read".into()));
     }
     let cluster = match cluster {
@@ -305,6 +306,31 @@ async fn managed_resources(drift: &Drift, app: &Application) -> Vec<ManagedResou
     }
 }
 
+/// Each jq expression's own time on each object, from when it starts (Argo CD's timeout).
+struct JqDeadline {
+    timeout: Duration,
+    deadline: Instant,
+}
+
+impl JqDeadline {
+    fn new(timeout: Duration) -> Self {
+        JqDeadline {
+            timeout,
+            deadline: Instant::now() + timeout,
+        }
+    }
+}
+
+impl drift_core::drift::jq::JqBudget for JqDeadline {
+    fn start(&mut self) {
+        self.deadline = Instant::now() + self.timeout;
+    }
+
+    fn exhausted(&mut self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
 /// Runs `each` over every resource on a blocking thread, under the inspection timeout.
 async fn run_engine<T: Send + 'static>(
     drift: &Drift,
@@ -321,7 +347,7 @@ async fn run_engine<T: Send + 'static>(
     let read_secrets = drift.read_secrets;
     let jq_timeout = drift.jq_timeout;
     let work = tokio::task::spawn_blocking(move || {
-        let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(read_secrets);
+        let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(read_secrets);
         resources
             .iter()
             .zip(lives)
@@ -331,8 +357,7 @@ async fn run_engine<T: Send + 'static>(
                     live,
                     argocd: managed.iter().find(|m| m.is_for(resource)),
                 };
-                let deadline = Instant::now() + jq_timeout;
-                let mut budget = move || Instant::now() >= deadline;
+                let mut budget = JqDeadline::new(jq_timeout);
                 each(&inspector, &input, &mut budget)
             })
             .collect::<Vec<T>>()

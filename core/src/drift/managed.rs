@@ -6,7 +6,10 @@
 //! `time` — the manager's last write, not per field — and a FieldsV1 set: a trie whose keys are
 //! `f:<field>` (an object field), `k:<json>` (a list item by its key fields), `v:<json>` (a set
 //! member), `i:<index>` (a list item by position) and `.` (the node itself, beside its children).
-//! A leaf (`{}`) owns the whole value below it.
+//! A leaf (`{}`) owns the field; it owns what is below only for an atomic value (a list without
+//! keyed items, a map or struct written whole). So an entry left with `f:annotations: {}` after
+//! its keys went to other managers does not own them: the entries that name a path exactly are
+//! its owners, and an ancestor's leaf only when no entry names it.
 //!
 //! The trie is resolved against the live object into concrete paths, so a `k:{"name":"api"}`
 //! becomes the index of the container named `api`. An entry that does not parse is skipped and
@@ -125,6 +128,9 @@ pub struct Ownership<'a> {
     pub problems: Vec<String>,
     live: Option<&'a Value>,
     tries: Vec<Option<&'a Map<String, Value>>>,
+    /// `k:` list keys parsed once, by the address of their text in the tries (which borrow
+    /// the live object, so addresses are stable): queries walk the same nodes again and again.
+    keys: std::cell::RefCell<std::collections::HashMap<usize, Option<Map<String, Value>>>>,
 }
 
 impl<'a> Ownership<'a> {
@@ -157,18 +163,33 @@ impl<'a> Ownership<'a> {
         out
     }
 
-    /// Entries that own the value at `path`: it or an ancestor is one of their leaves, or the
-    /// node itself is marked `.` by them.
+    /// Entries that own the value at `path`: those whose set names it (a leaf, or a node marked
+    /// `.`); when none does, those with a leaf on an ancestor (an atomic value written whole).
     pub fn owners(&self, path: &[Seg]) -> Vec<&Entry> {
         let Some(live) = self.live else {
             return Vec::new();
         };
-        self.entries
-            .iter()
-            .zip(&self.tries)
-            .filter(|(_, trie)| trie.is_some_and(|t| owns(t, live, path)))
-            .map(|(e, _)| e)
-            .collect()
+        let by = |exact: bool| -> Vec<&Entry> {
+            self.entries
+                .iter()
+                .zip(&self.tries)
+                .filter(|(_, trie)| trie.is_some_and(|t| self.owns(t, live, path, exact)))
+                .map(|(e, _)| e)
+                .collect()
+        };
+        let exact = by(true);
+        if exact.is_empty() { by(false) } else { exact }
+    }
+
+    /// Does `manager`'s set hold `path` itself (Argo CD's `managedFieldsManagers`: the
+    /// intersection of a manager's set with the modified fields; no ancestor stands for it)?
+    pub fn member(&self, path: &[Seg], manager: &str) -> bool {
+        let Some(live) = self.live else {
+            return false;
+        };
+        self.entries.iter().zip(&self.tries).any(|(e, trie)| {
+            e.manager == manager && trie.is_some_and(|t| self.owns(t, live, path, true))
+        })
     }
 
     /// The one entry to name for the value at `path`: among its owners, one that is not Argo CD
@@ -192,25 +213,64 @@ impl<'a> Ownership<'a> {
     }
 }
 
-/// Does the trie own the value at `path` of `live`?
-fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg]) -> bool {
+impl Ownership<'_> {
+    /// Does the trie own the value at `path` of `live`: naming it (`exact`), or also through an
+    /// ancestor's leaf?
+    fn owns(&self, trie: &Map<String, Value>, live: &Value, path: &[Seg], exact: bool) -> bool {
+        owns(trie, live, path, exact, &|key, item| {
+            self.key_matches(key, item)
+        })
+    }
+
+    /// Does the `k:` key text name `item` (all its key fields equal)? Parsed once per key.
+    fn key_matches(&self, key: &str, item: &Value) -> bool {
+        let mut cache = self.keys.borrow_mut();
+        let parsed = cache
+            .entry(key.as_ptr() as usize)
+            .or_insert_with(|| serde_json::from_str(key.strip_prefix("k:")?).ok());
+        parsed.as_ref().is_some_and(|fields| {
+            fields
+                .iter()
+                .all(|(k, v)| item.get(k).is_some_and(|x| super::compare::scalar_eq(x, v)))
+        })
+    }
+}
+
+/// Does the trie own the value at `path` of `live`: naming it (`exact`), or also through an
+/// ancestor's leaf? `key_matches` says whether a `k:` key names a list item.
+fn owns(
+    trie: &Map<String, Value>,
+    live: &Value,
+    path: &[Seg],
+    exact: bool,
+    key_matches: &dyn Fn(&str, &Value) -> bool,
+) -> bool {
     let mut node = trie;
     let mut cur = Some(live);
     for (depth, seg) in path.iter().enumerate() {
         if depth > 0 && node.is_empty() {
-            return true; // an ancestor leaf owns everything below it
+            return !exact; // an ancestor's leaf
         }
         let child = match seg {
-            Seg::Key(k) => node
-                .iter()
-                .find(|(key, _)| key.strip_prefix("f:") == Some(k.as_str())),
-            Seg::Index(i) => node.iter().find(|(key, _)| {
-                !key.starts_with("f:")
-                    && key.as_str() != "."
-                    && matches!(step(key, cur), Ok((Some(Seg::Index(j)), _)) if j == *i)
-            }),
+            Seg::Key(k) => node.get(&format!("f:{k}")),
+            Seg::Index(i) => {
+                let item = cur.and_then(|c| c.get(i));
+                node.iter()
+                    .find(|(key, _)| {
+                        if key.starts_with("k:") {
+                            // The first item a key names is the one it stands for.
+                            item.is_some_and(|it| key_matches(key, it))
+                                && first_named(cur, *i, |x| key_matches(key, x))
+                        } else {
+                            !key.starts_with("f:")
+                                && key.as_str() != "."
+                                && matches!(step(key, cur), Ok((Some(Seg::Index(j)), _)) if j == *i)
+                        }
+                    })
+                    .map(|(_, v)| v)
+            }
         };
-        let Some((_, Value::Object(next))) = child else {
+        let Some(Value::Object(next)) = child else {
             return false;
         };
         node = next;
@@ -220,6 +280,13 @@ fn owns(trie: &Map<String, Value>, live: &Value, path: &[Seg]) -> bool {
         });
     }
     !path.is_empty() && (node.is_empty() || node.contains_key("."))
+}
+
+/// Is `i` the first item of the list `list` that `named` accepts?
+fn first_named(list: Option<&Value>, i: usize, named: impl Fn(&Value) -> bool) -> bool {
+    list.and_then(Value::as_array)
+        .and_then(|items| items.iter().position(named))
+        == Some(i)
 }
 
 /// A FieldsV1 trie as it sits in the live object.
@@ -258,8 +325,9 @@ fn parse_entry<'a>(
     };
     if let Some(trie) = trie {
         entry.fields = validate(trie, 0)?;
-        // Only managers whose fields can be additions need their paths listed.
-        if matches!(class, ManagerClass::Interactive | ManagerClass::Other) {
+        // Only managers whose fields can be additions (or, server-side applied, taken from Argo
+        // CD: the control plane's too, as the HPA taking `spec.replicas`) need their paths.
+        if class != ManagerClass::ArgoCd {
             collect(trie, Some(live), &mut Vec::new(), &mut entry);
         }
     }

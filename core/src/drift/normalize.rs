@@ -4,17 +4,22 @@
 //! On the desired (last-applied) object:
 //! - `metadata.creationTimestamp` removed (rendered manifests often carry `null`; §1.4);
 //! - `metadata.namespace` and an empty `metadata.annotations` removed (`removeNamespaceAnnotation`,
-//!   §1.3: desired only);
-//! - for built-in kinds, `null`, `[]` and `{}` object fields removed (Go's typed round trip drops
-//!   them; §7.2 items 1 and 5). Custom resources keep `null`: there it means "must be absent".
+//!   §1.3: desired only).
+//!
+//! Empty values and quantities are the comparison's business ([`super::compare`]): what Argo CD's
+//! typed round trip drops from the record is a deletion there, not nothing.
 //!
 //! On both sides:
-//! - `status` removed per `resource.compareoptions.ignoreResourceStatusField` (all by default);
-//! - quantities canonical at the built-in paths where they live, and under a Rollout's
-//!   `spec.template.spec` (Argo CD's default known-type field);
+//! - `status` removed per `resource.compareoptions.ignoreResourceStatusField`: on every object
+//!   (`all`, the default), only on `CustomResourceDefinition` objects (`crd`: Argo CD adds the
+//!   `/status` rule to `apiextensions.k8s.io/CustomResourceDefinition` alone — a custom
+//!   resource's status is compared), or nowhere (`none`);
+//! - fields of a custom resource that argocd-cm's `knownTypeFields` (or Argo CD's default, a
+//!   Rollout's `spec.template.spec`) types: round-tripped through the type ([`known_type`]);
 //! - Secret `stringData` folded into base64 `data`, `null` data values as `""` (`NormalizeSecret`);
-//! - Role/ClusterRole `rules: []` ≡ absent, and with `ignoreAggregatedRoles` the rules of a role
-//!   with an `aggregationRule` removed (`normalizeRole`);
+//! - Role/ClusterRole `rules: []` → `null` (so a record's empty rules mean "none live"), and with
+//!   `ignoreAggregatedRoles` the rules of a role with an `aggregationRule` set to `null` on both
+//!   sides (`normalizeRole`);
 //! - Endpoints subsets sorted and port protocols defaulted to TCP (`normalizeEndpoint`).
 //!
 //! On live:
@@ -24,7 +29,7 @@
 //! - StatefulSet `volumeClaimTemplates[i]` cut to the keys of the desired item (the API server
 //!   defaults PVC templates; `statefulSetWorkaround`).
 
-use super::quantity;
+use super::schema::{Schema, Shape};
 use super::settings::StatusField;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -60,9 +65,6 @@ impl Normalizer<'_> {
             if meta.get("annotations").is_some_and(is_empty_or_null) {
                 meta.remove("annotations");
             }
-        }
-        if self.builtin {
-            drop_empty_fields(v);
         }
         self.both(v);
     }
@@ -114,19 +116,11 @@ impl Normalizer<'_> {
     fn both(&self, v: &mut Value) {
         let drop_status = match self.status_field {
             StatusField::All => true,
-            StatusField::Crd => !self.builtin,
+            StatusField::Crd => self.is("apiextensions.k8s.io", "CustomResourceDefinition"),
             StatusField::None => false,
         };
         if drop_status && let Some(obj) = v.as_object_mut() {
             obj.remove("status");
-        }
-        if self.builtin {
-            canonical_quantities(v, &mut Vec::new());
-        } else if self.is("argoproj.io", "Rollout")
-            && let Some(pod_spec) = v.pointer_mut("/spec/template/spec")
-        {
-            let mut keys = vec!["spec", "template", "spec"];
-            canonical_quantities(pod_spec, &mut keys);
         }
         if self.is_secret() {
             secret(v);
@@ -143,11 +137,14 @@ impl Normalizer<'_> {
 
     fn role(&self, v: &mut Value) {
         let Some(obj) = v.as_object_mut() else { return };
-        let aggregated = obj.get("aggregationRule").is_some_and(|r| !r.is_null());
-        if obj.get("rules").is_some_and(is_empty_or_null)
-            || (aggregated && self.ignore_aggregated_roles)
+        let aggregated = obj.get("aggregationRule").is_some_and(Value::is_object);
+        if (aggregated && self.ignore_aggregated_roles)
+            || obj
+                .get("rules")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
         {
-            obj.remove("rules");
+            obj.insert("rules".into(), Value::Null);
         }
     }
 
@@ -195,40 +192,22 @@ fn is_empty_or_null(v: &Value) -> bool {
     super::compare::is_empty(v)
 }
 
-/// Removes `null`, `[]` and `{}` object fields, deepest first (so `{a: {b: null}}` goes whole).
-/// Array items are kept: removing one would shift the others.
-pub fn drop_empty_fields(v: &mut Value) {
+/// Round-trips the field at `keys` (object keys; list items on the way are walked into, as Argo
+/// CD's known-types normalizer does) through the Kubernetes type `shape`.
+pub fn known_type(sc: &Schema, keys: &[String], shape: &Shape, v: &mut Value) {
+    let Some((first, rest)) = keys.split_first() else {
+        super::compare::typed_normalize(sc, shape, v);
+        return;
+    };
     match v {
-        Value::Object(map) => {
-            for child in map.values_mut() {
-                drop_empty_fields(child);
-            }
-            map.retain(|_, child| !is_empty_or_null(child));
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_empty_fields),
-        _ => {}
-    }
-}
-
-/// Canonical quantities wherever [`super::schema::is_quantity_path`] says one lives.
-fn canonical_quantities<'a>(v: &'a mut Value, keys: &mut Vec<&'a str>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                keys.push(k.as_str());
-                if super::schema::is_quantity_path(keys) {
-                    if let Some(c) = quantity::canonical_value(child) {
-                        *child = c;
-                    }
-                } else {
-                    canonical_quantities(child, keys);
-                }
-                keys.pop();
+        Value::Object(m) => {
+            if let Some(child) = m.get_mut(first) {
+                known_type(sc, rest, shape, child);
             }
         }
         Value::Array(items) => {
             for item in items {
-                canonical_quantities(item, keys);
+                known_type(sc, keys, shape, item);
             }
         }
         _ => {}
@@ -334,13 +313,14 @@ pub fn cut_to_shape(live: &mut Value, shape: &Value) {
 mod tests {
     use super::*;
     use crate::drift::compare::{Rules, subset};
+    use crate::drift::schema::schema;
     use serde_json::json;
 
     fn norm<'a>(group: &'a str, kind: &'a str) -> Normalizer<'a> {
         Normalizer {
             group,
             kind,
-            builtin: super::super::schema::is_builtin_group(group),
+            builtin: schema().kind(group, "v1", kind).is_some(),
             status_field: StatusField::All,
             ignore_aggregated_roles: false,
             instance_label_key: "app.kubernetes.io/instance",
@@ -350,10 +330,10 @@ mod tests {
     /// Number of differences after (and without) normalizing both sides the way `n` does.
     fn drift(n: Normalizer<'_>, desired: Value, live: Value) -> (usize, usize) {
         let rules = Rules {
-            kind: n.kind,
-            builtin: n.builtin,
+            root: schema().kind(n.group, "v1", n.kind),
+            typed_desired: true,
             keyed_order_is_drift: true,
-            quantities: crate::drift::compare::Quantities::None,
+            deletions: true,
         };
         let raw = subset(&desired, &live, rules).len();
         let (mut d, mut l) = (desired, live);
@@ -364,9 +344,9 @@ mod tests {
 
     #[test]
     fn creation_timestamp_null_in_git_is_not_drift() {
-        // On a custom resource `null` would mean "must be absent".
+        // On a built-in kind `null` would mean "must be absent".
         let (after, before) = drift(
-            norm("example.com", "Widget"),
+            norm("", "ConfigMap"),
             json!({"metadata": {"name": "a", "creationTimestamp": null}}),
             json!({"metadata": {"name": "a", "creationTimestamp": "2026-01-01T00:00:00Z"}}),
         );
@@ -384,7 +364,7 @@ mod tests {
     }
 
     #[test]
-    fn status_is_ignored_by_default_only_on_crds_with_crd_and_compared_with_none() {
+    fn status_is_ignored_by_default_only_on_crd_objects_with_crd_and_compared_with_none() {
         let desired = json!({"status": {"phase": "Ready"}});
         let live = json!({"status": {"phase": "Pending"}});
         assert_eq!(
@@ -400,72 +380,16 @@ mod tests {
         );
         let mut n = norm("example.com", "Widget");
         n.status_field = StatusField::Crd;
+        assert_eq!(
+            drift(n, desired.clone(), live.clone()).0,
+            1,
+            "a custom resource's status is compared under crd"
+        );
+        let mut n = norm("apiextensions.k8s.io", "CustomResourceDefinition");
+        n.status_field = StatusField::Crd;
         assert_eq!(drift(n, desired.clone(), live.clone()).0, 0);
         n.status_field = StatusField::None;
         assert_eq!(drift(n, desired, live).0, 1);
-    }
-
-    #[test]
-    fn null_leaves_in_a_built_in_desired_object_are_not_drift() {
-        let (after, before) = drift(
-            norm("apps", "Deployment"),
-            json!({"spec": {"strategy": {"rollingUpdate": null},
-                            "template": {"metadata": {"creationTimestamp": null}}}}),
-            json!({"spec": {"template": {}}}),
-        );
-        assert_eq!((after, before), (0, 2));
-    }
-
-    #[test]
-    fn quantities_compare_canonically_on_built_ins() {
-        let c = |cpu: Value, mem: &str| {
-            json!({"spec": {"template": {"spec": {"containers": [
-                {"name": "a", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}}}})
-        };
-        let (after, before) = drift(
-            norm("apps", "Deployment"),
-            c(json!(0.5), "1Gi"),
-            c(json!("500m"), "1024Mi"),
-        );
-        assert_eq!((after, before), (0, 2));
-        let (after, _) = drift(
-            norm("apps", "Deployment"),
-            c(json!(1), "1Gi"),
-            c(json!("500m"), "1Gi"),
-        );
-        assert_eq!(after, 1, "a real change still shows");
-        let pvc = |s: &str| json!({"spec": {"resources": {"requests": {"storage": s}}}});
-        assert_eq!(
-            drift(
-                norm("", "PersistentVolumeClaim"),
-                pvc("1000Mi"),
-                pvc("1000Mi")
-            )
-            .0,
-            0
-        );
-        assert_eq!(
-            drift(
-                norm("", "ResourceQuota"),
-                json!({"spec": {"hard": {"cpu": "2000m"}}}),
-                json!({"spec": {"hard": {"cpu": "2"}}})
-            ),
-            (0, 1)
-        );
-    }
-
-    #[test]
-    fn a_rollout_pod_spec_gets_quantities_but_other_crd_fields_do_not() {
-        let r = |cpu: &str| {
-            json!({"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"cpu": cpu}}}]}},
-                                           "other": {"resources": {"limits": {"cpu": cpu}}}}})
-        };
-        let (after, before) = drift(norm("argoproj.io", "Rollout"), r("0.5"), r("500m"));
-        assert_eq!(
-            (after, before),
-            (1, 2),
-            "only spec.template.spec is a known type"
-        );
     }
 
     #[test]
@@ -475,16 +399,26 @@ mod tests {
             json!({"stringData": {"user": "admin"}, "data": {"empty": null}}),
             json!({"data": {"user": "YWRtaW4=", "empty": ""}}),
         );
-        assert_eq!((after, before), (0, 1));
+        assert_eq!((after, before), (0, 2));
     }
 
     #[test]
-    fn empty_role_rules_equal_absent_rules_and_aggregated_roles_can_be_ignored() {
+    fn empty_role_rules_mean_none_live_unless_an_aggregated_role_is_ignored() {
         let n = norm("rbac.authorization.k8s.io", "ClusterRole");
         let mut live = json!({"rules": []});
         n.live(&mut live, None);
-        assert_eq!(live, json!({}));
-        let aggregated = json!({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": [{"verbs": ["get"]}]});
+        assert_eq!(live, json!({"rules": null}));
+        // `rules: []` in Git, a rule added live (by hand or by aggregation): drift.
+        assert_eq!(
+            drift(
+                n,
+                json!({"rules": []}),
+                json!({"rules": [{"verbs": ["get"]}]})
+            )
+            .0,
+            1
+        );
+        let aggregated = json!({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": []});
         let filled = json!({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}, "rules": [{"verbs": ["get"]}, {"verbs": ["list"]}]});
         assert_eq!(drift(n, aggregated.clone(), filled.clone()).0, 1);
         let ignoring = Normalizer {
@@ -492,6 +426,29 @@ mod tests {
             ..n
         };
         assert_eq!(drift(ignoring, aggregated, filled).0, 0);
+    }
+
+    #[test]
+    fn known_type_fields_are_round_tripped_through_their_type_on_both_sides() {
+        let sc = schema();
+        let pod_spec = Shape::Struct(sc.by_name("core/v1/PodSpec").unwrap());
+        let keys: Vec<String> = ["spec", "template", "spec"].map(String::from).to_vec();
+        let mut v = json!({"spec": {"template": {"spec": {"imagePullSecrets": [], "hostNetwork": false,
+            "containers": [{"name": "a", "resources": {"limits": {"cpu": 0.5}}, "unknown": 1}]}}}});
+        known_type(sc, &keys, &pod_spec, &mut v);
+        assert_eq!(
+            v,
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "a",
+                "resources": {"limits": {"cpu": "500m"}}}]}}}})
+        );
+        // A list on the way is walked into.
+        let mut v = json!({"spec": {"items": [{"memory": "1024Mi"}, {"memory": 2048}]}});
+        let keys: Vec<String> = ["spec", "items", "memory"].map(String::from).to_vec();
+        known_type(sc, &keys, &Shape::Quantity, &mut v);
+        assert_eq!(
+            v,
+            json!({"spec": {"items": [{"memory": "1Gi"}, {"memory": "2048"}]}})
+        );
     }
 
     #[test]

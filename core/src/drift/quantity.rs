@@ -210,6 +210,103 @@ fn format_decimal(mut mantissa: i128, mut exp: i32, family: Family) -> Option<St
     Some(format!("{mantissa}{suffix}"))
 }
 
+/// The canonical text of a Go duration (`metav1.Duration`, a known type for argocd-cm's
+/// `knownTypeFields`): `90m` → `1h30m0s`, `0.5s` → `500ms`, as Go's `time.Duration.String`
+/// writes it. `None` when `s` is not a Go duration.
+pub fn canonical_duration(s: &str) -> Option<String> {
+    let ns = parse_duration(s)?;
+    Some(format_duration(ns))
+}
+
+fn parse_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_end);
+        if num.is_empty() || num == "." {
+            return None;
+        }
+        let unit_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_end);
+        let scale: i128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+        let whole: i128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut part = whole.checked_mul(scale)?;
+        let mut f_scale = scale;
+        for digit in frac.bytes().take(18) {
+            f_scale /= 10;
+            part += i128::from(digit - b'0') * f_scale;
+        }
+        total = total.checked_add(part)?;
+        rest = next;
+    }
+    // Go's Duration is an int64 of nanoseconds.
+    (total <= i128::from(i64::MAX)).then_some(if neg { -total } else { total })
+}
+
+fn format_duration(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    let frac = |v: u128, digits: u32| -> String {
+        let div = 10u128.pow(digits);
+        let (w, f) = (v / div, v % div);
+        if f == 0 {
+            w.to_string()
+        } else {
+            let f = format!("{f:0width$}", width = digits as usize);
+            format!("{w}.{}", f.trim_end_matches('0'))
+        }
+    };
+    if u < 1_000 {
+        return format!("{sign}{u}ns");
+    }
+    if u < 1_000_000 {
+        return format!("{sign}{}µs", frac(u, 3));
+    }
+    if u < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(u, 6));
+    }
+    let secs = u % 60_000_000_000;
+    let mins = (u / 60_000_000_000) % 60;
+    let hours = u / 3_600_000_000_000;
+    let s = format!("{}s", frac(secs, 9));
+    match (hours, mins) {
+        (0, 0) => format!("{sign}{s}"),
+        (0, m) => format!("{sign}{m}m{s}"),
+        (h, m) => format!("{sign}{h}h{m}m{s}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +360,24 @@ mod tests {
         for bad in ["", "Mi", "1.2.3", "1Xi", "1e", "1e99999", "--1", "."] {
             assert_eq!(canonical(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_are_written_as_go_writes_them() {
+        for (input, want) in [
+            ("90m", "1h30m0s"),
+            ("1h", "1h0m0s"),
+            ("0.5s", "500ms"),
+            ("1.5h", "1h30m0s"),
+            ("300s", "5m0s"),
+            ("2s", "2s"),
+            ("1500us", "1.5ms"),
+            ("0", "0s"),
+            ("-1m", "-1m0s"),
+        ] {
+            assert_eq!(canonical_duration(input).as_deref(), Some(want), "{input}");
+        }
+        assert_eq!(canonical_duration("5 minutes"), None);
+        assert_eq!(canonical_duration(""), None);
     }
 }

@@ -87,7 +87,8 @@ pub fn drift_report(
         resources_drifted: by_cause.live_changed
             + by_cause.git_ahead
             + by_cause.missing
-            + by_cause.extra,
+            + by_cause.extra
+            - listed.iter().filter(|r| r.ignore_extraneous).count(),
         by_cause,
         fields_drifted: listed.iter().map(|r| r.fields.len()).sum(),
         additions: listed.iter().map(|r| r.additions.len()).sum(),

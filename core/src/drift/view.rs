@@ -17,7 +17,8 @@ use serde_json::Value;
 pub enum Cause {
     /// A field Argo CD applied has another value live.
     LiveChanged,
-    /// Live still equals what Argo CD last applied; Git moved and has not been synced.
+    /// Live still equals what Argo CD last applied, and the app's status shows Git moved since
+    /// the last successful sync (its revision differs from the synced one); not synced yet.
     GitAhead,
     /// The live object is gone.
     Missing,
@@ -42,6 +43,9 @@ pub enum DesiredSource {
     /// Server-side applied and no Argo CD source: only which fields left Argo CD for another
     /// manager is known, not what they should be.
     ServerSideApplyAttribution,
+    /// The last-applied record was rewritten by another manager (a `kubectl apply` by hand), so
+    /// it is not Argo CD's: only which fields that manager wrote is known, not what Git says.
+    AnotherManagersRecord,
     /// None was available (see `notInspected`), or none was needed (missing, extra).
     None,
 }
@@ -70,6 +74,16 @@ pub enum NotInspectedReason {
     UnparseableAnnotation,
     /// The live object is not a Kubernetes object (not a JSON object).
     MalformedLiveObject,
+    /// Argo CD says OutOfSync, nothing differs from Argo CD's last-applied record here, and the
+    /// app's status does not show Git moving since the last sync: Argo CD sees a difference this
+    /// engine does not reproduce (the Argo CD source gives its exact diff).
+    ArgoDiffersLocally,
+    /// The live object's tracking id names another Application: the record on it is that app's,
+    /// while Argo CD compares it with this app's Git.
+    TrackedByAnotherApp,
+    /// An ignore rule in force here cannot be run by this engine (a jq expression outside what
+    /// it supports), so what Argo CD ignores is not known.
+    UnsupportedIgnoreRule,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -197,6 +211,9 @@ pub enum ProblemKind {
     ManagedFields,
     /// Argo CD's managed-resources item for this resource could not be used.
     ArgoCdSource,
+    /// Argo CD reports Synced although fields differ from the last-applied record: Git caught
+    /// up with a change made live, and the record is stale until the next sync.
+    StaleRecord,
 }
 
 /// Something that went wrong on this resource without stopping it. Messages never hold values.
@@ -238,6 +255,10 @@ pub struct ResourceDrift {
     pub last_change_at: Option<String>,
     /// Values of this resource are masked (a Secret, or sensitive annotations).
     pub masked: bool,
+    /// An extraneous object annotated `argocd.argoproj.io/compare-options: IgnoreExtraneous`:
+    /// OutOfSync itself, but Argo CD does not count it against the app (nor does
+    /// `summary.resourcesDrifted`).
+    pub ignore_extraneous: bool,
 }
 
 /// One `managedFields` entry, summarized.
@@ -306,7 +327,8 @@ pub struct DriftSummary {
     /// Listed resources whose live object was looked at.
     pub resources_inspected: usize,
     pub by_cause: CauseCounts,
-    /// Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`).
+    /// Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`),
+    /// extraneous ones Argo CD ignores (`ignoreExtraneous`) aside.
     pub resources_drifted: usize,
     pub fields_drifted: usize,
     pub additions: usize,

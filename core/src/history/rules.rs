@@ -1360,6 +1360,7 @@ mod tests {
             problems: vec![],
             last_change_at: None,
             masked: false,
+            ignore_extraneous: false,
         };
         let found = involved_from_verdicts(&[
             verdict(

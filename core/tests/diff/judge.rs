@@ -185,7 +185,15 @@ pub fn run_engine(answer: &Value, source: Source, jq: &JqCache) -> Result<Engine
                 .collect()
         })
         .unwrap_or_default();
-    let system = parse_argocd_cm(&cm);
+    let params: BTreeMap<String, String> = answer["argocdCmdParams"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let system = parse_argocd_cm(&cm).with_cmd_params(&params);
     let app = Application::from_object(answer["application"].clone())
         .map_err(|e| format!("the answer's application does not decode: {e}"))?;
     let r = app
@@ -209,7 +217,7 @@ pub fn run_engine(answer: &Value, source: Source, jq: &JqCache) -> Result<Engine
     });
     let mr = ManagedResource::from_api_item(&item).map_err(|e| e.to_string())?;
     // The engine's entry, as the backend calls it.
-    let inspector = Inspector::new(&app.spec, &system, jq).with_secrets(true);
+    let inspector = Inspector::for_app(&app, &system, jq).with_secrets(true);
     let input = ResourceInput {
         resource: r,
         live,

@@ -36,7 +36,7 @@ export type Change = "changed" | "missingLive" | "liveOnly" | "order" | "ownedBy
 /**
  * Where the desired values came from.
  */
-export type DesiredSource = "lastApplied" | "argoCdManagedResources" | "serverSideApplyAttribution" | "none";
+export type DesiredSource = "lastApplied" | "argoCdManagedResources" | "serverSideApplyAttribution" | "anotherManagersRecord" | "none";
 
 /**
  * `GET /api/v1/drift`.
@@ -70,7 +70,8 @@ resourcesInApp: number, resourcesListed: number,
  */
 resourcesInspected: number, byCause: CauseCounts, 
 /**
- * Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`).
+ * Listed resources whose cause is a drift (`liveChanged`, `gitAhead`, `missing`, `extra`),
+ * extraneous ones Argo CD ignores (`ignoreExtraneous`) aside.
  */
 resourcesDrifted: number, fieldsDrifted: number, additions: number, ignoredDifferences: number, lastChangeAt: string | null, 
 /**
@@ -128,14 +129,14 @@ export type NotInspected = { reason: NotInspectedReason, message: string, };
 /**
  * Why a resource was not inspected.
  */
-export type NotInspectedReason = "kindNotReadable" | "secretReadingDisabled" | "clusterUnreachable" | "readFailed" | "hook" | "replaceSync" | "noDesiredState" | "unparseableAnnotation" | "malformedLiveObject";
+export type NotInspectedReason = "kindNotReadable" | "secretReadingDisabled" | "clusterUnreachable" | "readFailed" | "hook" | "replaceSync" | "noDesiredState" | "unparseableAnnotation" | "malformedLiveObject" | "argoDiffersLocally" | "trackedByAnotherApp" | "unsupportedIgnoreRule";
 
 /**
  * Something that went wrong on this resource without stopping it. Messages never hold values.
  */
 export type Problem = { kind: ProblemKind, rule: RuleRef | null, message: string, };
 
-export type ProblemKind = "ignoreRuleSkipped" | "managedFields" | "argoCdSource";
+export type ProblemKind = "ignoreRuleSkipped" | "managedFields" | "argoCdSource" | "staleRecord";
 
 /**
  * `GET /api/v1/drift/resource`: one resource in depth.
@@ -182,7 +183,13 @@ lastChangeAt: string | null,
 /**
  * Values of this resource are masked (a Secret, or sensitive annotations).
  */
-masked: boolean, };
+masked: boolean, 
+/**
+ * An extraneous object annotated `argocd.argoproj.io/compare-options: IgnoreExtraneous`:
+ * OutOfSync itself, but Argo CD does not count it against the app (nor does
+ * `summary.resourcesDrifted`).
+ */
+ignoreExtraneous: boolean, };
 
 /**
  * `GET /api/v1/drift/resource?group=&version=&kind=&namespace=&name=`: all five are required;
