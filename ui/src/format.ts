@@ -133,6 +133,10 @@ export const NOT_INSPECTED_LABEL: Record<NotInspectedReason, string> = {
   noDesiredState: "no record of what Argo CD applied",
   unparseableAnnotation: "the last-applied annotation is unreadable",
   malformedLiveObject: "the live object is malformed",
+  argoDiffersLocally:
+    "Argo CD sees a difference this engine does not reproduce (configure ARGOCD_SERVER_URL for its exact diff)",
+  trackedByAnotherApp: "its tracking id names another Application",
+  unsupportedIgnoreRule: "an ignoreDifferences rule could not be run",
 };
 
 export const MANAGER_CLASS_LABEL: Record<ManagerClass, string> = {
