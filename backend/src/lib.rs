@@ -202,7 +202,8 @@ impl Server {
             report_store.clone(),
             own_reports.clone(),
             Arc::clone(&metrics),
-        );
+        )
+        .with_limits(config.report_limits());
 
         let api = http::routes::api(ApiDeps {
             proxy_auth,
@@ -416,6 +417,7 @@ impl Server {
                 AbortOnDrop(tokio::spawn(http::reporters::reload_periodically(
                     Arc::clone(&reports.auth),
                     every,
+                    Arc::clone(&metrics),
                 )))
             }),
         ];

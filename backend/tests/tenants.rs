@@ -105,7 +105,11 @@ async fn the_cluster_layer_requests_nothing_for_a_version_that_is_not_one() {
     let c = InProcess::demo().await;
     let (cluster, _kubeconfig) = in_cluster(&c).await;
     c.fake.faults().clear_request_log();
-    for version in ["v1/namespaces/web/deployments/web-frontend", "v1/deployments", "v1?x"] {
+    for version in [
+        "v1/namespaces/web/deployments/web-frontend",
+        "v1/deployments",
+        "v1?x",
+    ] {
         let read = cluster
             .get(argocd_drift::cluster::LiveRef {
                 group: "apps",
@@ -116,7 +120,10 @@ async fn the_cluster_layer_requests_nothing_for_a_version_that_is_not_one() {
             })
             .await;
         assert!(
-            matches!(read, Err(argocd_drift::cluster::ReadError::KindUnknown { .. })),
+            matches!(
+                read,
+                Err(argocd_drift::cluster::ReadError::KindUnknown { .. })
+            ),
             "{read:?}"
         );
     }
@@ -176,9 +183,7 @@ async fn a_cluster_scoped_resource_is_named_with_an_empty_namespace() {
     // A namespaced one under an empty namespace is still not the app's.
     let r = c
         .get_as(
-            &format!(
-                "{RESOURCE}?group=apps&version=v1&kind=Deployment&namespace=&name=billing"
-            ),
+            &format!("{RESOURCE}?group=apps&version=v1&kind=Deployment&namespace=&name=billing"),
             "argocd:legacy-billing",
             app.spec.project(),
             &[],

@@ -257,10 +257,16 @@ mod tests {
             Err::<String, _>(ReadError::Unreachable("503 Service Unavailable".into()))
         };
         for _ in 0..5 {
-            let answer = discovery.resolve("apps", "v1", "Deployment", |_| down()).await;
+            let answer = discovery
+                .resolve("apps", "v1", "Deployment", |_| down())
+                .await;
             assert!(matches!(answer, Err(ReadError::Unreachable(_))));
         }
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "one request for five look-ups");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one request for five look-ups"
+        );
         tokio::time::advance(DISCOVERY_FAILURE_TTL).await;
         let answer = discovery
             .resolve("apps", "v1", "Deployment", |_| async {
@@ -306,7 +312,9 @@ mod tests {
             Ok(DEPLOYMENTS.to_string())
         };
         let newest = format!("v{}", DISCOVERY_MAX_ENTRIES + 49);
-        let _ = discovery.resolve("apps", &newest, "Deployment", count).await;
+        let _ = discovery
+            .resolve("apps", &newest, "Deployment", count)
+            .await;
         assert_eq!(calls.load(Ordering::SeqCst), 0);
         let _ = discovery.resolve("apps", "v0", "Deployment", count).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);

@@ -91,6 +91,17 @@ pub enum ApiError {
     /// The token is limited to other repos.
     #[error("this token may not report on repo {0:?}")]
     RepoNotAllowed(String),
+    /// The report names an Application that has not consented and the token has no app scope
+    /// for; the message says why.
+    #[error("{0}")]
+    ApplicationNotAllowed(String),
+    /// Storing the report would exceed a limit on the number of reports (the token's or the
+    /// total); the message names it.
+    #[error("{0}")]
+    TooManyReports(String),
+    /// Storing the report would exceed a limit on bytes held (the token's or the total).
+    #[error("{0}")]
+    ReportBytesExceeded(String),
     /// The body is not a valid report; the message names the field.
     #[error(transparent)]
     InvalidReport(#[from] drift_core::reports::parse::ReportError),
@@ -143,7 +154,11 @@ impl ApiError {
             ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::RepoNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::RepoNotAllowed(_) | ApiError::ApplicationNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::TooManyReports(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ReportBytesExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidReport(_) => StatusCode::BAD_REQUEST,
             ApiError::ReportNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ReportNameTaken(_) => StatusCode::CONFLICT,
@@ -180,6 +195,9 @@ impl ApiError {
             ApiError::MissingReporterCredentials => "MISSING_CREDENTIALS",
             ApiError::InvalidReporterCredentials => "INVALID_CREDENTIALS",
             ApiError::RepoNotAllowed(_) => "REPO_NOT_ALLOWED",
+            ApiError::ApplicationNotAllowed(_) => "APPLICATION_NOT_ALLOWED",
+            ApiError::TooManyReports(_) => "TOO_MANY_REPORTS",
+            ApiError::ReportBytesExceeded(_) => "REPORT_BYTES_EXCEEDED",
             ApiError::InvalidReport(e) => e.code(),
             ApiError::ReportNotFound(_) => "REPORT_NOT_FOUND",
             ApiError::ReportNameTaken(_) => "REPORT_NAME_TAKEN",
@@ -204,6 +222,7 @@ impl ApiError {
                 | ApiError::MissingReporterCredentials
                 | ApiError::InvalidReporterCredentials
                 | ApiError::RepoNotAllowed(_)
+                | ApiError::ApplicationNotAllowed(_)
         )
     }
 
