@@ -106,6 +106,10 @@ bench-history: ## Drift memory under load: 50,000 apps, 5 % drifting hourly — 
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh
+.PHONY: bench-report-memory
+bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
+	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1
+
 .PHONY: bench-reports
 bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
 	scripts/bench-reports.sh

@@ -175,6 +175,10 @@ pub struct Config {
     #[envconfig(from = "MAX_CONNECTIONS", default = "1024")]
     pub max_connections: NonZeroUsize,
 
+    /// Open connections per port from one IP address.
+    #[envconfig(from = "MAX_CONNECTIONS_PER_PEER", default = "128")]
+    pub max_connections_per_peer: NonZeroUsize,
+
     /// A response write that makes no progress for this long (the client stopped reading) closes
     /// the connection.
     #[envconfig(from = "WRITE_TIMEOUT_SECONDS", default = "10")]

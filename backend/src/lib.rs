@@ -161,6 +161,7 @@ impl Server {
             header_read_timeout: config.header_read_timeout(),
             write_timeout: config.write_timeout(),
             max_connections: max_connections.get(),
+            max_per_peer: config.max_connections_per_peer.get(),
         };
         let limits = |max_concurrent: usize| {
             Limits::new(

@@ -191,3 +191,142 @@ async fn a_cluster_scoped_resource_is_named_with_an_empty_namespace() {
         .await;
     assert_error(&r, 403, "OUT_OF_SCOPE");
 }
+
+// === Medium 3: the connection cap cannot take a port offline ===
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw keep-alive HTTP/1.1 connection from a chosen loopback address.
+struct Raw {
+    stream: tokio::net::TcpStream,
+}
+
+impl Raw {
+    async fn open(from: [u8; 4], to: std::net::SocketAddr) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind((std::net::Ipv4Addr::from(from), 0).into())
+            .unwrap();
+        Raw {
+            stream: socket.connect(to).await.unwrap(),
+        }
+    }
+
+    /// Sends `GET path` and reads the answer's head and body; `None` if the server closed the
+    /// connection instead.
+    async fn get(&mut self, path: &str, headers: &str) -> Option<(String, String)> {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: argocd-drift\r\n{headers}\r\n");
+        self.stream.write_all(request.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                while buf.len() < end + 4 + length {
+                    let n = self.stream.read(&mut chunk).await.ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
+                return Some((head, body));
+            }
+            let n = self.stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Whether the server has closed the connection (EOF or reset), waiting up to 5 s.
+    async fn closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut byte)).await,
+            Ok(Ok(0) | Err(_))
+        )
+    }
+}
+
+async fn small_caps() -> (testenv::TestCluster, common::TestApp) {
+    common::demo(&[("MAX_CONNECTIONS", "8"), ("MAX_CONNECTIONS_PER_PEER", "4")]).await
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_a_port() {
+    let (_cluster, app) = small_caps().await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut c = Raw::open([127, 0, 0, 2], app.service).await;
+        assert!(c.get("/healthz", "").await.unwrap().0.contains(" 200 "));
+        held.push(c);
+    }
+    // A fifth from the same address is closed at once, unanswered.
+    let mut fifth = Raw::open([127, 0, 0, 2], app.service).await;
+    assert_eq!(fifth.get("/healthz", "").await, None);
+    // Another address is served.
+    let r = testenv::http::get(app.service, "/healthz", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn at_the_cap_the_connection_idle_the_longest_makes_room() {
+    let (_cluster, app) = small_caps().await;
+    let mut held = Vec::new();
+    for from in [[127, 0, 0, 2], [127, 0, 0, 3]] {
+        for _ in 0..4 {
+            let mut c = Raw::open(from, app.service).await;
+            assert!(c.get("/healthz", "").await.unwrap().0.contains(" 200 "));
+            held.push(c);
+        }
+    }
+    // Every slot holds an idle keep-alive: a probe still gets in…
+    let r = testenv::http::get(app.service, "/healthz", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    // …and the one idle the longest (the first) was closed for it.
+    assert!(
+        held[0].closed().await,
+        "the oldest idle connection is closed"
+    );
+    assert!(
+        held[7].get("/healthz", "").await.is_some(),
+        "the newest is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_without_a_credential_does_not_keep_its_connection() {
+    let (_cluster, app) = small_caps().await;
+    let mut c = Raw::open([127, 0, 0, 4], app.api).await;
+    let (head, body) = c.get("/api/v1/status", "").await.unwrap();
+    assert!(head.contains(" 401 "), "{head}");
+    assert!(body.contains("MISSING_CREDENTIALS"), "{body}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    assert!(c.closed().await);
+    // With the credential, the connection is kept for the next request.
+    let mut c = Raw::open([127, 0, 0, 4], app.api).await;
+    let auth = format!("Authorization: Bearer {}\r\n", common::TOKEN);
+    let (head, _) = c.get("/api/v1/status", &auth).await.unwrap();
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    assert!(c.get("/api/v1/status", &auth).await.is_some());
+}
