@@ -475,7 +475,11 @@ async fn reports_need_a_token_limited_tokens_only_their_repos_and_no_token_is_ev
     assert_eq!(app.post(LIMITED, &prefixed).await.status, 200);
     let other = body("nginx", "web-1", "SYNCED", 0, &[], &ago(5));
     let refused = app.post(LIMITED, &other).await;
-    assert_compat_error(&refused, 403, "this token may not report on repo \"nginx\"");
+    assert_compat_error(
+        &refused,
+        403,
+        "the token of reporter \"rsyslog-checker\" may not report on repo \"nginx\"",
+    );
     let refused = app
         .post_v1(LIMITED, &serde_json::from_str(&other).unwrap())
         .await;
@@ -1794,4 +1798,28 @@ async fn fake_a_report_names_an_app_only_with_its_consent_or_an_app_scope() {
     })
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn fake_a_refused_repo_is_a_security_event_naming_the_reporter() {
+    let tokens = Tokens::new();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let env = tokens.env(false);
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let r = app
+        .post(
+            LIMITED,
+            &body("nginx-conf", "web-1", "SYNCED", 0, &[], &ago(10)),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let logs = app.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("\"code\":\"REPO_NOT_ALLOWED\""))
+        .expect("a security event");
+    assert!(line.contains("rsyslog-checker"), "{line}");
+    assert!(line.contains("argocd_drift::security"), "{line}");
+    assert!(!line.contains(LIMITED), "never the token");
 }

@@ -173,7 +173,7 @@ pub fn rejection_reason(error: &ApiError) -> Option<&'static str> {
         ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
             "unauthenticated"
         }
-        ApiError::RepoNotAllowed(_) => "repo_not_allowed",
+        ApiError::RepoNotAllowed { .. } => "repo_not_allowed",
         ApiError::ApplicationNotAllowed(_) => "application_not_allowed",
         ApiError::TooManyReports(_) => "limit_reports",
         ApiError::ReportBytesExceeded(_) => "limit_bytes",

@@ -88,9 +88,9 @@ pub enum ApiError {
     /// `Authorization` holds no accepted reporter (or read) token.
     #[error("invalid reporter credentials")]
     InvalidReporterCredentials,
-    /// The token is limited to other repos.
-    #[error("this token may not report on repo {0:?}")]
-    RepoNotAllowed(String),
+    /// The token is limited to other repos; the security event names its reporter.
+    #[error("the token of reporter {reporter:?} may not report on repo {repo:?}")]
+    RepoNotAllowed { repo: String, reporter: String },
     /// The report names an Application that has not consented and the token has no app scope
     /// for; the message says why.
     #[error("{0}")]
@@ -154,7 +154,7 @@ impl ApiError {
             ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::RepoNotAllowed(_) | ApiError::ApplicationNotAllowed(_) => {
+            ApiError::RepoNotAllowed { .. } | ApiError::ApplicationNotAllowed(_) => {
                 StatusCode::FORBIDDEN
             }
             ApiError::TooManyReports(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -194,7 +194,7 @@ impl ApiError {
             ApiError::Internal(_) => "INTERNAL",
             ApiError::MissingReporterCredentials => "MISSING_CREDENTIALS",
             ApiError::InvalidReporterCredentials => "INVALID_CREDENTIALS",
-            ApiError::RepoNotAllowed(_) => "REPO_NOT_ALLOWED",
+            ApiError::RepoNotAllowed { .. } => "REPO_NOT_ALLOWED",
             ApiError::ApplicationNotAllowed(_) => "APPLICATION_NOT_ALLOWED",
             ApiError::TooManyReports(_) => "TOO_MANY_REPORTS",
             ApiError::ReportBytesExceeded(_) => "REPORT_BYTES_EXCEEDED",
@@ -221,7 +221,7 @@ impl ApiError {
                 | ApiError::OutOfScope(_)
                 | ApiError::MissingReporterCredentials
                 | ApiError::InvalidReporterCredentials
-                | ApiError::RepoNotAllowed(_)
+                | ApiError::RepoNotAllowed { .. }
                 | ApiError::ApplicationNotAllowed(_)
         )
     }

@@ -188,7 +188,7 @@ pub fn from_object(object: &Value) -> Result<StoredReport, ObjectError> {
             Some(Value::String(s))
                 if !s.is_empty()
                     && s.len() <= MAX_KEY_PART_BYTES
-                    && !s.chars().any(char::is_control) =>
+                    && !s.chars().any(|c| c.is_control() || parse::is_invisible(c)) =>
             {
                 Ok(s.clone())
             }
