@@ -382,11 +382,20 @@ mod tests {
             ["system:masters", "admins"],
             "kept as a claim"
         );
-        assert_eq!(
-            (&plain.app, &plain.freshness),
-            (&grouped.app, &grouped.freshness),
-            "the same app and data whatever the groups"
-        );
+        // The app is the one the Application-Name header names, never one a group claim names
+        // (the index also holds `admin-console`, in project `admins`).
+        let admin = mk_app("argocd", "admin-console", "admins");
+        gate.index().apply(admin, jiff::Timestamp::UNIX_EPOCH);
+        let mut naming_another = pairs.to_vec();
+        naming_another.push(("argocd-user-groups", "admins,argocd:admin-console"));
+        let (other, _) = gate
+            .admit::<NoParams>(&headers(&naming_another), &uri(""))
+            .await
+            .unwrap();
+        for ctx in [&plain, &grouped, &other] {
+            assert_eq!(ctx.app.app.key.to_string(), "argocd:guestbook");
+            assert!(Arc::ptr_eq(&ctx.app, &plain.app), "the same app and data");
+        }
     }
 
     #[tokio::test]
