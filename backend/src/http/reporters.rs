@@ -245,10 +245,12 @@ pub enum TokenFileError {
     Duplicate(String),
 }
 
-/// What a token file holds: the reporters that can be used, and the lines refused.
+/// What a token file holds: the reporters that can be used (with the file and line of each),
+/// and the lines refused.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub reporters: Vec<Reporter>,
+    pub lines: Vec<(PathBuf, usize)>,
     pub refused: Vec<TokenFileError>,
 }
 
@@ -509,6 +511,7 @@ fn read_reporters(path: &Path) -> Result<Parsed, TokenFileError> {
     for (file, text) in files_of(path)? {
         let parsed = parse_reporters(&text, &file);
         all.reporters.extend(parsed.reporters);
+        all.lines.extend(parsed.lines);
         all.refused.extend(parsed.refused);
     }
     dedupe(&mut all);
@@ -530,32 +533,41 @@ fn read_read_tokens(path: &Path) -> Result<Vec<Secret>, TokenFileError> {
 }
 
 /// A name or a token listed twice: both lines are refused (which one was meant is unknown, and
-/// a token must identify one reporter).
+/// a token must identify one reporter). The message names the lines, never a field: a line
+/// written without its name has a token where the name should be.
 fn dedupe(parsed: &mut Parsed) {
     let reporters = std::mem::take(&mut parsed.reporters);
+    let lines = std::mem::take(&mut parsed.lines);
     let mut clash = vec![false; reporters.len()];
+    let at = |i: usize| {
+        lines.get(i).map_or_else(String::new, |(path, line)| {
+            format!("{} line {line}", path.display())
+        })
+    };
     for (i, a) in reporters.iter().enumerate() {
         for (j, b) in reporters.iter().enumerate().skip(i + 1) {
-            let problem = if a.name == b.name {
-                format!("reporter {:?} is listed twice", a.name)
+            let what = if a.name == b.name {
+                "name the same reporter"
             } else if a.token == b.token {
-                format!(
-                    "reporters {:?} and {:?} have the same token",
-                    a.name, b.name
-                )
+                "have the same token"
             } else {
                 continue;
             };
-            parsed.refused.push(TokenFileError::Duplicate(problem));
+            parsed.refused.push(TokenFileError::Duplicate(format!(
+                "{} and {} {what}",
+                at(i),
+                at(j)
+            )));
             clash[i] = true;
             clash[j] = true;
         }
     }
-    parsed.reporters = reporters
-        .into_iter()
-        .zip(clash)
-        .filter_map(|(r, clash)| (!clash).then_some(r))
-        .collect();
+    for ((reporter, line), clash) in reporters.into_iter().zip(lines).zip(clash) {
+        if !clash {
+            parsed.reporters.push(reporter);
+            parsed.lines.push(line);
+        }
+    }
 }
 
 fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -571,7 +583,10 @@ pub fn parse_reporters(text: &str, path: &Path) -> Parsed {
     let mut parsed = Parsed::default();
     for (line, content) in content_lines(text) {
         match parse_reporter(content) {
-            Ok(reporter) => parsed.reporters.push(reporter),
+            Ok(reporter) => {
+                parsed.reporters.push(reporter);
+                parsed.lines.push((path.to_path_buf(), line));
+            }
             Err(problem) => parsed.refused.push(TokenFileError::Line {
                 path: path.to_path_buf(),
                 line,
@@ -594,11 +609,11 @@ fn parse_reporter(content: &str) -> Result<Reporter, String> {
     }
     if token.len() < MIN_PROXY_TOKEN_LEN {
         return Err(format!(
-            "the token of {name} is shorter than {MIN_PROXY_TOKEN_LEN} characters"
+            "the token (second field) is shorter than {MIN_PROXY_TOKEN_LEN} characters"
         ));
     }
     if token.chars().any(|c| c.is_control() || !c.is_ascii()) {
-        return Err(format!("the token of {name} must be printable ASCII"));
+        return Err("the token (second field) must be printable ASCII".into());
     }
     let mut repos = None;
     let mut limits = TokenLimits::default();
@@ -612,14 +627,16 @@ fn parse_reporter(content: &str) -> Result<Reporter, String> {
                 let repeated = match key {
                     "reports" => limits
                         .reports
-                        .replace(value.parse().map_err(|_| {
-                            format!("reports= must be a whole number (line of {name})")
-                        })?)
+                        .replace(
+                            value
+                                .parse()
+                                .map_err(|_| "reports= must be a whole number".to_string())?,
+                        )
                         .is_some(),
                     "bytes" => limits
                         .bytes
                         .replace(parse_bytes(value).ok_or_else(|| {
-                            format!("bytes= must be a size such as 4194304, 512Ki or 8Mi (line of {name})")
+                            "bytes= must be a size such as 4194304, 512Ki or 8Mi".to_string()
                         })?)
                         .is_some(),
                     _ => apps
@@ -629,13 +646,13 @@ fn parse_reporter(content: &str) -> Result<Reporter, String> {
                                 .map(AppPattern::parse)
                                 .collect::<Option<Vec<_>>>()
                                 .ok_or_else(|| {
-                                    format!("apps= must be <namespace-glob>:<name-glob>,… (line of {name})")
+                                    "apps= must be <namespace-glob>:<name-glob>,…".to_string()
                                 })?,
                         )
                         .is_some(),
                 };
                 if repeated {
-                    return Err(format!("{key}= is given twice (line of {name})"));
+                    return Err(format!("{key}= is given twice"));
                 }
             }
             None if position == 0 => repos = Some(parse_repos(field)?),
@@ -838,10 +855,27 @@ fleet            fleet-token-0123456789ab
         );
         dedupe(&mut dup);
         let err = dup.refused[0].to_string();
-        assert!(err.contains("same token"));
-        assert!(!err.contains("abcdefghij"));
+        assert_eq!(err, "t line 1 and t line 2 have the same token");
         let names: Vec<&str> = dup.reporters.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["c"], "both lines sharing a token are refused");
+    }
+
+    #[test]
+    fn a_line_without_its_name_is_refused_without_quoting_the_token_in_its_place() {
+        // Found by the token_file fuzz target: the name column held another line's token.
+        let token = "3c1f9a7e0b5d4c2a8f6e1d9b7a5c3e1f";
+        for text in [
+            format!("{token} rsyslog"),
+            format!("{token} bytes=8Mi"),
+            format!("{token} {token}x\n{token} {token}y"),
+        ] {
+            let mut parsed = parse_reporters(&text, Path::new("t"));
+            dedupe(&mut parsed);
+            assert!(!parsed.refused.is_empty(), "{text}");
+            for error in &parsed.refused {
+                assert!(!error.to_string().contains(token), "{error}");
+            }
+        }
     }
 
     #[test]
