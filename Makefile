@@ -106,6 +106,10 @@ bench-history: ## Drift memory under load: 50,000 apps, 5 % drifting hourly — 
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh
+.PHONY: fuzz
+fuzz: ## The long fuzz runs (libFuzzer via cargo-fuzz, nightly): 10M executions per parser target, 1M for jq and the engine
+	scripts/fuzz.sh
+
 .PHONY: bench-report-memory
 bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
 	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1
