@@ -30,8 +30,11 @@ use drift_core::reports::resource::{from_object, to_object};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
+/// A fuzz target: raw bytes in, a panic when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("identity_headers", identity_headers),
     ("query", query),
     ("report_compat", report_compat),
