@@ -9,7 +9,8 @@
 # Needs a nightly toolchain (`rustup toolchain list`) and cargo-fuzz (`cargo install cargo-fuzz`).
 # Without a sanitizer (-s none): the code under test forbids `unsafe`, so ASan finds nothing it
 # cannot, and runs twice as fast. A crash leaves its input in fuzz/libfuzzer/artifacts/<target>/:
-# fix it, add the input to the corpus, and a regression test beside the parser.
+# fix it, copy the input to fuzz/regressions/<target>/ (the test suite replays it), and add a
+# regression test beside the parser. After a run each corpus is minimized (cargo fuzz cmin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,8 @@ for target in $targets; do
     -runs="$n" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || {
     tail -40 "$log" >&2; echo "fuzz target $target failed" >&2; exit 1; }
   done_line=$(grep -E '^Done [0-9]+ runs' "$log" | tail -1)
+  cargo +nightly fuzz cmin --fuzz-dir fuzz/libfuzzer -s none -O "$target" "fuzz/corpus/$target" >"$log" 2>&1 ||
+    { tail -20 "$log" >&2; echo "cmin of $target failed" >&2; exit 1; }
   echo "$target: $done_line; corpus $(ls "fuzz/corpus/$target" | wc -l) files"
   rm -f "$log"
 done

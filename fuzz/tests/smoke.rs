@@ -1,19 +1,23 @@
 //! The short fuzz pass of the test suite (stable): every target on every file of its corpus
-//! (`fuzz/corpus/<target>/`, grown by the long libFuzzer runs of `make fuzz`), then on
+//! (`fuzz/corpus/<target>/`, grown by the long libFuzzer runs of `make fuzz`) and its
+//! regressions (`fuzz/regressions/<target>/`: inputs that once failed), then on
 //! `FUZZ_SMOKE_RUNS` (default 2,000) deterministic mutations of them. A failure names the target,
-//! the seed and the input (hex), to add to the corpus as a regression.
+//! the seed and the input (hex), to add to `fuzz/regressions/<target>/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use argocd_drift_fuzz::TARGETS;
 use argocd_drift_fuzz::mutate::{Rng, mutate};
 use std::path::PathBuf;
 
-fn corpus(target: &str) -> Vec<Vec<u8>> {
+/// The files of `fuzz/<kind>/<target>/` (none if it does not exist).
+fn inputs(kind: &str, target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("corpus")
+        .join(kind)
         .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file())
         .collect();
@@ -22,6 +26,14 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|p| std::fs::read(p).unwrap())
         .collect()
+}
+
+/// The corpus libFuzzer grows (and `cargo fuzz cmin` shrinks), then the inputs that once failed
+/// (`fuzz/regressions/<target>/`, kept apart so a minimization never drops one).
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let mut all = inputs("corpus", target);
+    all.extend(inputs("regressions", target));
+    all
 }
 
 fn hex(data: &[u8]) -> String {
