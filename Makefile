@@ -137,6 +137,14 @@ bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fak
 .PHONY: bench-oracle
 bench-oracle: ## The diff oracle: start-up, 200 and 1,000 scenarios per process, peak RSS, cold build beside argocd's (hyperfine)
 	scripts/bench-oracle.sh
+.PHONY: fuzz
+fuzz: ## The long fuzz runs (libFuzzer via cargo-fuzz, nightly): 10M executions per parser target, 1M for jq and the engine
+	scripts/fuzz.sh
+
+.PHONY: bench-report-memory
+bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
+	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1
+
 .PHONY: bench-reports
 bench-reports: ## The reports port against the Go gitops-status-server, side by side (wrk); GO_PEER_DIR=…
 	scripts/bench-reports.sh

@@ -10,7 +10,9 @@
 #   4. GET /status.json with 10 000 reports: p99 latency, and peak RSS of both processes
 #
 # argocd-drift runs in release mode against the fake API server (the demo's), with a reporter
-# token and a read token (the Go server has neither). The Go server is built from GO_PEER_DIR
+# token and a read token (the Go server has neither), its report limits raised to hold BENCH_LARGE
+# reports from one token, and every change written before its answer (REPORT_CONTENT_WRITE_SECONDS=0:
+# the durable path is what scenario 3 measures). The Go server is built from GO_PEER_DIR
 # into a temporary directory.
 #
 #   GO_PEER_DIR (../shared/peers/gitops-status-server-go)  BENCH_DURATION (15s)
@@ -65,6 +67,7 @@ start() { # fresh processes: <label>
   PORT=$api SERVICE_PORT=$service REPORTS_PORT=$reports PROXY_TOKEN=bench-proxy-token-0123456789 \
     KUBECONFIG=$dir/kubeconfig ARGOCD_NAMESPACES=argocd POD_NAMESPACE=argocd LOG_LEVEL=warn \
     REPORTS_TOKENS_PATH=$dir/reporters REPORTS_READ_TOKENS_FILE=$dir/readers SHUTDOWN_DELAY_SECONDS=0 \
+    REPORTS_MAX_TOTAL=$((large + 100)) REPORTS_PER_TOKEN_MAX=$((large + 100)) REPORT_CONTENT_WRITE_SECONDS=0 \
     target/release/argocd-drift >"$dir/argocd-drift.log" 2>&1 &
   drift_pid=$!
   pids+=($drift_pid)

@@ -58,7 +58,7 @@ echo $! >"$dir/fake-apiserver.pid"
 for _ in $(seq 100); do [ -s "$dir/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$dir/kubeconfig" ] || { cat "$dir/fake-apiserver.log" >&2; echo "fake API server did not start" >&2; exit 1; }
 
-echo "demo-reporter $report_token" >"$dir/reporter-tokens"
+echo "demo-reporter $report_token * apps=argocd:payments-*" >"$dir/reporter-tokens"
 PORT=$api_port SERVICE_PORT=$service_port REPORTS_PORT=$reports_port REPORTS_TOKENS_PATH=$dir/reporter-tokens \
   PROXY_TOKEN=$token KUBECONFIG=$dir/kubeconfig \
   ARGOCD_NAMESPACES=argocd,team-apps LOG_FORMAT=${LOG_FORMAT:-text} LOG_LEVEL=${LOG_LEVEL:-info} SHUTDOWN_DELAY_SECONDS=0 \

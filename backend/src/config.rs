@@ -175,6 +175,10 @@ pub struct Config {
     #[envconfig(from = "MAX_CONNECTIONS", default = "1024")]
     pub max_connections: NonZeroUsize,
 
+    /// Open connections per port from one IP address.
+    #[envconfig(from = "MAX_CONNECTIONS_PER_PEER", default = "128")]
+    pub max_connections_per_peer: NonZeroUsize,
+
     /// A response write that makes no progress for this long (the client stopped reading) closes
     /// the connection.
     #[envconfig(from = "WRITE_TIMEOUT_SECONDS", default = "10")]
@@ -226,6 +230,26 @@ pub struct Config {
     /// this: a crash loses at most this much freshness, never a status change.
     #[envconfig(from = "REPORT_HEARTBEAT_WRITE_SECONDS", default = "60")]
     pub report_heartbeat_write_seconds: NonZeroU64,
+
+    /// The least time between two written changes of one report; a change sooner is queued.
+    #[envconfig(from = "REPORT_CONTENT_WRITE_SECONDS", default = "10")]
+    pub report_content_write_seconds: u64,
+
+    /// Reports held in all (every replica holds every report in memory).
+    #[envconfig(from = "REPORTS_MAX_TOTAL", default = "5000")]
+    pub reports_max_total: usize,
+
+    /// Bytes of reports held in all (`Ki`/`Mi`/`Gi` suffixes).
+    #[envconfig(from = "REPORTS_MAX_TOTAL_BYTES", default = "48Mi")]
+    pub reports_max_total_bytes: crate::reports::ByteSize,
+
+    /// Reports one reporter token may hold, unless its line says `reports=`.
+    #[envconfig(from = "REPORTS_PER_TOKEN_MAX", default = "500")]
+    pub reports_per_token_max: usize,
+
+    /// Bytes one reporter token's reports may hold, unless its line says `bytes=`.
+    #[envconfig(from = "REPORTS_PER_TOKEN_MAX_BYTES", default = "8Mi")]
+    pub reports_per_token_max_bytes: crate::reports::ByteSize,
 }
 
 /// Why the configuration cannot be used. Each message names the variable.
@@ -410,6 +434,17 @@ impl Config {
             stale_after: Duration::from_secs(self.report_stale_after_seconds.get()),
             expire_after: Duration::from_secs(self.report_expire_after_seconds.get()),
             heartbeat_write: Duration::from_secs(self.report_heartbeat_write_seconds.get()),
+        }
+    }
+
+    /// What the stored reports may hold.
+    pub fn report_limits(&self) -> crate::reports::Limits {
+        crate::reports::Limits {
+            total_reports: self.reports_max_total,
+            total_bytes: self.reports_max_total_bytes.0,
+            per_token_reports: self.reports_per_token_max,
+            per_token_bytes: self.reports_per_token_max_bytes.0,
+            content_write: Duration::from_secs(self.report_content_write_seconds),
         }
     }
 

@@ -161,6 +161,7 @@ impl Server {
             header_read_timeout: config.header_read_timeout(),
             write_timeout: config.write_timeout(),
             max_connections: max_connections.get(),
+            max_per_peer: config.max_connections_per_peer.get(),
         };
         let limits = |max_concurrent: usize| {
             Limits::new(
@@ -202,7 +203,8 @@ impl Server {
             report_store.clone(),
             own_reports.clone(),
             Arc::clone(&metrics),
-        );
+        )
+        .with_limits(config.report_limits());
 
         let api = http::routes::api(ApiDeps {
             proxy_auth,
@@ -416,6 +418,7 @@ impl Server {
                 AbortOnDrop(tokio::spawn(http::reporters::reload_periodically(
                     Arc::clone(&reports.auth),
                     every,
+                    Arc::clone(&metrics),
                 )))
             }),
         ];

@@ -107,6 +107,8 @@ struct ReportMetrics {
     ingest_durations: Family<OutcomeLabels, Histogram, fn() -> Histogram>,
     rejections: Family<ReasonLabels, Counter>,
     writes: Family<WriteLabels, Counter>,
+    bytes: Gauge,
+    token_lines_refused: Gauge,
 }
 
 impl ReportMetrics {
@@ -119,7 +121,19 @@ impl ReportMetrics {
             ingest_durations: Family::new_with_constructor(latency_histogram),
             rejections: Family::default(),
             writes: Family::default(),
+            bytes: Gauge::default(),
+            token_lines_refused: Gauge::default(),
         };
+        registry.register(
+            "reports_held_bytes",
+            "Bytes of external drift reports held (as the REPORTS_*_BYTES limits count them)",
+            m.bytes.clone(),
+        );
+        registry.register(
+            "report_token_lines_refused",
+            "Lines of REPORTS_TOKENS_PATH refused in its last read (the other lines apply)",
+            m.token_lines_refused.clone(),
+        );
         registry.register(
             "reports",
             "External drift reports held, by sync_status (SYNCED, OUT_OF_SYNC)",
@@ -137,7 +151,7 @@ impl ReportMetrics {
         );
         registry.register(
             "report_ingests",
-            "Reports accepted, by api (compat, v1) and outcome (created, changed, heartbeat, superseded)",
+            "Reports accepted, by api (compat, v1) and outcome (created, changed, heartbeat, superseded, queued)",
             m.ingests.clone(),
         );
         registry.register(
@@ -452,6 +466,16 @@ impl Metrics {
                 .set(gauge(n));
         }
         self.reports.stale.set(gauge(stale));
+    }
+
+    pub fn set_reports_held_bytes(&self, n: usize) {
+        self.reports.bytes.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_token_lines_refused(&self, n: usize) {
+        self.reports
+            .token_lines_refused
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub fn set_heartbeats_pending(&self, n: usize) {

@@ -9,7 +9,10 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Call once, from `main`; tests leave logging alone.
 pub fn init(config: &Config) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log_level)?;
+    // kube-client logs a body it cannot parse at warn and error bodies at debug: bodies the
+    // backend did not ask for (another object, a whole list) must never reach a log line, so its
+    // events are kept to `error`, which carries none, whatever `LOG_LEVEL` says.
+    let filter = EnvFilter::try_new(&config.log_level)?.add_directive("kube_client=error".parse()?);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

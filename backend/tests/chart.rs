@@ -292,8 +292,24 @@ fn the_api_port_admits_only_argocd_server() {
     );
     // Every port of the pod is covered by a rule; no rule opens a port not named here.
     assert_eq!(rules.len(), 3);
-    rule_for("reports");
-    rule_for("service");
+    // By default no port admits every source (issue 17): reports only labelled clients,
+    // metrics only Prometheus (and the `helm test` Pod).
+    assert_eq!(
+        rule_for("reports")["from"],
+        json!([{
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"argocd-drift.io/reports-client": "true"}}
+        }])
+    );
+    let metrics_from = rule_for("service")["from"].as_array().unwrap().clone();
+    assert_eq!(
+        metrics_from[0],
+        json!({
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+        })
+    );
+    assert!(metrics_from.len() <= 2, "{metrics_from:?}");
 
     // The selector follows the values.
     let custom = template(

@@ -37,7 +37,7 @@ impl Tokens {
         std::fs::write(
             dir.path().join("reporters"),
             format!(
-                "# test reporters\nfleet {REPORTER}\nrsyslog-checker {LIMITED} rsyslog,rsyslog-*\n"
+                "# test reporters\nfleet {REPORTER} * apps=*:*\nrsyslog-checker {LIMITED} rsyslog,rsyslog-*\n"
             ),
         )
         .unwrap();
@@ -475,7 +475,11 @@ async fn reports_need_a_token_limited_tokens_only_their_repos_and_no_token_is_ev
     assert_eq!(app.post(LIMITED, &prefixed).await.status, 200);
     let other = body("nginx", "web-1", "SYNCED", 0, &[], &ago(5));
     let refused = app.post(LIMITED, &other).await;
-    assert_compat_error(&refused, 403, "this token may not report on repo \"nginx\"");
+    assert_compat_error(
+        &refused,
+        403,
+        "the token of reporter \"rsyslog-checker\" may not report on repo \"nginx\"",
+    );
     let refused = app
         .post_v1(LIMITED, &serde_json::from_str(&other).unwrap())
         .await;
@@ -1139,7 +1143,9 @@ async fn fake_a_refused_or_failed_write_is_an_error_and_no_report_is_lost() {
     let tokens = Tokens::new();
     let cluster = TestCluster::fake().await.unwrap();
     cluster.apply_fixtures("demo").await.unwrap();
-    let env = tokens.env(false);
+    let mut env = tokens.env(false);
+    // Every change written before its answer (none queued behind a recent one).
+    env.push(("REPORT_CONTENT_WRITE_SECONDS".into(), "0".into()));
     let app = TestApp::ready(&cluster, &env_refs(&env)).await;
     let fake = cluster.fake_server().unwrap();
     fake.faults().fail_requests(
@@ -1506,6 +1512,7 @@ async fn in_process_the_proxy_view_follows_the_store() {
         let stored = StoredReport {
             report,
             updated_at: Some(now),
+            reporter: None,
         };
         Stored {
             name: repo.into(),
@@ -1549,4 +1556,270 @@ async fn in_process_the_proxy_view_follows_the_store() {
         )
         .await;
     assert_error(&r, 400, "UNKNOWN_QUERY_PARAMETER");
+}
+
+// === limits: one reporter cannot fill every replica's memory or the API server (issue 17) ===
+
+/// A token file with one limited reporter line, `line` after its name and token.
+fn limited_tokens(line: &str) -> Tokens {
+    let tokens = Tokens::new();
+    std::fs::write(
+        tokens.reporters(),
+        format!("fleet {REPORTER} * apps=*:*\nedge {LIMITED} edge-* {line}\n"),
+    )
+    .unwrap();
+    tokens
+}
+
+/// A v1 report whose files carry `diff_bytes` of diffs (16 KiB a file at most).
+fn sized(repo: &str, server: &str, diff_bytes: usize, last_check: &str) -> Value {
+    let files: Vec<Value> = (0..diff_bytes.div_ceil(16 << 10).max(1))
+        .map(|i| {
+            let size = diff_bytes.saturating_sub(i * (16 << 10)).min(16 << 10);
+            json!({"name": format!("f{i}.conf"), "state": "changed", "diff": "x".repeat(size)})
+        })
+        .collect();
+    json!({"repo": repo, "server": server, "sync_status": "OUT_OF_SYNC", "drift_count": 1,
+        "files": files, "last_check": last_check})
+}
+
+#[tokio::test]
+async fn fake_a_token_holds_at_most_its_reports_and_bytes_and_is_told_why() {
+    let tokens = limited_tokens("reports=3 bytes=40Ki");
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let env = tokens.env(false);
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let at = ago(30);
+    for server in ["e1", "e2", "e3"] {
+        let r = app
+            .post_v1(LIMITED, &sized("edge-router", server, 100, &at))
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    // A fourth report: 429, nothing stored.
+    let r = app
+        .post_v1(LIMITED, &sized("edge-router", "e4", 100, &at))
+        .await;
+    assert_error(&r, 429, "TOO_MANY_REPORTS");
+    assert!(r.json()["message"].as_str().unwrap().contains("edge"));
+    // Growing one past the token's bytes: 413, the stored version stays.
+    let r = app
+        .post_v1(LIMITED, &sized("edge-router", "e1", 45 << 10, &ago(20)))
+        .await;
+    assert_error(&r, 413, "REPORT_BYTES_EXCEEDED");
+    // Shrinking or keeping one is always allowed; another token is not affected.
+    let r = app
+        .post_v1(LIMITED, &sized("edge-router", "e2", 10, &ago(20)))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = app.post_v1(REPORTER, &sized("other", "o1", 100, &at)).await;
+    assert_eq!(r.status, 200);
+    let stored = stored_objects(&cluster).await;
+    assert_eq!(stored.len(), 4, "three of edge, one of fleet");
+    let e1 = stored
+        .iter()
+        .find(|o| o.data["spec"]["server"] == "e1")
+        .unwrap();
+    assert_eq!(
+        e1.data["spec"]["files"][0]["diff"].as_str().unwrap().len(),
+        100
+    );
+    assert_eq!(e1.data["status"]["reporter"], "edge");
+    let metrics = app.metrics().await;
+    for (reason, n) in [("limit_reports", 1.0), ("limit_bytes", 1.0)] {
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!(r#"argocd_drift_report_rejections_total{{reason="{reason}"}}"#)
+            ),
+            Some(n),
+            "{reason}"
+        );
+    }
+    // Deleting one frees its place.
+    let r = app
+        .on_reports(
+            Method::DELETE,
+            "/api/v1/reports?repo=edge-router&server=e3",
+            Some(LIMITED),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .post_v1(LIMITED, &sized("edge-router", "e4", 100, &at))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn fake_the_limits_hold_across_a_restart_and_in_all() {
+    let tokens = limited_tokens("reports=2");
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let mut env = tokens.env(false);
+    env.push(("REPORTS_MAX_TOTAL".into(), "3".into()));
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let at = ago(30);
+    for server in ["e1", "e2"] {
+        let r = app
+            .post_v1(LIMITED, &sized("edge-router", server, 10, &at))
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    app.shutdown().await.unwrap();
+    // A new process counts what is stored (each object names its reporter).
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let r = app
+        .post_v1(LIMITED, &sized("edge-router", "e3", 10, &at))
+        .await;
+    assert_error(&r, 429, "TOO_MANY_REPORTS");
+    let r = app
+        .post_v1(REPORTER, &sized("fleet-repo", "f1", 10, &at))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .post_v1(REPORTER, &sized("fleet-repo", "f2", 10, &at))
+        .await;
+    assert_error(&r, 429, "TOO_MANY_REPORTS");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("REPORTS_MAX_TOTAL")
+    );
+    assert_eq!(stored_objects(&cluster).await.len(), 3);
+}
+
+#[tokio::test]
+async fn fake_changes_of_one_report_are_written_at_most_once_per_interval() {
+    let tokens = Tokens::new();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let mut env = tokens.env(false);
+    env.push(("REPORT_CONTENT_WRITE_SECONDS".into(), "3".into()));
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let fake = cluster.fake_server().unwrap();
+    let created = app
+        .post(
+            REPORTER,
+            &body("rsyslog", "lab", "SYNCED", 0, &[], &ago(60)),
+        )
+        .await;
+    assert_eq!(created.status, 200);
+    fake.faults().clear_request_log();
+    // Alternating content, as fast as the reporter can send it.
+    let mut outcomes = Vec::new();
+    for i in 0..20u64 {
+        let status = if i % 2 == 0 { "OUT_OF_SYNC" } else { "SYNCED" };
+        let last_check = ago(50 - i as i64);
+        let v1 = json!({"repo": "rsyslog", "server": "lab", "sync_status": status,
+            "drift_count": i, "files": [], "last_check": last_check});
+        let r = app.post_v1(REPORTER, &v1).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        outcomes.push(r.json()["outcome"].as_str().unwrap().to_string());
+    }
+    // Each change is served at once…
+    let rows = app.status_json("").await;
+    assert_eq!(rows[0]["drift_count"], 19);
+    assert_eq!(rows[0]["sync_status"], "SYNCED");
+    // …and the API server got at most one write for the twenty (the rest are queued).
+    let writes = fake
+        .faults()
+        .request_count(Verb::Update, "driftreports.argocd-drift.io");
+    assert!(writes <= 1, "{writes} writes: {outcomes:?}");
+    assert!(
+        outcomes.iter().filter(|o| *o == "queued").count() >= 19,
+        "{outcomes:?}"
+    );
+    // When the interval ends, the last change is stored.
+    eventually(Duration::from_secs(15), || async {
+        stored_objects(&cluster)
+            .await
+            .iter()
+            .any(|o| o.data["spec"]["driftCount"] == 19)
+    })
+    .await
+    .unwrap();
+    let writes = fake
+        .faults()
+        .request_count(Verb::Update, "driftreports.argocd-drift.io");
+    assert!(writes <= 2, "{writes} writes");
+}
+
+#[tokio::test]
+async fn fake_a_report_names_an_app_only_with_its_consent_or_an_app_scope() {
+    let tokens = limited_tokens("apps=*:edge-*");
+    let (cluster, app) = {
+        let cluster = TestCluster::fake().await.unwrap();
+        cluster.apply_fixtures("demo").await.unwrap();
+        let env = tokens.env(false);
+        let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+        (cluster, app)
+    };
+    let argocd = cluster.ns("argocd");
+    let naming = |app_name: &str| {
+        let mut v = sized("edge-router", "r1", 10, &ago(30));
+        v["application"] = format!("{argocd}:{app_name}").into();
+        v
+    };
+    // Another project's app, with an invented urgent diff: refused, nothing stored or shown.
+    let r = app.post_v1(LIMITED, &naming("payments-api")).await;
+    assert_error(&r, 403, "APPLICATION_NOT_ALLOWED");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("argocd-drift.io/report-repos")
+    );
+    assert!(stored_objects(&cluster).await.is_empty());
+    assert!(app.logs().contains("APPLICATION_NOT_ALLOWED"));
+    let status = app
+        .get_as(
+            "/api/v1/reports",
+            &app_header(&cluster, "argocd", "payments-api"),
+            "team-payments",
+            &[],
+        )
+        .await;
+    assert_eq!(status.json()["reports"], json!([]));
+    // The app consents: its annotation lists the repo.
+    applications(cluster.client().await.unwrap(), &argocd)
+        .patch(
+            "payments-api",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"argocd-drift.io/report-repos": "edge-router"}}})),
+        )
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(15), || async {
+        app.post_v1(LIMITED, &naming("payments-api")).await.status == 200
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn fake_a_refused_repo_is_a_security_event_naming_the_reporter() {
+    let tokens = Tokens::new();
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let env = tokens.env(false);
+    let app = TestApp::ready(&cluster, &env_refs(&env)).await;
+    let r = app
+        .post(
+            LIMITED,
+            &body("nginx-conf", "web-1", "SYNCED", 0, &[], &ago(10)),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let logs = app.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("\"code\":\"REPO_NOT_ALLOWED\""))
+        .expect("a security event");
+    assert!(line.contains("rsyslog-checker"), "{line}");
+    assert!(line.contains("argocd_drift::security"), "{line}");
+    assert!(!line.contains(LIMITED), "never the token");
 }

@@ -59,6 +59,9 @@ pub enum ErrorCode {
     Internal,
     // --- the reports port ---
     RepoNotAllowed,
+    ApplicationNotAllowed,
+    TooManyReports,
+    ReportBytesExceeded,
     InvalidJson,
     MissingField,
     InvalidField,
@@ -72,7 +75,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order (for tests and documentation checks).
-    pub const ALL: [ErrorCode; 53] = [
+    pub const ALL: [ErrorCode; 56] = [
         ErrorCode::MissingCredentials,
         ErrorCode::InvalidCredentials,
         ErrorCode::MissingArgocdApplicationName,
@@ -117,6 +120,9 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::Internal,
         ErrorCode::RepoNotAllowed,
+        ErrorCode::ApplicationNotAllowed,
+        ErrorCode::TooManyReports,
+        ErrorCode::ReportBytesExceeded,
         ErrorCode::InvalidJson,
         ErrorCode::MissingField,
         ErrorCode::InvalidField,
@@ -175,6 +181,9 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "SHUTTING_DOWN",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::RepoNotAllowed => "REPO_NOT_ALLOWED",
+            ErrorCode::ApplicationNotAllowed => "APPLICATION_NOT_ALLOWED",
+            ErrorCode::TooManyReports => "TOO_MANY_REPORTS",
+            ErrorCode::ReportBytesExceeded => "REPORT_BYTES_EXCEEDED",
             ErrorCode::InvalidJson => "INVALID_JSON",
             ErrorCode::MissingField => "MISSING_FIELD",
             ErrorCode::InvalidField => "INVALID_FIELD",

@@ -36,7 +36,8 @@ impl ResourceRef {
         })
     }
 
-    fn matches(&self, r: &ResourceStatus) -> bool {
+    /// Whether `r` is this resource (any version).
+    pub fn matches(&self, r: &ResourceStatus) -> bool {
         r.group == self.group
             && r.kind == self.kind
             && r.namespace == self.namespace

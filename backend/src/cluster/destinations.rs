@@ -5,30 +5,26 @@
 //! through the backend's own credentials, or — when `DRIFT_REMOTE_CLUSTERS` is on — a cluster
 //! Argo CD knows from one of its cluster Secrets ([`super::remote`]).
 //!
-//! Each cluster keeps a discovery cache: a kind is resolved to its resource (plural name,
-//! namespaced or not) from the API server's discovery document for its group/version, fetched
-//! once and kept for [`DISCOVERY_TTL`], re-fetched early (at most every [`DISCOVERY_RETRY`]) when
-//! a kind is not in it — a CRD installed after the cache was filled. Objects read are kept in a
-//! short-lived cache bounded in bytes, shared by every cluster.
+//! Each cluster keeps a discovery cache ([`super::discovery`]: bounded, failures remembered
+//! briefly, only valid group/versions ever requested): a kind is resolved to its resource (plural
+//! name, namespaced or not). Objects read are kept in a short-lived cache bounded in bytes,
+//! shared by every cluster.
 //!
 //! Only `get` of named objects: never a list of a kind, so RBAC can grant `get` alone. Secrets
 //! are read only when `DRIFT_READ_SECRETS` allows it, and this is checked here, at the IO edge,
 //! whatever the caller asks.
 
+use super::discovery::Discovery;
 use super::remote::RemoteClusters;
 use super::{describe, describe_status};
 use crate::cache::ByteCache;
 use drift_core::app::Destination;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-/// How long a group/version's discovery document is trusted.
-pub const DISCOVERY_TTL: Duration = Duration::from_secs(600);
-/// The soonest a group/version is re-discovered because a kind was missing from it.
-pub const DISCOVERY_RETRY: Duration = Duration::from_secs(30);
+pub use super::discovery::{DISCOVERY_RETRY, DISCOVERY_TTL};
 
 /// Argo CD's address and name for the cluster it runs in.
 pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
@@ -52,11 +48,7 @@ impl LiveRef<'_> {
     }
 
     fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.to_string()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        super::discovery::api_version(self.group, self.version)
     }
 }
 
@@ -198,15 +190,8 @@ type CacheKey = (String, String, String, String, String);
 pub struct Cluster {
     server: String,
     client: kube::Client,
-    discovery: Arc<RwLock<HashMap<String, Discovered>>>,
+    discovery: Arc<Discovery>,
     shared: Arc<Shared>,
-}
-
-/// The kinds of one group/version.
-struct Discovered {
-    fetched: Instant,
-    /// kind → (plural, namespaced)
-    kinds: HashMap<String, (String, bool)>,
 }
 
 impl Cluster {
@@ -214,7 +199,7 @@ impl Cluster {
         Cluster {
             server,
             client,
-            discovery: Arc::new(RwLock::new(HashMap::new())),
+            discovery: Arc::new(Discovery::default()),
             shared,
         }
     }
@@ -246,8 +231,8 @@ impl Cluster {
             .acquire()
             .await
             .map_err(|_| ReadError::Unreachable("shutting down".into()))?;
-        let (plural, namespaced) = self.resolve(&api_version, r.kind).await?;
-        let path = object_path(&r, &api_version, &plural, namespaced);
+        let (plural, namespaced) = self.resolve(&r).await?;
+        let path = object_path(&r, &plural, namespaced);
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| ReadError::Unreachable(e.to_string()))?;
@@ -270,63 +255,21 @@ impl Cluster {
     }
 
     /// `(plural, namespaced)` of a kind, from the cache or a fresh discovery of its group/version.
-    async fn resolve(&self, api_version: &str, kind: &str) -> Result<(String, bool), ReadError> {
-        let now = Instant::now();
-        let cached = {
-            let cache = self.read_discovery();
-            cache
-                .get(api_version)
-                .map(|d| (d.kinds.get(kind).cloned(), now.duration_since(d.fetched)))
-        };
-        match cached {
-            Some((Some(found), age)) if age < DISCOVERY_TTL => return Ok(found),
-            Some((None, age)) if age < DISCOVERY_RETRY => {
-                return Err(ReadError::KindUnknown {
-                    api_version: api_version.to_string(),
-                    kind: kind.to_string(),
-                });
-            }
-            _ => {}
-        }
-        let kinds = self.discover(api_version).await?;
-        let found = kinds.get(kind).cloned();
-        self.write_discovery().insert(
-            api_version.to_string(),
-            Discovered {
-                fetched: now,
-                kinds,
-            },
-        );
-        found.ok_or_else(|| ReadError::KindUnknown {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-        })
+    async fn resolve(&self, r: &LiveRef<'_>) -> Result<(String, bool), ReadError> {
+        self.discovery
+            .resolve(r.group, r.version, r.kind, |path| async move {
+                let request = http::Request::get(path)
+                    .body(Vec::new())
+                    .map_err(|e| ReadError::Unreachable(e.to_string()))?;
+                // As text: kube's typed calls log a body they cannot parse.
+                self.bounded(self.client.request_text(request)).await
+            })
+            .await
     }
 
-    async fn discover(
-        &self,
-        api_version: &str,
-    ) -> Result<HashMap<String, (String, bool)>, ReadError> {
-        let list = if api_version.contains('/') {
-            self.bounded(self.client.list_api_group_resources(api_version))
-                .await
-        } else {
-            self.bounded(self.client.list_core_api_resources(api_version))
-                .await
-        };
-        let list = match list {
-            Ok(list) => list,
-            // The group/version is not served at all: no kind of it exists.
-            Err(ReadError::NotFound) => return Ok(HashMap::new()),
-            Err(e) => return Err(e),
-        };
-        Ok(list
-            .resources
-            .into_iter()
-            // Subresources (`deployments/scale`) are not kinds of their own.
-            .filter(|r| !r.name.contains('/'))
-            .map(|r| (r.kind, (r.name, r.namespaced)))
-            .collect())
+    /// How many group/versions the discovery cache holds.
+    pub fn discovery_entries(&self) -> usize {
+        self.discovery.len()
     }
 
     /// Runs one API call under the request deadline, mapping failures to [`ReadError`].
@@ -347,28 +290,18 @@ impl Cluster {
             ))),
         }
     }
-
-    fn read_discovery(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Discovered>> {
-        self.discovery
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn write_discovery(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Discovered>> {
-        self.discovery
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// `/api/v1/namespaces/ns/configmaps/name`, `/apis/apps/v1/…`, cluster-scoped without the
 /// namespace; every segment percent-encoded.
-fn object_path(r: &LiveRef<'_>, api_version: &str, plural: &str, namespaced: bool) -> String {
+fn object_path(r: &LiveRef<'_>, plural: &str, namespaced: bool) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-    let root = if r.group.is_empty() { "/api" } else { "/apis" };
-    let versions: Vec<String> = api_version.split('/').map(enc).collect();
-    let mut path = format!("{root}/{}", versions.join("/"));
+    let mut path = if r.group.is_empty() {
+        format!("/api/{}", enc(r.version))
+    } else {
+        format!("/apis/{}/{}", enc(r.group), enc(r.version))
+    };
     if namespaced {
         path.push_str(&format!("/namespaces/{}", enc(r.namespace)));
     }
@@ -390,7 +323,7 @@ mod tests {
             name: "ui",
         };
         assert_eq!(
-            object_path(&r, "apps/v1", "deployments", true),
+            object_path(&r, "deployments", true),
             "/apis/apps/v1/namespaces/guestbook/deployments/ui"
         );
         let core = LiveRef {
@@ -401,7 +334,7 @@ mod tests {
             name: "a/../b",
         };
         assert_eq!(
-            object_path(&core, "v1", "namespaces", false),
+            object_path(&core, "namespaces", false),
             "/api/v1/namespaces/a%2F%2E%2E%2Fb"
         );
     }

@@ -17,6 +17,7 @@ pub mod argocd_api;
 mod argocd_cm;
 pub mod check;
 pub mod destinations;
+pub mod discovery;
 pub mod own;
 mod remote;
 mod watch;
@@ -195,13 +196,22 @@ fn cause_source<'a>(
     error.and_then(std::error::Error::source)
 }
 
-/// `403 Forbidden: <message>`.
+/// The longest API server message repeated in an answer or a log line: a body that is not a
+/// `Status` (a proxy's page, another object) becomes the message, and must not be passed on whole.
+pub const MAX_STATUS_MESSAGE: usize = 256;
+
+/// `403 Forbidden: <message>`, the message cut at [`MAX_STATUS_MESSAGE`] bytes.
 pub fn describe_status(code: u16, message: &str) -> String {
     let reason = http::StatusCode::from_u16(code)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    format!("{code} {reason}: {message}")
+    let mut cut = message.len().min(MAX_STATUS_MESSAGE);
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let ellipsis = if cut < message.len() { "…" } else { "" };
+    format!("{code} {reason}: {}{ellipsis}", &message[..cut])
 }
 
 #[cfg(test)]
@@ -222,5 +232,13 @@ mod tests {
             describe(&error),
             "403 Forbidden: applications.argoproj.io is forbidden: User \"x\" cannot list resource \"applications\""
         );
+    }
+
+    #[test]
+    fn a_long_message_is_cut_so_a_body_that_is_not_a_status_is_never_repeated_whole() {
+        let body = format!("<html>{}é</html>", "x".repeat(MAX_STATUS_MESSAGE));
+        let text = describe_status(502, &body);
+        assert!(text.len() <= MAX_STATUS_MESSAGE + 32, "{text}");
+        assert!(text.starts_with("502 Bad Gateway: <html>xx") && text.ends_with('…'));
     }
 }

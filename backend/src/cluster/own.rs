@@ -260,6 +260,7 @@ pub trait OwnSink: Send + Sync + 'static {
     fn list_page_size(&self) -> Option<u32> {
         None
     }
+    fn list_start(&self) {}
     fn list_page(&self, _objects: Vec<Stored>, _now: Timestamp) {}
     fn list_end(&self, _now: Timestamp) {}
 }
@@ -300,6 +301,10 @@ impl<S: OwnSink> Sink for OwnAdapter<S> {
 
     fn list_page_size(&self) -> Option<u32> {
         self.0.list_page_size()
+    }
+
+    fn list_start(&self) {
+        self.0.list_start();
     }
 
     fn list_page(&self, objects: Vec<DynamicObject>, now: Timestamp) {

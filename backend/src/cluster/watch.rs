@@ -68,6 +68,8 @@ pub trait Sink: Send + Sync + 'static {
     fn list_page_size(&self) -> Option<u32> {
         None
     }
+    /// A paged list begins: forget the pages of one that failed part-way (a paged sink only).
+    fn list_start(&self) {}
     /// One page of a list: these objects exist (a paged sink only).
     fn list_page(&self, _objects: Vec<DynamicObject>, _now: Timestamp) {}
     /// The list is complete: objects not in any of its pages are gone (a paged sink only).
@@ -219,6 +221,9 @@ impl<S: Sink> Watch<S> {
             params = params.fields(fields);
         }
         let mut list_version = None;
+        if paged.is_some() {
+            self.sink.list_start();
+        }
         loop {
             let page =
                 match tokio::time::timeout(self.request_timeout, self.api.list(&params)).await {

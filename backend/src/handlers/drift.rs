@@ -51,6 +51,8 @@ pub use drift_core::api::ResourceQuery;
 
 impl FromQuery for ResourceQuery {
     const PARAMS: &'static [&'static str] = &["group", "version", "kind", "namespace", "name"];
+    /// `namespace` is the resource's (empty for a cluster-scoped one), checked with it.
+    const OWN_SCOPE_NAMES: &'static [&'static str] = &["namespace"];
 
     fn from_query(query: &Query) -> Result<Self, ApiError> {
         let required = |name: &'static str| {
@@ -70,6 +72,13 @@ impl FromQuery for ResourceQuery {
                 return Err(ApiError::InvalidQuery(format!("{param} must not be empty")));
             }
         }
+        // A version is one path segment of the URL the backend reads: a DNS label, as the API
+        // server requires (`v1`, `v2beta1`), never a path (`v1/namespaces/…`) or a query.
+        if !drift_core::names::is_dns_label(&version) {
+            return Err(ApiError::InvalidQuery(
+                "version must be an API version such as v1 or v2beta1".into(),
+            ));
+        }
         Ok(ResourceQuery {
             group,
             version,
@@ -86,6 +95,10 @@ impl FromQuery for ResourceQuery {
             namespace: self.namespace.clone(),
             name: self.name.clone(),
         })
+    }
+
+    fn claimed_version(&self) -> Option<&str> {
+        Some(&self.version)
     }
 }
 
@@ -186,13 +199,14 @@ pub async fn resource(
     drift: &Drift,
 ) -> Result<ResourceDetail, ApiError> {
     let app = Arc::new(ctx.app.app.clone());
-    // The gate has checked the resource is the app's; take Argo CD's entry for it.
+    // The gate has checked the resource is the app's at that version; take Argo CD's entry.
     let Some(entry) = app
         .status
         .resources
         .iter()
         .find(|r| {
             r.group == query.group
+                && r.version == query.version
                 && r.kind == query.kind
                 && r.namespace == query.namespace
                 && r.name == query.name
@@ -204,9 +218,6 @@ pub async fn resource(
             query.group, query.kind, query.namespace, query.name
         )));
     };
-    let mut entry = entry;
-    // The version asked for wins: Argo CD may list another served version.
-    entry.version = query.version.clone();
     let resources = vec![entry];
     let lives = read_all(drift, &app, &resources).await;
     let managed = managed_resources(drift, &app).await;

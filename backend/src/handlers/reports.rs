@@ -6,7 +6,7 @@ use crate::http::gate::AppContext;
 use crate::http::query::Query;
 use crate::http::reporters::Identity;
 use crate::metrics::Metrics;
-use crate::reports::{ReportStore, ReportWriter, WriteFailure};
+use crate::reports::{ReportStore, ReportWriter, Sender, WriteFailure};
 use bytes::Bytes;
 use drift_core::reports::model::ReportKey;
 use drift_core::reports::parse::{Flavor, parse_body};
@@ -29,13 +29,25 @@ pub async fn ingest(
     let started = Instant::now();
     let report = parse_body(body, flavor, now)?;
     identity.may_report(&report.key.repo)?;
+    if let Some(app) = &report.application {
+        let links = writer.store().links_of(app);
+        identity.may_link(app, &report.key, links.as_deref())?;
+    }
     if !writer.store().is_ready() {
         writer.store().wait_ready().await;
     }
     let key = report.key.clone();
     let sync_status = report.sync_status;
+    let sender = match identity.reporter() {
+        Some(r) => Sender {
+            name: Some(r.name.clone()),
+            reports: r.limits.reports,
+            bytes: r.limits.bytes,
+        },
+        None => Sender::default(),
+    };
     let outcome = writer
-        .ingest(report, now)
+        .ingest(report, now, &sender)
         .await
         .map_err(|failure| storage_error(failure, &key))?;
     let api = match flavor {
@@ -51,7 +63,7 @@ pub async fn ingest(
             sync_status = sync_status.as_str(),
             "report stored"
         ),
-        Outcome::Heartbeat | Outcome::Superseded => tracing::debug!(
+        Outcome::Heartbeat | Outcome::Superseded | Outcome::Queued => tracing::debug!(
             report = %key,
             reporter = identity.name(),
             outcome = outcome.as_str(),
@@ -161,7 +173,10 @@ pub fn rejection_reason(error: &ApiError) -> Option<&'static str> {
         ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
             "unauthenticated"
         }
-        ApiError::RepoNotAllowed(_) => "repo_not_allowed",
+        ApiError::RepoNotAllowed { .. } => "repo_not_allowed",
+        ApiError::ApplicationNotAllowed(_) => "application_not_allowed",
+        ApiError::TooManyReports(_) => "limit_reports",
+        ApiError::ReportBytesExceeded(_) => "limit_bytes",
         ApiError::BodyTooLarge { .. } => "body_too_large",
         ApiError::BodyUnreadable(_) => "body_unreadable",
         ApiError::StorageUnavailable => "storage_unavailable",
@@ -188,6 +203,8 @@ fn storage_error(failure: WriteFailure, key: &ReportKey) -> ApiError {
             tracing::warn!(report = %key, %name, "the object name of a report is taken by another report");
             ApiError::ReportNameTaken(key.to_string())
         }
+        WriteFailure::TooManyReports(why) => ApiError::TooManyReports(why),
+        WriteFailure::TooManyBytes(why) => ApiError::ReportBytesExceeded(why),
         WriteFailure::Forbidden(why) => ApiError::Internal(anyhow::anyhow!(
             "writing DriftReports is forbidden (RBAC): {why}"
         )),

@@ -87,9 +87,20 @@ pub enum ApiError {
     /// `Authorization` holds no accepted reporter (or read) token.
     #[error("invalid reporter credentials")]
     InvalidReporterCredentials,
-    /// The token is limited to other repos.
-    #[error("this token may not report on repo {0:?}")]
-    RepoNotAllowed(String),
+    /// The token is limited to other repos; the security event names its reporter.
+    #[error("the token of reporter {reporter:?} may not report on repo {repo:?}")]
+    RepoNotAllowed { repo: String, reporter: String },
+    /// The report names an Application that has not consented and the token has no app scope
+    /// for; the message says why.
+    #[error("{0}")]
+    ApplicationNotAllowed(String),
+    /// Storing the report would exceed a limit on the number of reports (the token's or the
+    /// total); the message names it.
+    #[error("{0}")]
+    TooManyReports(String),
+    /// Storing the report would exceed a limit on bytes held (the token's or the total).
+    #[error("{0}")]
+    ReportBytesExceeded(String),
     /// The body is not a valid report; the message names the field.
     #[error(transparent)]
     InvalidReport(#[from] drift_core::reports::parse::ReportError),
@@ -135,7 +146,11 @@ impl ApiError {
             ApiError::MissingReporterCredentials | ApiError::InvalidReporterCredentials => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::RepoNotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::RepoNotAllowed { .. } | ApiError::ApplicationNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::TooManyReports(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ReportBytesExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidReport(_) => StatusCode::BAD_REQUEST,
             ApiError::ReportNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::ReportNameTaken(_) => StatusCode::CONFLICT,
@@ -171,7 +186,10 @@ impl ApiError {
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::MissingReporterCredentials => ErrorCode::MissingCredentials,
             ApiError::InvalidReporterCredentials => ErrorCode::InvalidCredentials,
-            ApiError::RepoNotAllowed(_) => ErrorCode::RepoNotAllowed,
+            ApiError::RepoNotAllowed { .. } => ErrorCode::RepoNotAllowed,
+            ApiError::ApplicationNotAllowed(_) => ErrorCode::ApplicationNotAllowed,
+            ApiError::TooManyReports(_) => ErrorCode::TooManyReports,
+            ApiError::ReportBytesExceeded(_) => ErrorCode::ReportBytesExceeded,
             ApiError::InvalidReport(e) => e.code(),
             ApiError::ReportNotFound(_) => ErrorCode::ReportNotFound,
             ApiError::ReportNameTaken(_) => ErrorCode::ReportNameTaken,
@@ -195,7 +213,8 @@ impl ApiError {
                 | ApiError::OutOfScope(_)
                 | ApiError::MissingReporterCredentials
                 | ApiError::InvalidReporterCredentials
-                | ApiError::RepoNotAllowed(_)
+                | ApiError::RepoNotAllowed { .. }
+                | ApiError::ApplicationNotAllowed(_)
         )
     }
 

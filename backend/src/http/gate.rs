@@ -87,7 +87,7 @@ impl Gate {
     ) -> Result<(AppContext, Q), ApiError> {
         // Syntax first, so a malformed value gets INVALID_QUERY whatever else is wrong.
         let query = Query::parse(uri.query())?;
-        let claims = ScopeClaims::parse(&query)?;
+        let claims = ScopeClaims::parse(&query, Q::OWN_SCOPE_NAMES)?;
         let typed = Q::from_query(&query)?;
         let caller = parse_caller(headers)?;
         if !self.index.is_ready() {
@@ -110,7 +110,12 @@ impl Gate {
             caller.cluster.url.as_deref(),
         )
         .map_err(ApiError::ClusterMismatch)?;
-        check_scope(&app, &claims, typed.claimed_resource())?;
+        check_scope(
+            &app,
+            &claims,
+            typed.claimed_resource(),
+            typed.claimed_version(),
+        )?;
         query.only(Q::PARAMS)?;
         Ok((
             AppContext {
@@ -123,11 +128,13 @@ impl Gate {
     }
 }
 
-/// Every namespace, cluster or resource the query names must be the app's.
+/// Every namespace, cluster or resource the query names must be the app's; a resource named with
+/// a version must be the app's at that version.
 fn check_scope(
     entry: &IndexedApp,
     claims: &ScopeClaims,
     resource: Option<ResourceRef>,
+    version: Option<&str>,
 ) -> Result<(), ApiError> {
     let app = &entry.app;
     if let Some(ns) = &claims.namespace
@@ -144,6 +151,17 @@ fn check_scope(
         if !resource_belongs(app, resource) {
             return Err(ApiError::OutOfScope(format!("resource {resource}")));
         }
+    }
+    if let (Some(resource), Some(version)) = (&resource, version)
+        && !app
+            .status
+            .resources
+            .iter()
+            .any(|r| resource.matches(r) && r.version == version)
+    {
+        return Err(ApiError::OutOfScope(format!(
+            "resource {resource} at version {version:?} (not the version the app lists)"
+        )));
     }
     Ok(())
 }
@@ -364,11 +382,20 @@ mod tests {
             ["system:masters", "admins"],
             "kept as a claim"
         );
-        assert_eq!(
-            (&plain.app, &plain.freshness),
-            (&grouped.app, &grouped.freshness),
-            "the same app and data whatever the groups"
-        );
+        // The app is the one the Application-Name header names, never one a group claim names
+        // (the index also holds `admin-console`, in project `admins`).
+        let admin = mk_app("argocd", "admin-console", "admins");
+        gate.index().apply(admin, jiff::Timestamp::UNIX_EPOCH);
+        let mut naming_another = pairs.to_vec();
+        naming_another.push(("argocd-user-groups", "admins,argocd:admin-console"));
+        let (other, _) = gate
+            .admit::<NoParams>(&headers(&naming_another), &uri(""))
+            .await
+            .unwrap();
+        for ctx in [&plain, &grouped, &other] {
+            assert_eq!(ctx.app.app.key.to_string(), "argocd:guestbook");
+            assert!(Arc::ptr_eq(&ctx.app, &plain.app), "the same app and data");
+        }
     }
 
     #[tokio::test]

@@ -8,8 +8,13 @@
 //!   idle keep-alive connection after that time;
 //! - **writes**: a response write that makes no progress for the write timeout (a client that
 //!   pipelines requests and never reads the answers) fails, and the connection is closed;
-//! - **connections**: at most `max_connections` open at once; a connection beyond that is closed
-//!   as soon as it is accepted (and counted), rather than left waiting in the kernel's backlog.
+//! - **connections**: at most `max_per_peer` open from one IP address, and at most
+//!   `max_connections` in all. At the total cap the connection idle the longest (a keep-alive with
+//!   no request in flight) is closed to make room; only when every connection is busy is the new
+//!   one closed as soon as it is accepted. So a client holding many idle keep-alives — one peer or
+//!   many — cannot keep others (a kubelet probe, a reporter) out. Both refusals are counted;
+//! - **refusals**: an answer 401 (no or a wrong credential) carries `Connection: close`, so a
+//!   caller without a credential never keeps a connection.
 //!
 //! Refusals hyper makes itself, before any handler runs (malformed request, 431, header timeout),
 //! are counted in `argocd_drift_protocol_errors_total{listener, kind}`.
@@ -24,18 +29,19 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
-use tokio::time::Sleep;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::{Instant, Sleep};
 
 /// Request line plus headers may not exceed this; hyper answers 431 beyond it.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -67,6 +73,85 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub write_timeout: Duration,
     pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_per_peer: usize,
+}
+
+/// The open connections of one listener: who holds them, and which are idle.
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    open: HashMap<u64, Open>,
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+struct Open {
+    /// Requests in flight on it.
+    busy: usize,
+    /// When its last request was answered (or it was accepted).
+    idle_since: Instant,
+    /// Its share of `max_connections`, handed to the connection that evicts it.
+    slot: Option<OwnedSemaphorePermit>,
+    abort: Option<AbortHandle>,
+}
+
+impl Registry {
+    /// Closes the connection idle the longest and takes its slot; `None` if every one is busy.
+    fn evict_oldest_idle(&mut self) -> Option<OwnedSemaphorePermit> {
+        let id = self
+            .open
+            .iter()
+            .filter(|(_, o)| o.busy == 0 && o.slot.is_some())
+            .min_by_key(|(_, o)| o.idle_since)
+            .map(|(id, _)| *id)?;
+        let open = self.open.get_mut(&id)?;
+        if let Some(abort) = open.abort.take() {
+            abort.abort();
+        }
+        open.slot.take()
+    }
+
+    fn request(&mut self, id: u64, started: bool) {
+        if let Some(open) = self.open.get_mut(&id) {
+            if started {
+                open.busy += 1;
+            } else {
+                open.busy = open.busy.saturating_sub(1);
+                open.idle_since = Instant::now();
+            }
+        }
+    }
+}
+
+fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    registry
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Held by a connection's task: when the task ends (or is aborted), the connection is forgotten
+/// and counted closed.
+struct Closing {
+    registry: Arc<Mutex<Registry>>,
+    id: u64,
+    peer: IpAddr,
+    name: &'static str,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        let mut registry = lock(&self.registry);
+        registry.open.remove(&self.id);
+        if let Some(n) = registry.per_peer.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                registry.per_peer.remove(&self.peer);
+            }
+        }
+        drop(registry);
+        self.metrics.connection_closed(self.name);
+    }
 }
 
 /// Resolves once `stop` is true (or its sender is gone).
@@ -115,6 +200,7 @@ pub async fn accept_loop<H: Handler>(
     let graceful = GracefulShutdown::new();
     let mut tasks = JoinSet::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let registry = Arc::new(Mutex::new(Registry::default()));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -140,26 +226,81 @@ pub async fn accept_loop<H: Handler>(
                 }
             },
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let ip = peer.ip();
+        let mut open = lock(&registry);
+        if open.per_peer.get(&ip).copied().unwrap_or(0) >= limits.max_per_peer {
+            drop(open);
             metrics.connection_refused(name);
-            tracing::debug!(listener = name, %peer, max = limits.max_connections, "too many connections; closing a new one");
+            tracing::debug!(listener = name, %peer, max = limits.max_per_peer, "too many connections from one address; closing a new one");
             drop(stream);
             continue;
+        }
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => match open.evict_oldest_idle() {
+                Some(slot) => {
+                    tracing::debug!(listener = name, %peer, max = limits.max_connections, "too many connections; closed the one idle the longest");
+                    metrics.connection_refused(name);
+                    slot
+                }
+                None => {
+                    drop(open);
+                    metrics.connection_refused(name);
+                    tracing::debug!(listener = name, %peer, max = limits.max_connections, "too many busy connections; closing a new one");
+                    drop(stream);
+                    continue;
+                }
+            },
         };
+        let id = open.next_id;
+        open.next_id += 1;
+        *open.per_peer.entry(ip).or_default() += 1;
+        open.open.insert(
+            id,
+            Open {
+                busy: 0,
+                idle_since: Instant::now(),
+                slot: Some(slot),
+                abort: None,
+            },
+        );
+        drop(open);
         // Small JSON answers: do not let Nagle hold them back.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(listener = name, %error, "cannot set TCP_NODELAY");
         }
         let handler = Arc::clone(&handler);
+        let busy = Arc::clone(&registry);
         let service = service_fn(move |req| {
             let handler = Arc::clone(&handler);
-            async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+            let busy = Arc::clone(&busy);
+            async move {
+                lock(&busy).request(id, true);
+                let mut response = handler.handle(req, peer).await;
+                lock(&busy).request(id, false);
+                if response.status() == http::StatusCode::UNAUTHORIZED {
+                    // No credential, no connection to keep.
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, Infallible>(response)
+            }
         });
         let io = TokioIo::new(WriteDeadline::new(stream, limits.write_timeout));
         let connection = graceful.watch(builder.serve_connection(io, service));
-        let metrics = Arc::clone(&metrics);
         metrics.connection_opened(name);
-        tasks.spawn(async move {
+        let closing = Closing {
+            registry: Arc::clone(&registry),
+            id,
+            peer: ip,
+            name,
+            metrics: Arc::clone(&metrics),
+        };
+        let metrics = Arc::clone(&metrics);
+        let abort = tasks.spawn(async move {
+            let _closing = closing;
             if let Err(error) = connection.await {
                 let kind = protocol_error_kind(&error);
                 if let Some(kind) = kind {
@@ -168,9 +309,10 @@ pub async fn accept_loop<H: Handler>(
                 // Timeouts, resets and malformed requests end here; none is the server's fault.
                 tracing::debug!(listener = name, %peer, %error, kind, "connection ended with an error");
             }
-            metrics.connection_closed(name);
-            drop(slot);
         });
+        if let Some(open) = lock(&registry).open.get_mut(&id) {
+            open.abort = Some(abort);
+        }
     }
     tracing::info!(listener = name, "stopped accepting connections");
     Connections { graceful, tasks }

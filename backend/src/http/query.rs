@@ -74,8 +74,19 @@ pub trait FromQuery: Sized + Send {
     /// The typed query, or `INVALID_QUERY` for a malformed value of a known parameter.
     fn from_query(query: &Query) -> Result<Self, ApiError>;
 
+    /// Scope names (`namespace`, …) this route defines as its own parameters: they are checked
+    /// through [`claimed_resource`](Self::claimed_resource), not as generic claims.
+    const OWN_SCOPE_NAMES: &'static [&'static str] = &[];
+
     /// A resource the query names beyond the generic `resource` claim, which must be the app's.
     fn claimed_resource(&self) -> Option<ResourceRef> {
+        None
+    }
+
+    /// The version the query names for [`claimed_resource`](Self::claimed_resource): the app's
+    /// entry for that resource must list exactly this version (a version is part of the URL the
+    /// backend builds, so it must never be the caller's free text).
+    fn claimed_version(&self) -> Option<&str> {
         None
     }
 }
@@ -102,10 +113,12 @@ pub struct ScopeClaims {
 }
 
 impl ScopeClaims {
-    /// The claims in a query. An empty value is refused rather than read as "cluster scope" or
-    /// "all": a cluster-scoped object is named with `resource`, never with an empty `namespace`.
-    pub fn parse(query: &Query) -> Result<ScopeClaims, ApiError> {
+    /// The claims in a query, but for the names the route defines itself (`own`). An empty
+    /// value is refused rather than read as "cluster scope" or "all": a cluster-scoped object is
+    /// named with `resource`, never with an empty `namespace`.
+    pub fn parse(query: &Query, own: &[&str]) -> Result<ScopeClaims, ApiError> {
         let non_empty = |name: &str| match query.get(name) {
+            _ if own.contains(&name) => Ok(None),
             Some("") => Err(ApiError::InvalidQuery(format!("{name} must not be empty"))),
             other => Ok(other.map(str::to_string)),
         };
@@ -222,7 +235,7 @@ mod tests {
             "namespace=guestbook&resource=apps/Deployment/guestbook/ui",
         ))
         .unwrap();
-        let claims = ScopeClaims::parse(&q).unwrap();
+        let claims = ScopeClaims::parse(&q, &[]).unwrap();
         assert_eq!(claims.namespace.as_deref(), Some("guestbook"));
         assert_eq!(
             claims.resource.unwrap().to_string(),
@@ -231,11 +244,17 @@ mod tests {
         for bad in ["namespace=", "cluster=", "resource=", "resource=Service/x"] {
             let q = Query::parse(Some(bad)).unwrap();
             assert_eq!(
-                ScopeClaims::parse(&q).unwrap_err().code(),
+                ScopeClaims::parse(&q, &[]).unwrap_err().code(),
                 "INVALID_QUERY",
                 "{bad}"
             );
         }
+        // A route that defines `namespace` itself (empty = cluster scope) checks it its own way.
+        let q = Query::parse(Some("namespace=")).unwrap();
+        assert_eq!(
+            ScopeClaims::parse(&q, &["namespace"]).unwrap(),
+            ScopeClaims::default()
+        );
     }
 
     #[test]

@@ -12,6 +12,13 @@
 //!
 //! Two objects may hold one key (a reporter created one under another name): the one with the
 //! newer `last_check` is served.
+//!
+//! Indexed so that an app's answers cost O(its reports), not O(all reports): keys by the app a
+//! report names (stored or pending), and keys in `(repo, server)` order for the apps whose
+//! annotation lists a repo. What each reporter holds (reports and bytes, by
+//! [`Report::weight`](drift_core::reports::model::Report::weight)) is kept up to date for the
+//! writer's limits. A list is taken page by page ([`LIST_PAGE`] objects), each page decoded as it
+//! comes, so start-up never holds the whole list as JSON.
 
 use super::Timing;
 use crate::cluster::{OwnSink, Stored};
@@ -27,14 +34,48 @@ use drift_core::reports::view::{
 use jiff::Timestamp;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::sync::watch;
+
+/// Objects per page when the stored reports are listed: a report may be ~0.5 MiB of JSON, held
+/// parsed (several times that) until the page is decoded.
+pub const LIST_PAGE: u32 = 10;
 
 /// One stored object.
 #[derive(Clone, Debug)]
 struct Entry {
     resource_version: String,
     stored: Arc<StoredReport>,
+    weight: usize,
+}
+
+/// Reports and bytes held, by one reporter or in all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub reports: usize,
+    pub bytes: usize,
+}
+
+impl Usage {
+    fn add(&mut self, weight: usize) {
+        self.reports += 1;
+        self.bytes += weight;
+    }
+
+    fn sub(&mut self, weight: usize) {
+        self.reports = self.reports.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(weight);
+    }
+}
+
+/// What one key holds now, as the writer's limits see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Held {
+    /// The reporter of the served object and its weight (`None`: the key is not held).
+    pub object: Option<(Option<String>, usize)>,
+    /// That reporter's usage (of `reporter` as asked), and the total.
+    pub reporter: Usage,
+    pub total: Usage,
 }
 
 #[derive(Default)]
@@ -42,8 +83,13 @@ struct State {
     objects: HashMap<String, Entry>,
     /// Key → the names of the objects holding it (nearly always one).
     keys: BTreeMap<ReportKey, Vec<String>>,
-    /// Heartbeats acknowledged and not yet written, by key.
+    /// Heartbeats and queued changes acknowledged and not yet written, by key.
     pending: HashMap<ReportKey, Arc<StoredReport>>,
+    /// App → the keys whose stored or pending report names it (with how many do).
+    by_app: HashMap<AppKey, BTreeMap<ReportKey, usize>>,
+    /// Usage by reporter (`None`: anonymous or written by hand) over the stored objects.
+    usage: HashMap<Option<String>, Usage>,
+    total: Usage,
     /// Bumped on every change of what is served.
     generation: u64,
     stale_since: Option<Timestamp>,
@@ -82,6 +128,8 @@ struct Inner {
     timing: Timing,
     /// For the report links of Applications (their annotation).
     apps: Option<AppIndex>,
+    /// A paged list under way: the objects decoded so far.
+    listing: Mutex<Vec<(String, String, StoredReport)>>,
 }
 
 impl ReportStore {
@@ -94,6 +142,7 @@ impl ReportStore {
                 ready,
                 timing,
                 apps,
+                listing: Mutex::default(),
             }),
         }
     }
@@ -155,6 +204,36 @@ impl ReportStore {
         self.read().keys.len()
     }
 
+    /// What `key` holds, `reporter`'s usage and the total, for the writer's limits.
+    pub fn held(&self, key: &ReportKey, reporter: Option<&str>) -> Held {
+        let state = self.read();
+        Held {
+            object: state
+                .chosen(key)
+                .map(|(_, e)| (e.stored.reporter.clone(), e.weight)),
+            reporter: state
+                .usage
+                .get(&reporter.map(str::to_string))
+                .copied()
+                .unwrap_or_default(),
+            total: state.total,
+        }
+    }
+
+    /// Reports and bytes held in all (stored objects).
+    pub fn total(&self) -> Usage {
+        self.read().total
+    }
+
+    /// The link annotation of `app`, if the index knows the app.
+    pub fn links_of(&self, app: &AppKey) -> Option<Vec<ReportLink>> {
+        let index = self.inner.apps.as_ref()?;
+        match index.lookup(app) {
+            crate::index::Lookup::Found { app, .. } => Some(app.app.report_links.clone()),
+            _ => None,
+        }
+    }
+
     /// `/status.json` with every report, rendered once per change (and re-rendered when a
     /// report turns stale or an app's report links change).
     pub fn status_json(&self, now: Timestamp) -> Bytes {
@@ -205,9 +284,25 @@ impl ReportStore {
         links: &[ReportLink],
     ) -> Vec<(Arc<StoredReport>, LinkedBy)> {
         let state = self.read();
-        state
-            .keys
-            .keys()
+        let mut candidates: std::collections::BTreeSet<&ReportKey> = state
+            .by_app
+            .get(app)
+            .into_iter()
+            .flat_map(BTreeMap::keys)
+            .collect();
+        for link in links {
+            let from = ReportKey::new(link.repo.clone(), String::new());
+            candidates.extend(
+                state
+                    .keys
+                    .range(from..)
+                    .map(|(key, _)| key)
+                    .take_while(|key| key.repo == link.repo)
+                    .filter(|key| link.matches(key)),
+            );
+        }
+        candidates
+            .into_iter()
             .filter_map(|key| {
                 let effective = state.effective(key)?;
                 let by = linked_by(&effective.report, app, links)?;
@@ -291,7 +386,7 @@ impl ReportStore {
 
     // === writes ===
 
-    /// A heartbeat acknowledged: served at once, written later.
+    /// A heartbeat (or a queued change) acknowledged: served at once, written later.
     pub fn heartbeat(&self, stored: Arc<StoredReport>) {
         let mut state = self.write();
         let key = stored.report.key.clone();
@@ -300,7 +395,7 @@ impl ReportStore {
             .get(&key)
             .is_none_or(|p| precedence(&stored, p) != Ordering::Less);
         if newer {
-            state.pending.insert(key, stored);
+            state.set_pending(key, Some(stored));
             state.generation += 1;
         }
     }
@@ -313,7 +408,7 @@ impl ReportStore {
             .get(key)
             .is_some_and(|p| Arc::ptr_eq(p, heartbeat))
         {
-            state.pending.remove(key);
+            state.set_pending(key.clone(), None);
         }
     }
 
@@ -452,7 +547,16 @@ impl State {
         if let Some(p) = self.pending.get(&key)
             && precedence(p, &stored) != Ordering::Greater
         {
-            self.pending.remove(&key);
+            self.set_pending(key.clone(), None);
+        }
+        let weight = stored.report.weight();
+        self.usage
+            .entry(stored.reporter.clone())
+            .or_default()
+            .add(weight);
+        self.total.add(weight);
+        if let Some(app) = &stored.report.application {
+            self.index_app(app, &key, true);
         }
         self.keys.entry(key).or_default().push(name.clone());
         self.objects.insert(
@@ -460,6 +564,7 @@ impl State {
             Entry {
                 resource_version,
                 stored: Arc::new(stored),
+                weight,
             },
         );
         self.generation += 1;
@@ -469,32 +574,88 @@ impl State {
         let Some(entry) = self.objects.remove(name) else {
             return;
         };
+        if let Some(usage) = self.usage.get_mut(&entry.stored.reporter) {
+            usage.sub(entry.weight);
+            if usage.reports == 0 {
+                self.usage.remove(&entry.stored.reporter);
+            }
+        }
+        self.total.sub(entry.weight);
         let key = &entry.stored.report.key;
+        if let Some(app) = &entry.stored.report.application {
+            self.index_app(app, key, false);
+        }
         if let Some(names) = self.keys.get_mut(key) {
             names.retain(|n| n != name);
             if names.is_empty() {
                 self.keys.remove(key);
-                self.pending.remove(key);
+                self.set_pending(key.clone(), None);
             }
         }
         self.generation += 1;
     }
-}
 
-impl OwnSink for ReportStore {
-    fn replace(&self, objects: Vec<Stored>, _now: Timestamp) {
-        let mut decoded = Vec::with_capacity(objects.len());
-        for object in objects {
-            match from_object(&object.object) {
-                Ok(stored) => decoded.push((object.name, object.resource_version, stored)),
-                Err(error) => {
-                    tracing::warn!(name = %object.name, %error, "skipping a DriftReport that cannot be read");
+    /// Sets (or clears) the pending version of `key`, keeping the app index.
+    fn set_pending(&mut self, key: ReportKey, pending: Option<Arc<StoredReport>>) {
+        let old = match pending {
+            Some(p) => {
+                if let Some(app) = &p.report.application {
+                    self.index_app(app, &key, true);
                 }
+                self.pending.insert(key.clone(), p)
+            }
+            None => self.pending.remove(&key),
+        };
+        if let Some(app) = old.as_ref().and_then(|o| o.report.application.as_ref()) {
+            self.index_app(app, &key, false);
+        }
+    }
+
+    /// Counts one more (or one less) stored or pending report of `key` naming `app`.
+    fn index_app(&mut self, app: &AppKey, key: &ReportKey, add: bool) {
+        if add {
+            *self
+                .by_app
+                .entry(app.clone())
+                .or_default()
+                .entry(key.clone())
+                .or_default() += 1;
+            return;
+        }
+        let Some(keys) = self.by_app.get_mut(app) else {
+            return;
+        };
+        if let Some(n) = keys.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                keys.remove(key);
             }
         }
+        if keys.is_empty() {
+            self.by_app.remove(app);
+        }
+    }
+}
+
+/// The reports of listed objects; those that cannot be read are logged and left out.
+fn decode(objects: Vec<Stored>) -> Vec<(String, String, StoredReport)> {
+    let mut decoded = Vec::with_capacity(objects.len());
+    for object in objects {
+        match from_object(&object.object) {
+            Ok(stored) => decoded.push((object.name, object.resource_version, stored)),
+            Err(error) => {
+                tracing::warn!(name = %object.name, %error, "skipping a DriftReport that cannot be read");
+            }
+        }
+    }
+    decoded
+}
+
+impl ReportStore {
+    /// A complete list, decoded: exactly these objects exist now.
+    fn listed(&self, decoded: Vec<(String, String, StoredReport)>) {
         let mut state = self.write();
         let mut fresh = State {
-            pending: std::mem::take(&mut state.pending),
             generation: state.generation + 1,
             stale_since: None,
             ..State::default()
@@ -508,10 +669,45 @@ impl OwnSink for ReportStore {
                 _ => fresh.insert(name, resource_version, stored),
             }
         }
-        fresh.pending.retain(|key, _| fresh.keys.contains_key(key));
+        for (key, pending) in std::mem::take(&mut state.pending) {
+            if fresh.keys.contains_key(&key) {
+                fresh.set_pending(key, Some(pending));
+            }
+        }
         *state = fresh;
         drop(state);
         self.inner.ready.send_replace(true);
+    }
+
+    fn listing(&self) -> std::sync::MutexGuard<'_, Vec<(String, String, StoredReport)>> {
+        self.inner
+            .listing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl OwnSink for ReportStore {
+    fn replace(&self, objects: Vec<Stored>, _now: Timestamp) {
+        self.listed(decode(objects));
+    }
+
+    fn list_page_size(&self) -> Option<u32> {
+        Some(LIST_PAGE)
+    }
+
+    fn list_start(&self) {
+        self.listing().clear();
+    }
+
+    fn list_page(&self, objects: Vec<Stored>, _now: Timestamp) {
+        let decoded = decode(objects);
+        self.listing().extend(decoded);
+    }
+
+    fn list_end(&self, _now: Timestamp) {
+        let decoded = std::mem::take(&mut *self.listing());
+        self.listed(decoded);
     }
 
     fn apply(&self, object: Stored, _now: Timestamp) {
@@ -559,6 +755,7 @@ mod tests {
         StoredReport {
             report: parse_body(body.as_bytes(), Flavor::Compat, t("2030-01-01T00:00:00Z")).unwrap(),
             updated_at: Some(t(updated)),
+            reporter: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! again with the rule "the newer `last_check` wins". Nothing is acknowledged before it is
 //! stored, except a heartbeat, whose content is already stored.
 
-use super::{ReportStore, Timing};
+use super::{Limits, ReportStore, Timing, Usage};
 use crate::cluster::{OwnResources, WriteError};
 use crate::metrics::Metrics;
 use drift_core::reports::model::{Report, ReportKey, StoredReport};
@@ -13,8 +13,10 @@ use drift_core::reports::resource::{from_object, name_for, to_object};
 use drift_core::reports::view::{Outcome, precedence};
 use jiff::Timestamp;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// How many times one ingest re-reads after a conflict before giving up (503).
 const MAX_ATTEMPTS: usize = 10;
@@ -37,6 +39,68 @@ pub enum WriteFailure {
     /// The name for this key holds another key's report.
     #[error("the object name {0} holds another report")]
     NameTaken(String),
+    /// Storing it would exceed a limit on the number of reports; the message names it.
+    #[error("{0}")]
+    TooManyReports(String),
+    /// Storing it would exceed a limit on bytes held; the message names it.
+    #[error("{0}")]
+    TooManyBytes(String),
+}
+
+/// Which pending versions a flush writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flush {
+    /// Everything pending (a graceful shutdown).
+    All,
+    /// Heartbeats, and changes whose interval has ended (every `heartbeat_write`).
+    Heartbeats,
+    /// Changes whose interval has ended (every second).
+    DueChanges,
+}
+
+/// Who sends a report, as its limits see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// The reporter token's name (`None`: anonymous).
+    pub name: Option<String>,
+    /// The token's own `reports=` and `bytes=`, if its line sets them.
+    pub reports: Option<usize>,
+    pub bytes: Option<usize>,
+}
+
+/// Writes admitted but not yet in the store, counted against the limits meanwhile.
+#[derive(Default)]
+struct InFlight {
+    total: Usage,
+    by: HashMap<Option<String>, Usage>,
+}
+
+/// A write's share of [`InFlight`], given back when dropped.
+struct Reservation<'a> {
+    in_flight: &'a std::sync::Mutex<InFlight>,
+    name: Option<String>,
+    usage: Usage,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = lock(self.in_flight);
+        let shrink = |u: &mut Usage, by: Usage| {
+            u.reports = u.reports.saturating_sub(by.reports);
+            u.bytes = u.bytes.saturating_sub(by.bytes);
+        };
+        shrink(&mut in_flight.total, self.usage);
+        if let Some(u) = in_flight.by.get_mut(&self.name) {
+            shrink(u, self.usage);
+            if *u == Usage::default() {
+                in_flight.by.remove(&self.name);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl From<WriteError> for WriteFailure {
@@ -56,6 +120,10 @@ pub struct ReportWriter {
     own: OwnResources,
     metrics: Arc<Metrics>,
     locks: Arc<[tokio::sync::Mutex<()>]>,
+    limits: Limits,
+    in_flight: Arc<std::sync::Mutex<InFlight>>,
+    /// When each key's content was last written (pruned once older than `content_write`).
+    written_at: Arc<std::sync::Mutex<HashMap<ReportKey, Instant>>>,
 }
 
 impl ReportWriter {
@@ -67,7 +135,106 @@ impl ReportWriter {
             locks: (0..WRITE_LOCKS)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            limits: Limits::default(),
+            in_flight: Arc::default(),
+            written_at: Arc::default(),
         }
+    }
+
+    /// These limits instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether storing `incoming` from `sender` keeps every limit; if so, its share is held
+    /// until the returned reservation is dropped (after the write), so concurrent writes cannot
+    /// pass one limit together. A report that does not grow what is held is always admitted.
+    fn admit(
+        &self,
+        incoming: &StoredReport,
+        sender: &Sender,
+    ) -> Result<Reservation<'_>, WriteFailure> {
+        let held = self
+            .store
+            .held(&incoming.report.key, sender.name.as_deref());
+        let mut in_flight = lock(&self.in_flight);
+        let weight = incoming.report.weight();
+        let (key_held, same_owner, held_weight) = match &held.object {
+            Some((owner, w)) => (true, *owner == sender.name, *w),
+            None => (false, false, 0),
+        };
+        let mine = in_flight.by.get(&sender.name).copied().unwrap_or_default();
+        let total = Usage {
+            reports: held.total.reports + in_flight.total.reports + usize::from(!key_held),
+            bytes: (held.total.bytes + in_flight.total.bytes + weight).saturating_sub(held_weight),
+        };
+        let own = Usage {
+            reports: held.reporter.reports + mine.reports + usize::from(!same_owner),
+            bytes: (held.reporter.bytes + mine.bytes + weight).saturating_sub(if same_owner {
+                held_weight
+            } else {
+                0
+            }),
+        };
+        let who = sender.name.as_deref().unwrap_or("anonymous reporters");
+        let per_reports = sender.reports.unwrap_or(self.limits.per_token_reports);
+        let per_bytes = sender.bytes.unwrap_or(self.limits.per_token_bytes);
+        let grows = weight > held_weight || !same_owner;
+        if !key_held && total.reports > self.limits.total_reports {
+            return Err(WriteFailure::TooManyReports(format!(
+                "argocd-drift holds {} reports, its limit (REPORTS_MAX_TOTAL): delete or let expire some first",
+                self.limits.total_reports
+            )));
+        }
+        if !same_owner && own.reports > per_reports {
+            return Err(WriteFailure::TooManyReports(format!(
+                "{who} holds {per_reports} reports, the limit of this token: delete some first"
+            )));
+        }
+        if grows && total.bytes > self.limits.total_bytes {
+            return Err(WriteFailure::TooManyBytes(format!(
+                "storing this report ({weight} bytes) would take the reports held past {} bytes, the limit (REPORTS_MAX_TOTAL_BYTES)",
+                self.limits.total_bytes
+            )));
+        }
+        if grows && own.bytes > per_bytes {
+            return Err(WriteFailure::TooManyBytes(format!(
+                "storing this report ({weight} bytes) would take what {who} holds past {per_bytes} bytes, the limit of this token"
+            )));
+        }
+        let usage = Usage {
+            reports: usize::from(!key_held || !same_owner),
+            bytes: weight,
+        };
+        in_flight.total.reports += usage.reports;
+        in_flight.total.bytes += usage.bytes;
+        let by = in_flight.by.entry(sender.name.clone()).or_default();
+        by.reports += usage.reports;
+        by.bytes += usage.bytes;
+        Ok(Reservation {
+            in_flight: &self.in_flight,
+            name: sender.name.clone(),
+            usage,
+        })
+    }
+
+    /// Whether `key`'s content was written less than `content_write` ago.
+    fn written_recently(&self, key: &ReportKey) -> bool {
+        lock(&self.written_at)
+            .get(key)
+            .is_some_and(|at| at.elapsed() < self.limits.content_write)
+    }
+
+    fn wrote_content(&self, key: &ReportKey) {
+        let mut written = lock(&self.written_at);
+        let interval = self.limits.content_write;
+        written.retain(|_, at| at.elapsed() < interval);
+        written.insert(key.clone(), Instant::now());
     }
 
     fn lock_of(&self, key: &ReportKey) -> &tokio::sync::Mutex<()> {
@@ -98,24 +265,39 @@ impl ReportWriter {
         &self.store
     }
 
-    /// Accepts `report`, received at `now`. Returns once it is stored (or, for a heartbeat,
-    /// held for the next write).
-    pub async fn ingest(&self, report: Report, now: Timestamp) -> Result<Outcome, WriteFailure> {
+    /// Accepts `report` from `sender`, received at `now`. Returns once it is stored (or, for a
+    /// heartbeat or a change queued behind a recent one, held for a later write).
+    pub async fn ingest(
+        &self,
+        report: Report,
+        now: Timestamp,
+        sender: &Sender,
+    ) -> Result<Outcome, WriteFailure> {
         let incoming = Arc::new(StoredReport {
             report,
             updated_at: Some(now),
+            reporter: sender.name.clone(),
         });
         let key = incoming.report.key.clone();
         // The common case (a heartbeat) takes no lock and makes no call.
         if let Some(outcome) = self.without_write(&incoming) {
             return Ok(outcome);
         }
+        let _reserved = self.admit(&incoming, sender)?;
+        if self.store.current(&key).is_some() && self.written_recently(&key) {
+            // Served at once; written when the interval since the last change ends.
+            self.store.heartbeat(Arc::clone(&incoming));
+            return Ok(Outcome::Queued);
+        }
         let _serialized = self.lock_of(&key).lock().await;
         for _ in 0..MAX_ATTEMPTS {
             let Some(current) = self.store.current(&key) else {
                 let name = name_for(&key);
                 match self.create(&name, &incoming).await {
-                    Ok(()) => return Ok(Outcome::Created),
+                    Ok(()) => {
+                        self.wrote_content(&key);
+                        return Ok(Outcome::Created);
+                    }
                     Err(WriteError::AlreadyExists) => {
                         // Someone else created it (a replica, or a reporter): read and decide.
                         if let Some(other) = self.refresh(&name).await?
@@ -135,7 +317,10 @@ impl ReportWriter {
                 .replace(&current.name, &current.resource_version, &incoming)
                 .await
             {
-                Ok(()) => return Ok(Outcome::Changed),
+                Ok(()) => {
+                    self.wrote_content(&key);
+                    return Ok(Outcome::Changed);
+                }
                 Err(WriteError::Conflict) => {
                     self.refresh(&current.name).await?;
                 }
@@ -181,9 +366,19 @@ impl ReportWriter {
         )))
     }
 
-    /// Writes every pending heartbeat that is still the newest version of its report. Returns
-    /// how many stay pending (to retry on the next round).
+    /// Writes every pending heartbeat and queued change that is still the newest version of its
+    /// report (at a graceful shutdown too: nothing acknowledged is left behind). Returns how many
+    /// stay pending (to retry on the next round).
     pub async fn flush_heartbeats(&self) -> usize {
+        self.flush(Flush::All).await
+    }
+
+    /// Writes the queued changes whose interval since the last written change has ended.
+    pub async fn flush_queued(&self) -> usize {
+        self.flush(Flush::DueChanges).await
+    }
+
+    async fn flush(&self, which: Flush) -> usize {
         let mut left = 0;
         for (key, heartbeat) in self.store.pending() {
             let Some(current) = self.store.current(&key) else {
@@ -195,11 +390,26 @@ impl ReportWriter {
                 self.store.heartbeat_done(&key, &heartbeat);
                 continue;
             }
+            let change = !heartbeat.report.same_content(&current.stored.report);
+            let skip = match which {
+                Flush::All => false,
+                Flush::Heartbeats => change && self.written_recently(&key),
+                Flush::DueChanges => !change || self.written_recently(&key),
+            };
+            if skip {
+                continue;
+            }
+            let _serialized = self.lock_of(&key).lock().await;
             match self
                 .replace(&current.name, &current.resource_version, &heartbeat)
                 .await
             {
-                Ok(()) => self.store.heartbeat_done(&key, &heartbeat),
+                Ok(()) => {
+                    if change {
+                        self.wrote_content(&key);
+                    }
+                    self.store.heartbeat_done(&key, &heartbeat);
+                }
                 Err(WriteError::Conflict) => {
                     left += 1;
                     let _ = self.refresh(&current.name).await;
@@ -257,12 +467,16 @@ impl ReportWriter {
             }
             let now = crate::clock::now();
             if tokio::time::Instant::now() >= next_flush {
-                self.flush_heartbeats().await;
+                self.flush(Flush::Heartbeats).await;
                 next_flush = tokio::time::Instant::now() + timing.heartbeat_write;
+            } else {
+                self.flush_queued().await;
             }
             self.expire(now).await;
             let (synced, out_of_sync, stale) = self.store.counts(now);
             self.metrics.set_reports(synced, out_of_sync, stale);
+            self.metrics
+                .set_reports_held_bytes(self.store.total().bytes);
             self.metrics
                 .set_heartbeats_pending(self.store.pending_count());
         }

@@ -89,6 +89,10 @@ pub enum JqError {
 }
 
 pub const MAX_EXPRESSION_LEN: usize = 2048;
+/// The deepest nesting of brackets in one expression.
+pub const MAX_NESTING: usize = 32;
+/// The most operator characters (`|`, `,`, comparisons, arithmetic, `?`, `:`) in one expression.
+pub const MAX_OPERATORS: usize = 128;
 pub const MAX_PATHS: usize = 10_000;
 /// Steps of unbounded generators one run may take.
 pub const MAX_STEPS: u64 = 1_000_000;
@@ -196,6 +200,28 @@ fn compile(expr: &str) -> Result<Filter, JqError> {
     if expr.len() > MAX_EXPRESSION_LEN {
         return Err(JqError::Unsupported(format!(
             "longer than {MAX_EXPRESSION_LEN} bytes"
+        )));
+    }
+    // Parsing, checking and compiling recurse once per level of the expression's tree: a program
+    // nested deep enough (`------…`, `a==b==c…` two thousand times) overflows a thread's stack and
+    // aborts the process (found by fuzzing). Bound the tree from the text, conservatively.
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    for c in expr.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '|' | ',' | '=' | '<' | '>' | '!' | '+' | '-' | '*' | '/' | '%' | '?' | ':' => {
+                operators += 1
+            }
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING || operators > MAX_OPERATORS {
+        return Err(JqError::Unsupported(format!(
+            "nested deeper than {MAX_NESTING} brackets or with more than {MAX_OPERATORS} operators"
         )));
     }
     let code = format!("path({expr})");

@@ -152,6 +152,23 @@ pub struct Report {
 }
 
 impl Report {
+    /// The bytes this report counts against the reporters' limits: its text (key, `last_check`,
+    /// file names, diffs) plus [`WEIGHT_PER_FILE`] per file and [`WEIGHT_PER_REPORT`], close to
+    /// what it holds in memory (a list of 1,000 one-letter names is not 1 KB).
+    pub fn weight(&self) -> usize {
+        let files: usize = self
+            .files
+            .iter()
+            .map(|f| WEIGHT_PER_FILE + f.name.len() + f.diff.as_ref().map_or(0, String::len))
+            .sum();
+        WEIGHT_PER_REPORT
+            + self.key.repo.len()
+            + self.key.server.len()
+            + self.last_check.text.len()
+            + self.application.as_ref().map_or(0, |a| a.to_string().len())
+            + files
+    }
+
     /// Whether `other` says the same thing, whatever its `last_check`: a newer report that does
     /// is a heartbeat.
     pub fn same_content(&self, other: &Report) -> bool {
@@ -163,13 +180,20 @@ impl Report {
     }
 }
 
-/// A report as stored: the report and when a backend last accepted it (heartbeats included).
-/// `updated_at` is absent for a custom resource somebody created directly.
+/// A report as stored: the report, when a backend last accepted it (heartbeats included) and
+/// which reporter token sent it (its name; what its limits are counted against). Both are absent
+/// for a custom resource somebody created directly; `reporter` also for an anonymous report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReport {
     pub report: Report,
     pub updated_at: Option<Timestamp>,
+    pub reporter: Option<String>,
 }
+
+/// What one report costs in memory, by [`Report::weight`]: a fixed part per report …
+pub const WEIGHT_PER_REPORT: usize = 256;
+/// … and a fixed part per file, on top of the text held.
+pub const WEIGHT_PER_FILE: usize = 64;
 
 impl StoredReport {
     /// When the report was last refreshed: the last time a backend accepted it, or, for one

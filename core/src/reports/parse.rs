@@ -8,8 +8,8 @@
 //!
 //! | field | rule |
 //! |---|---|
-//! | `repo` | required; 1–253 bytes; no `:` (it separates repo from server in the key), no control characters |
-//! | `server` | required; 1–253 bytes; no control characters |
+//! | `repo` | required; 1–253 bytes; no `:` (it separates repo from server in the key), no control, format (Cf) or separator (Zl, Zp) characters |
+//! | `server` | required; 1–253 bytes; no control, format or separator characters |
 //! | `sync_status` | required; `SYNCED` or `OUT_OF_SYNC` |
 //! | `drift_count` | required; an integer 0–2147483647; need not equal the number of files |
 //! | `files` | optional (absent or `null` is `[]`); at most 1000 objects with a `name` of 1–1024 bytes |
@@ -177,7 +177,42 @@ fn key_part(object: &Map<String, Value>, field: &str) -> Result<String, ReportEr
         return Err(ReportError::invalid(field, "must be a string"));
     };
     text(s, field, MAX_KEY_PART_BYTES)?;
+    if s.chars().any(is_invisible) {
+        return Err(ReportError::invalid(
+            field,
+            "must not contain format characters or line/paragraph separators (bidi controls, zero-width)",
+        ));
+    }
     Ok(s.clone())
+}
+
+/// Unicode general categories Cf (format: bidi controls such as U+202E, zero-width characters,
+/// the BOM), Zl and Zp (U+2028, U+2029): invisible, or able to reorder or break what a person
+/// reads next to them, so never part of a report's key.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{061C}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{0890}'..='\u{0891}'
+        | '\u{08E2}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{2028}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{110BD}'
+        | '\u{110CD}'
+        | '\u{13430}'..='\u{1343F}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0001}'
+        | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// A non-empty string of at most `max` bytes without control characters.
@@ -647,5 +682,29 @@ mod tests {
                 prop_assert_eq!(s.parse::<Timestamp>().ok(), Some(at));
             }
         }
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_repo_and_server() {
+        let now: Timestamp = "2026-04-21T12:00:00Z".parse().unwrap();
+        for (field, value) in [
+            ("repo", "rsyslog\u{202E}gol"),
+            ("repo", "rsys\u{200B}log"),
+            ("server", "lab\u{2028}"),
+            ("server", "\u{2029}lab"),
+            ("server", "\u{FEFF}lab"),
+            ("server", "lab\u{2066}"),
+        ] {
+            let mut body = serde_json::json!({"repo": "rsyslog", "server": "lab",
+                "sync_status": "SYNCED", "drift_count": 0, "last_check": "2026-04-21T10:00:00Z"});
+            body[field] = value.into();
+            let err = parse_body(body.to_string().as_bytes(), Flavor::Compat, now).unwrap_err();
+            assert_eq!(err.code(), "INVALID_FIELD", "{field} {value:?}");
+            assert!(err.to_string().starts_with(field), "{err}");
+        }
+        // Letters of any script are fine.
+        let body = serde_json::json!({"repo": "конфиг-日本", "server": "λ-1",
+            "sync_status": "SYNCED", "drift_count": 0, "last_check": "2026-04-21T10:00:00Z"});
+        assert!(parse_body(body.to_string().as_bytes(), Flavor::Compat, now).is_ok());
     }
 }

@@ -139,10 +139,26 @@ pub fn to_object(
         metadata["resourceVersion"] = rv.into();
     }
     let mut object = json!({"metadata": metadata, "spec": spec});
+    let mut status = Map::new();
     if let Some(at) = stored.updated_at {
-        object["status"] = json!({"updatedAt": at.to_string()});
+        status.insert("updatedAt".into(), at.to_string().into());
+    }
+    if let Some(reporter) = &stored.reporter {
+        status.insert("reporter".into(), reporter.clone().into());
+    }
+    if !status.is_empty() {
+        object["status"] = Value::Object(status);
     }
     object
+}
+
+/// Whether `name` can be a reporter's name (the token file's rule).
+pub fn is_reporter_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Why a stored object is not a report (one created directly with a bad spec, say).
@@ -172,7 +188,7 @@ pub fn from_object(object: &Value) -> Result<StoredReport, ObjectError> {
             Some(Value::String(s))
                 if !s.is_empty()
                     && s.len() <= MAX_KEY_PART_BYTES
-                    && !s.chars().any(char::is_control) =>
+                    && !s.chars().any(|c| c.is_control() || parse::is_invisible(c)) =>
             {
                 Ok(s.clone())
             }
@@ -224,6 +240,11 @@ pub fn from_object(object: &Value) -> Result<StoredReport, ObjectError> {
         .pointer("/status/updatedAt")
         .and_then(Value::as_str)
         .and_then(|s| s.parse::<Timestamp>().ok());
+    let reporter = object
+        .pointer("/status/reporter")
+        .and_then(Value::as_str)
+        .filter(|name| is_reporter_name(name))
+        .map(str::to_string);
     Ok(StoredReport {
         report: Report {
             key: ReportKey::new(repo, server),
@@ -234,6 +255,7 @@ pub fn from_object(object: &Value) -> Result<StoredReport, ObjectError> {
             application,
         },
         updated_at,
+        reporter,
     })
 }
 
@@ -310,8 +332,10 @@ mod tests {
         let stored = StoredReport {
             report,
             updated_at: Some(now),
+            reporter: Some("rsyslog-checker".into()),
         };
         let object = to_object("rsyslog.lab-x", Some("42"), &stored);
+        assert_eq!(object["status"]["reporter"], "rsyslog-checker");
         assert_eq!(object["metadata"]["resourceVersion"], "42");
         assert_eq!(object["spec"]["syncStatus"], "OUT_OF_SYNC");
         assert_eq!(object["spec"]["files"][1], json!({"name": "b.conf"}));

@@ -225,6 +225,9 @@ pub enum Outcome {
     Heartbeat,
     /// Older than the report already stored (a newer `last_check` wins): not stored.
     Superseded,
+    /// A change that came within `REPORT_CONTENT_WRITE_SECONDS` of the report's last written
+    /// change: served at once, written when that interval ends (later changes replace it).
+    Queued,
 }
 
 impl Outcome {
@@ -234,6 +237,7 @@ impl Outcome {
             Outcome::Changed => "changed",
             Outcome::Heartbeat => "heartbeat",
             Outcome::Superseded => "superseded",
+            Outcome::Queued => "queued",
         }
     }
 }
@@ -375,6 +379,7 @@ mod tests {
         StoredReport {
             report: parse_body(body.as_bytes(), Flavor::V1, at("2030-01-01T00:00:00Z")).unwrap(),
             updated_at: updated_at.map(at),
+            reporter: None,
         }
     }
 
