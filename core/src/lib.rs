@@ -6,10 +6,12 @@
 //! they are not in its `Cargo.toml`.
 
 pub mod app;
+pub mod compact;
 pub mod drift;
 pub mod history;
 pub mod install;
 pub mod names;
+pub mod pack;
 pub mod reports;
 pub mod scope;
 pub mod status;
