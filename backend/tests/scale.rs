@@ -20,8 +20,8 @@ use support::scale_data::{NS, OWN_NS, application, history_object};
 
 const TOKEN: &str = "scale-proxy-token-0123456789abcdef";
 const RESOURCES: usize = 20;
-/// What one more app may cost, all told (measured: 2.3 KB in a debug build; 6.2 KB with the
-/// history listed 50 records a page, 11 KB before that with the index of parsed Applications).
+/// What one more app may cost, all told (measured: 2.3 KB in a debug build; 6–11 KB with the
+/// history listed 50 records a page).
 const MAX_BYTES_PER_APP: f64 = 4096.0;
 /// The larger run must be ready within this (debug build, a shared CI machine).
 const MAX_READY: Duration = Duration::from_secs(90);
