@@ -122,7 +122,7 @@ impl Turns {
         let mut overflow = self.overflow();
         if overflow.is_empty() {
             match self.tx.try_send(turn) {
-                Ok(()) => return,
+                Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(turn)) => overflow.push_back(turn),
                 // The writer is gone (the process is stopping): nobody to tell.
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -790,17 +790,19 @@ mod tests {
             index.apply(app(name), t(i as i64 + 1));
         }
         assert_eq!(turns.waiting(), 3, "two in the channel, three waiting");
+        // Room again in the channel: a new turn still goes behind those waiting.
+        let mut names = vec![rx.recv().await.unwrap().observation.app.name];
+        index.apply(app("f"), t(6));
         let flushed = tokio::spawn({
             let index = index.clone();
             async move { index.flush_turns().await }
         });
-        let mut names = Vec::new();
-        while names.len() < 5 {
+        while names.len() < 6 {
             let turn = rx.recv().await.unwrap();
             names.push(turn.observation.app.name);
         }
         flushed.await.unwrap();
-        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
         assert_eq!(turns.waiting(), 0);
     }
 

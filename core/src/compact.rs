@@ -318,9 +318,14 @@ fn write_status<'a>(w: &mut Writer<'a>, s: &'a ApplicationStatus) {
         w.str(&r.namespace);
         w.str(&r.name);
         w.opt_str(r.status.as_deref());
-        let flags = u8::from(r.hook) * HOOK
-            | u8::from(r.requires_pruning) * PRUNE
-            | u8::from(r.health.is_some()) * HEALTH;
+        let flags = [
+            (r.hook, HOOK),
+            (r.requires_pruning, PRUNE),
+            (r.health.is_some(), HEALTH),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |acc, (_, bit)| acc | bit);
         w.byte(flags);
         if let Some(h) = &r.health {
             w.opt_str(h.status.as_deref());
