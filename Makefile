@@ -131,6 +131,10 @@ bench: ## Load test GET /api/v1/status on the demo (wrk, 32 connections)
 bench-history: ## Drift memory under load: 50,000 apps, 5 % drifting hourly — writes/s, RSS, objects
 	scripts/bench-history.sh
 
+.PHONY: bench-scale
+bench-scale: ## The memory curve: 1k/10k/50k apps x 20 resources — RSS, ready, writes/s, status/history p99 vs 6 apps
+	scripts/bench-scale.sh
+
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh

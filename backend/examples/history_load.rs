@@ -18,126 +18,20 @@
 //! `HISTORY_LOAD_APPS`, `HISTORY_LOAD_DRIFTING`, `HISTORY_LOAD_HOURS` override 50,000 / 2,500 / 3.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a panic is the report
 
-use drift_core::app::AppKey;
-use drift_core::history::Record;
-use drift_core::history::model::{DriftCause, End, EndCause, Episode, Involved, Start, to_object};
-use serde_json::{Value, json};
+#[path = "../tests/support/scale_data.rs"]
+mod scale_data;
+
+use scale_data::{NS, OWN_NS, app_name, application, history_object, status};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
-const NS: &str = "argocd";
-const OWN_NS: &str = "argocd-drift";
 const TOKEN: &str = "bench-proxy-token-0123456789abcdef";
-const KEEP: usize = 100;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn app_name(i: usize) -> String {
-    format!("app-{i:05}")
-}
-
-fn resources(i: usize, drifting: bool) -> Value {
-    json!([
-        {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": format!("team-{}", i % 50), "name": app_name(i), "status": if drifting {"OutOfSync"} else {"Synced"}},
-        {"version": "v1", "kind": "Service", "namespace": format!("team-{}", i % 50), "name": app_name(i), "status": "Synced"},
-        {"version": "v1", "kind": "ConfigMap", "namespace": format!("team-{}", i % 50), "name": format!("{}-config", app_name(i)), "status": "Synced"},
-        {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress", "namespace": format!("team-{}", i % 50), "name": app_name(i), "status": "Synced"},
-        {"group": "autoscaling", "version": "v2", "kind": "HorizontalPodAutoscaler", "namespace": format!("team-{}", i % 50), "name": app_name(i), "status": "Synced"}
-    ])
-}
-
-fn status(i: usize, drifting: bool, op_at: &str) -> Value {
-    json!({
-        "sync": {"status": if drifting {"OutOfSync"} else {"Synced"}, "revision": "9f2c1e0b7a4d3c2b1a09f8e7d6c5b4a392817160"},
-        "health": {"status": "Healthy"},
-        "reconciledAt": "2026-11-29T16:00:00Z",
-        "resourceHealthSource": "appTree",
-        "resources": resources(i, drifting),
-        "operationState": {
-            "phase": "Succeeded", "startedAt": op_at, "finishedAt": op_at,
-            "operation": {"initiatedBy": {"automated": true}, "sync": {"revision": "9f2c1e0b7a4d3c2b1a09f8e7d6c5b4a392817160"}}
-        }
-    })
-}
-
-fn application(i: usize) -> Value {
-    json!({
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": app_name(i), "namespace": NS, "uid": format!("{i:08x}-0000-4000-8000-000000000000")},
-        "spec": {
-            "project": format!("team-{}", i % 50),
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": format!("team-{}", i % 50)},
-            "source": {"repoURL": "https://git.example.com/apps.git", "path": app_name(i), "targetRevision": "HEAD"},
-            "syncPolicy": {"automated": {"selfHeal": true}}
-        },
-        "status": status(i, false, "2026-11-01T00:00:00Z")
-    })
-}
-
-/// An app's record after drifting hourly for days: its last 100 episodes, each with the
-/// Deployment a drift request found changed by `kubectl-edit`.
-fn record(i: usize, now: jiff::Timestamp) -> Record {
-    let episodes = (0..KEEP)
-        .map(|k| {
-            let hours_ago = (KEEP - k) as i64;
-            let start = now
-                .checked_sub(jiff::SignedDuration::from_hours(hours_ago))
-                .unwrap();
-            let end = start
-                .checked_add(jiff::SignedDuration::from_secs(300))
-                .unwrap();
-            Episode {
-                id: format!("{i:08x}-{}", 2 * k + 1),
-                start: Start {
-                    at: start,
-                    version: (2 * k + 1).to_string(),
-                    witnessed: true,
-                    inferred: false,
-                    revision: Some("9f2c1e0b7a4d3c2b1a09f8e7d6c5b4a392817160".into()),
-                    operation: Some(drift_core::history::model::OperationMark {
-                        started_at: "2026-11-01T00:00:00Z".into(),
-                        running: false,
-                    }),
-                },
-                end: Some(End {
-                    at: end,
-                    version: (2 * k + 2).to_string(),
-                    witnessed: true,
-                    cause: EndCause::AutomatedSync,
-                    user: None,
-                    operation_phase: Some("Succeeded".into()),
-                    revision: Some("9f2c1e0b7a4d3c2b1a09f8e7d6c5b4a392817160".into()),
-                }),
-                resources: vec![Involved {
-                    group: "apps".into(),
-                    kind: "Deployment".into(),
-                    namespace: format!("team-{}", i % 50),
-                    name: app_name(i),
-                    cause: Some(DriftCause::LiveChanged),
-                    fields: vec!["spec.replicas".into()],
-                    managers: vec!["kubectl-edit".into()],
-                }],
-                detail_trimmed: false,
-            }
-        })
-        .collect();
-    Record {
-        episodes,
-        pruned: None,
-    }
-}
-
-fn history_object(i: usize, now: jiff::Timestamp) -> Value {
-    let mut o = to_object(&AppKey::new(NS, app_name(i)), &record(i, now));
-    o["apiVersion"] = "argocd-drift.io/v1alpha1".into();
-    o["kind"] = "DriftHistory".into();
-    o["metadata"]["namespace"] = OWN_NS.into();
-    o
 }
 
 fn free_port() -> u16 {
@@ -212,10 +106,79 @@ async fn until(port: u16, name: &str, target: f64) -> Duration {
     }
 }
 
+/// One keep-alive connection's requests for `path` as `apps` (cycled) until `until`: each
+/// request's latency.
+async fn keep_alive(
+    api: std::net::SocketAddr,
+    path: &'static str,
+    apps: Vec<(String, String)>,
+    until: Instant,
+) -> Vec<Duration> {
+    use http_body_util::{BodyExt, Empty};
+    let stream = tokio::net::TcpStream::connect(api).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(conn);
+    let mut took = Vec::new();
+    let auth = format!("Bearer {TOKEN}");
+    for (app, project) in apps.iter().cycle() {
+        if Instant::now() >= until {
+            break;
+        }
+        let request = hyper::Request::get(path)
+            .header("host", api.to_string())
+            .header("Authorization", &auth)
+            .header("Argocd-Application-Name", app)
+            .header("Argocd-Project-Name", project)
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let t = Instant::now();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let _ = response.into_body().collect().await.unwrap();
+        took.push(t.elapsed());
+        assert!(status.is_success(), "{path} for {app}: {status}");
+    }
+    driver.abort();
+    took
+}
+
+/// `path` for `apps` over `connections` keep-alive connections for `time`: (requests/s, p50,
+/// p99) in milliseconds.
+async fn probe(
+    api: std::net::SocketAddr,
+    path: &'static str,
+    apps: &[(String, String)],
+    connections: usize,
+    time: Duration,
+) -> (f64, f64, f64) {
+    let until = Instant::now() + time;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            let mut mine = apps.to_vec();
+            mine.rotate_left(c * apps.len() / connections);
+            tokio::spawn(keep_alive(api, path, mine, until))
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)].as_secs_f64() * 1e3;
+    (all.len() as f64 / elapsed, at(0.5), at(0.99))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let apps = env("HISTORY_LOAD_APPS", 50_000);
-    let drifting = env("HISTORY_LOAD_DRIFTING", apps / 20);
+    let drifting = env("HISTORY_LOAD_DRIFTING", apps / 20).min(apps);
+    let per_app = env("HISTORY_LOAD_RESOURCES", 5);
+    let probe_for = Duration::from_secs(env("HISTORY_LOAD_PROBE_SECONDS", 0) as u64);
     let hours = env("HISTORY_LOAD_HOURS", 3);
     let binary = std::env::args()
         .nth(1)
@@ -224,7 +187,7 @@ async fn main() {
     let now = jiff::Timestamp::now();
 
     let seeding = Instant::now();
-    let mut objects: Vec<Value> = (0..apps).map(application).collect();
+    let mut objects: Vec<Value> = (0..apps).map(|i| application(i, per_app)).collect();
     objects.extend((0..drifting).map(|i| history_object(i, now)));
     let fake = fake_apiserver::FakeApiServer::builder()
         .seed_dir(root.join("fixtures/crds"))
@@ -263,6 +226,7 @@ async fn main() {
             ("BIND_ADDRESS", "127.0.0.1".to_string()),
             ("PORT", api_port.to_string()),
             ("SERVICE_PORT", service_port.to_string()),
+            ("REPORTS_PORT", "0".to_string()),
             ("PROXY_TOKEN", TOKEN.to_string()),
             ("KUBECONFIG", kubeconfig.display().to_string()),
             ("ARGOCD_NAMESPACES", NS.to_string()),
@@ -288,14 +252,30 @@ async fn main() {
         assert!(started.elapsed() < Duration::from_secs(300), "never ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (at_ready, _) = rss(pid);
-    println!(
-        "ready in {:.1} s; RSS {at_ready:.0} MiB",
-        started.elapsed().as_secs_f64()
-    );
+    let ready_s = started.elapsed().as_secs_f64();
+    let (at_ready, peak_at_ready) = rss(pid);
+    println!("ready in {ready_s:.1} s; RSS {at_ready:.0} MiB (peak {peak_at_ready:.0} MiB)");
+    let api = format!("127.0.0.1:{api_port}").parse().unwrap();
+    let mut latency = [(0.0, 0.0, 0.0); 2];
+    if !probe_for.is_zero() {
+        // Every app for /status; the apps with a stored history of 100 episodes for /history.
+        let who = |i: usize| (format!("{NS}:{}", app_name(i)), format!("team-{}", i % 50));
+        let mut all: Vec<(String, String)> = (0..apps).map(who).collect();
+        // Spread over the index, not in name order.
+        all.sort_by_key(|(a, _)| a.bytes().rev().collect::<Vec<u8>>());
+        let with_history: Vec<(String, String)> = (0..drifting.max(1)).map(who).collect();
+        latency[0] = probe(api, "/api/v1/status", &all, 8, probe_for).await;
+        latency[1] = probe(api, "/api/v1/history", &with_history, 8, probe_for).await;
+        for (what, (rps, p50, p99)) in [("status", latency[0]), ("history", latency[1])] {
+            println!(
+                "GET /api/v1/{what}: {rps:.0} requests/s over 8 connections, p50 {p50:.2} ms, p99 {p99:.2} ms"
+            );
+        }
+    }
 
     let mut opened = 0.0;
     let mut closed = 0.0;
+    let mut writes_per_s = Vec::new();
     for hour in 0..hours {
         // Every drifting app turns OutOfSync (a person's edit)…
         let op_at = format!("2026-12-01T{:02}:00:00Z", hour % 24);
@@ -317,6 +297,7 @@ async fn main() {
                     } else {
                         &op_at
                     },
+                    per_app,
                 );
                 store.replace(app).unwrap();
             }
@@ -335,6 +316,7 @@ async fn main() {
         closed += drifting as f64;
         let took_closes = until(service_port, "argocd_drift_episodes_ended_total", closed).await;
         let closes = drifting as f64 / took_closes.as_secs_f64();
+        writes_per_s.push(2.0 * drifting as f64 / (took + took_closes).as_secs_f64());
         let (now_rss, peak) = rss(pid);
         let cpu_after = (cpu(&pid.to_string()), cpu("self"));
         println!(
@@ -371,6 +353,38 @@ async fn main() {
         "one object per episode instead: {} objects after 30 days ({drifting} x 24 x 30)",
         drifting * 24 * 30
     );
-    child.kill().ok();
-    child.wait().ok();
+    let (after, peak) = rss(pid);
+    if let Ok(path) = std::env::var("HISTORY_LOAD_TSV") {
+        use std::io::Write;
+        let writes = if writes_per_s.is_empty() {
+            0.0
+        } else {
+            writes_per_s.iter().sum::<f64>() / writes_per_s.len() as f64
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(
+            file,
+            "{apps}\t{per_app}\t{drifting}\t{ready_s:.1}\t{at_ready:.0}\t{peak_at_ready:.0}\t{after:.0}\t{peak:.0}\t{writes:.0}\t{:.0}\t{:.2}\t{:.0}\t{:.2}\t{hours}",
+            latency[0].0, latency[0].2, latency[1].0, latency[1].2
+        )
+        .unwrap();
+    }
+    // A clean stop (SIGTERM): a profiler wrapping the binary (`exec heaptrack …`) writes its data.
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .ok();
+    let stopping = Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if stopping.elapsed() > Duration::from_secs(120) {
+            child.kill().ok();
+            child.wait().ok();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -76,6 +76,12 @@ pub struct Config {
     #[envconfig(from = "HISTORY_SWEEP_INTERVAL_SECONDS", default = "3600")]
     pub history_sweep_interval_seconds: NonZeroU64,
 
+    /// Each drifting app's episode under way is enriched (causes, field paths, managers) by a
+    /// background inspection at most once per this many seconds; 0 turns it off. Requests never
+    /// write the history.
+    #[envconfig(from = "HISTORY_ENRICH_INTERVAL_SECONDS", default = "300")]
+    pub history_enrich_interval_seconds: u64,
+
     /// Argo CD's own namespace: where `argocd-cm` and its cluster Secrets live.
     #[envconfig(from = "ARGOCD_CONTROL_PLANE_NAMESPACE", default = "argocd")]
     pub argocd_control_plane_namespace: String,
@@ -428,6 +434,12 @@ impl Config {
         }
     }
 
+    /// How often each drifting app's episode is enriched off the request path; `None`: never.
+    pub fn history_enrich_every(&self) -> Option<Duration> {
+        (self.history_enrich_interval_seconds > 0)
+            .then(|| Duration::from_secs(self.history_enrich_interval_seconds))
+    }
+
     /// Freshness of external reports: stale after, expire after, heartbeat write interval.
     pub fn report_timing(&self) -> crate::reports::Timing {
         crate::reports::Timing {
@@ -484,6 +496,10 @@ impl Config {
             (
                 "HISTORY_SWEEP_INTERVAL_SECONDS",
                 self.history_sweep_interval_seconds.get(),
+            ),
+            (
+                "HISTORY_ENRICH_INTERVAL_SECONDS",
+                self.history_enrich_interval_seconds,
             ),
             ("DRIFT_CACHE_TTL_SECONDS", self.drift_cache_ttl_seconds),
             (

@@ -10,23 +10,28 @@
 //!
 //! The index also remembers what Argo CD does not record: when this process saw each app become
 //! OutOfSync (the rule is `drift_core::tracking::track`), and reports every turn — to OutOfSync,
-//! to Synced, a deletion — to the drift history ([`TurnSink`]; the rule is
+//! to Synced, a deletion — to the drift history ([`Turns`]; the rule is
 //! `drift_core::history::rules::observe`) as it stores the version that shows it.
+//!
+//! **Memory.** Each app is held packed ([`CompactApp`]: one allocation of a few hundred bytes
+//! for an app of 20 resources) and unpacked only for the request that reads it; a list is held
+//! packed as it arrives, page by page ([`ListedApp`]). The index knows nothing of the history:
+//! turns leave over a bounded channel ([`Turns`]) that the watch waits on outside the lock.
 //!
 //! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
 
-use crate::history::Turn;
 use drift_core::app::{AppKey, Application};
+pub use drift_core::compact::CompactApp;
 use drift_core::history::rules::{Observation, observe, observe_deletion};
 use drift_core::history::version::version_cmp;
 use drift_core::reports::links::ReportLink;
-use drift_core::tracking::track_version;
 pub use drift_core::tracking::{Freshness, IndexedApp, ObjectVersion};
+use drift_core::tracking::{OutOfSync, track_version};
 use jiff::Timestamp;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::watch;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{mpsc, watch};
 
 /// Which Applications one watch stream covers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -78,15 +83,123 @@ pub enum Whereabouts {
     Unknown,
 }
 
-/// Where the index reports turns, in the order it stores them. Called with the index locked:
-/// it must not block or call back into the index.
-pub trait TurnSink: Send + Sync + 'static {
-    fn turn(&self, turn: Turn);
+/// A turn the index saw, with the app's labels for metrics.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    pub observation: Observation,
+    /// The uid of the app it was seen on (empty if unknown): an episode under way with another
+    /// uid in its id belonged to an app of the same name that was deleted while nobody watched.
+    pub uid: String,
+    pub project: String,
+    /// `spec.destination.server`, or its `name`.
+    pub destination: String,
 }
 
-impl TurnSink for crate::history::History {
-    fn turn(&self, turn: Turn) {
-        crate::history::History::turn(self, turn);
+/// Where the index sends turns, in the order it stores them: a bounded channel to the drift
+/// history's writer. Taken with the index locked, so it never waits there: what the channel has
+/// no room for queues here, in order, until [`Turns::flush`] — which the watch awaits after
+/// each event, outside the lock — hands it over. A writer that falls behind slows the watch;
+/// nothing is dropped.
+pub struct Turns {
+    tx: mpsc::Sender<Turn>,
+    overflow: Mutex<VecDeque<Turn>>,
+}
+
+impl Turns {
+    /// A channel of `capacity` turns, and its receiving end for the writer.
+    pub fn channel(capacity: usize) -> (Turns, mpsc::Receiver<Turn>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            Turns {
+                tx,
+                overflow: Mutex::default(),
+            },
+            rx,
+        )
+    }
+
+    fn send(&self, turn: Turn) {
+        let mut overflow = self.overflow();
+        if overflow.is_empty() {
+            match self.tx.try_send(turn) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(turn)) => overflow.push_back(turn),
+                // The writer is gone (the process is stopping): nobody to tell.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        } else {
+            overflow.push_back(turn);
+        }
+    }
+
+    /// Waits until every turn taken so far is in the channel.
+    pub async fn flush(&self) {
+        while !self.overflow().is_empty() {
+            let Ok(permit) = self.tx.reserve().await else {
+                self.overflow().clear();
+                return;
+            };
+            // Popped and sent under the queue's lock, which `send` takes too: a turn never
+            // overtakes one queued before it.
+            let mut overflow = self.overflow();
+            match overflow.pop_front() {
+                Some(turn) => permit.send(turn),
+                None => return,
+            }
+        }
+    }
+
+    /// Turns waiting for room in the channel.
+    pub fn waiting(&self) -> usize {
+        self.overflow().len()
+    }
+
+    fn overflow(&self) -> std::sync::MutexGuard<'_, VecDeque<Turn>> {
+        self.overflow
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An Application of a list, packed as its page arrives: a list of 50,000 apps is never held
+/// as structs.
+#[derive(Clone, Debug)]
+pub struct ListedApp {
+    pub key: AppKey,
+    pub app: CompactApp,
+}
+
+impl ListedApp {
+    pub fn new(app: &Application, version: &ObjectVersion) -> ListedApp {
+        ListedApp {
+            key: app.key.clone(),
+            app: CompactApp::pack(app, version),
+        }
+    }
+}
+
+/// One app as held: packed, and this process's record of its drift.
+struct Held {
+    app: CompactApp,
+    out_of_sync: Option<OutOfSync>,
+}
+
+impl Held {
+    /// The app as the rules and requests read it. `None` only on a bug in the packing (logged).
+    fn expand(&self, key: &AppKey) -> Option<IndexedApp> {
+        let Some((app, version)) = self.app.unpack(key) else {
+            tracing::error!(app = %key, "an Application held in the index cannot be unpacked (a bug)");
+            return None;
+        };
+        Some(IndexedApp {
+            app,
+            out_of_sync: self.out_of_sync,
+            version,
+        })
+    }
+
+    fn links(&self) -> &[ReportLink] {
+        self.app.report_links()
     }
 }
 
@@ -98,9 +211,9 @@ pub struct AppIndex {
 }
 
 struct Inner {
-    apps: HashMap<AppKey, Arc<IndexedApp>>,
+    apps: HashMap<AppKey, Held>,
     scopes: Vec<(WatchScope, Freshness)>,
-    turns: Option<Arc<dyn TurnSink>>,
+    turns: Option<Arc<Turns>>,
     /// The latest resourceVersion seen per scope (its list's, or a later event's).
     seen: HashMap<WatchScope, String>,
     /// Scopes whose watch lost events (410 Gone) and are being listed again: not witnessing.
@@ -134,9 +247,18 @@ impl AppIndex {
         }
     }
 
-    /// Reports every turn from now on to `sink`.
-    pub fn report_turns(&self, sink: Arc<dyn TurnSink>) {
-        self.write().turns = Some(sink);
+    /// Sends every turn from now on to `turns`.
+    pub fn report_turns(&self, turns: Arc<Turns>) {
+        self.write().turns = Some(turns);
+    }
+
+    /// Waits until every turn seen so far has been handed to the drift history's channel (the
+    /// watch calls it after each event, outside the lock).
+    pub async fn flush_turns(&self) {
+        let turns = self.read().turns.clone();
+        if let Some(turns) = turns {
+            turns.flush().await;
+        }
     }
 
     pub fn scopes(&self) -> Vec<WatchScope> {
@@ -144,15 +266,28 @@ impl AppIndex {
     }
 
     pub fn lookup(&self, key: &AppKey) -> Lookup {
-        let inner = self.read();
-        let Some((_, freshness)) = inner.scopes.iter().find(|(s, _)| s.covers(&key.namespace))
-        else {
-            return Lookup::NamespaceNotWatched;
+        let (held, freshness) = {
+            let inner = self.read();
+            let Some((_, freshness)) = inner.scopes.iter().find(|(s, _)| s.covers(&key.namespace))
+            else {
+                return Lookup::NamespaceNotWatched;
+            };
+            match inner.apps.get(key) {
+                // Unpacked below, with the lock released: a request never holds up the watch.
+                Some(held) => (
+                    Held {
+                        app: held.app.clone(),
+                        out_of_sync: held.out_of_sync,
+                    },
+                    freshness.clone(),
+                ),
+                None => return Lookup::NotFound,
+            }
         };
-        match inner.apps.get(key) {
+        match held.expand(key) {
             Some(app) => Lookup::Found {
-                app: Arc::clone(app),
-                freshness: freshness.clone(),
+                app: Arc::new(app),
+                freshness,
             },
             None => Lookup::NotFound,
         }
@@ -188,8 +323,8 @@ impl AppIndex {
     /// stale spell were not witnessed as they happened.
     pub fn replace_scope(&self, scope: &WatchScope, apps: Vec<Application>, now: Timestamp) {
         let apps = apps
-            .into_iter()
-            .map(|a| (a, ObjectVersion::default()))
+            .iter()
+            .map(|a| ListedApp::new(a, &ObjectVersion::default()))
             .collect();
         self.replace_scope_versions(scope, apps, &[], "", now);
     }
@@ -201,7 +336,7 @@ impl AppIndex {
     pub fn replace_scope_versions(
         &self,
         scope: &WatchScope,
-        apps: Vec<(Application, ObjectVersion)>,
+        apps: Vec<ListedApp>,
         undecodable: &[AppKey],
         list_version: &str,
         now: Timestamp,
@@ -212,41 +347,52 @@ impl AppIndex {
         inner
             .undecodable
             .retain(|key| !scope.covers(&key.namespace));
-        let mut old: HashMap<AppKey, Arc<IndexedApp>> = HashMap::new();
-        inner.apps.retain(|key, entry| {
-            if scope.covers(&key.namespace) {
-                old.insert(key.clone(), Arc::clone(entry));
-                false
-            } else {
-                true
+        let mut old: HashMap<AppKey, Held> = HashMap::new();
+        let keys: Vec<AppKey> = inner
+            .apps
+            .keys()
+            .filter(|key| scope.covers(&key.namespace))
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some(held) = inner.apps.remove(&key) {
+                old.insert(key, held);
             }
-        });
+        }
         let mut links_changed = false;
-        for (app, version) in apps {
-            let prev = old.remove(&app.key);
-            links_changed |= prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
-                p.app.report_links != app.report_links
-            });
-            let entry = track_version(prev.as_deref(), app, version, now, witnessed);
-            inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
-            inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        for ListedApp { key, app: packed } in apps {
+            let prev = old.remove(&key);
+            links_changed |= prev.as_ref().map_or(&[][..], Held::links) != packed.report_links();
+            let prev = prev.and_then(|p| p.expand(&key));
+            let Some((app, version)) = packed.unpack(&key) else {
+                tracing::error!(app = %key, "a listed Application cannot be unpacked (a bug)");
+                continue;
+            };
+            let entry = track_version(prev.as_ref(), app, version, now, witnessed);
+            inner.report(observe(prev.as_ref(), &entry, now, witnessed), &entry);
+            inner.apps.insert(
+                key,
+                Held {
+                    app: packed,
+                    out_of_sync: entry.out_of_sync,
+                },
+            );
         }
         for key in undecodable.iter().filter(|k| scope.covers(&k.namespace)) {
-            if old
-                .remove(key)
-                .is_some_and(|e| !e.app.report_links.is_empty())
-            {
+            if old.remove(key).is_some_and(|e| !e.links().is_empty()) {
                 links_changed = true;
             }
             inner.undecodable.insert(key.clone());
         }
-        links_changed |= old.values().any(|gone| !gone.app.report_links.is_empty());
+        links_changed |= old.values().any(|gone| !gone.links().is_empty());
         if links_changed {
             inner.links_version += 1;
         }
         // Gone while this process was not watching: the deletion itself was not seen.
-        for gone in old.values() {
-            inner.report(observe_deletion(gone, list_version, now, false), gone);
+        for (key, gone) in &old {
+            if let Some(gone) = gone.expand(key) {
+                inner.report(observe_deletion(&gone, list_version, now, false), &gone);
+            }
         }
         inner.saw(scope, list_version);
         if let Some(freshness) = inner.freshness_mut(scope) {
@@ -269,23 +415,29 @@ impl AppIndex {
 
     /// Stores one added or modified app whose object version is known.
     pub fn apply_version(&self, app: Application, version: ObjectVersion, now: Timestamp) {
+        let packed = CompactApp::pack(&app, &version);
         let mut inner = self.write();
         let witnessed = inner
             .scope_of(&app.key.namespace)
             .is_some_and(|scope| inner.witnessing(&scope));
-        let prev = inner.apps.get(&app.key).cloned();
-        if prev.as_ref().map_or(!app.report_links.is_empty(), |p| {
-            p.app.report_links != app.report_links
-        }) {
+        let prev = inner.apps.get(&app.key);
+        if prev.map_or(&[][..], Held::links) != app.report_links.as_slice() {
             inner.links_version += 1;
         }
+        let prev = inner.apps.get(&app.key).and_then(|p| p.expand(&app.key));
         inner.undecodable.remove(&app.key);
         if let Some(scope) = inner.scope_of(&app.key.namespace) {
             inner.saw(&scope, &version.resource_version);
         }
-        let entry = track_version(prev.as_deref(), app, version, now, witnessed);
-        inner.report(observe(prev.as_deref(), &entry, now, witnessed), &entry);
-        inner.apps.insert(entry.app.key.clone(), Arc::new(entry));
+        let entry = track_version(prev.as_ref(), app, version, now, witnessed);
+        inner.report(observe(prev.as_ref(), &entry, now, witnessed), &entry);
+        inner.apps.insert(
+            entry.app.key.clone(),
+            Held {
+                app: packed,
+                out_of_sync: entry.out_of_sync,
+            },
+        );
     }
 
     /// Drops an app that can no longer be served (it cannot be decoded). Not a deletion: its
@@ -296,7 +448,7 @@ impl AppIndex {
         if inner
             .apps
             .remove(key)
-            .is_some_and(|gone| !gone.app.report_links.is_empty())
+            .is_some_and(|gone| !gone.links().is_empty())
         {
             inner.links_version += 1;
         }
@@ -311,9 +463,9 @@ impl AppIndex {
     pub fn report_links(&self) -> Vec<(AppKey, Vec<ReportLink>)> {
         self.read()
             .apps
-            .values()
-            .filter(|e| !e.app.report_links.is_empty())
-            .map(|e| (e.app.key.clone(), e.app.report_links.clone()))
+            .iter()
+            .filter(|(_, e)| !e.links().is_empty())
+            .map(|(key, e)| (key.clone(), e.links().to_vec()))
             .collect()
     }
 
@@ -328,10 +480,12 @@ impl AppIndex {
             inner.saw(&scope, version);
         }
         if let Some(gone) = inner.apps.remove(key) {
-            if !gone.app.report_links.is_empty() {
+            if !gone.links().is_empty() {
                 inner.links_version += 1;
             }
-            inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
+            if let Some(gone) = gone.expand(key) {
+                inner.report(observe_deletion(&gone, version, now, witnessed), &gone);
+            }
         }
     }
 
@@ -346,9 +500,10 @@ impl AppIndex {
             return Whereabouts::Unknown;
         }
         if let Some(entry) = inner.apps.get(key) {
+            let version = entry.app.version();
             return Whereabouts::Present {
-                uid: entry.version.uid.clone(),
-                version: entry.version.resource_version.clone(),
+                uid: version.uid,
+                version: version.resource_version,
             };
         }
         if inner.undecodable.contains(key) {
@@ -399,13 +554,13 @@ impl AppIndex {
 }
 
 impl Inner {
-    /// Hands a turn, with the app's labels, to the drift history.
+    /// Hands a turn, with the app's labels, to the drift history's channel.
     fn report(&self, observation: Option<Observation>, entry: &IndexedApp) {
-        let (Some(sink), Some(observation)) = (&self.turns, observation) else {
+        let (Some(turns), Some(observation)) = (&self.turns, observation) else {
             return;
         };
         let destination = &entry.app.spec.destination;
-        sink.turn(Turn {
+        turns.send(Turn {
             observation,
             uid: entry.version.uid.clone(),
             project: entry.app.spec.project().to_string(),
@@ -585,40 +740,32 @@ mod tests {
         );
     }
 
-    /// Collects the turns the index reports.
-    #[derive(Default)]
-    struct Turns(std::sync::Mutex<Vec<Turn>>);
-
-    impl TurnSink for Turns {
-        fn turn(&self, turn: Turn) {
-            self.0.lock().unwrap().push(turn);
-        }
+    /// The turns sent so far.
+    fn sent(rx: &mut mpsc::Receiver<Turn>) -> Vec<Turn> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
     #[test]
     fn an_app_that_cannot_be_decoded_in_a_relist_is_not_deleted() {
         use drift_core::history::rules::Change;
         let index = AppIndex::new(vec![ns("argocd")]);
-        let turns = Arc::new(Turns::default());
-        index.report_turns(turns.clone());
+        let (turns, mut rx) = Turns::channel(16);
+        index.report_turns(Arc::new(turns));
         let drifting = with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC);
         let v = |rv: &str| ObjectVersion {
             uid: "u".into(),
             resource_version: rv.into(),
         };
-        index.replace_scope_versions(&ns("argocd"), vec![(drifting, v("5"))], &[], "5", t(0));
+        let listed = vec![ListedApp::new(&drifting, &v("5"))];
+        index.replace_scope_versions(&ns("argocd"), listed, &[], "5", t(0));
+        let first = sent(&mut rx);
         assert!(matches!(
-            turns
-                .0
-                .lock()
-                .unwrap()
-                .last()
-                .map(|t| &t.observation.change),
+            first.last().map(|t| &t.observation.change),
             Some(Change::Drifting { .. })
         ));
         let key = AppKey::new("argocd", "a");
         index.replace_scope_versions(&ns("argocd"), vec![], std::slice::from_ref(&key), "9", t(9));
-        assert_eq!(turns.0.lock().unwrap().len(), 1, "no deletion reported");
+        assert!(sent(&mut rx).is_empty(), "no deletion reported");
         assert!(matches!(index.lookup(&key), Lookup::NotFound), "not served");
         assert_eq!(index.whereabouts(&key), Whereabouts::Unknown);
         // Gone from a later list: deleted, as of that list.
@@ -629,6 +776,57 @@ mod tests {
                 as_of: Some("12".into())
             }
         );
+    }
+
+    #[tokio::test]
+    async fn turns_the_channel_has_no_room_for_wait_in_order_and_none_is_lost() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let (turns, mut rx) = Turns::channel(2);
+        let turns = Arc::new(turns);
+        index.report_turns(Arc::clone(&turns));
+        index.replace_scope(&ns("argocd"), vec![], t(0));
+        let app = |name: &str| with_sync(mk_app("argocd", name, "p"), OUT_OF_SYNC);
+        for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            index.apply(app(name), t(i as i64 + 1));
+        }
+        assert_eq!(turns.waiting(), 3, "two in the channel, three waiting");
+        // Room again in the channel: a new turn still goes behind those waiting.
+        let mut names = vec![rx.recv().await.unwrap().observation.app.name];
+        index.apply(app("f"), t(6));
+        let flushed = tokio::spawn({
+            let index = index.clone();
+            async move { index.flush_turns().await }
+        });
+        while names.len() < 6 {
+            let turn = rx.recv().await.unwrap();
+            names.push(turn.observation.app.name);
+        }
+        flushed.await.unwrap();
+        assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(turns.waiting(), 0);
+    }
+
+    #[test]
+    fn an_app_is_served_as_it_was_stored() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let mut app = with_sync(mk_app("argocd", "a", "p"), OUT_OF_SYNC);
+        app.status.resources = vec![drift_core::app::fixtures::mk_resource(
+            "apps",
+            "Deployment",
+            "guestbook",
+            "web",
+        )];
+        let version = ObjectVersion {
+            uid: "u-1".into(),
+            resource_version: "42".into(),
+        };
+        index.replace_scope(&ns("argocd"), vec![], t(0));
+        index.apply_version(app.clone(), version.clone(), t(5));
+        let held = found(&index, "argocd", "a");
+        assert_eq!(held.app, app);
+        assert_eq!(held.version, version);
+        let oos = held.out_of_sync.unwrap();
+        assert_eq!((oos.since, oos.observed_since), (None, t(5)), "first seen");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod check;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod enrichment;
 pub mod handlers;
 pub mod history;
 pub mod http;
@@ -38,6 +39,7 @@ use anyhow::Context;
 use argocd_settings::ArgoCdSettings;
 use cluster::{ArgoCdApi, Connection, Destinations, WatchTasks};
 use config::ProxyAuth;
+use enrichment::Enrichment;
 use handlers::drift::Drift;
 use history::History;
 use http::credentials::Credentials;
@@ -83,6 +85,7 @@ pub struct Server {
     shutdown_timeout: Duration,
     shutting_down: watch::Sender<bool>,
     reports: ReportsRuntime,
+    enrichment: Option<Enrichment>,
 }
 
 /// The external reports' moving parts, started by [`Server::serve`].
@@ -155,7 +158,7 @@ impl Server {
         let readiness = Readiness::new();
         let metrics = Arc::new(Metrics::new());
         let history = History::new(config.history(), Arc::clone(&metrics));
-        index.report_turns(Arc::new(history.clone()));
+        index.report_turns(history.turns());
         let (shutting_down, shutting_down_rx) = watch::channel(false);
         let connections = ConnectionLimits {
             header_read_timeout: config.header_read_timeout(),
@@ -171,14 +174,27 @@ impl Server {
             )
         };
 
-        let drift = Drift::new(
-            destinations.clone(),
-            settings.clone(),
-            config.argocd_api()?.map(ArgoCdApi::new),
-            *drift_read_secrets,
-            config.request_timeout(),
-            JQ_TIMEOUT,
-        );
+        let new_drift = || -> anyhow::Result<Drift> {
+            Ok(Drift::new(
+                destinations.clone(),
+                settings.clone(),
+                config.argocd_api()?.map(ArgoCdApi::new),
+                *drift_read_secrets,
+                config.request_timeout(),
+                JQ_TIMEOUT,
+            ))
+        };
+        let drift = new_drift()?;
+        // Episodes are enriched by a background pass with its own engine: requests never write.
+        let enrichment = match config.history_enrich_every() {
+            Some(every) => Some(Enrichment {
+                history: history.clone(),
+                index: index.clone(),
+                drift: new_drift()?,
+                every,
+            }),
+            None => None,
+        };
         let timing = config.report_timing();
         let report_store = ReportStore::new(timing, Some(index.clone()));
         let report_auth = Arc::new(
@@ -311,6 +327,7 @@ impl Server {
                     .then(|| Duration::from_secs(reports_tokens_reload_seconds.get())),
                 auth: report_auth,
             },
+            enrichment,
         })
     }
 
@@ -357,6 +374,7 @@ impl Server {
             shutdown_timeout,
             shutting_down,
             reports,
+            enrichment,
         } = self;
         let addresses: Vec<String> = ports
             .iter()
@@ -401,6 +419,7 @@ impl Server {
             &metrics,
         );
         let mut recorder = tokio::spawn(history.run(records, index.clone()));
+        let _enrichment = enrichment.map(|e| AbortOnDrop(tokio::spawn(e.run())));
         reports.own.watch(
             &mut watches,
             reports.store.clone(),

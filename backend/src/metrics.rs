@@ -181,6 +181,7 @@ struct HistoryMetrics {
     episodes_ended: Family<EndLabels, Counter>,
     pending_writes: Gauge,
     write_errors: Family<ReasonLabels, Counter>,
+    writes: Counter,
     records: Family<RecordLabels, Gauge>,
     invalid_records: Counter,
 }
@@ -194,6 +195,7 @@ impl HistoryMetrics {
             episodes_ended: Family::default(),
             pending_writes: Gauge::default(),
             write_errors: Family::default(),
+            writes: Counter::default(),
             records: Family::default(),
             invalid_records: Counter::default(),
         };
@@ -227,6 +229,11 @@ impl HistoryMetrics {
             "DriftHistory writes that failed: conflict (re-read and retried at once), \
              unreachable, invalid (refused by the schema), forbidden",
             m.write_errors.clone(),
+        );
+        registry.register(
+            "history_writes",
+            "DriftHistory creates, replaces and deletes this replica made that the API server accepted",
+            m.writes.clone(),
         );
         registry.register(
             "history_records",
@@ -572,6 +579,10 @@ impl Metrics {
                 .get_or_create(&RecordLabels { state })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+    }
+
+    pub fn history_write(&self) {
+        self.history.writes.inc();
     }
 
     pub fn history_invalid_record(&self) {

@@ -224,8 +224,8 @@ async fn each_way_an_episode_ends_is_recorded_with_its_cause() {
 }
 
 #[tokio::test]
-async fn an_app_drifting_shows_in_the_gauges_and_a_drift_request_enriches_its_episode() {
-    let (cluster, app) = demo(&[]).await;
+async fn an_app_drifting_shows_in_the_gauges_and_the_background_pass_enriches_its_episode() {
+    let (cluster, app) = demo(&[("HISTORY_ENRICH_INTERVAL_SECONDS", "1")]).await;
     // The demo's payments-api was already OutOfSync when argocd-drift started: first seen.
     let payments = app_header(&cluster, "argocd", "payments-api");
     let record = wait_stored(&cluster, "payments-api", |r| r.open().is_some()).await;
@@ -243,6 +243,14 @@ async fn an_app_drifting_shows_in_the_gauges_and_a_drift_request_enriches_its_ep
         "Argo CD's OutOfSync resources are recorded at the start"
     );
 
+    // Enriched with no request made: causes, fields and managers from the background pass.
+    let record = wait_stored(&cluster, "payments-api", |r| {
+        r.episodes[0]
+            .resources
+            .iter()
+            .any(|r| !r.managers.is_empty())
+    })
+    .await;
     let drift = app
         .get_as("/api/v1/drift", &payments, "team-payments", &[])
         .await
@@ -254,13 +262,6 @@ async fn an_app_drifting_shows_in_the_gauges_and_a_drift_request_enriches_its_ep
         Value::Null,
         "never a guessed time"
     );
-    let record = wait_stored(&cluster, "payments-api", |r| {
-        r.episodes[0]
-            .resources
-            .iter()
-            .any(|r| !r.managers.is_empty())
-    })
-    .await;
     let drifted: Vec<&Involved> = record.episodes[0]
         .resources
         .iter()
@@ -318,6 +319,43 @@ async fn an_app_drifting_shows_in_the_gauges_and_a_drift_request_enriches_its_ep
         1.0,
     )
     .await;
+}
+
+/// What drift requests find is never written by them: a GET, however many, causes no write to
+/// any `DriftHistory` (enrichment is the background pass's, off here).
+#[tokio::test]
+async fn a_get_writes_nothing() {
+    let (cluster, app) = demo(&[("HISTORY_ENRICH_INTERVAL_SECONDS", "0")]).await;
+    let payments = app_header(&cluster, "argocd", "payments-api");
+    let started = wait_stored(&cluster, "payments-api", |r| r.open().is_some()).await;
+    let pending = "argocd_drift_history_pending_writes";
+    let writes = "argocd_drift_history_writes_total";
+    app.wait_for_metric(pending, 0.0).await;
+    let before = metric(&app.metrics().await, writes).unwrap_or(0.0);
+    for path in [
+        "/api/v1/drift",
+        "/api/v1/drift?all=true",
+        "/api/v1/status",
+        HISTORY,
+    ] {
+        for _ in 0..3 {
+            let r = app.get_as(path, &payments, "team-payments", &[]).await;
+            assert_eq!(r.status, 200, "{path}");
+        }
+    }
+    // A write a GET queued would be pending now, or done.
+    let text = app.metrics().await;
+    assert_eq!(metric(&text, pending), Some(0.0), "nothing queued");
+    assert_eq!(
+        metric(&text, writes).unwrap_or(0.0),
+        before,
+        "nothing written"
+    );
+    assert_eq!(
+        stored(&cluster, "payments-api").await.as_ref(),
+        Some(&started),
+        "the record is as the watch's turn stored it"
+    );
 }
 
 #[tokio::test]
@@ -679,9 +717,15 @@ async fn an_episode_that_ends_while_writes_fail_is_kept_and_stored_once_they_wor
         "logged with the cause"
     );
 
-    // And a real outage on top: nothing reachable for a moment.
+    // And a real outage on top: nothing reachable until a retry has hit it.
+    let unreachable = r#"argocd_drift_history_write_errors_total{reason="unreachable"}"#;
+    let before = metric(&app.metrics().await, unreachable).unwrap_or(0.0);
     fake.faults().set_down(true);
-    tokio::time::sleep(Duration::from_millis(300)).await; // let a retry hit the outage
+    eventually(WAIT, || async {
+        metric(&app.metrics().await, unreachable).unwrap_or(0.0) > before
+    })
+    .await
+    .expect("a retry hits the outage");
     fake.faults().set_down(false);
     fake.faults().clear();
     let record = wait_stored(&cluster, "unlucky", all_closed(1)).await;
@@ -721,7 +765,12 @@ async fn an_episode_that_ends_while_the_api_server_is_down_is_recorded_when_it_i
         .unwrap();
     obj["status"] = synced("r1", Some(operation("2026-04-01T00:00:00Z", None)));
     store.replace(obj).unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await; // the backend notices the outage
+    // The backend notices the outage: its Application watch is stale.
+    let stale = format!(
+        r#"argocd_drift_watch_stale{{resource="applications",scope="{}"}}"#,
+        cluster.ns("argocd")
+    );
+    app.wait_for_metric(&stale, 1.0).await;
     fake.faults().set_down(false);
 
     let record = wait_stored(&cluster, "outage", all_closed(1)).await;

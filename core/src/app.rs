@@ -9,7 +9,6 @@
 //! Two shapes of `status.resources` exist: Argo CD 2.x stores per-resource `health`; 3.x does not
 //! by default and says so with `status.resourceHealthSource: appTree`.
 
-use crate::reports::links::{REPORT_REPOS_ANNOTATION, ReportLink, parse_links};
 use serde::Deserialize;
 use std::fmt;
 
@@ -354,6 +353,38 @@ pub struct ResourceStatus {
     pub health: Option<HealthStatus>,
     pub hook: bool,
     pub requires_pruning: bool,
+}
+
+/// The annotation on an Application that links report repos to it.
+pub const REPORT_REPOS_ANNOTATION: &str = "argocd-drift.io/report-repos";
+
+/// One entry of the annotation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReportLink {
+    pub repo: String,
+    /// `None`: every server.
+    pub server: Option<String>,
+}
+
+/// The entries of an annotation value; empty entries are skipped.
+pub fn parse_links(value: &str) -> Vec<ReportLink> {
+    let mut links: Vec<ReportLink> = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let link = match entry.split_once(':') {
+            Some((repo, server)) => ReportLink {
+                repo: repo.trim().to_string(),
+                server: Some(server.trim().to_string()),
+            },
+            None => ReportLink {
+                repo: entry.to_string(),
+                server: None,
+            },
+        };
+        if !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    links
 }
 
 /// Builders for tests across the crate (`mk_*` fixtures, as in linkerd's index tests).

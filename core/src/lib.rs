@@ -7,10 +7,12 @@
 
 pub mod api;
 pub mod app;
+pub mod compact;
 pub mod drift;
 pub mod history;
 pub mod install;
 pub mod names;
+pub mod pack;
 pub mod reports;
 pub mod scope;
 pub mod status;

@@ -152,15 +152,8 @@ pub struct OutOfSyncView {
     pub observed_since: Timestamp,
 }
 
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DataFreshness {
-    /// True while the watch cannot reach the Kubernetes API server: the answer is the last data
-    /// seen, which may be out of date.
-    pub stale: bool,
-    pub stale_since: Option<Timestamp>,
-}
+// Beside the watch's `Freshness` it shows (the reports' views show it too).
+pub use super::tracking::DataFreshness;
 
 /// Builds the status document for one app.
 pub fn status_view(

@@ -54,6 +54,17 @@ pub struct Freshness {
     pub last_list_at: Option<Timestamp>,
 }
 
+/// [`Freshness`] as answers show it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataFreshness {
+    /// True while the watch cannot reach the Kubernetes API server: the answer is the last data
+    /// seen, which may be out of date.
+    pub stale: bool,
+    pub stale_since: Option<Timestamp>,
+}
+
 /// What an app's entry becomes when a new version of it arrives.
 ///
 /// `witnessed` says whether this process was watching continuously up to this version; after a

@@ -15,6 +15,7 @@ use drift_core::app::fixtures::{mk_app, with_sync};
 use drift_core::app::{InitiatedBy, Operation, OperationState};
 use drift_core::history::Record;
 use drift_core::history::fixtures::t;
+use drift_core::history::packed::PackedRecord;
 use drift_core::history::rules::{Observation, observe, observe_deletion};
 use drift_core::tracking::{IndexedApp, ObjectVersion};
 use proptest::prelude::*;
@@ -146,6 +147,10 @@ fn apply_all(record: &mut Record, observations: &[Observation]) {
     for o in observations {
         record.apply(o);
         assert_eq!(record.check(), Ok(()), "after {o:?}: {record:#?}");
+        // As the backend holds it between writes: packed, and unpacked unchanged.
+        let packed = PackedRecord::pack(record);
+        assert_eq!(packed.unpack().as_ref(), Some(&*record));
+        assert_eq!(packed.digest().open.as_deref(), record.open());
     }
 }
 

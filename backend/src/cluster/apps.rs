@@ -6,7 +6,7 @@
 //! readable version would serve it stale while the scope looks fresh.)
 
 use super::watch::{Sink, WatchSpec, WatchTasks};
-use crate::index::{AppIndex, ObjectVersion, WatchScope};
+use crate::index::{AppIndex, ListedApp, ObjectVersion, WatchScope};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use drift_core::app::{AppKey, Application, COMPARE_OPTIONS_ANNOTATION, DecodeError};
@@ -78,9 +78,10 @@ struct AppSink {
 }
 
 impl Sink for AppSink {
-    type Listed = (Application, ObjectVersion);
+    /// Packed as each page arrives (see the index's memory notes).
+    type Listed = ListedApp;
 
-    fn listed(&self, object: DynamicObject) -> Option<(Application, ObjectVersion)> {
+    fn listed(&self, object: DynamicObject) -> Option<ListedApp> {
         let version = version_of(&object);
         let key = key_of(&object);
         let app = self.decode(object);
@@ -92,7 +93,7 @@ impl Sink for AppSink {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push(key);
         }
-        app.map(|app| (app, version))
+        app.map(|app| ListedApp::new(&app, &version))
     }
 
     fn list_version(&self, resource_version: &str) {
@@ -102,7 +103,7 @@ impl Sink for AppSink {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = resource_version.to_string();
     }
 
-    fn replace(&self, apps: Vec<(Application, ObjectVersion)>, now: Timestamp) {
+    fn replace(&self, apps: Vec<ListedApp>, now: Timestamp) {
         let list_version = self
             .list_version
             .lock()
@@ -139,6 +140,11 @@ impl Sink for AppSink {
             self.index.delete(&key, &version.resource_version, now);
         }
         self.metrics.set_applications(self.index.len());
+    }
+
+    /// The drift history takes turns over a bounded channel: the watch waits for room.
+    async fn settle(&self) {
+        self.index.flush_turns().await;
     }
 
     fn stale(&self, why: &str, now: Timestamp) {

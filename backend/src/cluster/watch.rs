@@ -85,6 +85,11 @@ pub trait Sink: Send + Sync + 'static {
     /// The watch ended with a gap (410 Gone: events were lost) and a list follows: until it is
     /// handed over, what the sink holds was not watched without a gap.
     fn relisting(&self) {}
+    /// Waits until what the sink handed on has been taken by whoever consumes it (back-pressure:
+    /// the loop awaits it after each list and each event, before reading the next).
+    fn settle(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Which objects one watch covers.
@@ -258,6 +263,7 @@ impl<S: Sink> Watch<S> {
         } else {
             self.sink.replace(objects, clock::now());
         }
+        self.sink.settle().await;
         self.readiness.ready();
         self.metrics
             .listed(&self.labels.resource, &self.labels.scope);
@@ -379,10 +385,12 @@ impl<S: Sink> Watch<S> {
                 WatchEvent::Added(obj) | WatchEvent::Modified(obj) => {
                     remember_version(resource_version, &obj);
                     self.sink.apply(obj, clock::now());
+                    self.sink.settle().await;
                 }
                 WatchEvent::Deleted(obj) => {
                     remember_version(resource_version, &obj);
                     self.sink.delete(obj, clock::now());
+                    self.sink.settle().await;
                 }
                 WatchEvent::Bookmark(bookmark) => {
                     *resource_version = bookmark.metadata.resource_version

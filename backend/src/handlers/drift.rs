@@ -20,9 +20,8 @@ use drift_core::app::{Application, ResourceStatus};
 use drift_core::drift::jq::JqCache;
 use drift_core::drift::report::{drift_report, resources_to_inspect};
 use drift_core::drift::settings::{SystemSettings, parse_argocd_cm};
-use drift_core::drift::view::{DriftReport, ResourceDetail};
+use drift_core::drift::view::{DriftReport, ResourceDetail, ResourceDrift};
 use drift_core::drift::{Inspector, LiveRead, ManagedResource, ReadFailure, ResourceInput};
-use drift_core::history::rules::involved_from_verdicts;
 use drift_core::scope::ResourceRef;
 use drift_core::status::OutOfSyncView;
 use std::sync::{Arc, Mutex};
@@ -155,8 +154,9 @@ impl Drift {
     }
 }
 
-/// `GET /api/v1/drift`. The verdicts also enrich the app's drift episode under way, if any
-/// (resources, fields, managers: `history`), and the summary says since when it has drifted.
+/// `GET /api/v1/drift`. The summary says since when the app has drifted (from the history). A
+/// GET writes nothing: the episode under way is enriched off the request path
+/// (`crate::enrichment`).
 pub async fn list(
     ctx: &AppContext,
     query: DriftQuery,
@@ -164,20 +164,8 @@ pub async fn list(
     history: &History,
 ) -> Result<DriftReport, ApiError> {
     let app = Arc::new(ctx.app.app.clone());
-    let resources: Vec<ResourceStatus> = resources_to_inspect(&app, query.all).cloned().collect();
     let read_at = crate::clock::now();
-    let lives = read_all(drift, &app, &resources).await;
-    let managed = managed_resources(drift, &app).await;
-    let verdicts = run_engine(
-        drift,
-        Arc::clone(&app),
-        resources,
-        lives,
-        managed,
-        |inspector, input, budget| inspector.inspect(input, budget),
-    )
-    .await?;
-    history.enrich(&app.key, involved_from_verdicts(&verdicts));
+    let verdicts = verdicts(drift, Arc::clone(&app), query.all).await?;
     let mut report = drift_report(&app, verdicts, read_at, query.all);
     let out_of_sync = match history.current(&app.key) {
         Some(Some(stored)) => Some(stored),
@@ -190,6 +178,27 @@ pub async fn list(
             observed_since: o.observed_since,
         });
     Ok(report)
+}
+
+/// The verdicts of `GET /api/v1/drift`: the app's resources (Argo CD's OutOfSync ones, or all)
+/// read and judged. Also what the enrichment pass records.
+pub async fn verdicts(
+    drift: &Drift,
+    app: Arc<Application>,
+    all: bool,
+) -> Result<Vec<ResourceDrift>, ApiError> {
+    let resources: Vec<ResourceStatus> = resources_to_inspect(&app, all).cloned().collect();
+    let lives = read_all(drift, &app, &resources).await;
+    let managed = managed_resources(drift, &app).await;
+    run_engine(
+        drift,
+        app,
+        resources,
+        lives,
+        managed,
+        |inspector, input, budget| inspector.inspect(input, budget),
+    )
+    .await
 }
 
 /// `GET /api/v1/drift/resource`

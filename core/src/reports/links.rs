@@ -16,42 +16,14 @@
 use super::model::{Report, ReportKey};
 use crate::app::AppKey;
 
-/// The annotation on an Application that links report repos to it.
-pub const REPORT_REPOS_ANNOTATION: &str = "argocd-drift.io/report-repos";
-
-/// One entry of the annotation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ReportLink {
-    pub repo: String,
-    /// `None`: every server.
-    pub server: Option<String>,
-}
+// An Application's own statement of its links: defined with the Application (which holds
+// them), matched against reports here.
+pub use crate::app::{REPORT_REPOS_ANNOTATION, ReportLink, parse_links};
 
 impl ReportLink {
     pub fn matches(&self, key: &ReportKey) -> bool {
         self.repo == key.repo && self.server.as_ref().is_none_or(|s| *s == key.server)
     }
-}
-
-/// The entries of an annotation value; empty entries are skipped.
-pub fn parse_links(value: &str) -> Vec<ReportLink> {
-    let mut links: Vec<ReportLink> = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let link = match entry.split_once(':') {
-            Some((repo, server)) => ReportLink {
-                repo: repo.trim().to_string(),
-                server: Some(server.trim().to_string()),
-            },
-            None => ReportLink {
-                repo: entry.to_string(),
-                server: None,
-            },
-        };
-        if !links.contains(&link) {
-            links.push(link);
-        }
-    }
-    links
 }
 
 /// How a report came to belong to an app.

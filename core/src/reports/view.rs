@@ -9,7 +9,7 @@ use super::links::LinkedBy;
 use super::model::*;
 use super::parse::parse_app;
 use crate::app::AppKey;
-use crate::status::DataFreshness;
+use crate::tracking::DataFreshness;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use std::cmp::Ordering;

@@ -1,0 +1,46 @@
+//! The drifting gauges: apps drifting per project, and seconds drifting per app — from the
+//! read model's digests, never by unpacking a record.
+
+use super::History;
+use drift_core::app::AppKey;
+use jiff::Timestamp;
+use std::collections::HashMap;
+
+impl History {
+    pub(super) fn update_gauges(&self, now: Timestamp) {
+        let currents = self.shared.reads.currents();
+        let mut state = self.lock();
+        let mut drifting_by_project: HashMap<String, i64> = HashMap::new();
+        let mut drifting: HashMap<AppKey, (String, String, i64)> = HashMap::new();
+        for (app, open) in currents {
+            if let Some(open) = open {
+                let (project, destination) = state.labels.get(&app).cloned().unwrap_or_default();
+                *drifting_by_project.entry(project.clone()).or_default() += 1;
+                let seconds = now.duration_since(open.observed_since).as_secs().max(0);
+                drifting.insert(app, (project, destination, seconds));
+            }
+        }
+        let gone: Vec<(AppKey, (String, String))> = state
+            .drifting_series
+            .iter()
+            .filter(|(app, labels)| {
+                drifting
+                    .get(*app)
+                    .is_none_or(|(p, d, _)| (p, d) != (&labels.0, &labels.1))
+            })
+            .map(|(app, labels)| (app.clone(), labels.clone()))
+            .collect();
+        let metrics = &self.shared.metrics;
+        // A series goes when its episode ends, or when the app's labels changed (another project).
+        for (app, (project, destination)) in gone {
+            metrics.clear_app_drifting(&app.to_string(), &project, &destination);
+            state.drifting_series.remove(&app);
+        }
+        for (app, (project, destination, seconds)) in drifting {
+            metrics.set_app_drifting(&app.to_string(), &project, &destination, seconds);
+            state.drifting_series.insert(app, (project, destination));
+        }
+        metrics.set_apps_drifting(drifting_by_project);
+        metrics.set_history_records(state.stored.len(), state.invalid.len());
+    }
+}
