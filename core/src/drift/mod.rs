@@ -117,6 +117,7 @@ pub mod normalize;
 pub mod path;
 pub mod quantity;
 pub mod report;
+pub mod scalar;
 pub mod schema;
 pub mod secret;
 pub mod settings;

@@ -107,7 +107,7 @@ impl Field {
         match &self.default {
             Dflt::None => false,
             Dflt::Any => true,
-            Dflt::Value(d) => super::compare::scalar_eq(d, v),
+            Dflt::Value(d) => super::scalar::scalar_eq(d, v),
         }
     }
 }
