@@ -48,9 +48,13 @@ fn every_fixture_application_unpacks_to_what_was_packed() {
         };
         let app = Application::from_object(object).unwrap();
         let packed = CompactApp::pack(&app, &version);
+        // Only the newest `status.history` entry is kept (all that gitAhead's evidence reads).
+        let mut expected = app.clone();
+        let newest = expected.status.history.pop();
+        expected.status.history = newest.into_iter().collect();
         assert_eq!(
             packed.unpack(&app.key),
-            Some((app.clone(), version.clone())),
+            Some((expected, version.clone())),
             "{}",
             app.key
         );
