@@ -93,6 +93,7 @@ function resource(name: string, fields: FieldDrift[]): ResourceDrift {
     problems: [],
     lastChangeAt: null,
     masked: false,
+    ignoreExtraneous: false,
   };
 }
 
