@@ -11,9 +11,11 @@ mod common;
 
 use common::*;
 use fake_apiserver::{FaultRule, Verb};
+use futures::TryStreamExt;
 use http::Method;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+    PostParams, WatchEvent, WatchParams,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -671,22 +673,79 @@ async fn reports_survive_a_restart_and_a_crash_loses_only_freshness() {
     );
 }
 
+/// The writer's promise: a heartbeat is acknowledged at once, served from memory, and written by
+/// the first write round after it; rounds come every `REPORT_HEARTBEAT_WRITE_SECONDS`, checked on
+/// a one-second tick, and one write takes at most `KUBE_REQUEST_TIMEOUT_SECONDS`. The write is
+/// awaited through a watch opened before the heartbeat (the API server's event is the signal),
+/// for no longer than that promise.
 #[tokio::test]
 async fn heartbeats_are_written_behind_within_the_interval() {
+    const INTERVAL_SECONDS: u64 = 1;
+    const KUBE_REQUEST_TIMEOUT_SECONDS: u64 = 15;
+    const TICK_SECONDS: u64 = 1;
     let tokens = Tokens::new();
-    let (cluster, app) = start(&tokens, &[("REPORT_HEARTBEAT_WRITE_SECONDS", "1")]).await;
+    let (interval, kube_timeout) = (
+        INTERVAL_SECONDS.to_string(),
+        KUBE_REQUEST_TIMEOUT_SECONDS.to_string(),
+    );
+    let (cluster, app) = start(
+        &tokens,
+        &[
+            ("REPORT_HEARTBEAT_WRITE_SECONDS", &interval),
+            ("KUBE_REQUEST_TIMEOUT_SECONDS", &kube_timeout),
+        ],
+    )
+    .await;
     let report = |at: &str| body("nginx", "web-1", "OUT_OF_SYNC", 1, &["nginx.conf"], at);
     assert_eq!(app.post(REPORTER, &report(&ago(20))).await.status, 200);
+    let api = drift_reports(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    let created = api.list(&Default::default()).await.unwrap().items.remove(0);
+    let events = api
+        .watch(
+            &WatchParams::default(),
+            created.metadata.resource_version.as_deref().unwrap(),
+        )
+        .await
+        .unwrap();
     let beat = ago(5);
     let r = app
         .post_v1(REPORTER, &serde_json::from_str(&report(&beat)).unwrap())
         .await;
     assert_eq!(r.json()["outcome"], "heartbeat");
-    eventually(Duration::from_secs(10), || async {
-        stored_objects(&cluster).await[0].data["spec"]["lastCheck"] == beat.as_str()
+    assert_eq!(
+        app.status_json("").await[0]["last_check"],
+        beat,
+        "served at once"
+    );
+    let promise =
+        Duration::from_secs(INTERVAL_SECONDS + TICK_SECONDS + KUBE_REQUEST_TIMEOUT_SECONDS);
+    let written = tokio::time::timeout(promise, async {
+        futures::pin_mut!(events);
+        while let Some(event) = events.try_next().await.unwrap() {
+            match event {
+                WatchEvent::Modified(o) if o.data["spec"]["lastCheck"] == beat.as_str() => {
+                    return Ok(o);
+                }
+                WatchEvent::Error(e) => return Err(format!("the watch failed: {e:?}")),
+                _ => {}
+            }
+        }
+        Err("the watch ended before the write".to_string())
     })
-    .await
-    .expect("the heartbeat is written");
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(why)) => panic!("{why}"),
+        Err(_) => {
+            let metrics = app.metrics().await;
+            panic!(
+                "the heartbeat was not written within {promise:?} of its acknowledgement; \
+                 pending heartbeats: {:?}, stored lastCheck: {}",
+                metric(&metrics, "argocd_drift_report_heartbeats_pending"),
+                stored_objects(&cluster).await[0].data["spec"]["lastCheck"]
+            );
+        }
+    }
     // An older report than the one held is not stored: the newest last_check wins.
     let r = app
         .post_v1(

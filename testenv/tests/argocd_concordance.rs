@@ -15,7 +15,8 @@
 //!   only Argo CD has written to ([`simulated_apply_differences`]);
 //! - argocd-drift's own verdict, derived from the same intent ([`ours`]), differs from Argo CD's
 //!   only where [`DELIBERATE_DIFFERENCES`] says so and why, and the drift engine, run on the live
-//!   objects the real controller left ([`engine_verdict`]), says exactly that.
+//!   objects the real controller left ([`engine_verdict`]), gives the intended cause (`gitAhead`
+//!   and `extra` included) and lists every intended changed path.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 use serde_json::{Value, json};
@@ -77,13 +78,9 @@ const DELIBERATE_DIFFERENCES: &[Deliberate] = &[
 ];
 
 /// Scenarios the drift engine does not agree on yet (issue 16), as in core/tests/argocd_oracle.rs's
-/// `KNOWN_DISAGREEMENTS` (which fails when one agrees on the committed recording): the engine's
-/// verdict is not checked live for them. Delete an entry with the fix.
-const ENGINE_KNOWN_DISAGREEMENTS: &[&str] = &[
-    "kubectl-apply-by-person",
-    "shared-object",
-    "system-ignore-managers",
-];
+/// `KNOWN_DISAGREEMENTS`: the engine's verdict is not held against them, and the test fails once
+/// one agrees on every resource (delete its entry with the fix) or names no scenario.
+const ENGINE_KNOWN_DISAGREEMENTS: &[&str] = &[];
 
 /// argocd-drift's verdict for a resource, from the scenario's intent.
 fn ours(expected: &Expected) -> Verdict {
@@ -94,14 +91,26 @@ fn ours(expected: &Expected) -> Verdict {
     }
 }
 
+/// What the drift engine says about one resource: its cause (as the API names it) and the
+/// pointers of the fields it lists.
+#[derive(Debug)]
+struct EngineVerdict {
+    cause: String,
+    fields: Vec<String>,
+    /// Why it did not look, when it did not.
+    not_inspected: Option<String>,
+}
+
 /// The drift engine's verdict for one resource of a played scenario, from the live objects and
 /// the Application as the real controller left them (the local source: last-applied and
-/// managedFields, as the backend has it without an Argo CD token; Secrets readable).
-fn engine_verdict(recording: &Recording, key: &str) -> Option<Verdict> {
+/// managedFields, as the backend has it without an Argo CD token; Secrets readable), with the
+/// inspector the backend builds for the app (its name for tracking ids, its status for the
+/// evidence that Git moved). `None` where the README's deliberate differences say the local
+/// source does not inspect the resource.
+fn engine_verdict(recording: &Recording, key: &str) -> Option<EngineVerdict> {
     use drift_core::app::Application;
     use drift_core::drift::jq::{JqCache, Unlimited};
     use drift_core::drift::settings::parse_argocd_cm;
-    use drift_core::drift::view::Cause as EngineCause;
     use drift_core::drift::view::NotInspectedReason;
     use drift_core::drift::{Inspector, LiveRead, ResourceInput};
     let wanted = ResourceKey::parse(key)?;
@@ -122,38 +131,52 @@ fn engine_verdict(recording: &Recording, key: &str) -> Option<Verdict> {
         .cloned();
     // argocd-cm's diff settings as recorded with the scenario, as the backend would read them.
     let (system, jq) = (parse_argocd_cm(&recording.argocd_cm), JqCache::new());
-    let inspector = Inspector::new(&app.spec, &system, &jq).with_secrets(true);
+    let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(true);
     let input = ResourceInput {
         resource: &entry,
         live: live.map_or(LiveRead::NotFound, LiveRead::Found),
         argocd: None,
     };
     let drift = inspector.inspect(&input, &mut Unlimited);
+    let reason = drift.not_inspected.as_ref().map(|n| n.reason);
     // Deliberate (README, "How the verdicts are checked"): with Replace=true nothing local
-    // records what was applied; the local source does not inspect it.
-    if drift.not_inspected.as_ref().map(|n| n.reason) == Some(NotInspectedReason::ReplaceSync) {
+    // records what was applied, and an object whose tracking id names another app carries that
+    // app's record; the local source inspects neither (the Argo CD source does).
+    if matches!(
+        reason,
+        Some(NotInspectedReason::ReplaceSync | NotInspectedReason::TrackedByAnotherApp)
+    ) {
         return None;
     }
-    Some(match drift.cause {
-        EngineCause::LiveChanged => {
-            Verdict::Drifted(drift.fields.iter().map(|f| f.pointer.clone()).collect())
-        }
-        EngineCause::Missing => Verdict::Missing,
-        _ => Verdict::NotDrifted,
+    Some(EngineVerdict {
+        cause: serde_json::to_value(drift.cause)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string(),
+        fields: drift.fields.iter().map(|f| f.pointer.clone()).collect(),
+        not_inspected: drift
+            .not_inspected
+            .map(|n| format!("{:?}: {}", n.reason, n.message)),
     })
 }
 
-/// The engine agrees with the intended verdict: the same kind of verdict, and for drift every
-/// path the scenario changed among the fields it lists. (With the local source alone, a
+/// The engine agrees with the scenario's intent: the same cause; for drift every path the
+/// scenario changed among the fields it lists (with the local source alone, a
 /// server-side-applied object's fields taken over by another manager are listed beside them,
-/// desired value unknown: managedFields cannot tell a change from an addition there.)
-fn engine_agrees(engine: &Verdict, ours: &Verdict) -> bool {
-    match (engine, ours) {
-        (Verdict::Drifted(listed), Verdict::Drifted(changed)) => {
-            changed.iter().all(|p| listed.contains(p))
+/// desired value unknown: managedFields cannot tell a change from an addition there); for
+/// `gitAhead` no field (deliberate: which fields Git moved only Argo CD knows).
+fn engine_agrees(engine: &EngineVerdict, expected: &Expected) -> bool {
+    let intended = serde_json::to_value(expected.cause).unwrap();
+    engine.cause == intended.as_str().unwrap()
+        && match expected.cause {
+            Cause::LiveChanged => expected
+                .changed_paths
+                .iter()
+                .all(|p| engine.fields.contains(p)),
+            Cause::GitAhead => engine.fields.is_empty(),
+            Cause::Missing | Cause::Extra | Cause::None => true,
         }
-        (a, b) => a == b,
-    }
 }
 
 /// Argo CD's verdict on one resource, as it is compared with the committed recording.
@@ -206,6 +229,7 @@ async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
     let allowed = SECRET_VALUES.iter().map(|s| s.to_string()).collect();
 
     let mut failures = Vec::new();
+    let mut engine_still_disagrees = std::collections::BTreeSet::new();
     let mut simulated = (0, 0);
     for (name, result) in played {
         let live = match result {
@@ -256,13 +280,32 @@ async fn a_real_argo_cd_agrees_with_every_scenario_and_with_its_recording() {
                 ));
             }
             if let Some(engine) = engine_verdict(&live, key)
-                && !ENGINE_KNOWN_DISAGREEMENTS.contains(&name.as_str())
-                && !engine_agrees(&engine, &verdict)
+                && !engine_agrees(&engine, expected)
             {
-                fail(format!(
-                    "{key}: the drift engine says {engine:?}, expected {verdict:?}"
-                ));
+                if ENGINE_KNOWN_DISAGREEMENTS.contains(&name.as_str()) {
+                    engine_still_disagrees.insert(name.clone());
+                } else {
+                    fail(format!(
+                        "{key}: the drift engine says {} at {:?} (not inspected: {:?}), the scenario intends {:?} at {:?}",
+                        engine.cause,
+                        engine.fields,
+                        engine.not_inspected,
+                        expected.cause,
+                        expected.changed_paths
+                    ));
+                }
             }
+        }
+    }
+    for listed in ENGINE_KNOWN_DISAGREEMENTS {
+        if !SCENARIOS.contains(listed) {
+            failures.push(format!(
+                "ENGINE_KNOWN_DISAGREEMENTS names {listed}: no such scenario"
+            ));
+        } else if !engine_still_disagrees.contains(*listed) {
+            failures.push(format!(
+                "{listed}: the drift engine agrees with the scenario now: delete it from ENGINE_KNOWN_DISAGREEMENTS"
+            ));
         }
     }
     eprintln!(
