@@ -5,6 +5,9 @@ export type AppIdentity = { namespace: string, name: string, project: string, };
 
 export type ConditionView = { type: string, message: string | null, lastTransitionTime: string | null, };
 
+/**
+ * [`Freshness`] as answers show it.
+ */
 export type DataFreshness = { 
 /**
  * True while the watch cannot reach the Kubernetes API server: the answer is the last data
