@@ -541,8 +541,14 @@ impl State {
     }
 
     fn insert(&mut self, name: String, resource_version: String, stored: StoredReport) {
-        self.remove(&name);
         let key = stored.report.key.clone();
+        // A new version of an object of the same key (the watch's echo of an own write, too)
+        // keeps the key's pending heartbeat; only a key left without objects loses it.
+        if let Some(left_empty) = self.detach(&name)
+            && left_empty != key
+        {
+            self.set_pending(left_empty, None);
+        }
         // A pending heartbeat that the stored version already covers is done.
         if let Some(p) = self.pending.get(&key)
             && precedence(p, &stored) != Ordering::Greater
@@ -571,9 +577,15 @@ impl State {
     }
 
     fn remove(&mut self, name: &str) {
-        let Some(entry) = self.objects.remove(name) else {
-            return;
-        };
+        if let Some(left_empty) = self.detach(name) {
+            self.set_pending(left_empty, None);
+        }
+    }
+
+    /// Takes object `name` out of the counts and indexes. Returns its key if that key has no
+    /// object left (its pending heartbeat, if any, is then the caller's to drop or keep).
+    fn detach(&mut self, name: &str) -> Option<ReportKey> {
+        let entry = self.objects.remove(name)?;
         if let Some(usage) = self.usage.get_mut(&entry.stored.reporter) {
             usage.sub(entry.weight);
             if usage.reports == 0 {
@@ -585,14 +597,16 @@ impl State {
         if let Some(app) = &entry.stored.report.application {
             self.index_app(app, key, false);
         }
+        let mut left_empty = None;
         if let Some(names) = self.keys.get_mut(key) {
             names.retain(|n| n != name);
             if names.is_empty() {
                 self.keys.remove(key);
-                self.set_pending(key.clone(), None);
+                left_empty = Some(key.clone());
             }
         }
         self.generation += 1;
+        left_empty
     }
 
     /// Sets (or clears) the pending version of `key`, keeping the app index.
@@ -863,6 +877,31 @@ mod tests {
         assert_eq!(s.pending_count(), 1);
         // The write lands (here, as the watch sees it): nothing is pending any more.
         s.apply(object("n", 2, &beat), t(T0));
+        assert_eq!(s.pending_count(), 0);
+    }
+
+    #[test]
+    fn the_watch_echo_of_an_own_write_keeps_a_heartbeat_that_came_after_it() {
+        // The replica creates the object, acknowledges a heartbeat, and only then sees its own
+        // create come back on the watch (the order under load): the heartbeat is still served.
+        let s = store();
+        let created = report("a", "SYNCED", T0, T0);
+        s.replace(Vec::new(), t(T0));
+        s.apply(object("n", 1, &created), t(T0));
+        let beat = Arc::new(report(
+            "a",
+            "SYNCED",
+            "2026-04-21T10:00:30Z",
+            "2026-04-21T10:00:31Z",
+        ));
+        s.heartbeat(Arc::clone(&beat));
+        s.apply(object("n", 1, &created), t(T0));
+        assert_eq!(s.current(&created.report.key).unwrap().effective, beat);
+        assert_eq!(s.pending_count(), 1, "still to be written");
+        // An object replaced under another key leaves nothing pending for the old one.
+        let other = report("b", "SYNCED", T0, T0);
+        s.apply(object("n", 2, &other), t(T0));
+        assert!(s.current(&created.report.key).is_none());
         assert_eq!(s.pending_count(), 0);
     }
 
