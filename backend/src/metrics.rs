@@ -184,6 +184,7 @@ struct HistoryMetrics {
     writes: Counter,
     records: Family<RecordLabels, Gauge>,
     invalid_records: Counter,
+    events: Family<OutcomeLabels, Counter>,
 }
 
 impl HistoryMetrics {
@@ -198,7 +199,14 @@ impl HistoryMetrics {
             writes: Counter::default(),
             records: Family::default(),
             invalid_records: Counter::default(),
+            events: Family::default(),
         };
+        registry.register(
+            "events",
+            "Kubernetes Events at drift episode edges this replica handled, by outcome \
+             (created, alreadyExists, rateLimited, queueFull, dropped, failed)",
+            m.events.clone(),
+        );
         registry.register(
             "apps_drifting",
             "Apps with a drift episode under way (from the shared history), by project",
@@ -563,6 +571,15 @@ impl Metrics {
         self.history
             .pending_writes
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// An episode edge's Event: `created`, `alreadyExists`, `rateLimited`, `queueFull`,
+    /// `dropped`, `failed`.
+    pub fn event(&self, outcome: &'static str) {
+        self.history
+            .events
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     pub fn history_write_error(&self, reason: &'static str) {

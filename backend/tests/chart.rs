@@ -374,7 +374,12 @@ fn rbac_has_no_wildcard_and_writes_only_the_projects_own_resources() {
             let writes = verbs
                 .iter()
                 .any(|v| !matches!(*v, "get" | "list" | "watch"));
-            if writes {
+            if writes && strings(&rule["resources"]) == ["events"] {
+                // Drift Events on Applications: create and patch, in app namespaces only.
+                assert_eq!(strings(&rule["apiGroups"]), [""], "{at}");
+                assert_eq!(verbs, ["create", "patch"], "{at}");
+                assert!(role.ends_with("-applications"), "{at}");
+            } else if writes {
                 assert_eq!(strings(&rule["apiGroups"]), ["argocd-drift.io"], "{at}");
                 assert_eq!(
                     ns.as_deref(),
@@ -475,6 +480,33 @@ fn applications_are_watched_in_every_configured_namespace() {
     // `*` would need a ClusterRole on every Application: refused, naming the value.
     let err = format!("{:#}", star.unwrap_err());
     assert!(err.contains("applicationNamespaces"), "{err}");
+}
+
+#[test]
+fn drift_events_are_granted_in_each_app_namespace_and_off_with_a_value() {
+    let event_namespaces = |r: &Rendered| -> BTreeSet<String> {
+        rules(r)
+            .into_iter()
+            .filter(|(_, _, rule)| strings(&rule["resources"]).contains(&"events"))
+            .map(|(_, ns, _)| ns.unwrap_or_default())
+            .collect()
+    };
+    let on = template(
+        "argocd-drift",
+        NS,
+        &["--set", "argocd.applicationNamespaces={team-a,argocd}"],
+    )
+    .unwrap();
+    assert_eq!(
+        event_namespaces(&on),
+        BTreeSet::from(["argocd".to_string(), "team-a".to_string()])
+    );
+    let c = &on.of_kind("Deployment").next().unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_value(c, "EVENTS_ENABLED"), Some("true"));
+    let off = template("argocd-drift", NS, &["--set", "events.enabled=false"]).unwrap();
+    assert!(event_namespaces(&off).is_empty());
+    let c = &off.of_kind("Deployment").next().unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_value(c, "EVENTS_ENABLED"), Some("false"));
 }
 
 /// The proxy token: generated, identical in the backend's and Argo CD's Secret (as the header
