@@ -59,6 +59,12 @@ pub struct IngestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ManagerClassLabels {
+    pub project: String,
+    pub manager_class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -176,6 +182,7 @@ impl ReportMetrics {
 /// The drift history's series (see `history`).
 struct HistoryMetrics {
     apps_drifting: Family<ProjectLabels, Gauge>,
+    apps_drifting_by_manager_class: Family<ManagerClassLabels, Gauge>,
     app_drifting_seconds: Family<AppLabels, Gauge>,
     episodes_started: Family<ProjectLabels, Counter>,
     episodes_ended: Family<EndLabels, Counter>,
@@ -191,6 +198,7 @@ impl HistoryMetrics {
     fn register(registry: &mut Registry) -> HistoryMetrics {
         let m = HistoryMetrics {
             apps_drifting: Family::default(),
+            apps_drifting_by_manager_class: Family::default(),
             app_drifting_seconds: Family::default(),
             episodes_started: Family::default(),
             episodes_ended: Family::default(),
@@ -211,6 +219,12 @@ impl HistoryMetrics {
             "apps_drifting",
             "Apps with a drift episode under way (from the shared history), by project",
             m.apps_drifting.clone(),
+        );
+        registry.register(
+            "apps_drifting_by_manager_class",
+            "Apps with a drift episode under way, by project and by the class of the field \
+             managers behind it (interactive, automation, other, unknown: not inspected yet)",
+            m.apps_drifting_by_manager_class.clone(),
         );
         registry.register(
             "app_drifting_seconds",
@@ -544,6 +558,22 @@ impl Metrics {
     }
 
     /// Apps drifting now, per project (projects not given read 0).
+    pub fn set_apps_drifting_by_manager_class(
+        &self,
+        counts: std::collections::HashMap<(String, &'static str), i64>,
+    ) {
+        self.history.apps_drifting_by_manager_class.clear();
+        for ((project, manager_class), n) in counts {
+            self.history
+                .apps_drifting_by_manager_class
+                .get_or_create(&ManagerClassLabels {
+                    project,
+                    manager_class,
+                })
+                .set(n);
+        }
+    }
+
     pub fn set_apps_drifting(&self, by_project: std::collections::HashMap<String, i64>) {
         self.history.apps_drifting.clear();
         for (project, n) in by_project {
