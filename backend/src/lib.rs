@@ -237,6 +237,8 @@ impl Server {
         let reports_port_endpoint = http::routes::reports(ReportsDeps {
             auth: Arc::clone(&report_auth),
             writer: report_writer.clone(),
+            history: history.clone(),
+            index: index.clone(),
             limits: limits(max_concurrent_requests.get()),
             metrics: Arc::clone(&metrics),
         });
