@@ -59,6 +59,19 @@ pub struct IngestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabels {
+    pub cause: &'static str,
+}
+
+/// Episode durations: 1 min … 1 week.
+fn episode_duration_histogram() -> Histogram {
+    Histogram::new([
+        60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 43_200.0, 86_400.0, 259_200.0,
+        604_800.0,
+    ])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ManagerClassLabels {
     pub project: String,
     pub manager_class: &'static str,
@@ -192,6 +205,7 @@ struct HistoryMetrics {
     records: Family<RecordLabels, Gauge>,
     invalid_records: Counter,
     events: Family<OutcomeLabels, Counter>,
+    episode_durations: Family<CauseLabels, Histogram, fn() -> Histogram>,
 }
 
 impl HistoryMetrics {
@@ -208,7 +222,14 @@ impl HistoryMetrics {
             records: Family::default(),
             invalid_records: Counter::default(),
             events: Family::default(),
+            episode_durations: Family::new_with_constructor(episode_duration_histogram),
         };
+        registry.register(
+            "episode_duration_seconds",
+            "How long drift episodes this replica recorded as ended lasted (start or first sight \
+             to end), by end cause",
+            m.episode_durations.clone(),
+        );
         registry.register(
             "events",
             "Kubernetes Events at drift episode edges this replica handled, by outcome \
@@ -545,6 +566,14 @@ impl Metrics {
                 project: project.to_string(),
             })
             .inc();
+    }
+
+    /// An ended episode's duration (time to resolve), by end cause.
+    pub fn episode_duration(&self, cause: &'static str, seconds: f64) {
+        self.history
+            .episode_durations
+            .get_or_create(&CauseLabels { cause })
+            .observe(seconds);
     }
 
     pub fn episode_ended(&self, project: &str, cause: &'static str) {

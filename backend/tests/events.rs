@@ -158,6 +158,12 @@ async fn two_replicas_tell_each_episode_edge_once_as_an_event_on_the_application
     .await
     .unwrap();
     assert_eq!(sum(&[&ta, &tb], duplicate), 0.0);
+    // Time to resolve: one duration per ended episode, by cause, summed over replicas.
+    let (ta, tb) = (a.metrics().await, b.metrics().await);
+    for cause in ["manualSync", "automatedSync"] {
+        let count = format!(r#"argocd_drift_episode_duration_seconds_count{{cause="{cause}"}}"#);
+        assert_eq!(sum(&[&ta, &tb], &count), APPS as f64, "{cause}");
+    }
 }
 
 #[tokio::test]

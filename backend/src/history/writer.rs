@@ -264,20 +264,34 @@ impl History {
                     app: app.clone(),
                     project: project.clone(),
                     cause: *cause,
-                    episode: edges.as_ref().and_then(|_| {
-                        plan.record
-                            .episodes
-                            .iter()
-                            .find(|e| e.end.as_ref().is_some_and(|end| end.version == *version))
-                            .cloned()
-                    }),
+                    // Always: its duration is a metric.
+                    episode: plan
+                        .record
+                        .episodes
+                        .iter()
+                        .find(|e| e.end.as_ref().is_some_and(|end| end.version == *version))
+                        .cloned(),
                 },
                 Outcome::Revised | Outcome::Unchanged => continue,
             };
             match &edge {
                 EdgeStored::Started { project, .. } => self.shared.metrics.episode_started(project),
-                EdgeStored::Ended { project, cause, .. } => {
-                    self.shared.metrics.episode_ended(project, cause.as_str())
+                EdgeStored::Ended {
+                    project,
+                    cause,
+                    episode,
+                    ..
+                } => {
+                    self.shared.metrics.episode_ended(project, cause.as_str());
+                    if let Some(end) = episode
+                        .as_ref()
+                        .and_then(|e| Some((e.start.at, e.end.as_ref()?.at)))
+                    {
+                        let seconds = end.1.duration_since(end.0).as_secs_f64().max(0.0);
+                        self.shared
+                            .metrics
+                            .episode_duration(cause.as_str(), seconds);
+                    }
                 }
             }
             if let Some(edges) = &edges {
