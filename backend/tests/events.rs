@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{TestApp, applications, create_app, demo, eventually, eventually_some, metric};
+use common::{
+    TestApp, app_header, applications, create_app, demo, eventually, eventually_some, metric,
+};
 use drift_core::history::event::end_text;
 use drift_core::history::model::EndCause;
 use k8s_openapi::api::core::v1::Event;
@@ -145,6 +147,29 @@ async fn two_replicas_tell_each_episode_edge_once_as_an_event_on_the_application
         let automated = end_text(EndCause::AutomatedSync, None);
         assert!(ended.iter().any(|m| m.contains(&by_bob)), "{ended:?}");
         assert!(ended.iter().any(|m| m.contains(&automated)), "{ended:?}");
+        // The tab's timeline says how each episode ended in exactly the Event's words.
+        let history: Value = a
+            .get_as(
+                "/api/v1/history",
+                &app_header(&cluster, "argocd", name),
+                "default",
+                &[],
+            )
+            .await
+            .json();
+        let texts: Vec<&str> = history["episodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["endText"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts.len(), EPISODES);
+        for text in texts {
+            assert!(
+                ended.iter().any(|m| m.contains(&format!(": {text}"))),
+                "{text} in {ended:?}"
+            );
+        }
     }
 
     // Told by one replica each: the other never tried (no create refused as a duplicate).
