@@ -23,7 +23,7 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) clippy -p argocd-drift-core --features ts --all-targets --locked -- -D warnings
 
 .PHONY: test-unit
-test-unit: dashboard-deps chart-tools ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries, the chart with helm)
+test-unit: dashboard-deps chart-tools promtool ## Unit, property and end-to-end tests against the fake API server (and the dashboard's queries, the chart with helm)
 	$(CARGO) test --workspace --locked
 
 .PHONY: dashboard-deps
@@ -91,6 +91,10 @@ test-ui: ui/node_modules/.package-lock.json ## The tab: generated types current,
 	cd ui && npm run -s test:unit
 	$(MAKE) --no-print-directory ui
 	cd ui && npm run -s test:e2e
+
+.PHONY: promtool
+promtool: ## Build and cache Prometheus's promtool from its Go module (the chart's alert-rule tests)
+	testenv/promtool.sh bin >/dev/null
 
 .PHONY: test-real
 test-real: ## The end-to-end suites against a real kube-apiserver + etcd and argocd-server (built once per machine)

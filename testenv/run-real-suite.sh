@@ -55,7 +55,7 @@ oracle_pid=$!
 
 export DRIFT_TEST_CLUSTER=real DRIFT_TEST_KUBECONFIG="$dir/kubeconfig" DRIFT_TEST_ARGOCD_ENV="$dir/argocd/argocd.env"
 export DRIFT_TEST_ARGOCD_CONTROL_PLANE_ENV="$dir/oracle/argocd.env"
-cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports --test history --test chart --test check -- --include-ignored
+cargo test --locked -p argocd-drift --test trust_boundary --test status_api --test cluster_access --test argocd_proxy --test reports --test history --test events --test fleet --test chart --test check -- --include-ignored
 
 oracle_rc=0
 wait "$oracle_pid" || oracle_rc=$?

@@ -82,6 +82,11 @@ pub struct Config {
     #[envconfig(from = "HISTORY_ENRICH_INTERVAL_SECONDS", default = "300")]
     pub history_enrich_interval_seconds: u64,
 
+    /// Whether each drift episode's start and end is told as a Kubernetes Event on the
+    /// Application (`DriftStarted` / `DriftEnded`; needs create on events in app namespaces).
+    #[envconfig(from = "EVENTS_ENABLED", default = "true")]
+    pub events_enabled: bool,
+
     /// Argo CD's own namespace: where `argocd-cm` and its cluster Secrets live.
     #[envconfig(from = "ARGOCD_CONTROL_PLANE_NAMESPACE", default = "argocd")]
     pub argocd_control_plane_namespace: String,

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod enrichment;
+pub mod events;
 pub mod handlers;
 pub mod history;
 pub mod http;
@@ -86,6 +87,7 @@ pub struct Server {
     shutting_down: watch::Sender<bool>,
     reports: ReportsRuntime,
     enrichment: Option<Enrichment>,
+    events_enabled: bool,
 }
 
 /// The external reports' moving parts, started by [`Server::serve`].
@@ -235,6 +237,8 @@ impl Server {
         let reports_port_endpoint = http::routes::reports(ReportsDeps {
             auth: Arc::clone(&report_auth),
             writer: report_writer.clone(),
+            history: history.clone(),
+            index: index.clone(),
             limits: limits(max_concurrent_requests.get()),
             metrics: Arc::clone(&metrics),
         });
@@ -328,6 +332,7 @@ impl Server {
                 auth: report_auth,
             },
             enrichment,
+            events_enabled: config.events_enabled,
         })
     }
 
@@ -375,6 +380,7 @@ impl Server {
             shutting_down,
             reports,
             enrichment,
+            events_enabled,
         } = self;
         let addresses: Vec<String> = ports
             .iter()
@@ -418,6 +424,13 @@ impl Server {
             )),
             &metrics,
         );
+        // Kubernetes Events at the episode edges this replica's writes store (EVENTS_ENABLED).
+        let _events = events_enabled.then(|| {
+            let (emitter, task) =
+                events::Emitter::new(connection.events(), index.clone(), Arc::clone(&metrics));
+            history.on_edges(emitter);
+            AbortOnDrop(tokio::spawn(task))
+        });
         let mut recorder = tokio::spawn(history.run(records, index.clone()));
         let _enrichment = enrichment.map(|e| AbortOnDrop(tokio::spawn(e.run())));
         reports.own.watch(

@@ -59,6 +59,25 @@ pub struct IngestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabels {
+    pub cause: &'static str,
+}
+
+/// Episode durations: 1 min … 1 week.
+fn episode_duration_histogram() -> Histogram {
+    Histogram::new([
+        60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14_400.0, 43_200.0, 86_400.0, 259_200.0,
+        604_800.0,
+    ])
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ManagerClassLabels {
+    pub project: String,
+    pub manager_class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -176,6 +195,7 @@ impl ReportMetrics {
 /// The drift history's series (see `history`).
 struct HistoryMetrics {
     apps_drifting: Family<ProjectLabels, Gauge>,
+    apps_drifting_by_manager_class: Family<ManagerClassLabels, Gauge>,
     app_drifting_seconds: Family<AppLabels, Gauge>,
     episodes_started: Family<ProjectLabels, Counter>,
     episodes_ended: Family<EndLabels, Counter>,
@@ -184,12 +204,15 @@ struct HistoryMetrics {
     writes: Counter,
     records: Family<RecordLabels, Gauge>,
     invalid_records: Counter,
+    events: Family<OutcomeLabels, Counter>,
+    episode_durations: Family<CauseLabels, Histogram, fn() -> Histogram>,
 }
 
 impl HistoryMetrics {
     fn register(registry: &mut Registry) -> HistoryMetrics {
         let m = HistoryMetrics {
             apps_drifting: Family::default(),
+            apps_drifting_by_manager_class: Family::default(),
             app_drifting_seconds: Family::default(),
             episodes_started: Family::default(),
             episodes_ended: Family::default(),
@@ -198,11 +221,31 @@ impl HistoryMetrics {
             writes: Counter::default(),
             records: Family::default(),
             invalid_records: Counter::default(),
+            events: Family::default(),
+            episode_durations: Family::new_with_constructor(episode_duration_histogram),
         };
+        registry.register(
+            "episode_duration_seconds",
+            "How long drift episodes this replica recorded as ended lasted (start or first sight \
+             to end), by end cause",
+            m.episode_durations.clone(),
+        );
+        registry.register(
+            "events",
+            "Kubernetes Events at drift episode edges this replica handled, by outcome \
+             (created, alreadyExists, rateLimited, queueFull, dropped, failed)",
+            m.events.clone(),
+        );
         registry.register(
             "apps_drifting",
             "Apps with a drift episode under way (from the shared history), by project",
             m.apps_drifting.clone(),
+        );
+        registry.register(
+            "apps_drifting_by_manager_class",
+            "Apps with a drift episode under way, by project and by the class of the field \
+             managers behind it (interactive, automation, other, unknown: not inspected yet)",
+            m.apps_drifting_by_manager_class.clone(),
         );
         registry.register(
             "app_drifting_seconds",
@@ -525,6 +568,14 @@ impl Metrics {
             .inc();
     }
 
+    /// An ended episode's duration (time to resolve), by end cause.
+    pub fn episode_duration(&self, cause: &'static str, seconds: f64) {
+        self.history
+            .episode_durations
+            .get_or_create(&CauseLabels { cause })
+            .observe(seconds);
+    }
+
     pub fn episode_ended(&self, project: &str, cause: &'static str) {
         self.history
             .episodes_ended
@@ -536,6 +587,22 @@ impl Metrics {
     }
 
     /// Apps drifting now, per project (projects not given read 0).
+    pub fn set_apps_drifting_by_manager_class(
+        &self,
+        counts: std::collections::HashMap<(String, &'static str), i64>,
+    ) {
+        self.history.apps_drifting_by_manager_class.clear();
+        for ((project, manager_class), n) in counts {
+            self.history
+                .apps_drifting_by_manager_class
+                .get_or_create(&ManagerClassLabels {
+                    project,
+                    manager_class,
+                })
+                .set(n);
+        }
+    }
+
     pub fn set_apps_drifting(&self, by_project: std::collections::HashMap<String, i64>) {
         self.history.apps_drifting.clear();
         for (project, n) in by_project {
@@ -563,6 +630,15 @@ impl Metrics {
         self.history
             .pending_writes
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// An episode edge's Event: `created`, `alreadyExists`, `rateLimited`, `queueFull`,
+    /// `dropped`, `failed`.
+    pub fn event(&self, outcome: &'static str) {
+        self.history
+            .events
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     pub fn history_write_error(&self, reason: &'static str) {

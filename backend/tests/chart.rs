@@ -374,7 +374,12 @@ fn rbac_has_no_wildcard_and_writes_only_the_projects_own_resources() {
             let writes = verbs
                 .iter()
                 .any(|v| !matches!(*v, "get" | "list" | "watch"));
-            if writes {
+            if writes && strings(&rule["resources"]) == ["events"] {
+                // Drift Events on Applications: create and patch, in app namespaces only.
+                assert_eq!(strings(&rule["apiGroups"]), [""], "{at}");
+                assert_eq!(verbs, ["create", "patch"], "{at}");
+                assert!(role.ends_with("-applications"), "{at}");
+            } else if writes {
                 assert_eq!(strings(&rule["apiGroups"]), ["argocd-drift.io"], "{at}");
                 assert_eq!(
                     ns.as_deref(),
@@ -475,6 +480,33 @@ fn applications_are_watched_in_every_configured_namespace() {
     // `*` would need a ClusterRole on every Application: refused, naming the value.
     let err = format!("{:#}", star.unwrap_err());
     assert!(err.contains("applicationNamespaces"), "{err}");
+}
+
+#[test]
+fn drift_events_are_granted_in_each_app_namespace_and_off_with_a_value() {
+    let event_namespaces = |r: &Rendered| -> BTreeSet<String> {
+        rules(r)
+            .into_iter()
+            .filter(|(_, _, rule)| strings(&rule["resources"]).contains(&"events"))
+            .map(|(_, ns, _)| ns.unwrap_or_default())
+            .collect()
+    };
+    let on = template(
+        "argocd-drift",
+        NS,
+        &["--set", "argocd.applicationNamespaces={team-a,argocd}"],
+    )
+    .unwrap();
+    assert_eq!(
+        event_namespaces(&on),
+        BTreeSet::from(["argocd".to_string(), "team-a".to_string()])
+    );
+    let c = &on.of_kind("Deployment").next().unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_value(c, "EVENTS_ENABLED"), Some("true"));
+    let off = template("argocd-drift", NS, &["--set", "events.enabled=false"]).unwrap();
+    assert!(event_namespaces(&off).is_empty());
+    let c = &off.of_kind("Deployment").next().unwrap()["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_value(c, "EVENTS_ENABLED"), Some("false"));
 }
 
 /// The proxy token: generated, identical in the backend's and Argo CD's Secret (as the header
@@ -640,7 +672,13 @@ fn monitoring_objects_select_the_metrics_port() {
     assert!(expr("ArgoCdDriftDataStale").contains("argocd_drift_watch_stale"));
     // Each series the alerts use is one the backend exports (README metrics table).
     let readme = std::fs::read_to_string(testenv::chart::repo_root().join("README.md")).unwrap();
-    for series in ["argocd_drift_reports_stale", "argocd_drift_watch_stale"] {
+    for series in [
+        "argocd_drift_reports_stale",
+        "argocd_drift_watch_stale",
+        "argocd_drift_apps_drifting_by_manager_class",
+        "argocd_drift_history_pending_writes",
+        "argocd_drift_history_writes_total",
+    ] {
         assert!(readme.contains(&format!("`{series}`")), "{series}");
     }
     // Prometheus only on the metrics port, and the `helm test` Pod (it asks /readyz there).
@@ -662,6 +700,62 @@ fn monitoring_objects_select_the_metrics_port() {
         off.of_kind("ServiceMonitor").count() + off.of_kind("PrometheusRule").count(),
         0
     );
+}
+
+/// The chart's alert rules, rendered with their defaults, tested by Prometheus's own
+/// `promtool test rules` on synthetic series (`backend/tests/alerts/rules.test.yaml`): each alert
+/// fires when it should and stays quiet when it should not. promtool is built from its Go module
+/// and cached (`testenv/promtool.sh`).
+#[test]
+fn the_alert_rules_pass_promtools_rule_tests() {
+    let rendered = template(
+        "argocd-drift",
+        NS,
+        &["--set", "metrics.prometheusRule.enabled=true"],
+    )
+    .unwrap();
+    let rule = rendered.of_kind("PrometheusRule").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A rule file is YAML, of which JSON is a subset.
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        serde_json::to_vec_pretty(&json!({"groups": rule["spec"]["groups"]})).unwrap(),
+    )
+    .unwrap();
+    let tests = testenv::chart::repo_root().join("backend/tests/alerts/rules.test.yaml");
+    std::fs::copy(&tests, dir.path().join("rules.test.yaml")).unwrap();
+    let promtool = testenv::chart::repo_root().join("testenv/promtool.sh");
+    let check = std::process::Command::new(&promtool)
+        .args(["check", "rules"])
+        .arg(dir.path().join("rules.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = std::process::Command::new(&promtool)
+        .args(["test", "rules", "rules.test.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Every alert has a test.
+    let tested = std::fs::read_to_string(&tests).unwrap();
+    for r in rule["spec"]["groups"][0]["rules"].as_array().unwrap() {
+        let alert = r["alert"].as_str().unwrap();
+        assert!(
+            tested.contains(&format!("alertname: {alert}")),
+            "{alert} has no promtool test"
+        );
+    }
 }
 
 #[test]

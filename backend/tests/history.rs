@@ -319,6 +319,27 @@ async fn an_app_drifting_shows_in_the_gauges_and_the_background_pass_enriches_it
         1.0,
     )
     .await;
+    // The managers behind it, as a class only: the alert on interactive drift reads this.
+    let class = drift_core::history::managers::class_of(
+        drifted
+            .iter()
+            .flat_map(|r| r.managers.iter().map(String::as_str)),
+    );
+    assert_ne!(class, "unknown");
+    app.wait_for_metric(
+        &format!(
+            r#"argocd_drift_apps_drifting_by_manager_class{{project="team-payments",manager_class="{class}"}}"#
+        ),
+        1.0,
+    )
+    .await;
+    let text = app.metrics().await;
+    for manager in drifted.iter().flat_map(|r| r.managers.iter()) {
+        assert!(
+            !text.contains(&format!("\"{manager}\"")),
+            "a manager's name is never a label value: {manager}"
+        );
+    }
 }
 
 /// What drift requests find is never written by them: a GET, however many, causes no write to

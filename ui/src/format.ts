@@ -146,12 +146,13 @@ export const MANAGER_CLASS_LABEL: Record<ManagerClass, string> = {
   other: "controller or other tool",
 };
 
+/** How an episode ended, in the words of the DriftEnded Event (`drift_core::history::event::end_text`). */
 export const EPISODE_END_LABEL: Record<EndCause, string> = {
-  automatedSync: "synced by automation",
-  manualSync: "synced by hand",
-  revertedByHand: "reverted in the cluster",
-  gitChanged: "Git changed to match",
-  appDeleted: "app deleted",
+  automatedSync: "self-heal or automated sync",
+  manualSync: "synced by a user",
+  revertedByHand: "reverted by hand",
+  gitChanged: "Git changed to match the cluster",
+  appDeleted: "Application deleted",
 };
 
 /** `Deployment payments/payments-api`, or `ClusterRole viewer` for cluster-scoped objects. */

@@ -91,6 +91,14 @@ export function tabHref(app: AppRef, href: string, key: string): string {
   return `${url.pathname}${url.search}`;
 }
 
+/**
+ * Argo CD's Events tab of the Application itself (`tab=events` on the app's node): where the
+ * DriftStarted / DriftEnded Events argocd-drift creates are listed.
+ */
+export function eventsHref(app: AppRef, href: string): string {
+  return tabHref(app, href, "events");
+}
+
 function safeStorage(): Storage | null {
   try {
     return typeof window !== "undefined" ? window.localStorage : null;

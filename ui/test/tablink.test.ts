@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { recordShownTab, tabHref, tabKeyFrom } from "../src/tabLink";
+import { eventsHref, recordShownTab, tabHref, tabKeyFrom } from "../src/tabLink";
 
 const app = { namespace: "argocd", name: "payments-api", project: "team-payments" };
 const mine = { group: "argoproj.io", kind: "Application", title: "Drift", mine: true };
@@ -29,6 +29,14 @@ test("the link keeps the page and sets the Application node and the tab", () => 
   assert.equal(url.searchParams.get("node"), "argoproj.io/Application/argocd/payments-api/0");
   assert.equal(url.searchParams.get("tab"), "extension-2");
   assert.equal(url.searchParams.get("view"), "tree");
+});
+
+test("the Events link opens Argo CD's Events tab of the Application itself", () => {
+  const href = eventsHref(app, "https://argocd.example/argo-cd/applications/argocd/payments-api?view=tree&tab=extension-0");
+  const url = new URL(href, "https://argocd.example");
+  assert.equal(url.pathname, "/argo-cd/applications/argocd/payments-api");
+  assert.equal(url.searchParams.get("node"), "argoproj.io/Application/argocd/payments-api/0");
+  assert.equal(url.searchParams.get("tab"), "events");
 });
 
 test("the key the tab was shown with is remembered for this browser; other tab keys are not", () => {

@@ -18,6 +18,7 @@ function episode(id: string, startH: number, endH: number | null, patch: Partial
     durationSeconds: endH === null ? null : (endH - startH) * 3600,
     endCause: endH === null ? null : "automatedSync",
     endedBy: null,
+    endText: null,
     endOperationPhase: null,
     revisionAtStart: null,
     revisionAtEnd: null,
@@ -57,8 +58,12 @@ test("episodes outside the window are left out; a start before it is clipped to 
 });
 
 test("how an episode ended, in words; a manual sync names the Argo CD user", () => {
-  assert.equal(endText(episode("a", 0, 1, { endCause: "manualSync", endedBy: "alice@example.com" })), "synced by hand by alice@example.com");
-  assert.equal(endText(episode("b", 0, 1, { endCause: "revertedByHand", endWitnessed: false })), "reverted in the cluster (seen later)");
+  // The backend's words (those of the DriftEnded Event) when it sends them.
+  assert.equal(
+    endText(episode("a", 0, 1, { endCause: "manualSync", endedBy: "alice@example.com", endText: "synced by alice@example.com" })),
+    "synced by alice@example.com",
+  );
+  assert.equal(endText(episode("b", 0, 1, { endCause: "revertedByHand", endWitnessed: false })), "reverted by hand (seen later)");
   assert.equal(endText(episode("c", 0, null)), "still drifting");
   assert.equal(endText(episode("d", 0, null, { ongoing: false })), "end not recorded");
 });

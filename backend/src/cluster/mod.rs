@@ -18,6 +18,7 @@ mod argocd_cm;
 pub mod check;
 pub mod destinations;
 pub mod discovery;
+pub mod events;
 pub mod own;
 mod remote;
 mod watch;
@@ -25,6 +26,7 @@ mod watch;
 pub use argocd_api::{ArgoCdApi, ArgoCdApiConfig, ArgoCdApiError};
 pub use check::{AppAccess, OwnAccess};
 pub use destinations::{Cluster, Destinations, LiveObject, LiveRef, ReadError, ReadLimits};
+pub use events::{AppEvent, Created, EventWriter};
 pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
 pub use watch::WatchTasks;
 
@@ -95,6 +97,11 @@ impl Connection {
     /// One of the project's own kinds in `namespace` (`POD_NAMESPACE`).
     pub fn own(&self, kind: OwnKind, namespace: &str) -> OwnResources {
         OwnResources::new(self.client.clone(), kind, namespace, self.request_timeout)
+    }
+
+    /// Creates Events on Applications (drift episode edges).
+    pub fn events(&self) -> EventWriter {
+        EventWriter::new(self.client.clone(), self.request_timeout)
     }
 
     /// The clusters apps deploy to, for reading live objects: the one argocd-drift runs in, and

@@ -3,6 +3,7 @@
 //! build HTTP responses (the route table does) and never talk to Kubernetes themselves.
 
 pub mod drift;
+pub mod fleet;
 pub mod history;
 pub mod probes;
 pub mod reports;

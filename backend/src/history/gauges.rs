@@ -1,8 +1,10 @@
-//! The drifting gauges: apps drifting per project, and seconds drifting per app — from the
+//! The drifting gauges: apps drifting per project (and per class of the managers behind the
+//! drift), and seconds drifting per app — from the
 //! read model's digests, never by unpacking a record.
 
 use super::History;
 use drift_core::app::AppKey;
+use drift_core::history::managers;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -12,10 +14,22 @@ impl History {
         let mut state = self.lock();
         let mut drifting_by_project: HashMap<String, i64> = HashMap::new();
         let mut drifting: HashMap<AppKey, (String, String, i64)> = HashMap::new();
+        let mut by_class: HashMap<(String, &'static str), i64> = HashMap::new();
         for (app, open) in currents {
             if let Some(open) = open {
                 let (project, destination) = state.labels.get(&app).cloned().unwrap_or_default();
                 *drifting_by_project.entry(project.clone()).or_default() += 1;
+                // The managers behind the episode under way, as a class (never their names).
+                let class = match self.shared.reads.current_episode(&app) {
+                    Some(Some(episode)) => managers::class_of(
+                        episode
+                            .resources
+                            .iter()
+                            .flat_map(|r| r.managers.iter().map(String::as_str)),
+                    ),
+                    _ => "unknown",
+                };
+                *by_class.entry((project.clone(), class)).or_default() += 1;
                 let seconds = now.duration_since(open.observed_since).as_secs().max(0);
                 drifting.insert(app, (project, destination, seconds));
             }
@@ -41,6 +55,7 @@ impl History {
             state.drifting_series.insert(app, (project, destination));
         }
         metrics.set_apps_drifting(drifting_by_project);
+        metrics.set_apps_drifting_by_manager_class(by_class);
         metrics.set_history_records(state.stored.len(), state.invalid.len());
     }
 }

@@ -207,6 +207,23 @@ impl History {
         self.shared.reads.drifting()
     }
 
+    /// Every app with an episode under way, its episode, and how its previous one ended (the
+    /// fleet document). Never unpacks a record.
+    pub fn drifting_episodes(
+        &self,
+    ) -> Vec<(
+        AppKey,
+        Episode,
+        Option<drift_core::history::packed::LastEnd>,
+    )> {
+        self.shared.reads.drifting_episodes()
+    }
+
+    /// Whether the first list of records has arrived (before it, history cannot say).
+    pub fn is_listed(&self) -> bool {
+        self.shared.reads.is_listed()
+    }
+
     /// The sink the `DriftHistory` watch feeds.
     pub fn sink(&self) -> HistorySink {
         HistorySink(self.clone())

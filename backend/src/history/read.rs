@@ -8,6 +8,7 @@
 use drift_core::app::AppKey;
 use drift_core::history::Record;
 use drift_core::history::model::{Episode, object_name};
+use drift_core::history::packed::LastEnd;
 use drift_core::history::packed::PackedRecord;
 use drift_core::history::view::{HistoryView, Page, RecordState, RecordView, history_view};
 use drift_core::tracking::OutOfSync;
@@ -46,6 +47,10 @@ pub struct AppRead {
 }
 
 impl Reads {
+    pub fn is_listed(&self) -> bool {
+        self.read().listed
+    }
+
     pub(super) fn set_listed(&self) {
         self.write().listed = true;
     }
@@ -127,6 +132,24 @@ impl Reads {
             .iter()
             .filter(|(_, read)| read.record.digest().open.is_some())
             .map(|(app, _)| app.clone())
+            .collect()
+    }
+
+    /// Every app with an episode under way (readable records only): the episode, and how the
+    /// app's previous one ended. From the digests: no record is unpacked.
+    pub fn drifting_episodes(&self) -> Vec<(AppKey, Episode, Option<LastEnd>)> {
+        let inner = self.read();
+        inner
+            .apps
+            .iter()
+            .filter(|(app, _)| {
+                inner.invalid.is_empty() || !inner.invalid.contains_key(&object_name(app))
+            })
+            .filter_map(|(app, read)| {
+                let digest = read.record.digest();
+                let open = digest.open.as_deref()?.clone();
+                Some((app.clone(), open, digest.last_end.clone()))
+            })
             .collect()
     }
 

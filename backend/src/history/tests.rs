@@ -62,7 +62,13 @@ fn nothing_is_written_before_the_records_are_listed() {
     let app = state.next_ready(Instant::now()).unwrap();
     let plan = state.plan(&app, &h.shared.settings, t(10)).expect("a plan");
     assert!(matches!(plan.write, Write::Create(_)));
-    assert_eq!(plan.outcomes, [Outcome::Opened]);
+    assert_eq!(
+        plan.outcomes[..]
+            .iter()
+            .map(|(o, _)| *o)
+            .collect::<Vec<_>>(),
+        [Outcome::Opened]
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::cluster::{OwnResources, Stored, WriteError};
 use crate::index::AppIndex;
 use drift_core::app::AppKey;
 use drift_core::history::Record;
-use drift_core::history::model::{EndCause, object_name};
+use drift_core::history::model::{EndCause, Episode, object_name};
 use drift_core::history::rules::{Change, Observation, Outcome, episode_id};
 use drift_core::history::version::version_cmp;
 use std::cmp::{Ordering, Reverse};
@@ -36,12 +36,18 @@ const TURN_BATCH: usize = 512;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EdgeStored {
     /// An episode started.
-    Started { app: AppKey, project: String },
+    Started {
+        app: AppKey,
+        project: String,
+        /// The episode as stored (`None`: retention dropped it in the same write).
+        episode: Option<Episode>,
+    },
     /// An episode ended, and how.
     Ended {
         app: AppKey,
         project: String,
         cause: EndCause,
+        episode: Option<Episode>,
     },
 }
 
@@ -56,7 +62,8 @@ pub(super) struct Plan {
     /// The record the write stores.
     pub(super) record: Record,
     pub(super) applied: usize,
-    pub(super) outcomes: Vec<Outcome>,
+    /// What each observation did, with its version (where the edge it stored sits).
+    pub(super) outcomes: Vec<(Outcome, String)>,
 }
 
 pub(super) enum Write {
@@ -240,23 +247,51 @@ impl History {
         self.shared.metrics.history_write();
         // The edge-stored moment: this replica's write stored these starts and ends.
         let edges = lock(&self.shared.edges).clone();
-        for outcome in &plan.outcomes {
+        for (outcome, version) in &plan.outcomes {
             let edge = match outcome {
                 Outcome::Opened => EdgeStored::Started {
                     app: app.clone(),
                     project: project.clone(),
+                    episode: edges.as_ref().and_then(|_| {
+                        plan.record
+                            .episodes
+                            .iter()
+                            .find(|e| e.start.version == *version)
+                            .cloned()
+                    }),
                 },
                 Outcome::Closed(cause) => EdgeStored::Ended {
                     app: app.clone(),
                     project: project.clone(),
                     cause: *cause,
+                    // Always: its duration is a metric.
+                    episode: plan
+                        .record
+                        .episodes
+                        .iter()
+                        .find(|e| e.end.as_ref().is_some_and(|end| end.version == *version))
+                        .cloned(),
                 },
                 Outcome::Revised | Outcome::Unchanged => continue,
             };
             match &edge {
                 EdgeStored::Started { project, .. } => self.shared.metrics.episode_started(project),
-                EdgeStored::Ended { project, cause, .. } => {
-                    self.shared.metrics.episode_ended(project, cause.as_str())
+                EdgeStored::Ended {
+                    project,
+                    cause,
+                    episode,
+                    ..
+                } => {
+                    self.shared.metrics.episode_ended(project, cause.as_str());
+                    if let Some(end) = episode
+                        .as_ref()
+                        .and_then(|e| Some((e.start.at, e.end.as_ref()?.at)))
+                    {
+                        let seconds = end.1.duration_since(end.0).as_secs_f64().max(0.0);
+                        self.shared
+                            .metrics
+                            .episode_duration(cause.as_str(), seconds);
+                    }
                 }
             }
             if let Some(edges) = &edges {
@@ -297,7 +332,7 @@ pub(super) fn apply_seen(
     record: &mut Record,
     obs: &Observation,
     uid: &str,
-    outcomes: &mut Vec<Outcome>,
+    outcomes: &mut Vec<(Outcome, String)>,
 ) {
     if !uid.is_empty()
         && !matches!(obs.change, Change::Deleted)
@@ -310,12 +345,12 @@ pub(super) fn apply_seen(
             change: Change::Deleted,
             ..obs.clone()
         };
-        outcomes.push(record.apply(&gone));
+        outcomes.push((record.apply(&gone), obs.version.clone()));
         if matches!(obs.change, Change::InSync { .. }) {
             return;
         }
     }
-    outcomes.push(record.apply(obs));
+    outcomes.push((record.apply(obs), obs.version.clone()));
 }
 
 /// Whether an episode id was given on the app of uid `uid` (ids are `<uid prefix>-<version>`).

@@ -20,14 +20,15 @@
 //!   GET /api/v1/reports         handlers::reports the external reports of the app, only
 //!
 //! Reports port (REPORTS_PORT) — reporters and Grafana; never through Argo CD
-//!   authenticate:   POST, DELETE: a reporter token (401); GET /status.json: a read token if
-//!                   configured (401); /health: none. Compat paths answer errors in the old
+//!   authenticate:   POST, DELETE: a reporter token (401); GET /status.json, /api/v1/fleet: a
+//!                   read token if configured (401); /health: none. Compat paths answer errors in the old
 //!                   shape (http::compat).
 //!   POST   /api/status        handlers::reports     the old contract: ingest (403 outside the
 //!                                                   token's repos)
 //!   POST   /api/v1/reports    handlers::reports     ingest, richer body, strict
 //!   DELETE /api/v1/reports    handlers::reports     ?repo=&server=: delete one report
 //!   GET    /status.json       handlers::reports     every report (filters), the old contract
+//!   GET    /api/v1/fleet      handlers::fleet       every app drifting now (filters), for Grafana
 //!   GET    /health            handlers::reports     alive, tracked_repos
 //!
 //! Service port (SERVICE_PORT) — cluster-internal: kubelet, Prometheus
@@ -260,6 +261,7 @@ pub enum ReportsRoute {
     Ingest,
     Delete,
     StatusJson,
+    Fleet,
     Health,
 }
 
@@ -268,6 +270,7 @@ const REPORTS_ROUTES: &Table<ReportsRoute> = &[
     ("/api/v1/reports", ReportsRoute::Ingest, "POST"),
     ("/api/v1/reports", ReportsRoute::Delete, "DELETE"),
     ("/status.json", ReportsRoute::StatusJson, "GET"),
+    ("/api/v1/fleet", ReportsRoute::Fleet, "GET"),
     ("/health", ReportsRoute::Health, "GET"),
 ];
 
@@ -278,6 +281,9 @@ pub type ReportsPort = Endpoint<ReportsRoutes>;
 pub struct ReportsDeps {
     pub auth: Arc<ReporterAuth>,
     pub writer: ReportWriter,
+    /// The fleet document's sources.
+    pub history: History,
+    pub index: AppIndex,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
 }
@@ -287,6 +293,8 @@ pub fn reports(deps: ReportsDeps) -> ReportsPort {
     let ReportsDeps {
         auth,
         writer,
+        history,
+        index,
         limits,
         metrics,
     } = deps;
@@ -294,6 +302,8 @@ pub fn reports(deps: ReportsDeps) -> ReportsPort {
         ReportsRoutes {
             auth,
             writer,
+            history,
+            index,
             metrics: Arc::clone(&metrics),
         },
         limits,
@@ -305,6 +315,8 @@ pub fn reports(deps: ReportsDeps) -> ReportsPort {
 pub struct ReportsRoutes {
     pub auth: Arc<ReporterAuth>,
     pub writer: ReportWriter,
+    pub history: History,
+    pub index: AppIndex,
     pub metrics: Arc<Metrics>,
 }
 
@@ -325,7 +337,7 @@ impl Routes for ReportsRoutes {
             || (head.method == Method::DELETE && path == "/api/v1/reports")
         {
             self.auth.identify(&head.headers).map(|_| ())
-        } else if head.method == Method::GET && path == "/status.json" {
+        } else if head.method == Method::GET && matches!(path, "/status.json" | "/api/v1/fleet") {
             self.auth.check_read(&head.headers)
         } else {
             Ok(())
@@ -342,6 +354,7 @@ impl Routes for ReportsRoutes {
             ReportsRoute::Ingest => "ingest",
             ReportsRoute::Delete => "delete",
             ReportsRoute::StatusJson => "status_json",
+            ReportsRoute::Fleet => "fleet",
             ReportsRoute::Health => "health",
         }
     }
@@ -388,6 +401,10 @@ impl Routes for ReportsRoutes {
                 handlers::reports::status_json(store, request.uri().query(), now)
                     .await
                     .map(JsonBytes),
+            ),
+            ReportsRoute::Fleet => reply(
+                handlers::fleet::fleet(&self.history, &self.index, request.uri().query(), now)
+                    .map(Json),
             ),
             ReportsRoute::Health => reply(Ok(Json(handlers::reports::health(store, now)))),
         }

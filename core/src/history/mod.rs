@@ -11,6 +11,9 @@
 //!
 //! Pure like the rest of the crate: time is passed in, the backend does the IO.
 
+pub mod event;
+pub mod fleet;
+pub mod managers;
 pub mod model;
 pub mod packed;
 pub mod rules;

@@ -33,7 +33,12 @@ pub struct Digest {
     /// When the oldest episode ended (`None`: it has not, or there is none): what age-based
     /// retention looks at.
     pub oldest_end: Option<Timestamp>,
+    /// How the newest ended episode ended (the fleet document's last end cause).
+    pub last_end: Option<LastEnd>,
 }
+
+/// How an episode ended, and the Argo CD user who synced (if one did).
+pub type LastEnd = (EndCause, Option<String>);
 
 impl PackedRecord {
     pub fn pack(record: &Record) -> PackedRecord {
@@ -59,6 +64,11 @@ impl PackedRecord {
                     .first()
                     .and_then(|e| e.end.as_ref())
                     .map(|end| end.at),
+                last_end: record
+                    .episodes
+                    .iter()
+                    .rev()
+                    .find_map(|e| e.end.as_ref().map(|end| (end.cause, end.user.clone()))),
             },
         }
     }

@@ -161,6 +161,9 @@ pub struct EpisodeView {
     pub end_cause: Option<EndCause>,
     /// The Argo CD user who ran the sync that ended it (`manualSync`).
     pub ended_by: Option<String>,
+    /// How it ended, in the words of its `DriftEnded` Event (`synced by alice`, `reverted by
+    /// hand`, …): the tab shows exactly what Argo CD's Events panel shows.
+    pub end_text: Option<String>,
     pub end_operation_phase: Option<String>,
     pub revision_at_start: Option<String>,
     pub revision_at_end: Option<String>,
@@ -263,6 +266,7 @@ fn episode_view(e: &Episode, is_last: bool, now: Timestamp) -> EpisodeView {
         duration_seconds: until.map(|u| seconds(u.duration_since(e.start.at))),
         end_cause: end.map(|end| end.cause),
         ended_by: end.and_then(|end| end.user.clone()),
+        end_text: end.map(|end| super::event::end_text(end.cause, end.user.as_deref())),
         end_operation_phase: end.and_then(|end| end.operation_phase.clone()),
         revision_at_start: e.start.revision.clone(),
         revision_at_end: end.and_then(|end| end.revision.clone()),

@@ -144,6 +144,8 @@ configuration table.
 - name: REPORTS_READ_TOKENS_FILE
   value: /var/run/argocd-drift/readers/tokens
 {{- end }}
+- name: EVENTS_ENABLED
+  value: {{ .Values.events.enabled | quote }}
 - name: HISTORY_MAX_EPISODES
   value: {{ .Values.history.maxEpisodes | quote }}
 - name: HISTORY_MAX_AGE_DAYS

@@ -8,6 +8,7 @@ import { listedByDefault, ResourceList } from "./Resources";
 import { Reports } from "./Reports";
 import { Summary } from "./Summary";
 import { Timeline } from "./Timeline";
+import { eventsHref } from "../tabLink";
 import { recordShownTab } from "../tabLink";
 
 export const FAST: Backoff = { intervalMs: 10_000, maxMs: 120_000 };
@@ -128,6 +129,14 @@ export function DriftView(props: { app: AppRef }) {
         <h4>
           <Icon name="fa fa-history" /> Drift over time
           <HelpTip text="Each bar is an episode, from the app turning OutOfSync to its return to Synced, coloured by how it ended. Kept in the cluster (a DriftHistory per app)." />
+          <a
+            href={typeof window === "undefined" ? "#" : eventsHref(app, window.location.href)}
+            data-testid="events-link"
+            title="Argo CD's Events of this app: a DriftStarted and a DriftEnded Event per episode"
+            style={{ marginLeft: 12, fontSize: "0.85em", fontWeight: "normal" }}
+          >
+            <Icon name="fa fa-bell" /> Events
+          </a>
         </h4>
         <Section state={history} app={app} what="the history" onRetry={refreshHistory}>
           {(h) => <Timeline history={h} />}

@@ -53,8 +53,9 @@ function endColor(e: EpisodeView): string {
 
 export function endText(e: EpisodeView): string {
   if (!e.endCause) return e.ongoing ? "still drifting" : "end not recorded";
-  const who = e.endCause === "manualSync" && e.endedBy ? ` by ${e.endedBy}` : "";
-  return `${EPISODE_END_LABEL[e.endCause]}${who}${e.endWitnessed === false ? " (seen later)" : ""}`;
+  // The backend's words, those of the app's DriftEnded Event; the label for older backends.
+  const text = e.endText ?? EPISODE_END_LABEL[e.endCause];
+  return `${text}${e.endWitnessed === false ? " (seen later)" : ""}`;
 }
 
 /** The causes and field managers of an episode's resources, each once. */

@@ -45,7 +45,12 @@ durationSeconds: number | null, endCause: EndCause | null,
 /**
  * The Argo CD user who ran the sync that ended it (`manualSync`).
  */
-endedBy: string | null, endOperationPhase: string | null, revisionAtStart: string | null, revisionAtEnd: string | null, resources: Array<Involved>, 
+endedBy: string | null, 
+/**
+ * How it ended, in the words of its `DriftEnded` Event (`synced by alice`, `reverted by
+ * hand`, …): the tab shows exactly what Argo CD's Events panel shows.
+ */
+endText: string | null, endOperationPhase: string | null, revisionAtStart: string | null, revisionAtEnd: string | null, resources: Array<Involved>, 
 /**
  * The record grew past its size bound and this episode's resources were dropped.
  */

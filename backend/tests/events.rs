@@ -1,0 +1,220 @@
+//! Kubernetes Events at drift episode edges, end to end: two replicas serve one test cluster (the
+//! fake, or a real kube-apiserver with `DRIFT_TEST_CLUSTER=real`), Applications drift and heal
+//! the way Argo CD's controller writes their status, and the Events in the app namespace are
+//! listed and counted: exactly one per edge, whichever replica stored it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{
+    TestApp, app_header, applications, create_app, demo, eventually, eventually_some, metric,
+};
+use drift_core::history::event::end_text;
+use drift_core::history::model::EndCause;
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use std::time::Duration;
+use testenv::TestCluster;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn set_status(cluster: &TestCluster, name: &str, status: Value) {
+    applications(cluster.client().await.unwrap(), &cluster.ns("argocd"))
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": status })),
+        )
+        .await
+        .unwrap();
+}
+
+fn synced(op: Option<(&str, Option<&str>)>) -> Value {
+    let mut status = json!({"sync": {"status": "Synced", "revision": "r1"}});
+    if let Some((started_at, user)) = op {
+        status["operationState"] = json!({
+            "phase": "Succeeded",
+            "startedAt": started_at,
+            "finishedAt": started_at,
+            "operation": {
+                "initiatedBy": {"username": user, "automated": user.is_none()},
+                "sync": {"revision": "r1"}
+            }
+        });
+    }
+    status
+}
+
+/// The drift Events on the apps named `prefix…`.
+async fn drift_events(cluster: &TestCluster, prefix: &str) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.involved_object
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(prefix))
+                && matches!(e.reason.as_deref(), Some("DriftStarted" | "DriftEnded"))
+        })
+        .collect()
+}
+
+fn sum(texts: &[&str], series: &str) -> f64 {
+    texts.iter().map(|t| metric(t, series).unwrap_or(0.0)).sum()
+}
+
+#[tokio::test]
+async fn two_replicas_tell_each_episode_edge_once_as_an_event_on_the_application() {
+    const APPS: usize = 3;
+    const EPISODES: usize = 2;
+    let (cluster, a) = demo(&[]).await;
+    let b = TestApp::ready(&cluster, &[]).await;
+    let names: Vec<String> = (0..APPS).map(|i| format!("ev-app{i}")).collect();
+    for name in &names {
+        create_app(&cluster, name, "default").await;
+    }
+    let plays = names.iter().map(|name| {
+        let cluster = &cluster;
+        async move {
+            set_status(cluster, name, synced(None)).await;
+            for k in 0..EPISODES {
+                set_status(cluster, name, json!({"sync": {"status": "OutOfSync"}})).await;
+                let op = if k == 0 {
+                    (format!("2026-02-0{}T00:00:00Z", k + 1), Some("bob"))
+                } else {
+                    (format!("2026-03-0{}T00:00:00Z", k + 1), None)
+                };
+                set_status(cluster, name, synced(Some((&op.0, op.1)))).await;
+            }
+        }
+    });
+    futures::future::join_all(plays).await;
+
+    let edges = APPS * EPISODES * 2;
+    let events = eventually_some(WAIT, || async {
+        let events = drift_events(&cluster, "ev-app").await;
+        (events.len() >= edges).then_some(events)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{edges} events expected: {e}"));
+    assert_eq!(events.len(), edges, "exactly one Event per edge");
+
+    let apps = applications(cluster.client().await.unwrap(), &cluster.ns("argocd"));
+    for name in &names {
+        let uid = apps.get(name).await.unwrap().metadata.uid.unwrap();
+        let mine: Vec<&Event> = events
+            .iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name))
+            .collect();
+        let count = |reason: &str| {
+            mine.iter()
+                .filter(|e| e.reason.as_deref() == Some(reason))
+                .count()
+        };
+        assert_eq!(
+            (count("DriftStarted"), count("DriftEnded")),
+            (EPISODES, EPISODES),
+            "{name}"
+        );
+        for e in &mine {
+            assert_eq!(e.involved_object.kind.as_deref(), Some("Application"));
+            assert_eq!(
+                e.involved_object.api_version.as_deref(),
+                Some("argoproj.io/v1alpha1")
+            );
+            assert_eq!(
+                e.involved_object.uid.as_deref(),
+                Some(uid.as_str()),
+                "Argo CD selects on the uid"
+            );
+            assert_eq!(e.reporting_component.as_deref(), Some("argocd-drift.io"));
+            assert_eq!(e.count, Some(1));
+            let message = e.message.as_deref().unwrap();
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let ended: Vec<&str> = mine
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("DriftEnded"))
+            .map(|e| e.message.as_deref().unwrap())
+            .collect();
+        // The end cause and the user in the words the tab's timeline uses.
+        let by_bob = end_text(EndCause::ManualSync, Some("bob"));
+        let automated = end_text(EndCause::AutomatedSync, None);
+        assert!(ended.iter().any(|m| m.contains(&by_bob)), "{ended:?}");
+        assert!(ended.iter().any(|m| m.contains(&automated)), "{ended:?}");
+        // The tab's timeline says how each episode ended in exactly the Event's words.
+        let history: Value = a
+            .get_as(
+                "/api/v1/history",
+                &app_header(&cluster, "argocd", name),
+                "default",
+                &[],
+            )
+            .await
+            .json();
+        let texts: Vec<&str> = history["episodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["endText"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts.len(), EPISODES);
+        for text in texts {
+            assert!(
+                ended.iter().any(|m| m.contains(&format!(": {text}"))),
+                "{text} in {ended:?}"
+            );
+        }
+    }
+
+    // Told by one replica each: the other never tried (no create refused as a duplicate).
+    let (ta, tb) = (a.metrics().await, b.metrics().await);
+    let created = r#"argocd_drift_events_total{outcome="created"}"#;
+    let duplicate = r#"argocd_drift_events_total{outcome="alreadyExists"}"#;
+    eventually(WAIT, || async {
+        let (ta, tb) = (a.metrics().await, b.metrics().await);
+        sum(&[&ta, &tb], created) >= edges as f64
+    })
+    .await
+    .unwrap();
+    assert_eq!(sum(&[&ta, &tb], duplicate), 0.0);
+    // Time to resolve: one duration per ended episode, by cause, summed over replicas.
+    let (ta, tb) = (a.metrics().await, b.metrics().await);
+    for cause in ["manualSync", "automatedSync"] {
+        let count = format!(r#"argocd_drift_episode_duration_seconds_count{{cause="{cause}"}}"#);
+        assert_eq!(sum(&[&ta, &tb], &count), APPS as f64, "{cause}");
+    }
+}
+
+#[tokio::test]
+async fn a_flapping_app_is_rate_limited_and_counted() {
+    let (cluster, app) = demo(&[]).await;
+    create_app(&cluster, "flap", "default").await;
+    set_status(&cluster, "flap", synced(None)).await;
+    const EPISODES: usize = 6;
+    for k in 0..EPISODES {
+        set_status(&cluster, "flap", json!({"sync": {"status": "OutOfSync"}})).await;
+        let started = format!("2026-04-{:02}T00:00:00Z", k + 1);
+        set_status(&cluster, "flap", synced(Some((&started, None)))).await;
+    }
+    let limited = r#"argocd_drift_events_total{outcome="rateLimited"}"#;
+    // 12 edges; the burst is told, the rest counted as rate-limited (no demo app flaps).
+    let over = (EPISODES * 2) as f64 - f64::from(argocd_drift::events::BURST);
+    eventually(WAIT, || async {
+        sum(&[&app.metrics().await], limited) == over
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let events = eventually_some(WAIT, || async {
+        let events = drift_events(&cluster, "flap").await;
+        (events.len() >= argocd_drift::events::BURST as usize).then_some(events)
+    })
+    .await
+    .unwrap();
+    assert_eq!(events.len(), argocd_drift::events::BURST as usize);
+}
