@@ -110,3 +110,35 @@ async fn each_supervised_task_that_ends_makes_the_process_unready_and_fail_namin
         );
     }
 }
+
+/// One request can be followed: its log lines carry a `request` span with the id sent back in
+/// `X-Request-Id`, the route and the app; a task's lines carry a `task` span naming it.
+#[tokio::test]
+async fn requests_and_tasks_log_inside_spans_that_name_them() {
+    let (cluster, app) = common::demo(&[]).await;
+    let guestbook = common::app_header(&cluster, "argocd", "guestbook");
+    let r = app
+        .get_as("/api/v1/history?limit=0", &guestbook, "default", &[])
+        .await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.header("x-request-id").expect("a request id").to_string();
+    let logs = app.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no log line carries the request id {id}:\n{logs}"));
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    let span = line["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|s| s["name"] == "request"))
+        .unwrap_or_else(|| panic!("no request span: {line}"));
+    assert_eq!(span["id"], id.as_str());
+    assert_eq!(span["route"], "history");
+    assert_eq!(span["app"], guestbook.as_str());
+    assert_eq!(span["listener"], "api");
+    assert!(
+        logs.lines().any(|l| l.contains(r#""name":"task""#)
+            && l.contains(r#""task":"watch applications/"#)),
+        "no line logged inside a watch task's span"
+    );
+}
