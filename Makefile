@@ -145,6 +145,10 @@ bench-oracle: ## The diff oracle: start-up, 200 and 1,000 scenarios per process,
 fuzz: ## The long fuzz runs (libFuzzer via cargo-fuzz, nightly): 10M executions per parser target, 1M for jq and the engine
 	scripts/fuzz.sh
 
+.PHONY: faults
+faults: ## Rolling restarts (SIGTERM) and crashes (kill -9) of two replicas under continuous reports, 25 rounds each; prints posts, failures, losses
+	RESTART_ROUNDS=25 $(CARGO) test --locked -p argocd-drift --test restarts -- --nocapture --test-threads=1
+
 .PHONY: bench-report-memory
 bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
 	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1

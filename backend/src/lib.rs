@@ -449,14 +449,19 @@ impl Server {
             fatal.is_some(),
         )
         .await;
-        // Every port is closed: stop the rest (watches, writers) before the last flush.
-        tasks.shutdown().await;
-        // Heartbeats acknowledged but not yet written: write them now rather than lose them.
-        let left =
-            tokio::time::timeout(Duration::from_secs(5), reports.writer.flush_heartbeats()).await;
-        if !matches!(left, Ok(0)) {
-            tracing::warn!("shutting down with report heartbeats not written");
+        // Every port is closed. Acknowledged changes and heartbeats not yet written: write them
+        // now rather than lose them, while the watches still keep the store current. A pass
+        // that meets a conflict (another replica wrote the report) has re-read it: try again.
+        let flushed = tokio::time::timeout(Duration::from_secs(5), async {
+            while reports.writer.flush_heartbeats().await > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!("shutting down with acknowledged reports not written");
         }
+        tasks.shutdown().await;
         drained?;
         if let Some(fatal) = fatal {
             return Err(fatal.into());
