@@ -14,6 +14,10 @@
 //! which is all `run` does, so they learn the ports they bound. Tests that need no socket build a
 //! port's [`Endpoint`](http::endpoint::Endpoint) with [`http::routes::api`] and call it
 //! in-process.
+//!
+//! `serve` spawns every long-lived task into one [`supervisor::Tasks`] set; the first to end
+//! (or the first signal) starts the shutdown sequence (`drain`), and a task's end makes
+//! `serve` return [`Fatal`] naming it.
 
 pub mod argocd_settings;
 pub mod cache;
