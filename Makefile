@@ -149,6 +149,14 @@ bench-oracle: ## The diff oracle: start-up, 200 and 1,000 scenarios per process,
 fuzz: ## The long fuzz runs (libFuzzer via cargo-fuzz, nightly): 10M executions per parser target, 1M for jq and the engine
 	scripts/fuzz.sh
 
+.PHONY: faults
+faults: ## Rolling restarts (SIGTERM) and crashes (kill -9) of two replicas under continuous reports, 25 rounds each; prints posts, failures, losses
+	RESTART_ROUNDS=25 $(CARGO) test --locked -p argocd-drift --test restarts -- --nocapture --test-threads=1
+
+.PHONY: load
+load: ## Mixed load: 60 s at 1,000 req/s over status, drift, history, reports ingest and status.json (release); zero errors, p50/p99 per endpoint (LOAD_SECONDS, LOAD_RPS)
+	$(CARGO) test --release --locked -p argocd-drift --test load -- --include-ignored --nocapture
+
 .PHONY: bench-report-memory
 bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
 	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1

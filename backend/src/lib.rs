@@ -14,6 +14,10 @@
 //! which is all `run` does, so they learn the ports they bound. Tests that need no socket build a
 //! port's [`Endpoint`](http::endpoint::Endpoint) with [`http::routes::api`] and call it
 //! in-process.
+//!
+//! `serve` spawns every long-lived task into one [`supervisor::Tasks`] set; the first to end
+//! (or the first signal) starts the shutdown sequence (`drain`), and a task's end makes
+//! `serve` return [`Fatal`] naming it.
 
 pub mod argocd_settings;
 pub mod cache;
@@ -31,14 +35,16 @@ pub mod metrics;
 pub mod readiness;
 pub mod reports;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
 
 pub use config::Config;
 pub use shutdown::{Shutdown, Trigger};
+pub use supervisor::Fatal;
 
 use anyhow::Context;
 use argocd_settings::ArgoCdSettings;
-use cluster::{ArgoCdApi, Connection, Destinations, WatchTasks};
+use cluster::{ArgoCdApi, Connection, Destinations};
 use config::ProxyAuth;
 use enrichment::Enrichment;
 use handlers::drift::Drift;
@@ -46,7 +52,7 @@ use history::History;
 use http::credentials::Credentials;
 use http::endpoint::Endpoint;
 use http::limits::Limits;
-use http::listener::{ConnectionLimits, Port, Stops};
+use http::listener::{ConnectionLimits, Port, PortSpec, Serving, Stops};
 use http::reporters::ReporterAuth;
 use http::routes::{ApiDeps, ReportsDeps, ServiceRoutes};
 use index::AppIndex;
@@ -57,6 +63,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use supervisor::{Faults, Tasks};
 use tokio::sync::watch;
 
 /// Each `jqPathExpressions` rule's time limit, Argo CD's default.
@@ -88,6 +95,8 @@ pub struct Server {
     reports: ReportsRuntime,
     enrichment: Option<Enrichment>,
     events_enabled: bool,
+    /// The test hook that makes supervised tasks fail; `None` unless a test asked for it.
+    faults: Option<Faults>,
 }
 
 /// The external reports' moving parts, started by [`Server::serve`].
@@ -99,23 +108,6 @@ struct ReportsRuntime {
     auth: Arc<ReporterAuth>,
     /// How often to re-read the token files, when there are any.
     reload_every: Option<Duration>,
-}
-
-/// A background task that ends with its owner, however the owner ends (a dropped `serve`
-/// included).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// How serving ended when it did not end cleanly.
-#[derive(Debug, thiserror::Error)]
-pub enum ShutdownError {
-    #[error("a second shutdown signal arrived; in-flight requests were cut short")]
-    Aborted,
 }
 
 impl Server {
@@ -234,7 +226,7 @@ impl Server {
             history: history.clone(),
             reports: report_store.clone(),
         });
-        let reports_port_endpoint = http::routes::reports(ReportsDeps {
+        let reports = http::routes::reports(ReportsDeps {
             auth: Arc::clone(&report_auth),
             writer: report_writer.clone(),
             history: history.clone(),
@@ -254,49 +246,30 @@ impl Server {
             Arc::clone(&metrics),
         );
 
-        let at = |port: u16| SocketAddr::new(*bind_address, port);
-        let ports = vec![
-            Port::bind(
-                "api",
-                at(*port),
-                api,
-                connections,
-                Arc::clone(&metrics),
-                Stops::First,
-            )
-            .await
-            .with_context(|| format!("binding the API port {} (PORT)", at(*port)))?,
-            Port::bind(
+        // The ports, one row each: what serves there, the setting that numbers it, and when it
+        // stops during a shutdown.
+        let rows = [
+            PortSpec::new("api", "PORT", *port, Stops::First, api),
+            PortSpec::new(
                 "reports",
-                at(*reports_port),
-                reports_port_endpoint,
-                connections,
-                Arc::clone(&metrics),
+                "REPORTS_PORT",
+                *reports_port,
                 Stops::First,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the reports port {} (REPORTS_PORT)",
-                    at(*reports_port)
-                )
-            })?,
-            Port::bind(
+                reports,
+            ),
+            // Probes and metrics answer until the other ports have drained.
+            PortSpec::new(
                 "service",
-                at(*service_port),
-                service,
-                connections,
-                Arc::clone(&metrics),
+                "SERVICE_PORT",
+                *service_port,
                 Stops::Last,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the service port {} (SERVICE_PORT)",
-                    at(*service_port)
-                )
-            })?,
+                service,
+            ),
         ];
+        let mut ports = Vec::with_capacity(rows.len());
+        for spec in rows {
+            ports.push(Port::bind(*bind_address, spec, connections, Arc::clone(&metrics)).await?);
+        }
 
         let token_reload = match (proxy_token_file, credentials) {
             (Some(path), Some(credentials)) => Some((
@@ -333,7 +306,14 @@ impl Server {
             },
             enrichment,
             events_enabled: config.events_enabled,
+            faults: None,
         })
+    }
+
+    /// A test hook: the returned handle makes supervised tasks fail (see [`supervisor`]).
+    #[doc(hidden)]
+    pub fn faults(&mut self) -> Faults {
+        self.faults.get_or_insert_with(Faults::default).clone()
     }
 
     /// The address a port is bound to: `api`, `service`.
@@ -361,7 +341,8 @@ impl Server {
     /// Serves until the first shutdown signal, then: readiness turns false, the API keeps serving
     /// for `SHUTDOWN_DELAY_SECONDS` (endpoints take a moment to drop the pod), then stops
     /// accepting and gives in-flight requests `SHUTDOWN_TIMEOUT_SECONDS` to finish. A second
-    /// signal at any point cuts it short.
+    /// signal at any point cuts it short. A supervised task that ends starts the same sequence
+    /// and makes it return [`Fatal`] naming the task.
     pub async fn serve(self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let Server {
             ports,
@@ -381,6 +362,7 @@ impl Server {
             reports,
             enrichment,
             events_enabled,
+            faults,
         } = self;
         let addresses: Vec<String> = ports
             .iter()
@@ -397,17 +379,19 @@ impl Server {
             scopes = ?index.scopes().iter().map(|s| s.label().to_string()).collect::<Vec<_>>(),
             "argocd-drift serving",
         );
-        let mut watches = WatchTasks::new();
-        connection.watch_applications(&mut watches, &index, &readiness, &metrics);
+
+        // Every long-lived task, in one supervised set.
+        let mut tasks = Tasks::new(Arc::clone(&metrics), faults);
+        connection.watch_applications(&mut tasks, &index, &readiness, &metrics);
         connection.watch_argocd_settings(
-            &mut watches,
+            &mut tasks,
             &settings,
             &argocd_namespace,
             &readiness,
             &metrics,
         );
         connection.watch_cluster_secrets(
-            &mut watches,
+            &mut tasks,
             &destinations,
             &argocd_namespace,
             &readiness,
@@ -417,7 +401,7 @@ impl Server {
         // history answer come from them), and the task that writes what the index sees.
         let records = connection.own(history::KIND, &pod_namespace);
         records.watch(
-            &mut watches,
+            &mut tasks,
             history.sink(),
             readiness.source(format!(
                 "the first list of drift histories in namespace {pod_namespace}"
@@ -425,16 +409,18 @@ impl Server {
             &metrics,
         );
         // Kubernetes Events at the episode edges this replica's writes store (EVENTS_ENABLED).
-        let _events = events_enabled.then(|| {
+        if events_enabled {
             let (emitter, task) =
                 events::Emitter::new(connection.events(), index.clone(), Arc::clone(&metrics));
             history.on_edges(emitter);
-            AbortOnDrop(tokio::spawn(task))
-        });
-        let mut recorder = tokio::spawn(history.run(records, index.clone()));
-        let _enrichment = enrichment.map(|e| AbortOnDrop(tokio::spawn(e.run())));
+            tasks.spawn("events", task);
+        }
+        tasks.spawn("history recorder", history.run(records, index.clone()));
+        if let Some(enrichment) = enrichment {
+            tasks.spawn("history enrichment", enrichment.run());
+        }
         reports.own.watch(
-            &mut watches,
+            &mut tasks,
             reports.store.clone(),
             readiness.source(format!(
                 "the first list of driftreports in namespace {}",
@@ -442,99 +428,124 @@ impl Server {
             )),
             &metrics,
         );
-        let report_tasks = [
-            Some(AbortOnDrop(tokio::spawn(
-                reports.writer.clone().maintain(reports.timing),
-            ))),
-            reports.reload_every.map(|every| {
-                AbortOnDrop(tokio::spawn(http::reporters::reload_periodically(
+        tasks.spawn(
+            "report maintenance",
+            reports.writer.clone().maintain(reports.timing),
+        );
+        if let Some(every) = reports.reload_every {
+            tasks.spawn(
+                "reporter token reload",
+                http::reporters::reload_periodically(
                     Arc::clone(&reports.auth),
                     every,
                     Arc::clone(&metrics),
-                )))
-            }),
-        ];
-        let token_reload = token_reload.map(|(credentials, path, every, grace)| {
-            tokio::spawn(http::credentials::reload_from_file(
-                path,
-                credentials,
-                every,
-                grace,
-            ))
-        });
-        let (first, last): (Vec<_>, Vec<_>) = ports
-            .into_iter()
-            .map(Port::serve)
-            .partition(|p| p.stops == Stops::First);
+                ),
+            );
+        }
+        if let Some((credentials, path, every, grace)) = token_reload {
+            tasks.spawn(
+                "proxy token reload",
+                http::credentials::reload_from_file(path, credentials, every, grace),
+            );
+        }
+        let serving: Vec<Serving> = ports.into_iter().map(|p| p.serve(&mut tasks)).collect();
+        tracing::debug!(tasks = ?tasks.names(), "supervising");
 
-        // Serve until the first signal, or until a watch dies (a bug: its data would freeze
-        // while looking fresh, so stop and let Kubernetes restart the pod).
+        // Serve until the first signal, or until a task ends (a bug: its work would silently
+        // stop while the pod looks healthy, so stop and let Kubernetes restart it).
         let fatal = tokio::select! {
             _ = shutdown.next() => None,
-            why = watches.ended() => {
-                tracing::error!(%why, "stopping: a watch is no longer running");
-                Some(why)
-            }
-            ended = &mut recorder => {
-                let why = format!("the drift history recorder stopped: {ended:?}");
-                tracing::error!(%why, "stopping");
-                Some(why)
-            }
+            fatal = tasks.ended() => Some(fatal),
         };
-
-        // Readiness turns false at once; the API keeps serving while Kubernetes takes the pod
-        // out of the endpoints argocd-server connects to, then stops accepting and drains.
-        shutting_down.send_replace(true);
-        if fatal.is_none() && !shutdown_delay.is_zero() {
-            tracing::info!(
-                delay_s = shutdown_delay.as_secs(),
-                "shutting down: not ready; still serving while endpoints update"
-            );
-            tokio::select! {
-                _ = tokio::time::sleep(shutdown_delay) => {}
-                _ = shutdown.next() => return Err(ShutdownError::Aborted.into()),
+        let drained = drain(
+            serving,
+            &shutting_down,
+            &mut shutdown,
+            shutdown_delay,
+            shutdown_timeout,
+            fatal.is_some(),
+        )
+        .await;
+        // Every port is closed. Acknowledged changes and heartbeats not yet written: write them
+        // now rather than lose them, while the watches still keep the store current. A pass
+        // that meets a conflict (another replica wrote the report) has re-read it: try again.
+        let flushed = tokio::time::timeout(Duration::from_secs(5), async {
+            while reports.writer.flush_heartbeats().await > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!("shutting down with acknowledged reports not written");
         }
-        tracing::info!(
-            deadline_s = shutdown_timeout.as_secs(),
-            "shutting down: draining in-flight requests"
-        );
-        let mut draining = Vec::new();
-        for port in first {
-            draining.push(port.stop().await?);
-        }
-        // The last ports (probes, metrics) keep answering — readiness: false — meanwhile.
-        let drained = tokio::select! {
-            cut = futures::future::join_all(draining.into_iter().map(|c| c.drain(shutdown_timeout))) => {
-                let cut: usize = cut.into_iter().sum();
-                if cut > 0 {
-                    tracing::warn!(connections = cut, "shutdown deadline passed; cut the remaining connections");
-                }
-                Ok(())
-            }
-            _ = shutdown.next() => Err(ShutdownError::Aborted),
-        };
-        for port in last {
-            // Probes and scrapes are short; a slow scraper must not hold the exit.
-            port.stop().await?.drain(Duration::from_secs(1)).await;
-        }
-        // Heartbeats acknowledged but not yet written: write them now rather than lose them.
-        drop(report_tasks);
-        let left =
-            tokio::time::timeout(Duration::from_secs(5), reports.writer.flush_heartbeats()).await;
-        if !matches!(left, Ok(0)) {
-            tracing::warn!("shutting down with report heartbeats not written");
-        }
-        drop(watches);
-        recorder.abort();
-        if let Some(task) = token_reload {
-            task.abort();
-        }
+        tasks.shutdown().await;
         drained?;
-        if let Some(why) = fatal {
-            anyhow::bail!(why);
+        if let Some(fatal) = fatal {
+            return Err(fatal.into());
         }
         tracing::info!("argocd-drift stopped");
         Ok(())
     }
+}
+
+/// The shutdown sequence, once serving has stopped (a signal, or a task ended: `fatal`):
+/// readiness turns false at once; the ports keep serving for `delay` while Kubernetes takes the
+/// pod out of its endpoints (a signal ends that wait early when `fatal`, and aborts otherwise);
+/// then the [`Stops::First`] ports stop accepting and drain for up to `timeout` while probes and
+/// metrics still answer, and the [`Stops::Last`] ports stop.
+async fn drain(
+    serving: Vec<Serving>,
+    shutting_down: &watch::Sender<bool>,
+    shutdown: &mut Shutdown,
+    delay: Duration,
+    timeout: Duration,
+    fatal: bool,
+) -> Result<(), Fatal> {
+    shutting_down.send_replace(true);
+    if !delay.is_zero() {
+        tracing::info!(
+            delay_s = delay.as_secs(),
+            "shutting down: not ready; still serving while endpoints update"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.next() => if !fatal {
+                return Err(Fatal::Aborted);
+            },
+        }
+    }
+    tracing::info!(
+        deadline_s = timeout.as_secs(),
+        "shutting down: draining in-flight requests"
+    );
+    let (first, last): (Vec<_>, Vec<_>) =
+        serving.into_iter().partition(|p| p.stops == Stops::First);
+    let mut draining = Vec::new();
+    for port in first {
+        match port.stop().await {
+            Ok(connections) => draining.push(connections),
+            // Its accept loop is the task that ended: nothing left to drain there.
+            Err(error) => tracing::warn!(%error, "a port could not be drained"),
+        }
+    }
+    let drained = tokio::select! {
+        cut = futures::future::join_all(draining.into_iter().map(|c| c.drain(timeout))) => {
+            let cut: usize = cut.into_iter().sum();
+            if cut > 0 {
+                tracing::warn!(connections = cut, "shutdown deadline passed; cut the remaining connections");
+            }
+            Ok(())
+        }
+        _ = shutdown.next() => Err(Fatal::Aborted),
+    };
+    for port in last {
+        // Probes and scrapes are short; a slow scraper must not hold the exit.
+        match port.stop().await {
+            Ok(connections) => {
+                connections.drain(Duration::from_secs(1)).await;
+            }
+            Err(error) => tracing::warn!(%error, "a port could not be drained"),
+        }
+    }
+    drained
 }

@@ -78,6 +78,12 @@ pub struct ManagerClassLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub task: String,
+    pub how: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
@@ -308,6 +314,7 @@ pub struct Metrics {
     in_flight: Family<ListenerLabels, Gauge>,
     refused_connections: Family<ListenerLabels, Counter>,
     protocol_errors: Family<ProtocolLabels, Counter>,
+    task_exits: Family<TaskLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -396,6 +403,12 @@ impl Metrics {
              timeout; write timeout)",
             protocol_errors.clone(),
         );
+        let task_exits = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "task_exits",
+            "Supervised tasks that ended before shutdown (how: returned or panicked); any is fatal",
+            task_exits.clone(),
+        );
         let reports = ReportMetrics::register(&mut registry);
         let history = HistoryMetrics::register(&mut registry);
         Metrics {
@@ -414,7 +427,18 @@ impl Metrics {
             in_flight,
             refused_connections,
             protocol_errors,
+            task_exits,
         }
+    }
+
+    /// A supervised task ended before shutdown.
+    pub fn task_exited(&self, task: &str, how: &'static str) {
+        self.task_exits
+            .get_or_create(&TaskLabels {
+                task: task.to_string(),
+                how,
+            })
+            .inc();
     }
 
     pub fn request(

@@ -287,8 +287,8 @@ async fn own_resources_are_written_with_optimistic_concurrency_and_watched() {
     }
     let seen = Seen::default();
     let readiness = Readiness::new();
-    let mut tasks = argocd_drift::cluster::WatchTasks::new();
     let metrics = Arc::new(argocd_drift::metrics::Metrics::new());
+    let mut tasks = argocd_drift::cluster::WatchTasks::new(Arc::clone(&metrics), None);
     probes.watch(
         &mut tasks,
         seen.clone(),
@@ -374,8 +374,8 @@ async fn remote_clusters_are_read_with_the_credentials_in_argo_cds_cluster_secre
     };
     let destinations = connection.destinations(limits, true);
     let readiness = Readiness::new();
-    let mut tasks = WatchTasks::new();
     let metrics = std::sync::Arc::new(argocd_drift::metrics::Metrics::new());
+    let mut tasks = WatchTasks::new(std::sync::Arc::clone(&metrics), None);
     connection.watch_cluster_secrets(
         &mut tasks,
         &destinations,
@@ -489,8 +489,8 @@ async fn argo_cd_settings_follow_argocd_cm() {
         .unwrap();
     let settings = ArgoCdSettings::new();
     let readiness = Readiness::new();
-    let mut tasks = WatchTasks::new();
     let metrics = std::sync::Arc::new(argocd_drift::metrics::Metrics::new());
+    let mut tasks = WatchTasks::new(std::sync::Arc::clone(&metrics), None);
     connection.watch_argocd_settings(&mut tasks, &settings, &ns, &readiness, &metrics);
     // No argocd-cm yet: ready, with Argo CD's defaults.
     eventually_some(Duration::from_secs(15), || async {

@@ -1882,3 +1882,109 @@ async fn fake_a_refused_repo_is_a_security_event_naming_the_reporter() {
     assert!(line.contains("argocd_drift::security"), "{line}");
     assert!(!line.contains(LIMITED), "never the token");
 }
+
+/// Replicas A and B share a report; A judges it expired from the version it holds while B has
+/// meanwhile stored a heartbeat. A's delete carries the resourceVersion it judged, so the API
+/// server refuses it (409) and the heartbeat survives.
+#[tokio::test]
+async fn expiry_deletes_only_the_version_it_judged_expired() {
+    use argocd_drift::cluster::Connection;
+    use argocd_drift::metrics::Metrics;
+    use argocd_drift::reports::{DRIFT_REPORTS, ReportStore, ReportWriter, Sender, Timing};
+    use drift_core::reports::parse::{Flavor, parse_body};
+    use jiff::{SignedDuration, Timestamp};
+    use std::sync::Arc;
+
+    let cluster = TestCluster::fake().await.unwrap();
+    cluster.apply_fixtures("demo").await.unwrap();
+    let connection = Connection::new(Some(cluster.kubeconfig_path()), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let timing = Timing {
+        stale_after: Duration::from_secs(60),
+        expire_after: Duration::from_secs(120),
+        heartbeat_write: Duration::from_secs(30),
+    };
+    let replica = || {
+        let store = ReportStore::new(timing, None);
+        let own = connection.own(DRIFT_REPORTS, &cluster.ns("argocd"));
+        ReportWriter::new(store, own, Arc::new(Metrics::new()))
+    };
+    let (a, b) = (replica(), replica());
+    let sender = Sender {
+        name: Some("fleet".into()),
+        reports: None,
+        bytes: None,
+    };
+    let t0 = Timestamp::now();
+    let at = |secs: i64| t0.checked_add(SignedDuration::from_secs(secs)).unwrap();
+    let report = |checked: Timestamp| {
+        let text = body(
+            "rsyslog",
+            "lab",
+            "OUT_OF_SYNC",
+            1,
+            &["a.conf"],
+            &checked.to_string(),
+        );
+        parse_body(text.as_bytes(), Flavor::Compat, checked).unwrap()
+    };
+    // A stores it at t0.
+    let outcome = a.ingest(report(at(0)), at(0), &sender).await.unwrap();
+    assert_eq!(outcome.as_str(), "created");
+    // B acknowledges a heartbeat at t0+100 s and writes it.
+    let outcome = b.ingest(report(at(100)), at(100), &sender).await.unwrap();
+    assert_eq!(outcome.as_str(), "heartbeat");
+    assert_eq!(b.flush_heartbeats().await, 0, "B wrote its heartbeat");
+    // At t0+121 s A still holds the t0 version: expired by A's view, fresh by B's.
+    a.expire(at(121)).await;
+    let stored = stored_objects(&cluster).await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "the heartbeat B stored was deleted by A's expiry"
+    );
+    assert_eq!(
+        stored[0].data["status"]["updatedAt"],
+        at(100).to_string(),
+        "B's heartbeat is what is stored"
+    );
+    // Once A has read B's version, it judges from it: expired only 120 s after the heartbeat.
+    a.expire(at(200)).await;
+    assert_eq!(stored_objects(&cluster).await.len(), 1);
+    a.expire(at(221)).await;
+    assert!(stored_objects(&cluster).await.is_empty(), "expired at last");
+}
+
+/// The rule for reporter clocks (README, "Reporter clocks"): versions are ordered by
+/// `last_check` capped at when a backend accepted them. A reporter whose clock ran 4 minutes
+/// ahead and is then corrected has its next change stored, not answered `superseded`; a report
+/// checked before the held one was received is still older and loses.
+#[tokio::test]
+async fn a_reporter_clock_that_steps_back_still_has_its_changes_stored() {
+    let tokens = Tokens::new();
+    let (cluster, app) = start(&tokens, &[("REPORT_CONTENT_WRITE_SECONDS", "0")]).await;
+    let post = |status: &'static str, drift: u64, checked: String| {
+        let app = &app;
+        async move {
+            let report = body("nginx", "web-1", status, drift, &[], &checked);
+            let r = app
+                .post_v1(REPORTER, &serde_json::from_str(&report).unwrap())
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            r.json()["outcome"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(post("OUT_OF_SYNC", 2, ago(-240)).await, "created");
+    // The clock is corrected (a second ahead, within any skew): a change.
+    assert_eq!(post("SYNCED", 0, ago(-1)).await, "changed");
+    let stored = stored_objects(&cluster).await;
+    assert_eq!(
+        stored[0].data["spec"]["syncStatus"], "SYNCED",
+        "acknowledged and stored"
+    );
+    assert_eq!(app.status_json("").await[0]["sync_status"], "SYNCED");
+    // Checked two minutes ago: before the held version was received, so older.
+    assert_eq!(post("OUT_OF_SYNC", 5, ago(120)).await, "superseded");
+    assert_eq!(app.status_json("").await[0]["sync_status"], "SYNCED");
+}

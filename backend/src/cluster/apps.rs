@@ -55,7 +55,7 @@ pub fn watch_applications(
             list_version: Mutex::default(),
             undecodable: Mutex::default(),
         };
-        tasks.spawn(
+        tasks.spawn_watch(
             client,
             spec,
             sink,

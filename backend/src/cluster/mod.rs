@@ -132,7 +132,7 @@ impl Connection {
             label_selector: None,
             field_selector: Some(format!("metadata.name={}", argocd_cm::ARGOCD_CM)),
         };
-        tasks.spawn(
+        tasks.spawn_watch(
             &self.client,
             spec,
             argocd_cm::SettingsSink(settings.clone()),
@@ -162,7 +162,7 @@ impl Connection {
             label_selector: Some(remote::CLUSTER_SECRET_SELECTOR.to_string()),
             field_selector: None,
         };
-        tasks.spawn(
+        tasks.spawn_watch(
             &self.client,
             spec,
             remote.sink(),

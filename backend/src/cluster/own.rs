@@ -178,7 +178,7 @@ impl OwnResources {
             label_selector: None,
             field_selector: None,
         };
-        tasks.spawn(
+        tasks.spawn_watch(
             &self.client,
             spec,
             OwnAdapter(sink),

@@ -24,13 +24,13 @@ use super::describe;
 use crate::clock;
 use crate::metrics::Metrics;
 use crate::readiness::Source;
+use crate::supervisor::Tasks;
 use futures::{StreamExt, pin_mut};
 use jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, WatchEvent, WatchParams};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Server-side watch timeout; the API server ends the stream after this and we re-watch.
@@ -108,19 +108,14 @@ impl WatchSpec {
     }
 }
 
-/// The running watch tasks; dropping this stops them.
-#[derive(Default)]
-pub struct WatchTasks {
-    tasks: JoinSet<()>,
-}
+/// The watches run as supervised tasks (see [`crate::supervisor`]).
+pub type WatchTasks = Tasks;
 
-impl WatchTasks {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Starts one list+watch loop.
-    pub fn spawn<S: Sink>(
+impl Tasks {
+    /// Starts one list+watch loop, supervised as `watch <resource>/<namespace or *>`. Watches
+    /// loop forever: one that ends is a bug, and data nobody watches would be served frozen as
+    /// fresh, so the supervisor stops the process.
+    pub fn spawn_watch<S: Sink>(
         &mut self,
         client: &kube::Client,
         spec: WatchSpec,
@@ -133,6 +128,7 @@ impl WatchTasks {
             None => Api::all_with(client.clone(), &spec.resource),
             Some(ns) => Api::namespaced_with(client.clone(), ns, &spec.resource),
         };
+        let name = format!("watch {}/{}", spec.resource.plural, spec.scope());
         let watch = Watch {
             api,
             labels: Labels {
@@ -146,17 +142,7 @@ impl WatchTasks {
             backoff: Backoff::default(),
             request_timeout,
         };
-        self.tasks.spawn(watch.run());
-    }
-
-    /// Resolves if a watch task ever ends. They loop forever, so an end is a bug (a panic), and
-    /// data nobody watches would be served frozen as fresh: the caller should stop the process.
-    pub async fn ended(&mut self) -> String {
-        match self.tasks.join_next().await {
-            Some(Err(error)) => format!("a watch task failed: {error}"),
-            Some(Ok(())) => "a watch task ended".to_string(),
-            None => std::future::pending().await,
-        }
+        self.spawn(name, watch.run());
     }
 }
 

@@ -13,6 +13,10 @@
 //! security event. Every answer is counted by port, route and status; every refusal at the trust
 //! boundary goes to the [`SecurityLog`].
 //!
+//! Every request runs in a `request` span: `id` (also sent back as `X-Request-Id`), `listener`,
+//! `route` once routed and `app` (Argo CD's `Argocd-Application-Name`, when sent), so each log
+//! line of one request — and of the calls it makes — can be followed.
+//!
 //! [`Endpoint::call`] takes any request body, so tests call a port in-process with a
 //! `Request<Full<Bytes>>` exactly as the listener calls it with hyper's `Incoming`.
 
@@ -27,7 +31,25 @@ use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
+
+/// The response header carrying the request's id (the `id` field of its log lines).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A process-unique request id: a random per-process prefix (so replicas' ids differ) and a
+/// counter.
+fn next_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        use std::hash::BuildHasher;
+        // Truncation intended: 32 random bits are enough to tell processes apart.
+        std::collections::hash_map::RandomState::new().hash_one(std::process::id()) as u32
+    });
+    format!("{prefix:08x}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
 
 /// One port's route table: what the pipeline asks of it.
 pub trait Routes: Send + Sync + 'static {
@@ -97,14 +119,34 @@ impl<R: Routes> Endpoint<R> {
     {
         let started = Instant::now();
         let (head, body) = request.into_parts();
+        let id = next_request_id();
+        let app = head
+            .headers
+            .get("argocd-application-name")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| super::seclog::bounded(v, false));
+        let span = tracing::info_span!(
+            "request",
+            id = %id,
+            listener = R::LISTENER,
+            route = tracing::field::Empty,
+            app = app.as_deref(),
+        );
         let mut label = "unmatched";
-        let response = match self.answer(&head, body, peer, &mut label).await {
-            Ok(response) => response,
-            Err(error) => {
-                self.log_failure(&error, &head, peer);
-                self.routes.error_response(&head, error)
+        let mut response = async {
+            match self.answer(&head, body, peer, &mut label).await {
+                Ok(response) => response,
+                Err(error) => {
+                    self.log_failure(&error, &head, peer);
+                    self.routes.error_response(&head, error)
+                }
             }
-        };
+        }
+        .instrument(span)
+        .await;
+        if let Ok(value) = http::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
         self.metrics.request(
             R::LISTENER,
             label,
@@ -131,6 +173,7 @@ impl<R: Routes> Endpoint<R> {
         self.limits.check_declared_body(&head.headers)?;
         let route = self.routes.route(&head.method, head.uri.path())?;
         *label = R::label(route);
+        tracing::Span::current().record("route", *label);
         let answer = async {
             let body = read_capped(body, self.limits.max_body_bytes).await?;
             let request = Request::from_parts(head.clone(), body);

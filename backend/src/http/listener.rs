@@ -21,6 +21,7 @@
 
 use super::endpoint::{Endpoint, Routes};
 use crate::metrics::Metrics;
+use crate::supervisor::Tasks;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -39,7 +40,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 
@@ -446,37 +447,88 @@ pub enum Stops {
 }
 
 type Start = Box<
-    dyn FnOnce(TcpListener, watch::Receiver<bool>) -> tokio::task::JoinHandle<Connections> + Send,
+    dyn FnOnce(
+            TcpListener,
+            watch::Receiver<bool>,
+            ConnectionLimits,
+            Arc<Metrics>,
+        ) -> Pin<Box<dyn Future<Output = Connections> + Send>>
+        + Send,
 >;
+
+/// A bound port's accept loop, waiting for its stop signal.
+type BoundStart = Box<
+    dyn FnOnce(
+            TcpListener,
+            watch::Receiver<bool>,
+        ) -> Pin<Box<dyn Future<Output = Connections> + Send>>
+        + Send,
+>;
+
+/// A port to bind: one row of the composition root's port table.
+pub struct PortSpec {
+    pub name: &'static str,
+    /// The setting that chose the port number (for the error when it cannot be bound).
+    pub setting: &'static str,
+    pub port: u16,
+    pub stops: Stops,
+    start: Start,
+}
+
+impl PortSpec {
+    /// Port `port` (from `setting`) serving `handler` (a port's [`Endpoint`]).
+    pub fn new<H: Handler>(
+        name: &'static str,
+        setting: &'static str,
+        port: u16,
+        stops: Stops,
+        handler: H,
+    ) -> PortSpec {
+        let handler = Arc::new(handler);
+        let start: Start = Box::new(move |listener, stop, limits, metrics| {
+            Box::pin(accept_loop(name, listener, handler, limits, metrics, stop))
+        });
+        PortSpec {
+            name,
+            setting,
+            port,
+            stops,
+            start,
+        }
+    }
+}
 
 /// A bound port, not yet serving.
 pub struct Port {
     pub name: &'static str,
     pub stops: Stops,
     listener: TcpListener,
-    start: Start,
+    start: BoundStart,
 }
 
 impl Port {
-    /// Binds `addr` for `handler` (a port's [`Endpoint`]).
-    pub async fn bind<H: Handler>(
-        name: &'static str,
-        addr: SocketAddr,
-        handler: H,
+    /// Binds `spec` on `address`.
+    pub async fn bind(
+        address: IpAddr,
+        spec: PortSpec,
         limits: ConnectionLimits,
         metrics: Arc<Metrics>,
-        stops: Stops,
     ) -> io::Result<Port> {
-        let listener = TcpListener::bind(addr).await?;
-        let handler = Arc::new(handler);
-        let start: Start = Box::new(move |listener, stop| {
-            tokio::spawn(accept_loop(name, listener, handler, limits, metrics, stop))
-        });
+        let addr = SocketAddr::new(address, spec.port);
+        let listener = TcpListener::bind(addr).await.map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "binding the {} port {addr} ({}): {error}",
+                    spec.name, spec.setting
+                ),
+            )
+        })?;
         Ok(Port {
-            name,
-            stops,
+            name: spec.name,
+            stops: spec.stops,
             listener,
-            start,
+            start: Box::new(move |listener, stop| (spec.start)(listener, stop, limits, metrics)),
         })
     }
 
@@ -484,14 +536,21 @@ impl Port {
         self.listener.local_addr()
     }
 
-    /// Starts accepting; returns the handle to stop it, and its connections when stopped.
-    pub fn serve(self) -> Serving {
+    /// Starts accepting, as the supervised task `listener <name>`; returns the handle to stop
+    /// it, and its connections when stopped.
+    pub fn serve(self, tasks: &mut Tasks) -> Serving {
         let (stop, stop_rx) = watch::channel(false);
+        let (stopped, connections) = oneshot::channel();
+        let accept = (self.start)(self.listener, stop_rx);
+        tasks.spawn(format!("listener {}", self.name), async move {
+            // Only after `stop`: the accept loop runs until then.
+            let _ = stopped.send(accept.await);
+        });
         Serving {
             name: self.name,
             stops: self.stops,
             stop,
-            task: (self.start)(self.listener, stop_rx),
+            connections,
         }
     }
 }
@@ -501,15 +560,15 @@ pub struct Serving {
     pub name: &'static str,
     pub stops: Stops,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Connections>,
+    connections: oneshot::Receiver<Connections>,
 }
 
 impl Serving {
     /// Stops accepting; the returned connections can then be drained.
     pub async fn stop(self) -> io::Result<Connections> {
         self.stop.send_replace(true);
-        self.task
+        self.connections
             .await
-            .map_err(|e| io::Error::other(format!("the {} accept loop failed: {e}", self.name)))
+            .map_err(|_| io::Error::other(format!("the {} accept loop is gone", self.name)))
     }
 }

@@ -169,9 +169,7 @@ impl ReportStore {
         let state = self.read();
         let (name, entry) = state.chosen(key)?;
         let effective = match state.pending.get(key) {
-            Some(heartbeat)
-                if heartbeat.report.last_check.at >= entry.stored.report.last_check.at =>
-            {
+            Some(heartbeat) if precedence(heartbeat, &entry.stored) != Ordering::Less => {
                 Arc::clone(heartbeat)
             }
             _ => Arc::clone(&entry.stored),
@@ -535,7 +533,7 @@ impl State {
     fn effective(&self, key: &ReportKey) -> Option<Arc<StoredReport>> {
         let (_, entry) = self.chosen(key)?;
         Some(match self.pending.get(key) {
-            Some(p) if p.report.last_check.at >= entry.stored.report.last_check.at => Arc::clone(p),
+            Some(p) if precedence(p, &entry.stored) != Ordering::Less => Arc::clone(p),
             _ => Arc::clone(&entry.stored),
         })
     }
@@ -843,7 +841,9 @@ mod tests {
     fn of_two_objects_for_one_key_the_newer_last_check_is_served() {
         let s = store();
         let older = report("a", "SYNCED", T0, T0);
-        let newer = report("a", "OUT_OF_SYNC", "2026-04-21T10:05:00Z", T0);
+        let mut newer = report("a", "OUT_OF_SYNC", "2026-04-21T10:05:00Z", T0);
+        // Written by hand: no `status.updatedAt`, ordered by its `lastCheck`.
+        newer.updated_at = None;
         s.replace(
             vec![
                 object(&name_for(&older.report.key), 1, &older),

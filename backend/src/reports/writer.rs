@@ -251,7 +251,7 @@ impl ReportWriter {
     fn without_write(&self, incoming: &Arc<StoredReport>) -> Option<Outcome> {
         let current = self.store.current(&incoming.report.key)?;
         let effective = &current.effective;
-        if incoming.report.last_check.at < effective.report.last_check.at {
+        if precedence(incoming, effective) == Ordering::Less {
             Some(Outcome::Superseded)
         } else if incoming.report.same_content(&effective.report) {
             self.store.heartbeat(Arc::clone(incoming));

@@ -116,6 +116,8 @@ pub struct TestApp {
     pub service: SocketAddr,
     /// The reports port (reporters, Grafana).
     pub reports: SocketAddr,
+    /// Makes its supervised tasks fail (a test hook).
+    pub faults: argocd_drift::supervisor::Faults,
     trigger: Trigger,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
     logs: Logs,
@@ -146,7 +148,8 @@ impl TestApp {
         }
         let logs = logs();
         let config = Config::init_from_hashmap(&vars).expect("test config");
-        let server = Server::bind(config).await.expect("bind");
+        let mut server = Server::bind(config).await.expect("bind");
+        let faults = server.faults();
         let (api, service) = (server.api_addr().unwrap(), server.service_addr().unwrap());
         let reports = server.reports_addr().unwrap();
         let (trigger, shutdown) = Shutdown::manual();
@@ -155,6 +158,7 @@ impl TestApp {
             api,
             service,
             reports,
+            faults,
             trigger,
             handle: Some(handle),
             logs,

@@ -39,14 +39,24 @@ pub fn turns_stale_at(stored: &StoredReport, stale_after: Duration) -> Timestamp
         .unwrap_or(Timestamp::MAX)
 }
 
-/// Which of two versions of one key wins: the newer `last_check`; on a tie, the one accepted
+/// Which of two versions of one key wins: the newer [`ordered_at`]; on a tie, the one accepted
 /// later. (Greater wins.)
 pub fn precedence(a: &StoredReport, b: &StoredReport) -> Ordering {
-    a.report
-        .last_check
-        .at
-        .cmp(&b.report.last_check.at)
+    ordered_at(a)
+        .cmp(&ordered_at(b))
         .then(a.updated_at.cmp(&b.updated_at))
+}
+
+/// The time a version is ordered by: its `last_check`, but never later than when a backend
+/// accepted it. A reporter clock that ran ahead (up to the 300 s accepted) and then steps back
+/// is therefore not stuck behind its own future timestamps: its next report, checked after the
+/// one held was received, wins. A version written by hand (no acceptance time) is ordered by
+/// its `last_check`.
+pub fn ordered_at(stored: &StoredReport) -> Timestamp {
+    match stored.updated_at {
+        Some(accepted) => stored.report.last_check.at.min(accepted),
+        None => stored.report.last_check.at,
+    }
 }
 
 // === filters ===
@@ -441,12 +451,31 @@ mod tests {
         let old = rsyslog();
         let mut newer = rsyslog();
         newer.report.last_check.at = at("2026-04-21T10:33:00Z");
-        newer.updated_at = Some(at("2026-04-21T10:00:00Z"));
+        // Checked later and accepted later: it wins whatever the order of arrival at the store.
+        newer.updated_at = Some(at("2026-04-21T10:34:00Z"));
         assert_eq!(precedence(&newer, &old), Ordering::Greater);
         let mut later = rsyslog();
         later.updated_at = Some(at("2026-04-21T10:40:00Z"));
         assert_eq!(precedence(&later, &old), Ordering::Greater);
         assert_eq!(precedence(&old, &old.clone()), Ordering::Equal);
+    }
+
+    #[test]
+    fn a_last_check_ahead_of_its_acceptance_orders_as_the_acceptance() {
+        // Accepted at 10:00 with a clock 4 minutes ahead; the clock is then corrected.
+        let mut ahead = rsyslog();
+        ahead.report.last_check.at = at("2026-04-21T10:04:00Z");
+        ahead.updated_at = Some(at("2026-04-21T10:00:00Z"));
+        let mut corrected = rsyslog();
+        corrected.report.last_check.at = at("2026-04-21T10:01:00Z");
+        corrected.updated_at = Some(at("2026-04-21T10:01:00Z"));
+        assert_eq!(ordered_at(&ahead), at("2026-04-21T10:00:00Z"));
+        assert_eq!(precedence(&corrected, &ahead), Ordering::Greater);
+        // Checked before the held one was received: genuinely older, it still loses.
+        let mut older = rsyslog();
+        older.report.last_check.at = at("2026-04-21T09:59:00Z");
+        older.updated_at = Some(at("2026-04-21T10:02:00Z"));
+        assert_eq!(precedence(&older, &ahead), Ordering::Less);
     }
 
     #[test]
