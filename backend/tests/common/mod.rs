@@ -445,15 +445,16 @@ impl InProcess {
             cache_ttl: Duration::ZERO,
             read_secrets: options.read_secrets,
         };
+        let metrics = Arc::new(Metrics::new());
         let drift = argocd_drift::handlers::drift::Drift::new(
             connection.destinations(limits, false),
             argocd_drift::argocd_settings::ArgoCdSettings::new(),
             None,
             options.read_secrets,
-            Duration::from_secs(10),
+            options.limits.request_timeout,
             Duration::from_secs(1),
-        );
-        let metrics = Arc::new(Metrics::new());
+        )
+        .with_metrics(Arc::clone(&metrics));
         let token: argocd_drift::config::Secret = TOKEN.parse().unwrap();
         let reports = ReportStore::new(Timing::default(), Some(index.clone()));
         argocd_drift::cluster::OwnSink::replace(&reports, vec![], jiff::Timestamp::now());
