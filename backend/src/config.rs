@@ -105,7 +105,7 @@ pub struct Config {
     pub drift_cache_bytes: usize,
 
     /// How long a live object read is reused (0: never).
-    #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "5")]
+    #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "10")]
     pub drift_cache_ttl_seconds: u64,
 
     /// argocd-server's URL, to take Argo CD's own verdict from its managed-resources API

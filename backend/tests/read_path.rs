@@ -106,3 +106,40 @@ async fn a_dropped_request_stops_its_engine_which_holds_the_requests_slot_until_
     assert_eq!(next.status, 200, "{}", String::from_utf8_lossy(&next.body));
     println!("blocking work stopped {stopped_after:?} after the request was dropped");
 }
+
+// === reads ===
+
+/// Concurrent `/drift` requests for one app, while the API server is slow to answer: each live
+/// object is read once (the requests wait for one GET: single-flight), and every read asks for
+/// the API server's watch cache (`resourceVersion=0`), not a quorum read from etcd. (The
+/// in-process API reuses no read: its cache's time to live is zero, so only single-flight can
+/// merge them.)
+#[tokio::test]
+async fn concurrent_misses_for_one_object_do_one_get_from_the_watch_cache() {
+    let c = InProcess::demo().await;
+    let slow = fake_apiserver::RequestMatch::any().verb(fake_apiserver::Verb::Get);
+    c.fake.faults().delay(slow, Duration::from_millis(300));
+    c.fake.faults().clear_request_log();
+    let requests = (0..8).map(|_| c.get_as(DRIFT, APP, PROJECT, &[]));
+    for r in futures::future::join_all(requests).await {
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let gets: Vec<_> = c
+        .fake
+        .faults()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.verb == fake_apiserver::Verb::Get && !r.resource.is_empty())
+        .collect();
+    let count = |resource: &str| gets.iter().filter(|r| r.resource == resource).count();
+    // payments-api's two OutOfSync resources: its ConfigMap and its Deployment.
+    assert_eq!(
+        (count("configmaps"), count("deployments")),
+        (1, 1),
+        "{gets:#?}"
+    );
+    assert!(
+        gets.iter().all(|r| r.uri.ends_with("?resourceVersion=0")),
+        "{gets:#?}"
+    );
+}

@@ -19,9 +19,10 @@ use super::remote::RemoteClusters;
 use super::{describe, describe_status};
 use crate::cache::ByteCache;
 use drift_core::app::Destination;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 pub use super::discovery::{DISCOVERY_RETRY, DISCOVERY_TTL};
@@ -138,6 +139,7 @@ impl Destinations {
         let shared = Arc::new(Shared {
             cache: ByteCache::new(limits.cache_bytes, limits.cache_ttl),
             permits: Semaphore::new(limits.concurrency.max(1)),
+            in_flight: Mutex::new(HashMap::new()),
             read_secrets: limits.read_secrets,
             request_timeout,
         });
@@ -178,9 +180,13 @@ impl Destinations {
 pub(super) struct Shared {
     cache: ByteCache<CacheKey, Arc<Option<LiveObject>>>,
     permits: Semaphore,
+    /// Reads under way, by object: concurrent misses for one object share one GET.
+    in_flight: Mutex<HashMap<CacheKey, Arc<OnceCell<Read>>>>,
     read_secrets: bool,
     request_timeout: Duration,
 }
+
+type Read = Result<Arc<Option<LiveObject>>, ReadError>;
 
 /// `(cluster, apiVersion, kind, namespace, name)`
 type CacheKey = (String, String, String, String, String);
@@ -209,7 +215,9 @@ impl Cluster {
         &self.server
     }
 
-    /// The object, `None` if it does not exist. Served from the cache when read recently.
+    /// The object, `None` if it does not exist. Served from the cache when read recently;
+    /// concurrent misses for one object wait for one GET (single-flight), which asks for the API
+    /// server's watch cache (`resourceVersion=0`) rather than a quorum read from etcd.
     pub async fn get(&self, r: LiveRef<'_>) -> Result<Arc<Option<LiveObject>>, ReadError> {
         if r.is_secret() && !self.shared.read_secrets {
             return Err(ReadError::SecretsDisabled);
@@ -225,14 +233,44 @@ impl Cluster {
         if let Some(hit) = self.shared.cache.get(&key, Instant::now()) {
             return Ok(hit);
         }
+        let flight = {
+            let mut in_flight = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(in_flight.entry(key.clone()).or_default())
+        };
+        // The first caller reads; the others wait for its answer. (If the first is dropped
+        // mid-read, a waiting caller takes over: tokio's OnceCell.)
+        let read = flight
+            .get_or_init(|| self.read(&r, key.clone()))
+            .await
+            .clone();
+        {
+            let mut in_flight = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if in_flight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                in_flight.remove(&key);
+            }
+        }
+        read
+    }
+
+    /// One GET of the object, stored in the cache.
+    async fn read(&self, r: &LiveRef<'_>, key: CacheKey) -> Read {
         let _permit = self
             .shared
             .permits
             .acquire()
             .await
             .map_err(|_| ReadError::Unreachable("shutting down".into()))?;
-        let (plural, namespaced) = self.resolve(&r).await?;
-        let path = object_path(&r, &plural, namespaced);
+        let (plural, namespaced) = self.resolve(r).await?;
+        // From the watch cache: a read as fresh as the API server's own view, at no etcd cost.
+        let path = format!("{}?resourceVersion=0", object_path(r, &plural, namespaced));
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| ReadError::Unreachable(e.to_string()))?;
