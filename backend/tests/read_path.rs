@@ -143,3 +143,58 @@ async fn concurrent_misses_for_one_object_do_one_get_from_the_watch_cache() {
         "{gets:#?}"
     );
 }
+
+/// With a cache: a poll within the time to live reads nothing; `?refresh=true` reads every
+/// object once more, fresh (a quorum read, not the watch cache); a second refresh within
+/// `DRIFT_REFRESH_MIN_INTERVAL_SECONDS` (10 s here) is answered from the cache, reading nothing.
+#[tokio::test]
+async fn a_refresh_reads_fresh_once_per_interval_and_polls_within_the_ttl_read_nothing() {
+    let c = InProcess::new(InProcessOptions {
+        cache_ttl: Duration::from_secs(600),
+        ..Default::default()
+    })
+    .await;
+    let gets = || {
+        c.fake
+            .faults()
+            .request_log()
+            .into_iter()
+            .filter(|r| r.verb == fake_apiserver::Verb::Get && !r.resource.is_empty())
+            .map(|r| r.uri)
+            .collect::<Vec<_>>()
+    };
+    let c = &c;
+    let drift = |query: &'static str| async move {
+        let r = c
+            .get_as(&format!("{DRIFT}{query}"), APP, PROJECT, &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    c.fake.faults().clear_request_log();
+    drift("").await;
+    assert_eq!(gets().len(), 2, "{:#?}", gets());
+    drift("").await;
+    assert_eq!(
+        gets().len(),
+        2,
+        "a poll within the TTL reads nothing: {:#?}",
+        gets()
+    );
+    drift("?refresh=true").await;
+    let after_refresh = gets();
+    assert_eq!(after_refresh.len(), 4, "{after_refresh:#?}");
+    assert!(
+        after_refresh[2..]
+            .iter()
+            .all(|uri| !uri.contains("resourceVersion")),
+        "{after_refresh:#?}"
+    );
+    drift("?refresh=true").await;
+    drift("?refresh=true").await;
+    assert_eq!(
+        gets().len(),
+        4,
+        "refreshes within the interval read nothing: {:#?}",
+        gets()
+    );
+}

@@ -39,19 +39,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `GET /api/v1/drift?all=true|false`
+/// `GET /api/v1/drift?all=true|false&refresh=true|false`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DriftQuery {
     /// Every resource of the app, not only those Argo CD reports OutOfSync.
     pub all: bool,
+    /// Read the objects fresh (quorum reads, no cache), at most once per
+    /// `DRIFT_REFRESH_MIN_INTERVAL_SECONDS` per app; sooner, the answer comes from the cache.
+    pub refresh: bool,
 }
 
 impl FromQuery for DriftQuery {
-    const PARAMS: &'static [&'static str] = &["all"];
+    const PARAMS: &'static [&'static str] = &["all", "refresh"];
 
     fn from_query(query: &Query) -> Result<Self, ApiError> {
         Ok(DriftQuery {
             all: parse_bool(query, "all")?,
+            refresh: parse_bool(query, "refresh")?,
         })
     }
 }
@@ -193,7 +197,8 @@ pub async fn list(
 ) -> Result<DriftReport, ApiError> {
     let app = Arc::new(ctx.app.app.clone());
     let read_at = crate::clock::now();
-    let verdicts = verdicts(drift, Arc::clone(&app), query.all, hold).await?;
+    let fresh = query.refresh && drift.destinations.may_refresh(&app.key.to_string());
+    let verdicts = inspect(drift, Arc::clone(&app), query.all, fresh, hold).await?;
     let mut report = drift_report(&app, verdicts, read_at, query.all);
     let out_of_sync = match history.current(&app.key) {
         Some(Some(stored)) => Some(stored),
@@ -217,9 +222,20 @@ pub async fn verdicts(
     all: bool,
     hold: Option<RequestPermit>,
 ) -> Result<Vec<ResourceDrift>, ApiError> {
+    inspect(drift, app, all, false, hold).await
+}
+
+/// [`verdicts`], the objects read `fresh` (a forced refresh) or through the cache.
+async fn inspect(
+    drift: &Drift,
+    app: Arc<Application>,
+    all: bool,
+    fresh: bool,
+    hold: Option<RequestPermit>,
+) -> Result<Vec<ResourceDrift>, ApiError> {
     let deadline = Instant::now() + drift.inspect_timeout;
     let resources: Vec<ResourceStatus> = resources_to_inspect(&app, all).cloned().collect();
-    let lives = read_all(drift, &app, &resources).await;
+    let lives = read_all(drift, &app, &resources, fresh).await;
     let managed = managed_resources(drift, &app).await;
     run_engine(
         drift,
@@ -262,7 +278,7 @@ pub async fn resource(
         )));
     };
     let resources = vec![entry];
-    let lives = read_all(drift, &app, &resources).await;
+    let lives = read_all(drift, &app, &resources, false).await;
     let managed = managed_resources(drift, &app).await;
     let mut details = run_engine(
         drift,
@@ -280,11 +296,16 @@ pub async fn resource(
 }
 
 /// Reads every resource's live object (those the engine can settle without it are not read).
-async fn read_all(drift: &Drift, app: &Application, resources: &[ResourceStatus]) -> Vec<LiveRead> {
+async fn read_all(
+    drift: &Drift,
+    app: &Application,
+    resources: &[ResourceStatus],
+    fresh: bool,
+) -> Vec<LiveRead> {
     let cluster = drift.destinations.cluster(&app.spec.destination);
     let reads = resources
         .iter()
-        .map(|r| read_one(drift, cluster.as_ref(), r));
+        .map(|r| read_one(drift, cluster.as_ref(), r, fresh));
     futures::future::join_all(reads).await
 }
 
@@ -292,6 +313,7 @@ async fn read_one(
     drift: &Drift,
     cluster: Result<&Cluster, &ReadError>,
     r: &ResourceStatus,
+    fresh: bool,
 ) -> LiveRead {
     let secret = r.group.is_empty() && r.kind == "Secret";
     if secret && !drift.read_secrets {
@@ -307,13 +329,16 @@ async fn read_one(
         Err(error) => return LiveRead::Failed(failure(error.clone())),
     };
     let read = cluster
-        .get(LiveRef {
-            group: &r.group,
-            version: &r.version,
-            kind: &r.kind,
-            namespace: &r.namespace,
-            name: &r.name,
-        })
+        .get_as(
+            LiveRef {
+                group: &r.group,
+                version: &r.version,
+                kind: &r.kind,
+                namespace: &r.namespace,
+                name: &r.name,
+            },
+            fresh,
+        )
         .await;
     match read {
         Ok(object) => match object.as_ref() {
