@@ -144,6 +144,7 @@ fn bench(c: &mut Criterion) {
                 cache_bytes: 0,
                 cache_ttl: Duration::ZERO,
                 read_secrets: false,
+                refresh_min_interval: Duration::from_secs(10),
             },
             false,
         ),

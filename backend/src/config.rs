@@ -110,8 +110,13 @@ pub struct Config {
     pub drift_cache_bytes: usize,
 
     /// How long a live object read is reused (0: never).
-    #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "5")]
+    #[envconfig(from = "DRIFT_CACHE_TTL_SECONDS", default = "10")]
     pub drift_cache_ttl_seconds: u64,
+
+    /// The shortest time between two forced fresh reads (`GET /api/v1/drift?refresh=true`) of one
+    /// app; a refresh sooner is answered from the cache.
+    #[envconfig(from = "DRIFT_REFRESH_MIN_INTERVAL_SECONDS", default = "10")]
+    pub drift_refresh_min_interval_seconds: u64,
 
     /// argocd-server's URL, to take Argo CD's own verdict from its managed-resources API
     /// (optional; with `ARGOCD_AUTH_TOKEN_FILE`).
@@ -319,7 +324,8 @@ fn hint_for(e: &envconfig::Error) -> &'static str {
         "PROXY_TOKEN" => ": must not be empty",
         "SHUTDOWN_DELAY_SECONDS"
         | "PROXY_TOKEN_ROTATION_GRACE_SECONDS"
-        | "DRIFT_CACHE_TTL_SECONDS" => ": expected a whole number of seconds",
+        | "DRIFT_CACHE_TTL_SECONDS"
+        | "DRIFT_REFRESH_MIN_INTERVAL_SECONDS" => ": expected a whole number of seconds",
         "DRIFT_CACHE_BYTES" => ": expected a whole number of bytes",
         "DRIFT_READ_SECRETS" | "DRIFT_REMOTE_CLUSTERS" | "ARGOCD_SERVER_INSECURE" => {
             ": expected true or false"
@@ -417,6 +423,7 @@ impl Config {
             cache_bytes: self.drift_cache_bytes,
             cache_ttl: Duration::from_secs(self.drift_cache_ttl_seconds),
             read_secrets: self.drift_read_secrets,
+            refresh_min_interval: Duration::from_secs(self.drift_refresh_min_interval_seconds),
         }
     }
 
@@ -507,6 +514,10 @@ impl Config {
                 self.history_enrich_interval_seconds,
             ),
             ("DRIFT_CACHE_TTL_SECONDS", self.drift_cache_ttl_seconds),
+            (
+                "DRIFT_REFRESH_MIN_INTERVAL_SECONDS",
+                self.drift_refresh_min_interval_seconds,
+            ),
             (
                 "SHUTDOWN_TIMEOUT_SECONDS",
                 self.shutdown_timeout_seconds.get(),

@@ -71,7 +71,7 @@ impl Enrichment {
         if app.app.sync_status() != Some(OUT_OF_SYNC) {
             return;
         }
-        match verdicts(&self.drift, Arc::new(app.app.clone()), false).await {
+        match verdicts(&self.drift, Arc::new(app.app.clone()), false, None).await {
             Ok(found) => self.history.enrich(key, involved_from_verdicts(&found)),
             Err(error) => {
                 tracing::debug!(app = %key, %error, "cannot inspect an app to enrich its drift episode; trying again next interval")

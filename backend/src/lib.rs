@@ -176,7 +176,8 @@ impl Server {
                 *drift_read_secrets,
                 config.request_timeout(),
                 JQ_TIMEOUT,
-            ))
+            )
+            .with_metrics(Arc::clone(&metrics)))
         };
         let drift = new_drift()?;
         // Episodes are enriched by a background pass with its own engine: requests never write.

@@ -198,6 +198,34 @@ impl ReportMetrics {
     }
 }
 
+/// The drift engine's runs (see `handlers::drift`): how many hold a blocking thread now, and how
+/// each ended — `done`, `over_budget` (its own deadline, shorter than the request's, passed) or
+/// `cancelled` (the request was dropped: timed out or the client went away).
+struct EngineMetrics {
+    running: Gauge,
+    runs: Family<OutcomeLabels, Counter>,
+}
+
+impl EngineMetrics {
+    fn register(registry: &mut Registry) -> EngineMetrics {
+        let m = EngineMetrics {
+            running: Gauge::default(),
+            runs: Family::default(),
+        };
+        registry.register(
+            "engine_running",
+            "Drift engine runs holding a blocking thread now",
+            m.running.clone(),
+        );
+        registry.register(
+            "engine_runs",
+            "Drift engine runs ended, by outcome (done, over_budget, cancelled)",
+            m.runs.clone(),
+        );
+        m
+    }
+}
+
 /// The drift history's series (see `history`).
 struct HistoryMetrics {
     apps_drifting: Family<ProjectLabels, Gauge>,
@@ -302,6 +330,7 @@ pub struct Metrics {
     registry: Registry,
     reports: ReportMetrics,
     history: HistoryMetrics,
+    engine: EngineMetrics,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     rejections: Family<CodeLabels, Counter>,
@@ -411,10 +440,12 @@ impl Metrics {
         );
         let reports = ReportMetrics::register(&mut registry);
         let history = HistoryMetrics::register(&mut registry);
+        let engine = EngineMetrics::register(&mut registry);
         Metrics {
             registry,
             reports,
             history,
+            engine,
             requests,
             durations,
             rejections,
@@ -465,6 +496,20 @@ impl Metrics {
             .get_or_create(&CodeLabels {
                 code: code.to_string(),
             })
+            .inc();
+    }
+
+    /// A drift engine run took a blocking thread.
+    pub fn engine_started(&self) {
+        self.engine.running.inc();
+    }
+
+    /// A drift engine run gave its blocking thread back, ending with `outcome`.
+    pub fn engine_ended(&self, outcome: &'static str) {
+        self.engine.running.dec();
+        self.engine
+            .runs
+            .get_or_create(&OutcomeLabels { outcome })
             .inc();
     }
 

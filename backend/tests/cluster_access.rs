@@ -101,6 +101,7 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
         cache_bytes: 1 << 20,
         cache_ttl: Duration::ZERO,
         read_secrets: true,
+        refresh_min_interval: Duration::from_secs(10),
     };
     let live = connection
         .destinations(limits, false)
@@ -163,6 +164,7 @@ async fn live_objects_are_read_one_by_one_with_discovery_cached() {
         .destinations(
             ReadLimits {
                 read_secrets: false,
+                refresh_min_interval: Duration::from_secs(10),
                 ..limits
             },
             false,
@@ -371,6 +373,7 @@ async fn remote_clusters_are_read_with_the_credentials_in_argo_cds_cluster_secre
         cache_bytes: 1 << 20,
         cache_ttl: Duration::from_secs(60),
         read_secrets: false,
+        refresh_min_interval: Duration::from_secs(10),
     };
     let destinations = connection.destinations(limits, true);
     let readiness = Readiness::new();

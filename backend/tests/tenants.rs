@@ -90,6 +90,7 @@ async fn in_cluster(c: &InProcess) -> (argocd_drift::cluster::Cluster, tempfile:
             cache_bytes: 1 << 20,
             cache_ttl: Duration::ZERO,
             read_secrets: false,
+            refresh_min_interval: Duration::from_secs(10),
         },
         false,
     );

@@ -19,9 +19,10 @@ use super::remote::RemoteClusters;
 use super::{describe, describe_status};
 use crate::cache::ByteCache;
 use drift_core::app::Destination;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant;
 
 pub use super::discovery::{DISCOVERY_RETRY, DISCOVERY_TTL};
@@ -119,6 +120,8 @@ pub struct ReadLimits {
     pub cache_ttl: Duration,
     /// Whether Secrets may be read at all.
     pub read_secrets: bool,
+    /// The shortest time between two forced fresh reads (`?refresh=true`) of one app.
+    pub refresh_min_interval: Duration,
 }
 
 /// The clusters argocd-drift can read. Cheap to clone.
@@ -138,6 +141,9 @@ impl Destinations {
         let shared = Arc::new(Shared {
             cache: ByteCache::new(limits.cache_bytes, limits.cache_ttl),
             permits: Semaphore::new(limits.concurrency.max(1)),
+            in_flight: Mutex::new(HashMap::new()),
+            refreshed: Mutex::new(HashMap::new()),
+            refresh_min_interval: limits.refresh_min_interval,
             read_secrets: limits.read_secrets,
             request_timeout,
         });
@@ -145,6 +151,24 @@ impl Destinations {
             in_cluster: Cluster::new(IN_CLUSTER_SERVER.to_string(), client, Arc::clone(&shared)),
             remote: remote_clusters.then(|| RemoteClusters::new(shared)),
         }
+    }
+
+    /// Whether `app` (`namespace/name`) may have a forced fresh read now: at most one per
+    /// `refresh_min_interval`. A `true` counts as the app's refresh.
+    pub fn may_refresh(&self, app: &str) -> bool {
+        let shared = &self.in_cluster.shared;
+        let now = Instant::now();
+        let mut refreshed = shared
+            .refreshed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Only apps refreshed within the interval are remembered: the map stays small.
+        refreshed.retain(|_, at| now.duration_since(*at) < shared.refresh_min_interval);
+        if refreshed.contains_key(app) {
+            return false;
+        }
+        refreshed.insert(app.to_string(), now);
+        true
     }
 
     /// The remote-cluster registry, when remote clusters are on.
@@ -178,9 +202,16 @@ impl Destinations {
 pub(super) struct Shared {
     cache: ByteCache<CacheKey, Arc<Option<LiveObject>>>,
     permits: Semaphore,
+    /// Reads under way, by object: concurrent misses for one object share one GET.
+    in_flight: Mutex<HashMap<CacheKey, Arc<OnceCell<Read>>>>,
+    /// When each app (`namespace/name`) last had a forced fresh read.
+    refreshed: Mutex<HashMap<String, Instant>>,
+    refresh_min_interval: Duration,
     read_secrets: bool,
     request_timeout: Duration,
 }
+
+type Read = Result<Arc<Option<LiveObject>>, ReadError>;
 
 /// `(cluster, apiVersion, kind, namespace, name)`
 type CacheKey = (String, String, String, String, String);
@@ -209,8 +240,21 @@ impl Cluster {
         &self.server
     }
 
-    /// The object, `None` if it does not exist. Served from the cache when read recently.
+    /// The object, `None` if it does not exist. Served from the cache when read recently;
+    /// concurrent misses for one object wait for one GET (single-flight), which asks for the API
+    /// server's watch cache (`resourceVersion=0`) rather than a quorum read from etcd.
     pub async fn get(&self, r: LiveRef<'_>) -> Result<Arc<Option<LiveObject>>, ReadError> {
+        self.get_as(r, false).await
+    }
+
+    /// As [`Cluster::get`]; `fresh`: neither the cache nor a read under way nor the watch cache
+    /// (a quorum read, for a forced refresh, rate-limited by [`Destinations::may_refresh`]). The
+    /// answer is cached for the next readers.
+    pub async fn get_as(
+        &self,
+        r: LiveRef<'_>,
+        fresh: bool,
+    ) -> Result<Arc<Option<LiveObject>>, ReadError> {
         if r.is_secret() && !self.shared.read_secrets {
             return Err(ReadError::SecretsDisabled);
         }
@@ -222,17 +266,54 @@ impl Cluster {
             r.namespace.to_string(),
             r.name.to_string(),
         );
+        if fresh {
+            return self.read(&r, key, false).await;
+        }
         if let Some(hit) = self.shared.cache.get(&key, Instant::now()) {
             return Ok(hit);
         }
+        let flight = {
+            let mut in_flight = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(in_flight.entry(key.clone()).or_default())
+        };
+        // The first caller reads; the others wait for its answer. (If the first is dropped
+        // mid-read, a waiting caller takes over: tokio's OnceCell.)
+        let read = flight
+            .get_or_init(|| self.read(&r, key.clone(), true))
+            .await
+            .clone();
+        {
+            let mut in_flight = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if in_flight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                in_flight.remove(&key);
+            }
+        }
+        read
+    }
+
+    /// One GET of the object (from the API server's watch cache when `watch_cache`), stored in
+    /// the cache.
+    async fn read(&self, r: &LiveRef<'_>, key: CacheKey, watch_cache: bool) -> Read {
         let _permit = self
             .shared
             .permits
             .acquire()
             .await
             .map_err(|_| ReadError::Unreachable("shutting down".into()))?;
-        let (plural, namespaced) = self.resolve(&r).await?;
-        let path = object_path(&r, &plural, namespaced);
+        let (plural, namespaced) = self.resolve(r).await?;
+        // From the watch cache: a read as fresh as the API server's own view, at no etcd cost.
+        let mut path = object_path(r, &plural, namespaced);
+        if watch_cache {
+            path.push_str("?resourceVersion=0");
+        }
         let request = http::Request::get(path)
             .body(Vec::new())
             .map_err(|e| ReadError::Unreachable(e.to_string()))?;

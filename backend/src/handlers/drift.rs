@@ -6,16 +6,27 @@
 //! OutOfSync ones, or all with `all=true`); each is read with one GET (under the shared
 //! concurrency bound, the request deadline and the byte-bounded cache; Secrets only when
 //! reading them is on); Argo CD's own managed-resources are fetched once when that source is
-//! configured; then the engine runs on a blocking thread under [`Drift::inspect_timeout`], each
-//! jq rule under its own budget. A resource whose read fails gets a reason; the request never
-//! fails because one object could not be read.
+//! configured; then the engine runs on a blocking thread. A resource whose read fails gets a
+//! reason; the request never fails because one object could not be read.
+//!
+//! **Work ends with the request.** The engine's run has a deadline [`Drift::inspect_timeout`]
+//! after the handler starts, strictly shorter than the request's timeout, so it stops before the
+//! request is answered with a timeout; each jq expression on each object has its own budget (as
+//! in Argo CD) inside that total. A guard sets a cancellation flag when the handler's future is
+//! dropped (the request timed out, the client went away); the engine checks flag and deadline
+//! between resources and the jq budget between an expression's outputs. The blocking work holds
+//! a clone of the request's concurrency slot ([`RequestPermit`]) until it has stopped, so
+//! abandoned work still counts against the cap. Runs are counted in
+//! `argocd_drift_engine_running` / `argocd_drift_engine_runs_total{outcome}`.
 
 use crate::argocd_settings::ArgoCdSettings;
 use crate::cluster::{ArgoCdApi, Cluster, Destinations, LiveRef, ReadError};
 use crate::history::History;
 use crate::http::error::ApiError;
 use crate::http::gate::AppContext;
+use crate::http::limits::RequestPermit;
 use crate::http::query::{FromQuery, Query, parse_bool};
+use crate::metrics::Metrics;
 use drift_core::app::{Application, ResourceStatus};
 use drift_core::drift::jq::JqCache;
 use drift_core::drift::report::{drift_report, resources_to_inspect};
@@ -24,22 +35,27 @@ use drift_core::drift::view::{DriftReport, ResourceDetail, ResourceDrift};
 use drift_core::drift::{Inspector, LiveRead, ManagedResource, ReadFailure, ResourceInput};
 use drift_core::scope::ResourceRef;
 use drift_core::status::OutOfSyncView;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `GET /api/v1/drift?all=true|false`
+/// `GET /api/v1/drift?all=true|false&refresh=true|false`
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DriftQuery {
     /// Every resource of the app, not only those Argo CD reports OutOfSync.
     pub all: bool,
+    /// Read the objects fresh (quorum reads, no cache), at most once per
+    /// `DRIFT_REFRESH_MIN_INTERVAL_SECONDS` per app; sooner, the answer comes from the cache.
+    pub refresh: bool,
 }
 
 impl FromQuery for DriftQuery {
-    const PARAMS: &'static [&'static str] = &["all"];
+    const PARAMS: &'static [&'static str] = &["all", "refresh"];
 
     fn from_query(query: &Query) -> Result<Self, ApiError> {
         Ok(DriftQuery {
             all: parse_bool(query, "all")?,
+            refresh: parse_bool(query, "refresh")?,
         })
     }
 }
@@ -107,12 +123,20 @@ pub struct Drift {
     pub settings: ArgoCdSettings,
     pub argocd: Option<ArgoCdApi>,
     pub read_secrets: bool,
-    /// The longest the engine may take over one request's resources.
+    /// The longest one request's reads and engine may take, from the handler's start: strictly
+    /// shorter than the request's timeout ([`engine_budget`]), so the engine stops first.
     pub inspect_timeout: Duration,
     /// Each jq rule's budget (Argo CD's default is 1 s).
     pub jq_timeout: Duration,
     jq: Arc<JqCache>,
     parsed: Mutex<Option<(u64, Arc<SystemSettings>)>>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+/// The engine's budget for a request answered within `request_timeout`: four fifths of it, so
+/// the engine's own deadline always passes first (and the request has time left to answer).
+pub fn engine_budget(request_timeout: Duration) -> Duration {
+    request_timeout - request_timeout / 5
 }
 
 impl Drift {
@@ -121,7 +145,7 @@ impl Drift {
         settings: ArgoCdSettings,
         argocd: Option<ArgoCdApi>,
         read_secrets: bool,
-        inspect_timeout: Duration,
+        request_timeout: Duration,
         jq_timeout: Duration,
     ) -> Self {
         Drift {
@@ -129,11 +153,18 @@ impl Drift {
             settings,
             argocd,
             read_secrets,
-            inspect_timeout,
+            inspect_timeout: engine_budget(request_timeout),
             jq_timeout,
             jq: Arc::new(JqCache::new()),
             parsed: Mutex::new(None),
+            metrics: None,
         }
+    }
+
+    /// Counts the engine's runs (running now, and how each ended).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// argocd-cm parsed, once per version.
@@ -162,10 +193,12 @@ pub async fn list(
     query: DriftQuery,
     drift: &Drift,
     history: &History,
+    hold: Option<RequestPermit>,
 ) -> Result<DriftReport, ApiError> {
     let app = Arc::new(ctx.app.app.clone());
     let read_at = crate::clock::now();
-    let verdicts = verdicts(drift, Arc::clone(&app), query.all).await?;
+    let fresh = query.refresh && drift.destinations.may_refresh(&app.key.to_string());
+    let verdicts = inspect(drift, Arc::clone(&app), query.all, fresh, hold).await?;
     let mut report = drift_report(&app, verdicts, read_at, query.all);
     let out_of_sync = match history.current(&app.key) {
         Some(Some(stored)) => Some(stored),
@@ -181,17 +214,32 @@ pub async fn list(
 }
 
 /// The verdicts of `GET /api/v1/drift`: the app's resources (Argo CD's OutOfSync ones, or all)
-/// read and judged. Also what the enrichment pass records.
+/// read and judged. Also what the enrichment pass records. `hold`: a concurrency slot the
+/// engine's blocking work keeps until it stops.
 pub async fn verdicts(
     drift: &Drift,
     app: Arc<Application>,
     all: bool,
+    hold: Option<RequestPermit>,
 ) -> Result<Vec<ResourceDrift>, ApiError> {
+    inspect(drift, app, all, false, hold).await
+}
+
+/// [`verdicts`], the objects read `fresh` (a forced refresh) or through the cache.
+async fn inspect(
+    drift: &Drift,
+    app: Arc<Application>,
+    all: bool,
+    fresh: bool,
+    hold: Option<RequestPermit>,
+) -> Result<Vec<ResourceDrift>, ApiError> {
+    let deadline = Instant::now() + drift.inspect_timeout;
     let resources: Vec<ResourceStatus> = resources_to_inspect(&app, all).cloned().collect();
-    let lives = read_all(drift, &app, &resources).await;
+    let lives = read_all(drift, &app, &resources, fresh).await;
     let managed = managed_resources(drift, &app).await;
     run_engine(
         drift,
+        Run { deadline, hold },
         app,
         resources,
         lives,
@@ -206,7 +254,9 @@ pub async fn resource(
     ctx: &AppContext,
     query: ResourceQuery,
     drift: &Drift,
+    hold: Option<RequestPermit>,
 ) -> Result<ResourceDetail, ApiError> {
+    let deadline = Instant::now() + drift.inspect_timeout;
     let app = Arc::new(ctx.app.app.clone());
     // The gate has checked the resource is the app's at that version; take Argo CD's entry.
     let Some(entry) = app
@@ -228,10 +278,11 @@ pub async fn resource(
         )));
     };
     let resources = vec![entry];
-    let lives = read_all(drift, &app, &resources).await;
+    let lives = read_all(drift, &app, &resources, false).await;
     let managed = managed_resources(drift, &app).await;
     let mut details = run_engine(
         drift,
+        Run { deadline, hold },
         app,
         resources,
         lives,
@@ -245,11 +296,16 @@ pub async fn resource(
 }
 
 /// Reads every resource's live object (those the engine can settle without it are not read).
-async fn read_all(drift: &Drift, app: &Application, resources: &[ResourceStatus]) -> Vec<LiveRead> {
+async fn read_all(
+    drift: &Drift,
+    app: &Application,
+    resources: &[ResourceStatus],
+    fresh: bool,
+) -> Vec<LiveRead> {
     let cluster = drift.destinations.cluster(&app.spec.destination);
     let reads = resources
         .iter()
-        .map(|r| read_one(drift, cluster.as_ref(), r));
+        .map(|r| read_one(drift, cluster.as_ref(), r, fresh));
     futures::future::join_all(reads).await
 }
 
@@ -257,6 +313,7 @@ async fn read_one(
     drift: &Drift,
     cluster: Result<&Cluster, &ReadError>,
     r: &ResourceStatus,
+    fresh: bool,
 ) -> LiveRead {
     let secret = r.group.is_empty() && r.kind == "Secret";
     if secret && !drift.read_secrets {
@@ -272,13 +329,16 @@ async fn read_one(
         Err(error) => return LiveRead::Failed(failure(error.clone())),
     };
     let read = cluster
-        .get(LiveRef {
-            group: &r.group,
-            version: &r.version,
-            kind: &r.kind,
-            namespace: &r.namespace,
-            name: &r.name,
-        })
+        .get_as(
+            LiveRef {
+                group: &r.group,
+                version: &r.version,
+                kind: &r.kind,
+                namespace: &r.namespace,
+                name: &r.name,
+            },
+            fresh,
+        )
         .await;
     match read {
         Ok(object) => match object.as_ref() {
@@ -326,17 +386,62 @@ async fn managed_resources(drift: &Drift, app: &Application) -> Vec<ManagedResou
     }
 }
 
-/// Each jq expression's own time on each object, from when it starts (Argo CD's timeout).
+/// One engine run's limits: its deadline (the total for the request) and the slot it holds.
+struct Run {
+    deadline: Instant,
+    hold: Option<RequestPermit>,
+}
+
+/// Sets the run's cancellation flag when dropped: the handler's future was dropped (the request
+/// timed out or its client went away) or the run is over.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why a run stopped before its last resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopped {
+    OverBudget,
+    Cancelled,
+}
+
+/// When a run must stop, checked between resources and by the jq budget.
+#[derive(Clone)]
+struct StopWhen {
+    deadline: Instant,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl StopWhen {
+    fn check(&self) -> Result<(), Stopped> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            Err(Stopped::Cancelled)
+        } else if Instant::now() >= self.deadline {
+            Err(Stopped::OverBudget)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Each jq expression's own time on each object, from when it starts (Argo CD's timeout), within
+/// the run's total and while the request is wanted.
 struct JqDeadline {
     timeout: Duration,
     deadline: Instant,
+    run: StopWhen,
 }
 
 impl JqDeadline {
-    fn new(timeout: Duration) -> Self {
+    fn new(timeout: Duration, run: StopWhen) -> Self {
         JqDeadline {
             timeout,
             deadline: Instant::now() + timeout,
+            run,
         }
     }
 }
@@ -347,13 +452,52 @@ impl drift_core::drift::jq::JqBudget for JqDeadline {
     }
 
     fn exhausted(&mut self) -> bool {
-        Instant::now() >= self.deadline
+        Instant::now() >= self.deadline || self.run.check().is_err()
+    }
+
+    fn interrupt(&self) -> Option<drift_core::drift::jq::Interrupt> {
+        let deadline = self.deadline.min(self.run.deadline);
+        let cancelled = Arc::clone(&self.run.cancelled);
+        Some(Box::new(move || {
+            cancelled.load(Ordering::Relaxed) || Instant::now() >= deadline
+        }))
     }
 }
 
-/// Runs `each` over every resource on a blocking thread, under the inspection timeout.
+/// Counts a run as running while it lives, and how it ended when dropped (a panic counts as
+/// `panicked`).
+struct Running {
+    metrics: Option<Arc<Metrics>>,
+    outcome: &'static str,
+}
+
+impl Running {
+    fn start(metrics: Option<Arc<Metrics>>) -> Self {
+        if let Some(m) = &metrics {
+            m.engine_started();
+        }
+        Running {
+            metrics,
+            outcome: "panicked",
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(m) = &self.metrics {
+            m.engine_ended(self.outcome);
+        }
+    }
+}
+
+/// Runs `each` over every resource on a blocking thread, until the run's deadline or until the
+/// handler's future is dropped, whichever comes first. The handler waits for the blocking work
+/// to stop (never abandons it), and the work holds the request's slot until then.
+#[allow(clippy::too_many_arguments)]
 async fn run_engine<T: Send + 'static>(
     drift: &Drift,
+    run: Run,
     app: Arc<Application>,
     resources: Vec<ResourceStatus>,
     lives: Vec<LiveRead>,
@@ -366,28 +510,46 @@ async fn run_engine<T: Send + 'static>(
     let jq = Arc::clone(&drift.jq);
     let read_secrets = drift.read_secrets;
     let jq_timeout = drift.jq_timeout;
+    let metrics = drift.metrics.clone();
+    let stop = StopWhen {
+        deadline: run.deadline,
+        cancelled: Arc::new(AtomicBool::new(false)),
+    };
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&stop.cancelled));
+    let hold = run.hold;
     let work = tokio::task::spawn_blocking(move || {
+        // Dropped when this returns (or unwinds), the slot first: once the run no longer counts
+        // as running, its slot is free.
+        let mut running = Running::start(metrics);
+        let _hold = hold;
         let inspector = Inspector::for_app(&app, &system, &jq).with_secrets(read_secrets);
-        resources
-            .iter()
-            .zip(lives)
-            .map(|(resource, live)| {
+        let mut out = Vec::with_capacity(resources.len());
+        let outcome = (|| {
+            for (resource, live) in resources.iter().zip(lives) {
+                stop.check()?;
                 let input = ResourceInput {
                     resource,
                     live,
                     argocd: managed.iter().find(|m| m.is_for(resource)),
                 };
-                let mut budget = JqDeadline::new(jq_timeout);
-                each(&inspector, &input, &mut budget)
-            })
-            .collect::<Vec<T>>()
+                let mut budget = JqDeadline::new(jq_timeout, stop.clone());
+                out.push(each(&inspector, &input, &mut budget));
+            }
+            // A rule cut short by the run's end was skipped: the last verdict is not to be trusted.
+            stop.check()
+        })();
+        running.outcome = match outcome {
+            Ok(()) => "done",
+            Err(Stopped::OverBudget) => "over_budget",
+            Err(Stopped::Cancelled) => "cancelled",
+        };
+        outcome.map(|()| out)
     });
-    match tokio::time::timeout(drift.inspect_timeout, work).await {
+    match work.await {
         Ok(Ok(verdicts)) => Ok(verdicts),
-        Ok(Err(join)) => Err(ApiError::Internal(anyhow::anyhow!(
+        Ok(Err(_stopped)) => Err(ApiError::Timeout),
+        Err(join) => Err(ApiError::Internal(anyhow::anyhow!(
             "the drift engine failed: {join}"
         ))),
-        // The thread finishes on its own; the caller is not kept waiting.
-        Err(_) => Err(ApiError::Timeout),
     }
 }

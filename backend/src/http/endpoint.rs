@@ -168,7 +168,7 @@ impl<R: Routes> Endpoint<R> {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         self.routes.authenticate(head)?;
-        let _permit = self.limits.admit()?;
+        let permit = super::limits::RequestPermit::new(self.limits.admit()?);
         let _in_flight = self.metrics.in_flight(R::LISTENER);
         self.limits.check_declared_body(&head.headers)?;
         let route = self.routes.route(&head.method, head.uri.path())?;
@@ -176,7 +176,9 @@ impl<R: Routes> Endpoint<R> {
         tracing::Span::current().record("route", *label);
         let answer = async {
             let body = read_capped(body, self.limits.max_body_bytes).await?;
-            let request = Request::from_parts(head.clone(), body);
+            let mut request = Request::from_parts(head.clone(), body);
+            // The slot is released when the last clone goes: the handler's blocking work may hold one.
+            request.extensions_mut().insert(permit.clone());
             self.routes.serve(route, request, peer).await
         };
         match tokio::time::timeout(self.limits.request_timeout, answer).await {

@@ -8,6 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The request's slot under the concurrency cap, shared: the request's handler may hand a clone
+/// to blocking work it starts, so the slot stays taken until that work has stopped, even when
+/// the request itself was dropped (timed out, client gone). Put in the request's extensions.
+#[derive(Clone)]
+pub struct RequestPermit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
+
+impl RequestPermit {
+    pub fn new(permit: OwnedSemaphorePermit) -> Self {
+        RequestPermit(Arc::new(permit))
+    }
+}
+
 #[derive(Clone)]
 pub struct Limits {
     permits: Arc<Semaphore>,

@@ -42,7 +42,7 @@
 use super::endpoint::{Endpoint, Routes};
 use super::error::ApiError;
 use super::gate::Gate;
-use super::limits::Limits;
+use super::limits::{Limits, RequestPermit};
 use super::query::NoParams;
 use super::reply::{Json, JsonBytes, Reply};
 use super::reporters::ReporterAuth;
@@ -213,9 +213,10 @@ impl Routes for ApiRoutes {
                 ))))
             }
             ApiRoute::Drift => {
+                let hold = request.extensions().get::<RequestPermit>().cloned();
                 let (ctx, query) = self.gate.admit::<DriftQuery>(headers, uri).await?;
                 reply(
-                    handlers::drift::list(&ctx, query, &self.drift, &self.history)
+                    handlers::drift::list(&ctx, query, &self.drift, &self.history, hold)
                         .await
                         .map(Json),
                 )
@@ -230,9 +231,10 @@ impl Routes for ApiRoutes {
                 ))))
             }
             ApiRoute::DriftResource => {
+                let hold = request.extensions().get::<RequestPermit>().cloned();
                 let (ctx, query) = self.gate.admit::<ResourceQuery>(headers, uri).await?;
                 reply(
-                    handlers::drift::resource(&ctx, query, &self.drift)
+                    handlers::drift::resource(&ctx, query, &self.drift, hold)
                         .await
                         .map(Json),
                 )

@@ -398,6 +398,8 @@ pub struct InProcessOptions {
     pub limits: Limits,
     pub reconcile_stale_after: Duration,
     pub read_secrets: bool,
+    /// How long a live read is reused (zero: never).
+    pub cache_ttl: Duration,
 }
 
 impl Default for InProcessOptions {
@@ -406,6 +408,7 @@ impl Default for InProcessOptions {
             limits: Limits::new(256, 1024 * 1024, Duration::from_secs(10)),
             reconcile_stale_after: Duration::from_secs(600),
             read_secrets: false,
+            cache_ttl: Duration::ZERO,
         }
     }
 }
@@ -446,18 +449,20 @@ impl InProcess {
         let limits = argocd_drift::cluster::ReadLimits {
             concurrency: 8,
             cache_bytes: 1 << 20,
-            cache_ttl: Duration::ZERO,
+            cache_ttl: options.cache_ttl,
             read_secrets: options.read_secrets,
+            refresh_min_interval: Duration::from_secs(10),
         };
+        let metrics = Arc::new(Metrics::new());
         let drift = argocd_drift::handlers::drift::Drift::new(
             connection.destinations(limits, false),
             argocd_drift::argocd_settings::ArgoCdSettings::new(),
             None,
             options.read_secrets,
-            Duration::from_secs(10),
+            options.limits.request_timeout,
             Duration::from_secs(1),
-        );
-        let metrics = Arc::new(Metrics::new());
+        )
+        .with_metrics(Arc::clone(&metrics));
         let token: argocd_drift::config::Secret = TOKEN.parse().unwrap();
         let reports = ReportStore::new(Timing::default(), Some(index.clone()));
         argocd_drift::cluster::OwnSink::replace(&reports, vec![], jiff::Timestamp::now());

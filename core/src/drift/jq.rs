@@ -45,7 +45,20 @@ pub trait JqBudget {
 
     /// Asked before an expression runs and between its outputs; `true` = stop now.
     fn exhausted(&mut self) -> bool;
+
+    /// A check for inside a run, asked every [`CHECK_EVERY`] steps of its unbounded generators
+    /// (after [`JqBudget::start`]), so an expression that works long before yielding anything is
+    /// still stopped; `true` = stop now. `None` (the default): only between outputs.
+    fn interrupt(&self) -> Option<Interrupt> {
+        None
+    }
 }
+
+/// See [`JqBudget::interrupt`].
+pub type Interrupt = Box<dyn Fn() -> bool>;
+
+/// How many steps pass between two [`JqBudget::interrupt`] checks.
+pub const CHECK_EVERY: u64 = 1024;
 
 /// A closure is a budget that never restarts (the caller's own deadline).
 impl<F: FnMut() -> bool> JqBudget for F {
@@ -103,6 +116,24 @@ thread_local! {
     /// Steps left in the current run, and whether the run spent them all.
     static STEPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
     static SPENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The current run's [`JqBudget::interrupt`].
+    static INTERRUPT: std::cell::RefCell<Option<Interrupt>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Clears the run's interrupt when the run ends, however it ends.
+struct InterruptSet;
+
+impl InterruptSet {
+    fn new(interrupt: Option<Interrupt>) -> Self {
+        INTERRUPT.with(|i| *i.borrow_mut() = interrupt);
+        InterruptSet
+    }
+}
+
+impl Drop for InterruptSet {
+    fn drop(&mut self) {
+        INTERRUPT.with(|i| *i.borrow_mut() = None);
+    }
 }
 
 /// Spends one step; `false` when none is left.
@@ -113,6 +144,12 @@ fn step_ok() -> bool {
             false
         }
         n => {
+            if n % CHECK_EVERY == 0 && INTERRUPT.with(|i| i.borrow().as_ref().is_some_and(|f| f()))
+            {
+                s.set(0);
+                SPENT.set(true);
+                return false;
+            }
             s.set(n - 1);
             true
         }
@@ -173,6 +210,7 @@ impl JqCache {
         }
         STEPS.set(MAX_STEPS);
         SPENT.set(false);
+        let _interrupt = InterruptSet::new(budget.interrupt());
         let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
         let mut out = Vec::new();
         for item in filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
@@ -749,6 +787,42 @@ mod tests {
             )
             .unwrap(),
             ["/spec/labels/b"]
+        );
+    }
+
+    #[test]
+    fn the_interrupt_stops_an_expression_before_its_first_output() {
+        struct Stop(std::rc::Rc<std::cell::Cell<u32>>);
+        impl JqBudget for Stop {
+            fn exhausted(&mut self) -> bool {
+                false
+            }
+            fn interrupt(&self) -> Option<Interrupt> {
+                let asked = std::rc::Rc::clone(&self.0);
+                Some(Box::new(move || {
+                    asked.set(asked.get() + 1);
+                    asked.get() >= 3
+                }))
+            }
+        }
+        let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+        let v = serde_json::json!({"a": 1});
+        let slow = "select([range(0; 500000)] | length > 0) | .a";
+        assert_eq!(
+            JqCache::new().paths(slow, &v, &mut Stop(std::rc::Rc::clone(&asked))),
+            Err(JqError::OverBudget)
+        );
+        assert_eq!(
+            asked.get(),
+            3,
+            "stopped at the third check, long before its output"
+        );
+        // Without an interrupt the same expression yields its path.
+        assert_eq!(
+            JqCache::new()
+                .paths(slow, &v, &mut Unlimited)
+                .map(|p| p.len()),
+            Ok(1)
         );
     }
 
