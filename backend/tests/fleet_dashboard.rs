@@ -9,52 +9,18 @@
 
 mod common;
 
-use common::{applications, create_app, demo, eventually_some};
+use common::{applications, create_app, dashboards_dir, demo, evaluate_dashboard, eventually_some};
 use http::Method;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-fn dashboards_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
-}
 
 fn dashboard() -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(dashboards_dir().join("argocd-drift-fleet.json")).unwrap(),
     )
     .unwrap()
-}
-
-fn evaluate(bodies: &Value, legacy: &Value) -> Value {
-    let dir = dashboards_dir();
-    assert!(
-        dir.join("node_modules/jsonata").exists(),
-        "the dashboard test needs its npm packages: run `npm ci --prefix dashboards` (make test does)"
-    );
-    let input = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        input.path(),
-        json!({
-            "dashboard": dir.join("argocd-drift-fleet.json"),
-            "bodies": bodies,
-            "legacy": legacy,
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let output = std::process::Command::new("node")
-        .arg(dir.join("test/evaluate.mjs"))
-        .arg(input.path())
-        .output()
-        .expect("node (Node.js 20) must be installed");
-    assert!(
-        output.status.success(),
-        "evaluate.mjs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -118,7 +84,11 @@ async fn the_drifting_apps_table_shows_each_app_with_since_managers_and_last_end
         .on_reports(Method::GET, "/status.json", None, "")
         .await
         .json();
-    let out = evaluate(&json!({ id.clone(): body }), &legacy);
+    let out = evaluate_dashboard(
+        "argocd-drift-fleet.json",
+        &json!({ id.clone(): body }),
+        &legacy,
+    );
     let panel = &out["panels"][&id];
     assert_eq!(
         panel["columns"],
@@ -150,7 +120,11 @@ async fn the_drifting_apps_table_shows_each_app_with_since_managers_and_last_end
     assert!(payments[7].as_f64().unwrap() >= 1.0, "{payments}");
 
     // The project variable narrows it; a single app is still a row.
-    let out = evaluate(&json!({ id.clone(): fetch("shop-prod").await }), &legacy);
+    let out = evaluate_dashboard(
+        "argocd-drift-fleet.json",
+        &json!({ id.clone(): fetch("shop-prod").await }),
+        &legacy,
+    );
     let rows = out["panels"][&id]["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], checkout);

@@ -14,47 +14,10 @@ use common::*;
 use http::Method;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-
-fn dashboards_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
-}
 
 fn ago(secs: i64) -> String {
     let t = jiff::Timestamp::now().as_second() - secs;
     jiff::Timestamp::from_second(t).unwrap().to_string()
-}
-
-/// Runs the evaluator on the bodies the panels' URLs got.
-fn evaluate(bodies: &Value, legacy: &Value) -> Value {
-    let dir = dashboards_dir();
-    assert!(
-        dir.join("node_modules/jsonata").exists()
-            && dir.join("node_modules/jsonpath-plus").exists(),
-        "the dashboard test needs its npm packages: run `npm ci --prefix dashboards` (make test does)"
-    );
-    let input = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        input.path(),
-        json!({
-            "dashboard": dir.join("argocd-drift-reports.json"),
-            "bodies": bodies,
-            "legacy": legacy,
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let output = std::process::Command::new("node")
-        .arg(dir.join("test/evaluate.mjs"))
-        .arg(input.path())
-        .output()
-        .expect("node (Node.js 20) must be installed");
-    assert!(
-        output.status.success(),
-        "evaluate.mjs failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -138,7 +101,7 @@ async fn the_dashboard_shows_the_expected_rows_and_columns() {
         .json();
 
     // Every report.
-    let out = evaluate(&fetch("").await, &legacy);
+    let out = evaluate_dashboard("argocd-drift-reports.json", &fetch("").await, &legacy);
     let panels = &out["panels"];
     assert_eq!(
         panels["1"]["columns"],
@@ -203,7 +166,7 @@ async fn the_dashboard_shows_the_expected_rows_and_columns() {
     );
 
     // One repo (the dashboard's variable): a single row is still a row.
-    let out = evaluate(&fetch("nginx").await, &legacy);
+    let out = evaluate_dashboard("argocd-drift-reports.json", &fetch("nginx").await, &legacy);
     assert_eq!(out["panels"]["1"]["rows"], json!([[1, 1, 0]]));
     assert_eq!(
         out["panels"]["2"]["rows"],

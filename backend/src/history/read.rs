@@ -32,6 +32,15 @@ struct Inner {
     invalid: HashMap<String, String>,
 }
 
+impl Inner {
+    /// The apps whose record can be read (a hand-edited invalid one is left out).
+    fn readable(&self) -> impl Iterator<Item = (&AppKey, &AppRead)> {
+        self.apps.iter().filter(|(app, _)| {
+            self.invalid.is_empty() || !self.invalid.contains_key(&object_name(app))
+        })
+    }
+}
+
 /// One app's history as requests see it.
 #[derive(Clone, Debug)]
 pub struct AppRead {
@@ -140,11 +149,7 @@ impl Reads {
     pub fn drifting_episodes(&self) -> Vec<(AppKey, Episode, Option<LastEnd>)> {
         let inner = self.read();
         inner
-            .apps
-            .iter()
-            .filter(|(app, _)| {
-                inner.invalid.is_empty() || !inner.invalid.contains_key(&object_name(app))
-            })
+            .readable()
             .filter_map(|(app, read)| {
                 let digest = read.record.digest();
                 let open = digest.open.as_deref()?.clone();
@@ -157,11 +162,7 @@ impl Reads {
     pub fn currents(&self) -> Vec<(AppKey, Option<OutOfSync>)> {
         let inner = self.read();
         inner
-            .apps
-            .iter()
-            .filter(|(app, _)| {
-                inner.invalid.is_empty() || !inner.invalid.contains_key(&object_name(app))
-            })
+            .readable()
             .map(|(app, read)| (app.clone(), read.record.digest().current))
             .collect()
     }

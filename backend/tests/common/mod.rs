@@ -799,3 +799,45 @@ impl Client for Live {
         self.app.metrics().await
     }
 }
+
+/// `dashboards/` of the repository.
+pub fn dashboards_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
+}
+
+/// Runs `dashboards/test/evaluate.mjs` (npm `jsonata` and `jsonpath-plus`, the libraries
+/// Grafana's Infinity data source uses) on dashboard `file` with the bodies its panels' URLs got.
+pub fn evaluate_dashboard(
+    file: &str,
+    bodies: &serde_json::Value,
+    legacy: &serde_json::Value,
+) -> serde_json::Value {
+    let dir = dashboards_dir();
+    assert!(
+        dir.join("node_modules/jsonata").exists()
+            && dir.join("node_modules/jsonpath-plus").exists(),
+        "the dashboard test needs its npm packages: run `npm ci --prefix dashboards` (make test does)"
+    );
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        input.path(),
+        serde_json::json!({
+            "dashboard": dir.join(file),
+            "bodies": bodies,
+            "legacy": legacy,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = std::process::Command::new("node")
+        .arg(dir.join("test/evaluate.mjs"))
+        .arg(input.path())
+        .output()
+        .expect("node (Node.js 20) must be installed");
+    assert!(
+        output.status.success(),
+        "evaluate.mjs failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
