@@ -14,8 +14,10 @@
 //!   flood its namespace. What is dropped is counted (`argocd_drift_events_total{outcome}`).
 //! - **Never a value**: the text is built from the stored record (kinds, names, paths, managers,
 //!   the Argo CD user), which holds none.
-//! - **Best effort**: a refused or failed create is logged and counted, not retried; the history
-//!   itself is the record.
+//! - **Best effort, retried while the API server is away**: a create that gets no answer, a 429 or
+//!   a 5xx is tried again ([`RETRIES`] times, backing off from [`FIRST_BACKOFF`]); the name makes
+//!   a retry of a create that did land harmless. A refused create (RBAC, schema) is logged and
+//!   counted, not retried; the history itself is the record.
 
 use crate::cluster::{AppEvent, Created, EventWriter};
 use crate::history::{EdgeStored, Edges};
@@ -37,6 +39,10 @@ pub const REFILL: Duration = Duration::from_secs(60);
 const QUEUE: usize = 1024;
 /// Apps whose rate-limit state is kept before full buckets are forgotten.
 const TRACKED_APPS: usize = 10_000;
+/// Further tries of a create the API server did not answer (or answered 429/5xx).
+pub const RETRIES: u32 = 3;
+/// The wait before the first retry; doubled before each next one.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Hears stored edges and queues their Events. Register with [`crate::history::History::on_edges`].
 pub struct Emitter {
@@ -110,18 +116,36 @@ impl Edges for Emitter {
 
 async fn send(mut rx: mpsc::Receiver<AppEvent>, writer: EventWriter, metrics: Arc<Metrics>) {
     while let Some(event) = rx.recv().await {
-        match writer.create(&event).await {
-            Ok(Created::Created) => metrics.event("created"),
-            Ok(Created::AlreadyExists) => metrics.event("alreadyExists"),
-            Err(error) => {
-                metrics.event("failed");
-                tracing::warn!(
-                    app = %event.app,
-                    reason = event.reason,
-                    %error,
-                    "cannot create the drift event"
-                );
+        let mut backoff = FIRST_BACKOFF;
+        let mut tries = 0;
+        loop {
+            match writer.create(&event).await {
+                Ok(Created::Created) => metrics.event("created"),
+                Ok(Created::AlreadyExists) => metrics.event("alreadyExists"),
+                Err(error) if error.is_transient() && tries < RETRIES => {
+                    tries += 1;
+                    metrics.event("retried");
+                    tracing::debug!(
+                        app = %event.app,
+                        reason = event.reason,
+                        %error,
+                        "drift event create to be retried"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                Err(error) => {
+                    metrics.event("failed");
+                    tracing::warn!(
+                        app = %event.app,
+                        reason = event.reason,
+                        %error,
+                        "cannot create the drift event"
+                    );
+                }
             }
+            break;
         }
     }
 }

@@ -267,7 +267,7 @@ impl HistoryMetrics {
         registry.register(
             "events",
             "Kubernetes Events at drift episode edges this replica handled, by outcome \
-             (created, alreadyExists, rateLimited, queueFull, dropped, failed)",
+             (created, alreadyExists, retried, rateLimited, queueFull, dropped, failed)",
             m.events.clone(),
         );
         registry.register(
@@ -701,8 +701,8 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// An episode edge's Event: `created`, `alreadyExists`, `rateLimited`, `queueFull`,
-    /// `dropped`, `failed`.
+    /// An episode edge's Event: `created`, `alreadyExists`, `retried`, `rateLimited`,
+    /// `queueFull`, `dropped`, `failed`.
     pub fn event(&self, outcome: &'static str) {
         self.history
             .events

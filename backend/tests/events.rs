@@ -218,3 +218,162 @@ async fn a_flapping_app_is_rate_limited_and_counted() {
     .unwrap();
     assert_eq!(events.len(), argocd_drift::events::BURST as usize);
 }
+
+/// A Secret changed by hand drifts its app: the Events name the Secret, the key and the manager
+/// (what a person needs) and never its value, in any encoding — nor do the history answers, the
+/// metrics or the logs this run produced.
+#[tokio::test]
+async fn a_secret_drift_is_told_by_name_and_key_never_by_value() {
+    use base64::Engine;
+    const VALUES: &[&str] = &["correct-horse-battery-staple", "rotated-by-hand-0451"];
+    let (cluster, app) = demo(&[
+        ("DRIFT_READ_SECRETS", "true"),
+        ("HISTORY_ENRICH_INTERVAL_SECONDS", "1"),
+    ])
+    .await;
+    let client = cluster.client().await.unwrap();
+    let apps = applications(client.clone(), &cluster.ns("argocd"));
+    // Argo CD finds the Secret OutOfSync…
+    let mut status = apps.get("payments-api").await.unwrap().data["status"].clone();
+    for r in status["resources"].as_array_mut().unwrap() {
+        if r["kind"] == "Secret" {
+            r["status"] = "OutOfSync".into();
+        }
+    }
+    set_status(&cluster, "payments-api", status).await;
+    // …because someone rotated its password by hand.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client, &cluster.ns("payments"));
+    let rotated = base64::engine::general_purpose::STANDARD.encode(VALUES[1]);
+    secrets
+        .patch(
+            "payments-db",
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"data": {"password": rotated}})),
+        )
+        .await
+        .unwrap();
+    // The background pass enriches the episode under way with the Secret's key…
+    let header = app_header(&cluster, "argocd", "payments-api");
+    let history = eventually_some(WAIT, || async {
+        let r = app
+            .get_as("/api/v1/history", &header, "team-payments", &[])
+            .await;
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        (body.contains("payments-db") && body.contains("password")).then_some(body)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the Secret's key was never recorded: {e}"));
+    // …and a sync by a person ends it.
+    set_status(
+        &cluster,
+        "payments-api",
+        synced(Some(("2026-05-01T00:00:00Z", Some("carol")))),
+    )
+    .await;
+    let ended = eventually_some(WAIT, || async {
+        let events = drift_events(&cluster, "payments-api").await;
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DriftEnded"))
+            .then_some(events)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("no DriftEnded event: {e}"));
+    let message = ended
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("DriftEnded"))
+        .and_then(|e| e.message.clone())
+        .unwrap();
+    assert!(
+        message.contains("Secret ") && message.contains("payments-db"),
+        "the Secret is named: {message}"
+    );
+    assert!(message.contains("password"), "its key is named: {message}");
+    assert!(message.contains("kubectl-edit"), "{message}");
+    // Nothing this run saw holds a value: every Event whole, the history, metrics and logs.
+    for event in &ended {
+        drift_core::drift::secret::leak::assert_none(
+            &serde_json::to_string(event).unwrap(),
+            VALUES,
+        );
+    }
+    let after = app
+        .get_as("/api/v1/history", &header, "team-payments", &[])
+        .await;
+    for text in [
+        history,
+        String::from_utf8_lossy(&after.body).into_owned(),
+        app.metrics().await,
+        app.logs(),
+    ] {
+        drift_core::drift::secret::leak::assert_none(&text, VALUES);
+    }
+}
+
+/// The API server failing for a moment (500s; kube's client itself retries 429, 503 and 504)
+/// does not lose an edge's Event: the create is tried again and lands once. One it refuses (403: RBAC) is counted as failed and not tried again.
+#[tokio::test]
+async fn an_event_create_the_api_server_did_not_take_is_retried_and_a_refused_one_is_not() {
+    use fake_apiserver::{FaultRule, Verb};
+    let (cluster, app) = demo(&[]).await;
+    let Some(fake) = cluster.fake_server() else {
+        return; // fault injection needs the fake
+    };
+    create_app(&cluster, "ev-retry", "default").await;
+    set_status(&cluster, "ev-retry", synced(None)).await;
+    let creates = |status: u16, times: usize| {
+        FaultRule::status(status)
+            .resource("events")
+            .verb(Verb::Create)
+            .times(times)
+    };
+    fake.faults().fail_requests(creates(500, 2));
+    set_status(
+        &cluster,
+        "ev-retry",
+        json!({"sync": {"status": "OutOfSync"}}),
+    )
+    .await;
+    let events = eventually_some(WAIT, || async {
+        let events = drift_events(&cluster, "ev-retry").await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the start was never told: {e}"));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason.as_deref(), Some("DriftStarted"));
+    let text = app.metrics().await;
+    assert_eq!(
+        metric(&text, r#"argocd_drift_events_total{outcome="retried"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&text, r#"argocd_drift_events_total{outcome="failed"}"#).unwrap_or(0.0),
+        0.0
+    );
+
+    fake.faults().fail_requests(creates(403, 1));
+    set_status(
+        &cluster,
+        "ev-retry",
+        synced(Some(("2026-06-01T00:00:00Z", Some("dave")))),
+    )
+    .await;
+    let failed = r#"argocd_drift_events_total{outcome="failed"}"#;
+    eventually(WAIT, || async {
+        metric(&app.metrics().await, failed) == Some(1.0)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the refused create is counted: {e}"));
+    let text = app.metrics().await;
+    assert_eq!(
+        metric(&text, r#"argocd_drift_events_total{outcome="retried"}"#),
+        Some(2.0),
+        "a refusal is not retried"
+    );
+    assert_eq!(drift_events(&cluster, "ev-retry").await.len(), 1);
+}
