@@ -15,17 +15,6 @@ use std::path::{Path, PathBuf};
 const KNOWN: &[(&str, &str)] = &[
     // http ↔ handlers: handlers return `http::error::ApiError` and parse `http::query` inputs.
     ("argocd_drift::handlers", "argocd_drift::http"),
-    // cluster::destinations ↔ cluster::remote: remote builds `destinations::Cluster`s.
-    (
-        "argocd_drift::cluster::destinations",
-        "argocd_drift::cluster::remote",
-    ),
-    // cluster::destinations ↔ cluster::discovery: discovery answers with `destinations::ReadError`
-    // (discovery moved out of destinations in issue 17's fix; the error type has not yet).
-    (
-        "argocd_drift::cluster::destinations",
-        "argocd_drift::cluster::discovery",
-    ),
 ];
 
 type Module = Vec<String>;

@@ -16,7 +16,7 @@
 //! A document is kept for [`DISCOVERY_TTL`], re-fetched early (at most every
 //! [`DISCOVERY_RETRY`]) when a kind is not in it — a CRD installed after the cache was filled.
 
-use super::destinations::ReadError;
+use super::read_error::ReadError;
 use drift_core::names::{is_dns_label, is_dns_subdomain};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::HashMap;

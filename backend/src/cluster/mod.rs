@@ -19,15 +19,19 @@ pub mod check;
 pub mod destinations;
 pub mod discovery;
 pub mod events;
+pub mod live;
 pub mod own;
+mod read_error;
 mod remote;
 mod watch;
 
 pub use argocd_api::{ArgoCdApi, ArgoCdApiConfig, ArgoCdApiError};
 pub use check::{AppAccess, OwnAccess};
-pub use destinations::{Cluster, Destinations, LiveObject, LiveRef, ReadError, ReadLimits};
+pub use destinations::Destinations;
 pub use events::{AppEvent, Created, EventWriter};
+pub use live::{Cluster, LiveObject, LiveRef, ReadLimits};
 pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
+pub use read_error::ReadError;
 pub use watch::WatchTasks;
 
 use crate::argocd_settings::ArgoCdSettings;

@@ -11,7 +11,8 @@
 //! *unsupported*, with the reason, and its apps' resources say so. Nothing from these Secrets is
 //! ever logged but the Secret's name, the cluster's name and its server URL.
 
-use super::destinations::{Cluster, ReadError, Shared};
+use super::live::{Cluster, Shared};
+use super::read_error::ReadError;
 use super::watch::Sink;
 use base64::Engine;
 use jiff::Timestamp;
