@@ -263,6 +263,9 @@ pub trait OwnSink: Send + Sync + 'static {
     fn list_start(&self) {}
     fn list_page(&self, _objects: Vec<Stored>, _now: Timestamp) {}
     fn list_end(&self, _now: Timestamp) {}
+    /// The resourceVersion of the list about to end (`replace` or `list_end`): a sink that holds
+    /// its own writes keeps those newer than it (their events follow the list).
+    fn list_version(&self, _resource_version: &str) {}
 }
 
 struct OwnAdapter<S>(S);
@@ -314,5 +317,9 @@ impl<S: OwnSink> Sink for OwnAdapter<S> {
 
     fn list_end(&self, now: Timestamp) {
         self.0.list_end(now);
+    }
+
+    fn list_version(&self, resource_version: &str) {
+        self.0.list_version(resource_version);
     }
 }

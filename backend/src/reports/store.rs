@@ -130,6 +130,8 @@ struct Inner {
     apps: Option<AppIndex>,
     /// A paged list under way: the objects decoded so far.
     listing: Mutex<Vec<(String, String, StoredReport)>>,
+    /// The resourceVersion of the list about to end (its snapshot).
+    list_version: Mutex<Option<String>>,
 }
 
 impl ReportStore {
@@ -143,6 +145,7 @@ impl ReportStore {
                 timing,
                 apps,
                 listing: Mutex::default(),
+                list_version: Mutex::default(),
             }),
         }
     }
@@ -666,6 +669,12 @@ fn decode(objects: Vec<Stored>) -> Vec<(String, String, StoredReport)> {
 impl ReportStore {
     /// A complete list, decoded: exactly these objects exist now.
     fn listed(&self, decoded: Vec<(String, String, StoredReport)>) {
+        let snapshot = self
+            .inner
+            .list_version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         let mut state = self.write();
         let mut fresh = State {
             generation: state.generation + 1,
@@ -679,6 +688,15 @@ impl ReportStore {
                     fresh.insert(name, held.resource_version, (*held.stored).clone());
                 }
                 _ => fresh.insert(name, resource_version, stored),
+            }
+        }
+        // Held but not listed: deleted before the snapshot — or an own write after it (its
+        // create was acknowledged; its event follows the list), which stays.
+        if let Some(snapshot) = &snapshot {
+            for (name, held) in std::mem::take(&mut state.objects) {
+                if !not_older(snapshot, &held.resource_version) {
+                    fresh.insert(name, held.resource_version, (*held.stored).clone());
+                }
             }
         }
         for (key, pending) in std::mem::take(&mut state.pending) {
@@ -720,6 +738,15 @@ impl OwnSink for ReportStore {
     fn list_end(&self, _now: Timestamp) {
         let decoded = std::mem::take(&mut *self.listing());
         self.listed(decoded);
+    }
+
+    fn list_version(&self, resource_version: &str) {
+        *self
+            .inner
+            .list_version
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(resource_version.to_string()).filter(|v| !v.is_empty());
     }
 
     fn apply(&self, object: Stored, _now: Timestamp) {
@@ -835,6 +862,38 @@ mod tests {
         // A list taken before the own write keeps the own write.
         s.replace(vec![object("n", 4, &old)], t(T0));
         assert_eq!(s.current(&new.report.key).unwrap().resource_version, "5");
+    }
+
+    #[test]
+    fn a_list_older_than_an_own_create_keeps_it_and_its_heartbeat() {
+        // A relist's snapshot (rv 10) was taken before this replica created the object (rv 12)
+        // and acknowledged a heartbeat for it: the object's event follows the list, so the list
+        // must not forget it, nor the acknowledged heartbeat. An object held from before the
+        // snapshot and absent from it was deleted meanwhile: that one goes.
+        let s = store();
+        let gone = report("g", "SYNCED", T0, T0);
+        s.replace(vec![object("g", 5, &gone)], t(T0));
+        let created = report("a", "SYNCED", T0, T0);
+        s.written(object("n", 12, &created));
+        let beat = Arc::new(report(
+            "a",
+            "SYNCED",
+            "2026-04-21T10:00:30Z",
+            "2026-04-21T10:00:31Z",
+        ));
+        s.heartbeat(Arc::clone(&beat));
+        s.list_version("10");
+        s.replace(Vec::new(), t(T0));
+        assert_eq!(s.current(&created.report.key).unwrap().effective, beat);
+        assert_eq!(
+            s.pending_count(),
+            1,
+            "the acknowledged heartbeat is still to be written"
+        );
+        assert!(
+            s.current(&gone.report.key).is_none(),
+            "deleted before the snapshot"
+        );
     }
 
     #[test]
