@@ -144,6 +144,33 @@ async fn concurrent_misses_for_one_object_do_one_get_from_the_watch_cache() {
     );
 }
 
+/// A request dropped while its GETs are under way (the viewer closed the tab) leaves no read
+/// behind in the in-flight map; one still waited for by another request stays until answered.
+#[tokio::test]
+async fn a_dropped_request_leaves_no_read_in_flight() {
+    let c = InProcess::demo().await;
+    let slow = fake_apiserver::RequestMatch::any().verb(fake_apiserver::Verb::Get);
+    c.fake.faults().delay(slow, Duration::from_millis(500));
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(150),
+        c.get_as(DRIFT, APP, PROJECT, &[]),
+    )
+    .await;
+    assert!(dropped.is_err(), "the request was dropped mid-read");
+    assert_eq!(c.destinations.reads_in_flight(), 0);
+    // Two callers, one goes away: the other still gets its answer from the one read.
+    let (kept, gone) = tokio::join!(
+        c.get_as(DRIFT, APP, PROJECT, &[]),
+        tokio::time::timeout(
+            Duration::from_millis(150),
+            c.get_as(DRIFT, APP, PROJECT, &[])
+        ),
+    );
+    assert!(gone.is_err());
+    assert_eq!(kept.status, 200, "{}", String::from_utf8_lossy(&kept.body));
+    assert_eq!(c.destinations.reads_in_flight(), 0);
+}
+
 /// With a cache: a poll within the time to live reads nothing; `?refresh=true` reads every
 /// object once more, fresh (a quorum read, not the watch cache); a second refresh within
 /// `DRIFT_REFRESH_MIN_INTERVAL_SECONDS` (10 s here) is answered from the cache, reading nothing.

@@ -51,6 +51,11 @@ impl Destinations {
         self.shared.may_refresh(app)
     }
 
+    /// Objects being read now (each read shared by every caller that wants it).
+    pub fn reads_in_flight(&self) -> usize {
+        self.shared.reads_in_flight()
+    }
+
     /// The remote-cluster registry, when remote clusters are on.
     pub(super) fn remote(&self) -> Option<&RemoteClusters> {
         self.remote.as_ref()

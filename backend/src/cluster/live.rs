@@ -107,6 +107,14 @@ impl Shared {
 
     /// Whether `app` (`namespace/name`) may have a forced fresh read now: at most one per
     /// `refresh_min_interval`. A `true` counts as the app's refresh.
+    /// Reads under way (objects, each shared by its callers).
+    pub(super) fn reads_in_flight(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
     pub(super) fn may_refresh(&self, app: &str) -> bool {
         let now = Instant::now();
         let mut refreshed = self
@@ -127,6 +135,33 @@ type Read = Result<Arc<Option<LiveObject>>, ReadError>;
 
 /// `(cluster, apiVersion, kind, namespace, name)`
 type CacheKey = (String, String, String, String, String);
+
+/// One caller's part in a read under way. On drop (answered, or the caller went away) it takes
+/// the read off the in-flight map once the read is done or no other caller waits on it, so a
+/// cancelled read leaves nothing behind; a read others still wait for stays for them.
+struct Flight<'a> {
+    shared: &'a Shared,
+    key: &'a CacheKey,
+    cell: &'a Arc<OnceCell<Read>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let ours = in_flight
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, self.cell));
+        // Under the map's lock no caller can take another share: the count is exact. Two: the
+        // map's and this caller's.
+        if ours && (self.cell.initialized() || Arc::strong_count(self.cell) <= 2) {
+            in_flight.remove(self.key);
+        }
+    }
+}
 
 /// One cluster: a client, its discovery cache and the shared read bounds. Cheap to clone.
 #[derive(Clone)]
@@ -192,23 +227,18 @@ impl Cluster {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             Arc::clone(in_flight.entry(key.clone()).or_default())
         };
+        // Leaves the map as it found it, even when this caller is dropped mid-read.
+        let _flight = Flight {
+            shared: &self.shared,
+            key: &key,
+            cell: &flight,
+        };
         // The first caller reads; the others wait for its answer. (If the first is dropped
         // mid-read, a waiting caller takes over: tokio's OnceCell.)
-        let read = flight
+        flight
             .get_or_init(|| self.read(&r, key.clone(), true))
             .await
-            .clone();
-        {
-            let mut in_flight = self
-                .shared
-                .in_flight
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if in_flight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                in_flight.remove(&key);
-            }
-        }
-        read
+            .clone()
     }
 
     /// One GET of the object (from the API server's watch cache when `watch_cache`), stored in

@@ -384,6 +384,8 @@ pub struct InProcess {
     pub logs: Logs,
     /// The cluster drift reads (the demo fixtures, namespaces as written).
     pub fake: fake_apiserver::FakeApiServer,
+    /// The live reads drift makes (its in-flight reads are observable).
+    pub destinations: argocd_drift::cluster::Destinations,
     _kubeconfig: tempfile::NamedTempFile,
 }
 
@@ -454,8 +456,9 @@ impl InProcess {
             refresh_min_interval: Duration::from_secs(10),
         };
         let metrics = Arc::new(Metrics::new());
+        let destinations = connection.destinations(limits, false);
         let drift = argocd_drift::handlers::drift::Drift::new(
-            connection.destinations(limits, false),
+            destinations.clone(),
             argocd_drift::argocd_settings::ArgoCdSettings::new(),
             None,
             options.read_secrets,
@@ -483,6 +486,7 @@ impl InProcess {
             metrics,
             logs,
             fake,
+            destinations,
             _kubeconfig: kubeconfig,
         }
     }
