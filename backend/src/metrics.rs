@@ -89,6 +89,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    pub source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
 }
@@ -204,6 +209,7 @@ impl ReportMetrics {
 struct EngineMetrics {
     running: Gauge,
     runs: Family<OutcomeLabels, Counter>,
+    live_objects: Family<SourceLabels, Counter>,
 }
 
 impl EngineMetrics {
@@ -211,6 +217,7 @@ impl EngineMetrics {
         let m = EngineMetrics {
             running: Gauge::default(),
             runs: Family::default(),
+            live_objects: Family::default(),
         };
         registry.register(
             "engine_running",
@@ -221,6 +228,12 @@ impl EngineMetrics {
             "engine_runs",
             "Drift engine runs ended, by outcome (done, over_budget, cancelled)",
             m.runs.clone(),
+        );
+        registry.register(
+            "live_objects",
+            "Live objects drift inspected, by where they came from: argocd (Argo CD's \
+             managed-resources answer, no cluster read) or cluster (a GET, or the read cache)",
+            m.live_objects.clone(),
         );
         m
     }
@@ -511,6 +524,14 @@ impl Metrics {
             .runs
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Live objects a drift run took from `source` (`argocd` or `cluster`).
+    pub fn live_objects(&self, source: &'static str, n: usize) {
+        self.engine
+            .live_objects
+            .get_or_create(&SourceLabels { source })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     pub fn set_applications(&self, n: usize) {

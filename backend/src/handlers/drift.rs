@@ -3,10 +3,11 @@
 //! (`drift_core::drift`).
 //!
 //! Per request: the resources to inspect are chosen from the app's `status.resources` (Argo CD's
-//! OutOfSync ones, or all with `all=true`); each is read with one GET (under the shared
-//! concurrency bound, the request deadline and the byte-bounded cache; Secrets only when
-//! reading them is on); Argo CD's own managed-resources are fetched once when that source is
-//! configured; then the engine runs on a blocking thread. A resource whose read fails gets a
+//! OutOfSync ones, or all with `all=true`); Argo CD's own managed-resources are fetched once when
+//! that source is configured, and the live states it holds are used as they are; each other
+//! object is read with one GET (under the shared concurrency bound, the request deadline and the
+//! byte-bounded cache; Secrets only when reading them is on); then the engine runs on a blocking
+//! thread. A resource whose read fails gets a
 //! reason; the request never fails because one object could not be read.
 //!
 //! **Work ends with the request.** The engine's run has a deadline [`Drift::inspect_timeout`]
@@ -235,8 +236,8 @@ async fn inspect(
 ) -> Result<Vec<ResourceDrift>, ApiError> {
     let deadline = Instant::now() + drift.inspect_timeout;
     let resources: Vec<ResourceStatus> = resources_to_inspect(&app, all).cloned().collect();
-    let lives = read_all(drift, &app, &resources, fresh).await;
     let managed = managed_resources(drift, &app).await;
+    let lives = read_all(drift, &app, &resources, fresh, &managed).await;
     run_engine(
         drift,
         Run { deadline, hold },
@@ -278,8 +279,8 @@ pub async fn resource(
         )));
     };
     let resources = vec![entry];
-    let lives = read_all(drift, &app, &resources, false).await;
     let managed = managed_resources(drift, &app).await;
+    let lives = read_all(drift, &app, &resources, false, &managed).await;
     let mut details = run_engine(
         drift,
         Run { deadline, hold },
@@ -295,17 +296,43 @@ pub async fn resource(
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the engine returned no detail")))
 }
 
-/// Reads every resource's live object (those the engine can settle without it are not read).
+/// Every resource's live object (those the engine can settle without it are not read). With
+/// Argo CD as a source, the live state its managed-resources answer holds (from its cluster cache,
+/// `managedFields` included) is taken as is, and only what it lacks is read from the cluster:
+/// Secrets (Argo CD masks their values; read only when reading them is on), objects it holds no
+/// live state for, and every object of a forced refresh.
 async fn read_all(
     drift: &Drift,
     app: &Application,
     resources: &[ResourceStatus],
     fresh: bool,
+    managed: &[ManagedResource],
 ) -> Vec<LiveRead> {
+    let secret = |r: &ResourceStatus| r.group.is_empty() && r.kind == "Secret";
+    let from_argocd = |r: &ResourceStatus| {
+        (!fresh && !secret(r) && !r.hook)
+            .then(|| managed.iter().find(|m| m.is_for(r)))
+            .flatten()
+            .and_then(|m| m.live_state.clone())
+    };
     let cluster = drift.destinations.cluster(&app.spec.destination);
-    let reads = resources
-        .iter()
-        .map(|r| read_one(drift, cluster.as_ref(), r, fresh));
+    let (mut argocd, mut read) = (0, 0);
+    let reads = resources.iter().map(|r| match from_argocd(r) {
+        Some(live) => {
+            argocd += 1;
+            futures::future::Either::Left(std::future::ready(LiveRead::Found(live)))
+        }
+        None => {
+            // Hooks, and Secrets while reading them is off, are not read.
+            read += usize::from(!r.hook && (drift.read_secrets || !secret(r)));
+            futures::future::Either::Right(read_one(drift, cluster.as_ref(), r, fresh))
+        }
+    });
+    let reads: Vec<_> = reads.collect();
+    if let Some(metrics) = &drift.metrics {
+        metrics.live_objects("argocd", argocd);
+        metrics.live_objects("cluster", read);
+    }
     futures::future::join_all(reads).await
 }
 
