@@ -5,6 +5,8 @@
 #   real-kube.sh bins                     build both binaries unless cached; print their directory
 #   real-kube.sh start <dir>              start etcd + kube-apiserver on 127.0.0.1, data/certs in <dir>
 #   real-kube.sh stop <dir>               stop them (TERM, then KILL after a deadline); idempotent
+#   real-kube.sh restart-apiserver <dir>  stop kube-apiserver and start it again on the same address
+#                                         (etcd and its data kept)
 #   real-kube.sh install-crds <dir> <f>…  create the CRDs in the YAML files, wait until established
 #   real-kube.sh smoke <dir>              real requests against a started cluster; fails loudly
 #
@@ -228,10 +230,10 @@ start_etcd() { # <dir> <etcd binary>; sets ETCD_PID ETCD_URL
 	die "etcd: could not find free ports in 3 attempts"
 }
 
-start_apiserver() { # <dir> <kube-apiserver binary>; sets APISERVER_PID API_URL
-	local d=$1 bin=$2 attempt port timeout=${DRIFT_KUBE_START_TIMEOUT:-120} deadline code
+start_apiserver() { # <dir> <kube-apiserver binary> [port]; sets APISERVER_PID API_URL
+	local d=$1 bin=$2 fixed=${3:-} attempt port timeout=${DRIFT_KUBE_START_TIMEOUT:-120} deadline code
 	for attempt in 1 2 3; do
-		port=$(free_port)
+		port=${fixed:-$(free_port)}
 		: >"$d/kube-apiserver.log"
 		API_URL=https://127.0.0.1:$port
 		APISERVER_PID=$(spawn "$d/kube-apiserver.log" "$bin" \
@@ -259,7 +261,8 @@ start_apiserver() { # <dir> <kube-apiserver binary>; sets APISERVER_PID API_URL
 		while ((SECONDS < deadline)); do
 			if ! alive "$APISERVER_PID"; then
 				if grep -q 'address already in use' "$d/kube-apiserver.log"; then
-					log "kube-apiserver: port taken (attempt $attempt), retrying on another port"
+					log "kube-apiserver: port $port taken (attempt $attempt), retrying"
+					[[ -z $fixed ]] || sleep 1
 					continue 2
 				fi
 				show_logs "$d"
@@ -342,6 +345,23 @@ cmd_start() {
 		echo "$!" >"$d/watch.pid"
 	fi
 	log "ready in $(elapsed "$t1") (total $(elapsed "$t0")): $API_URL (etcd pid $ETCD_PID, kube-apiserver pid $APISERVER_PID); source $d/env"
+}
+
+# Stops the kube-apiserver of a running cluster and starts it again on the same address, its
+# etcd (and so every object) kept: what a control-plane upgrade or a crash looks like to clients.
+cmd_restart_apiserver() {
+	[[ $# -eq 1 ]] || die "usage: restart-apiserver <dir>"
+	local d t0 kdir
+	d=$(cd "$1" && pwd)
+	load_env "$d"
+	kdir=$(sed -n 1p <<<"$(cmd_bins)")
+	t0=$(now_ms)
+	stop_pid "$(cat "$d/kube-apiserver.pid" 2>/dev/null || true)" kube-apiserver
+	ETCD_URL=$DRIFT_KUBE_ETCD_URL
+	ADMIN_TOKEN=$DRIFT_KUBE_ADMIN_TOKEN
+	start_apiserver "$d" "$kdir/kube-apiserver" "${DRIFT_KUBE_API_URL##*:}"
+	sed -i "s/^DRIFT_KUBE_APISERVER_PID=.*/DRIFT_KUBE_APISERVER_PID=$APISERVER_PID/" "$d/env"
+	log "kube-apiserver restarted in $(elapsed "$t0"): $API_URL (pid $APISERVER_PID)"
 }
 
 stop_pid() { # <pid> <comm>
@@ -609,16 +629,17 @@ EOF
 }
 
 main() {
-	[[ $# -ge 1 ]] || die "usage: $0 bins | start <dir> | stop <dir> | install-crds <dir> <files...> | smoke <dir>"
+	[[ $# -ge 1 ]] || die "usage: $0 bins | start <dir> | stop <dir> | restart-apiserver <dir> | install-crds <dir> <files...> | smoke <dir>"
 	local sub=$1
 	shift
 	case $sub in
 	bins) cmd_bins "$@" ;;
 	start) cmd_start "$@" ;;
 	stop) cmd_stop "$@" ;;
+	restart-apiserver) cmd_restart_apiserver "$@" ;;
 	install-crds) cmd_install_crds "$@" ;;
 	smoke) cmd_smoke "$@" ;;
-	*) die "unknown subcommand '$sub' (bins, start, stop, install-crds, smoke)" ;;
+	*) die "unknown subcommand '$sub' (bins, start, stop, restart-apiserver, install-crds, smoke)" ;;
 	esac
 }
 

@@ -9,6 +9,7 @@
 #     a report, `helm install` of the chart with argocd-drift run on its ServiceAccount's token),
 #   - the same requests through a real argocd-server in front of argocd-drift,
 #   - the fake-versus-real conformance tests (ignored in plain `cargo test`),
+#   - last, the kube-apiserver restarted under reporters' load (nothing acknowledged lost),
 #   - the concordance suite: drift scenarios played live on a real Argo CD control plane
 #     (argocd-server, repo-server, application-controller, a Git repository on loopback), checked
 #     against their intent and against the recordings in fixtures/argocd-real/, and drift memory
@@ -72,3 +73,5 @@ cargo test --locked -p argocd-drift --test argocd_live -- --include-ignored
 # Drift memory on the real control plane: a self-healed app's episode ends by automation.
 cargo test --locked -p argocd-drift --test history_argocd -- --include-ignored
 cargo test --locked -p testenv --test fake_matches_real --test argocd_recordings -- --ignored
+# Last: the API server restarted under load (every suite sharing it has finished).
+cargo test --locked -p argocd-drift --test apiserver_restart -- --include-ignored

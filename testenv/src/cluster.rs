@@ -127,6 +127,36 @@ impl TestCluster {
         Ok(path)
     }
 
+    /// Stops the real cluster's kube-apiserver and starts it again on the same address (etcd and
+    /// every object kept; `real-kube.sh restart-apiserver`), returning once it is ready. Only a
+    /// real cluster restarts; every other test of the process sees the outage too.
+    pub async fn restart_apiserver(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.backend == Backend::Real,
+            "only a real API server restarts"
+        );
+        let dir = self
+            .kubeconfig_path
+            .parent()
+            .context("kubeconfig has no directory")?
+            .to_path_buf();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("real-kube.sh");
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(script)
+                .arg("restart-apiserver")
+                .arg(&dir)
+                .output()
+        })
+        .await?
+        .context("running real-kube.sh restart-apiserver")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "real-kube.sh restart-apiserver failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
