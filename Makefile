@@ -139,6 +139,10 @@ bench-history: ## Drift memory under load: 50,000 apps, 5 % drifting hourly — 
 bench-scale: ## The memory curve: 1k/10k/50k apps x 20 resources — RSS, ready, writes/s, status/history p99 vs 6 apps
 	scripts/bench-scale.sh
 
+.PHONY: bench-viewers
+bench-viewers: ## Live GETs, CR writes and /drift p99 for 1/10/50 simulated viewers (panels, tabs) on 10 apps x 20 OutOfSync resources
+	scripts/bench-viewers.sh
+
 .PHONY: bench-drift
 bench-drift: ## Load test GET /api/v1/drift: 1,000 apps x 200 resources on a fake cluster (wrk)
 	scripts/bench-drift.sh

@@ -29,8 +29,11 @@ const hostReact = {
 /** What the bundle uses of the host's React (React 16.8+ and 19 have all of it). */
 const HOST_REACT_API = ["createElement", "Fragment", "Component", "useState", "useEffect", "useRef", "useCallback", "useMemo"];
 
-/** The budget: Argo CD loads every extension on every page. */
-const MAX_BUNDLE_BYTES = 60 * 1024;
+/**
+ * The budget: Argo CD loads every extension on every page. (60 KiB until the panel item took its
+ * counts from `/status` and the poll store learned to watch without calling: +0.7 KB.)
+ */
+const MAX_BUNDLE_BYTES = 61 * 1024;
 
 // JSX becomes __h(...) from src/jsx.ts (React.createElement under a short name: see that file).
 // (tsconfig.json says React.createElement for tsc; esbuild would take it from there, so not read.)

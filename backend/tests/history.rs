@@ -268,6 +268,30 @@ async fn an_app_drifting_shows_in_the_gauges_and_the_background_pass_enriches_it
         .filter(|r| r.cause == Some(DriftCause::LiveChanged))
         .collect();
     assert!(!drifted.is_empty(), "{record:#?}");
+    // The status panel's answer is what the episode recorded: the same count of resources
+    // changed live as the drift answer, and the managers behind them (no cluster read).
+    let status = app.status(&payments, "team-payments").await.json();
+    let by_cause = &drift["summary"]["byCause"];
+    let changed = ["liveChanged", "missing", "extra"]
+        .iter()
+        .map(|c| by_cause[c].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(status["drift"]["changed"], changed, "{status:#}");
+    assert_eq!(
+        status["drift"]["gitAhead"], by_cause["gitAhead"],
+        "{status:#}"
+    );
+    for r in &drifted {
+        for m in &r.managers {
+            assert!(
+                status["drift"]["managers"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&Value::from(m.as_str())),
+                "{m} in {status:#}"
+            );
+        }
+    }
     // What the drift answer said: each drifted resource's paths and (non-Argo CD) managers.
     for resource in drift["resources"].as_array().unwrap() {
         if resource["cause"] != "liveChanged" {
@@ -363,6 +387,28 @@ async fn a_get_writes_nothing() {
             let r = app.get_as(path, &payments, "team-payments", &[]).await;
             assert_eq!(r.status, 200, "{path}");
         }
+    }
+    // The status panel's answer reads no cluster: status reads make no live GET; before any
+    // inspection the episode's resources are counted as not inspected yet.
+    if let Some(fake) = cluster.fake_server() {
+        fake.faults().clear_request_log();
+        let status = app.status(&payments, "team-payments").await.json();
+        let live_gets = fake
+            .faults()
+            .request_log()
+            .into_iter()
+            .filter(|r| {
+                r.verb == Verb::Get
+                    && ["configmaps", "deployments", "services", "secrets"]
+                        .contains(&r.resource.as_str())
+            })
+            .count();
+        assert_eq!(live_gets, 0);
+        assert_eq!(status["drift"]["changed"], 0, "{status:#}");
+        assert!(
+            status["drift"]["notInspected"].as_u64().unwrap() >= 1,
+            "{status:#}"
+        );
     }
     // A write a GET queued would be pending now, or done.
     let text = app.metrics().await;

@@ -6,6 +6,7 @@
 //! every key being there.
 
 use super::app::{Application, Condition, InitiatedBy, OperationState, ResourceStatus};
+use super::history::view::EpisodeDrift;
 use super::reports::view::ReportsSummary;
 use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC, OutOfSync};
 use jiff::{SignedDuration, Timestamp};
@@ -28,6 +29,10 @@ pub struct StatusView {
     /// Since when the app has drifted, from its stored drift episode (the same on every replica
     /// and after a restart); `null` unless the app is OutOfSync now.
     pub out_of_sync: Option<OutOfSyncView>,
+    /// What the drift episode under way has recorded (no cluster is read for it); `null` unless
+    /// the app is OutOfSync now with an episode under way. The Drift tab's `/api/v1/drift` reads
+    /// the live objects for the field-by-field answer.
+    pub drift: Option<EpisodeDrift>,
     /// Whether this answer comes from a live watch or from the last data seen before the API
     /// server became unreachable.
     pub data: DataFreshness,
@@ -206,6 +211,7 @@ pub fn status_view_with(
                 since: o.since,
                 observed_since: o.observed_since,
             }),
+        drift: None,
         data: DataFreshness {
             stale: freshness.stale_since.is_some(),
             stale_since: freshness.stale_since,

@@ -278,6 +278,28 @@ for (const react of [16, 19]) {
       await context.close();
     });
 
+    test("with the tab closed, the status-panel item reads only /status: no live drift read", async () => {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      const page = await context.newPage();
+      page.on("pageerror", (e) => pageErrors.push(`${react}: ${e.message}`));
+      const calls = [];
+      page.on("request", (r) => {
+        const m = /\/extensions\/drift(\/api\/v1\/[a-z/]+)/.exec(r.url());
+        if (m) calls.push(m[1]);
+      });
+      await page.goto(`${base}applications/argocd/payments-api?react=${react}&tab=summary`);
+      await page.waitForFunction(() => window.__hostReady === true, null, { timeout: 30_000 });
+      // The item shows the app drifted and for how long, from what the episode recorded.
+      await page.waitForFunction(() => /^(\d+|…) · \d+ (s|min|h|d)$/.test(document.querySelector("[data-testid=panel-count]")?.textContent ?? ""));
+      assert.ok(calls.includes("/api/v1/status"), calls.join(", "));
+      assert.deepEqual(
+        calls.filter((c) => c !== "/api/v1/status"),
+        [],
+        "the panel item alone reads no live object",
+      );
+      await context.close();
+    });
+
     test("history and reports render", async () => {
       const { page, context } = await openTab(react);
       await page.getByTestId("timeline").waitFor();

@@ -207,8 +207,25 @@ export function driftState(status: StatusView | null, drift: DriftReport | null)
     if (drift.summary.argoSyncStatus === "Synced") return "inSync";
   }
   if (status?.sync.status === "Synced") return "inSync";
-  if (status?.sync.status === "OutOfSync") return drift ? "gitAhead" : "liveChanged";
+  if (status?.sync.status === "OutOfSync") {
+    if (drift) return "gitAhead";
+    // What the episode under way recorded (no live read): Git ahead only when that is all it found.
+    const e = status.drift;
+    return e && e.changed === 0 && e.gitAhead > 0 ? "gitAhead" : "liveChanged";
+  }
   return "unknown";
+}
+
+/**
+ * The counts the panel shows: from a live `/drift` answer when one is at hand (the tab is open),
+ * else from what the episode under way recorded (`/status`'s `drift`: no cluster read); `null`
+ * when neither has explained any resource yet.
+ */
+export function panelCounts(status: StatusView | null, drift: DriftReport | null): { changed: number; gitAhead: number } | null {
+  if (drift) return driftCounts(drift);
+  const e = status?.drift;
+  if (!e || e.changed + e.gitAhead === 0) return null;
+  return { changed: e.changed, gitAhead: e.gitAhead };
 }
 
 /** Argo CD's own palette for sync states. */
@@ -261,7 +278,7 @@ export function panelSummary(status: StatusView | null, drift: DriftReport | nul
   const ageWords = since && t !== null ? ` for ${since.witnessed ? "" : "at least "}${formatDuration((now - t) / 1000)} (since ${formatTime(since.at)})` : "";
   if (state === "inSync") return { value: "None", tooltip: "No drift: the live objects match what Argo CD applied. Click for details." };
   if (state === "unknown" && !drift) return { value: "…", tooltip: "Drift: loading." };
-  const counts = drift ? driftCounts(drift) : null;
+  const counts = panelCounts(status, drift);
   if (state === "gitAhead") {
     const n = counts?.gitAhead ?? 0;
     return {
@@ -269,7 +286,7 @@ export function panelSummary(status: StatusView | null, drift: DriftReport | nul
       tooltip: `Git ahead${ageWords}: ${plural(n, "resource")} changed in Git, not yet synced; nothing changed in the cluster. Click for details.`,
     };
   }
-  if (!counts) return { value: age ? `… · ${age}` : "…", tooltip: `Drifted${ageWords}; loading which resources. Click for details.` };
+  if (!counts) return { value: age ? `… · ${age}` : "…", tooltip: `Drifted${ageWords}; ${status?.drift ? "not inspected yet" : "loading which resources"}. Click for details.` };
   const n = counts.changed;
   return {
     value: age ? `${n} · ${age}` : String(n),

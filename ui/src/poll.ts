@@ -174,6 +174,8 @@ interface Shared<T> {
  */
 export class PollStore {
   private readonly entries = new Map<string, Shared<unknown>>();
+  /** Passive readers by key: told of a poller's answers, never the cause of a call. */
+  private readonly watchers = new Map<string, Set<(s: PollState<unknown>) => void>>();
 
   constructor(private readonly clock: Clock = browserClock) {}
 
@@ -208,7 +210,10 @@ export class PollStore {
             return first.done ? Promise.reject(abortError()) : first.value.fetcher(signal);
           },
           backoff,
-          (s) => created.subscribers.forEach((x) => x.onChange(s)),
+          (s) => {
+            created.subscribers.forEach((x) => x.onChange(s));
+            this.watchers.get(key)?.forEach((w) => w(s));
+          },
           this.clock,
         ),
       };
@@ -231,11 +236,31 @@ export class PollStore {
         if (shared.subscribers.size === 0) {
           shared.poller.stop();
           if (this.entries.get(key) === (shared as Shared<unknown>)) this.entries.delete(key);
+          // Nobody polls it any more: its readers no longer have a current answer.
+          this.watchers.get(key)?.forEach((w) => w(initialState));
         } else {
           shared.poller.setBackoff(fastest(shared.subscribers));
         }
       },
       refresh: () => shared.poller.refresh(),
+    };
+  }
+
+  /**
+   * Read `key`'s answers while others poll it, never calling: `onChange` hears every answer of a
+   * poller that runs now or starts later, and the initial (empty) state when it stops.
+   */
+  watch<T>(key: string, onChange: (s: PollState<T>) => void): { state: PollState<T>; unwatch: () => void } {
+    const listener = onChange as (s: PollState<unknown>) => void;
+    const set = this.watchers.get(key) ?? new Set();
+    this.watchers.set(key, set.add(listener));
+    const entry = this.entries.get(key) as Shared<T> | undefined;
+    return {
+      state: entry?.poller.current ?? (initialState as PollState<T>),
+      unwatch: () => {
+        set.delete(listener);
+        if (!set.size) this.watchers.delete(key);
+      },
     };
   }
 }
@@ -279,6 +304,17 @@ export function usePoll<T>(
   }, [key, enabled, intervalMs, maxMs, store]);
   const refresh = React.useCallback(() => refreshRef.current(), []);
   return [state, refresh];
+}
+
+/** `key`'s current answer while another component polls it; this one never calls. */
+export function useWatch<T>(key: string, store: PollStore = pollStore): PollState<T> {
+  const [state, setState] = React.useState<PollState<T>>(initialState as PollState<T>);
+  React.useEffect(() => {
+    const w = store.watch<T>(key, setState);
+    setState(w.state);
+    return w.unwatch;
+  }, [key, store]);
+  return state;
 }
 
 /** Re-render every `ms` (for "updated N s ago"), only in the component that shows it. */

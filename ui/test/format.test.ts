@@ -15,7 +15,7 @@ import {
   worstFields,
 } from "../src/format";
 import { breakPieces, unmaskLine } from "../src/components/common";
-import { destinationText, driftCounts, panelSummary } from "../src/format";
+import { destinationText, driftCounts, panelCounts, panelSummary } from "../src/format";
 import type { DriftReport, FieldDrift, ResourceDrift, StatusView } from "../src/types";
 
 const NOW = Date.parse("2026-11-29T16:00:00Z");
@@ -171,6 +171,27 @@ test("the panel item is one short line; the whole sentence is its tooltip", () =
   const synced = panelSummary({ sync: { status: "Synced" }, outOfSync: null } as unknown as StatusView, null, now);
   assert.equal(synced.value, "None");
   for (const s of [two, git, synced]) assert.ok(s.value.length <= 12, s.value);
+});
+
+test("without a live answer, the panel item shows what the episode under way recorded", () => {
+  const now = Date.parse("2026-11-29T16:00:00Z");
+  const status = (drift: unknown): StatusView =>
+    ({ sync: { status: "OutOfSync" }, outOfSync: { since: "2026-11-29T14:00:00Z", observedSince: "2026-11-29T14:00:00Z" }, drift }) as unknown as StatusView;
+  const episode = (changed: number, gitAhead: number, notInspected = 0) => ({ changed, gitAhead, notInspected, managers: [], managerClass: "unknown" });
+  const live = panelSummary(status(episode(3, 1)), null, now);
+  assert.equal(live.value, "3 · 2 h");
+  assert.match(live.tooltip, /^3 resources changed in the cluster for 2 h .*; 1 more changed in Git/);
+  assert.equal(driftState(status(episode(3, 1)), null), "liveChanged");
+  const git = panelSummary(status(episode(0, 2)), null, now);
+  assert.equal(git.value, "Git · 2 h");
+  assert.equal(driftState(status(episode(0, 2)), null), "gitAhead");
+  // Nothing explained yet: drifted (Argo CD says so), count not known, and why.
+  const unknown = panelSummary(status(episode(0, 0, 4)), null, now);
+  assert.equal(unknown.value, "… · 2 h");
+  assert.match(unknown.tooltip, /; not inspected yet\./);
+  // A live answer at hand (the tab is open) is what the item shows.
+  assert.equal(panelSummary(status(episode(3, 1)), report({ liveChanged: 1 }), now).value, "1 · 2 h");
+  assert.deepEqual(panelCounts(status(null), null), null);
 });
 
 test("a Git-ahead resource is not counted as changed in the cluster", () => {

@@ -172,6 +172,36 @@ test("the panel item and the tab of one app share one call per interval", async 
   assert.deepEqual(c.pending(), []);
 });
 
+test("a watcher reads a poller's answers while the tab polls, and never calls itself", async () => {
+  const c = manualClock();
+  const store = new PollStore(c.clock);
+  let calls = 0;
+  const fetch = async () => ++calls;
+  const seen: Array<number | null> = [];
+  // The panel item watches /drift before any tab is open: no call.
+  const w = store.watch<number>("drift|argocd:app", (s) => seen.push(s.data));
+  assert.equal(w.state.data, null);
+  await flush();
+  assert.equal(calls, 0);
+  assert.equal(store.size, 0, "watching starts no poller");
+  // The tab opens: the watcher hears its answers.
+  const tab = store.subscribe<number>("drift|argocd:app", fetch, { intervalMs: 10_000, maxMs: 60_000 }, () => {});
+  await flush();
+  await c.tick();
+  assert.equal(calls, 2);
+  assert.equal(seen.at(-1), 2);
+  // The tab closes: the poller stops, the watcher is told there is no current answer.
+  tab.unsubscribe();
+  assert.equal(seen.at(-1), null);
+  assert.deepEqual(c.pending(), []);
+  w.unwatch();
+  // A tab opened after the watcher left: nothing reaches it.
+  const again = store.subscribe<number>("drift|argocd:app", fetch, { intervalMs: 10_000, maxMs: 60_000 }, () => {});
+  await flush();
+  assert.equal(seen.at(-1), null);
+  again.unsubscribe();
+});
+
 test("the fastest viewer sets the pace; when it leaves the slower pace returns", async () => {
   const c = manualClock();
   const store = new PollStore(c.clock);

@@ -2,10 +2,10 @@ import * as React from "react";
 import { ApiError, AppRef } from "../api";
 import { diagnose } from "../diagnose";
 import { ago, CAUSE_LABEL, driftState, formatValue, MANAGER_CLASS_LABEL, panelSummary, plural, resourceTitle, STATE_COLOR, worstFields } from "../format";
-import { Backoff, useNow } from "../poll";
+import { Backoff, useNow, useWatch } from "../poll";
 import { currentTabKey, tabHref } from "../tabLink";
-import type { Cause } from "../types";
-import { useDrift, useStatus } from "./DriftTab";
+import type { Cause, DriftReport } from "../types";
+import { pollKey, useDrift, useStatus } from "./DriftTab";
 import { Breakable, DiagnosisView, HelpTip, Icon, Loading, RefreshBanner, UpdatedAgo, useAppRef } from "./common";
 import { Summary } from "./Summary";
 
@@ -13,6 +13,7 @@ import { Summary } from "./Summary";
 const PANEL: Backoff = { intervalMs: 15_000, maxMs: 180_000 };
 const PANEL_DRIFT: Backoff = { intervalMs: 30_000, maxMs: 300_000 };
 
+/** The flyout (opened by a click) reads the live drift too; the item alone never does. */
 function useOverview(app: AppRef) {
   const [status, refreshStatus] = useStatus(app, PANEL);
   const [drift, refreshDrift] = useDrift(app, false, PANEL_DRIFT);
@@ -36,8 +37,14 @@ export function StatusPanelItem(props: { application?: unknown; openFlyout?: () 
   return <PanelItem app={app} openFlyout={props.openFlyout} />;
 }
 
+/**
+ * Shown on every Application page, so it reads no cluster: `/status` carries what the drift
+ * episode under way recorded. While the tab (or the flyout) polls the live `/drift`, the item
+ * shows that same answer, without a call of its own.
+ */
 function PanelItem(props: { app: AppRef; openFlyout?: () => void }) {
-  const { status, drift } = useOverview(props.app);
+  const [status] = useStatus(props.app, PANEL);
+  const drift = useWatch<DriftReport>(pollKey("drift", props.app));
   const now = useNow(30000);
   const err = !status.data && !drift.data ? (status.error ?? drift.error) : null;
   const state = driftState(status.data, drift.data);

@@ -17,6 +17,33 @@ stale: boolean, staleSince: string | null, };
 
 export type DestinationView = { server: string | null, name: string | null, namespace: string | null, };
 
+/**
+ * What the drift episode under way has recorded so far — from Argo CD's OutOfSync resources
+ * when it started and the background inspection since (`HISTORY_ENRICH_INTERVAL_SECONDS`) —
+ * served with the app's status so that the status panel reads no cluster.
+ */
+export type EpisodeDrift = { 
+/**
+ * Resources whose live object changed: edited, deleted, or extra in the cluster.
+ */
+changed: number, 
+/**
+ * Resources changed in Git only (nothing changed in the cluster).
+ */
+gitAhead: number, 
+/**
+ * Resources Argo CD lists as OutOfSync that no inspection has explained yet.
+ */
+notInspected: number, 
+/**
+ * The field managers behind the live changes, sorted, once each (tools, never people).
+ */
+managers: Array<string>, 
+/**
+ * `interactive`, `automation`, `other`, or `unknown` (not inspected yet).
+ */
+managerClass: string, };
+
 export type HealthView = { status: string | null, message: string | null, };
 
 /**
@@ -87,6 +114,12 @@ export type StatusView = { application: AppIdentity, destination: DestinationVie
  * and after a restart); `null` unless the app is OutOfSync now.
  */
 outOfSync: OutOfSyncView | null, 
+/**
+ * What the drift episode under way has recorded (no cluster is read for it); `null` unless
+ * the app is OutOfSync now with an episode under way. The Drift tab's `/api/v1/drift` reads
+ * the live objects for the field-by-field answer.
+ */
+drift: EpisodeDrift | null, 
 /**
  * Whether this answer comes from a live watch or from the last data seen before the API
  * server became unreachable.
