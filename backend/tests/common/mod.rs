@@ -10,6 +10,8 @@
 //! panic, and tests can read them to check what was logged.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod reporters;
+
 use argocd_drift::config::ProxyAuth;
 use argocd_drift::http::limits::Limits;
 use argocd_drift::http::routes::{ApiDeps, api};
