@@ -50,8 +50,10 @@ for _ in $(seq 600); do curl -sf "http://127.0.0.1:$service/readyz" >/dev/null &
 curl -sf "http://127.0.0.1:$service/readyz" >/dev/null || { tail "$dir/backend.log" >&2; exit 1; }
 
 # Live GETs (a ConfigMap read by name) and DriftHistory writes the fake has logged so far.
-live_gets() { grep -c 'method=GET uri=/api/v1/namespaces/bench-[0-9]*/configmaps/' "$dir/fake.log" || true; }
-cr_writes() { grep -cE 'method=(PUT|POST|PATCH) uri=/apis/argocd-drift.io/v1alpha1/namespaces/[^ ]*/drifthistories' "$dir/fake.log" || true; }
+# (The log's colours stripped; names in URLs are percent-encoded.)
+log() { sed 's/\x1b\[[0-9;]*m//g' "$dir/fake.log"; }
+live_gets() { log | grep -c 'method=GET uri=/api/v1/namespaces/bench[^/]*/configmaps/' || true; }
+cr_writes() { log | grep -cE 'method=(PUT|POST|PATCH) uri=/apis/argocd-drift.io/v1alpha1/namespaces/[^ ]*/drifthistories' || true; }
 
 printf '%-14s %7s %14s %10s %18s %9s %9s %7s\n' scenario viewers "live GETs/min" "CR writes" "/drift req/min" "p50 ms" "p99 ms" errors
 for scenario in "panels, before" panels tabs; do
