@@ -300,6 +300,23 @@ for (const react of [16, 19]) {
       await context.close();
     });
 
+    test("the tab's Refresh asks for one fresh read of the live objects; its polls do not", async () => {
+      const { page, context } = await openTab(react);
+      const drifts = [];
+      page.on("request", (r) => {
+        const m = /\/extensions\/drift\/api\/v1\/drift(\?[^#]*)?$/.exec(r.url());
+        if (m) drifts.push(m[1] ?? "");
+      });
+      await page.getByTestId("resources").waitFor();
+      const before = drifts.length;
+      const fresh = page.waitForRequest(/\/api\/v1\/drift\?refresh=true$/, { timeout: 10_000 });
+      await page.getByTestId("refresh").click();
+      await fresh;
+      assert.deepEqual(drifts.slice(before).filter((q) => q.includes("refresh")), ["?refresh=true"], drifts.join(", "));
+      assert.ok(drifts.slice(0, before).every((q) => !q.includes("refresh")), drifts.join(", "));
+      await context.close();
+    });
+
     test("history and reports render", async () => {
       const { page, context } = await openTab(react);
       await page.getByTestId("timeline").waitFor();

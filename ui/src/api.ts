@@ -198,11 +198,13 @@ export function getStatus(app: AppRef, signal?: AbortSignal, opts?: ApiOptions):
 
 export function getDrift(
   app: AppRef,
-  params: { all?: boolean },
+  params: { all?: boolean; refresh?: boolean },
   signal?: AbortSignal,
   opts?: ApiOptions,
 ): Promise<DriftReport> {
-  return getJson<DriftReport>(app, "/api/v1/drift", { all: params.all ? "true" : null }, signal, opts);
+  // `refresh`: read the live objects fresh rather than from the backend's cache (the backend
+  // serves at most one such read per app per DRIFT_REFRESH_MIN_INTERVAL_SECONDS).
+  return getJson<DriftReport>(app, "/api/v1/drift", { all: params.all ? "true" : null, refresh: params.refresh ? "true" : null }, signal, opts);
 }
 
 /** The five parameters (`ResourceQuery`) are all required; `group` and `namespace` may be empty. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ApiError, appRefOf, argoHeaders, extensionRoot, getDrift, getJson, getResourceDetail, getStatus, routeUrl } from "../src/api";
+import { askFresh, pollKey, takeFresh } from "../src/components/DriftTab";
 
 const app = { namespace: "argocd", name: "payments-api", project: "team-payments" };
 
@@ -121,4 +122,23 @@ test("an already aborted signal never waits", async () => {
 
 test("a call that hangs past the timeout is aborted and reported as a timeout", async () => {
   await assert.rejects(getJson(app, "/api/v1/status", {}, undefined, { baseHref: "http://h/", fetch: hangingFetch(), timeoutMs: 20 }), (e: unknown) => e instanceof ApiError && e.kind === "timeout");
+});
+
+test("the Refresh button's call asks for a fresh read once; polls read the backend's cache", async () => {
+  const f = fakeFetch(() => json({}));
+  const opts = { baseHref: "http://h/", fetch: f.fetch };
+  const key = pollKey("drift", app);
+  // What useDrift's fetcher does on each call of the shared poller.
+  const poll = () => getDrift(app, { refresh: takeFresh(key) }, undefined, opts);
+  await poll();
+  askFresh(key);
+  await poll();
+  await poll();
+  assert.deepEqual(
+    f.calls.map((c) => c.url),
+    ["http://h/extensions/drift/api/v1/drift", "http://h/extensions/drift/api/v1/drift?refresh=true", "http://h/extensions/drift/api/v1/drift"],
+  );
+  // Another app's key is not refreshed.
+  askFresh(pollKey("drift", { ...app, name: "other" }));
+  assert.equal(takeFresh(key), false);
 });

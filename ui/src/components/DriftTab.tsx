@@ -30,8 +30,26 @@ export function useStatus(app: AppRef, backoff: Backoff = FAST): [PollState<Stat
   return usePoll<StatusView>(pollKey("status", app), (s) => getStatus(app, s), backoff);
 }
 
+/**
+ * Poll keys whose next `/drift` call asks for a fresh read (`?refresh=true`): set by the tab's
+ * Refresh button, taken by that one call, whichever viewer's poller makes it. Polls read the
+ * backend's cache; only a click asks it to read the cluster again.
+ */
+const freshNext = new Set<string>();
+
+/** The Refresh button: the next `/drift` call for `key` reads fresh. */
+export function askFresh(key: string): void {
+  freshNext.add(key);
+}
+
+/** Whether this call is the one to read fresh (true once per {@link askFresh}). */
+export function takeFresh(key: string): boolean {
+  return freshNext.delete(key);
+}
+
 export function useDrift(app: AppRef, all: boolean, backoff: Backoff = FAST): [PollState<DriftReport>, () => void] {
-  return usePoll<DriftReport>(pollKey("drift", app, all ? "all" : ""), (s) => getDrift(app, { all }, s), backoff);
+  const key = pollKey("drift", app, all ? "all" : "");
+  return usePoll<DriftReport>(key, (s) => getDrift(app, { all, refresh: takeFresh(key) }, s), backoff);
 }
 
 export function DriftTab(props: TabProps) {
@@ -64,6 +82,12 @@ export function DriftView(props: { app: AppRef }) {
     refreshHistory();
     refreshReports();
   }, [refreshStatus, refreshDrift, refreshHistory, refreshReports]);
+  // The Refresh button (not a retry after a failure): the drift is read fresh from the cluster.
+  const driftKey = pollKey("drift", app, showAll ? "all" : "");
+  const refreshFresh = React.useCallback(() => {
+    askFresh(driftKey);
+    refreshAll();
+  }, [driftKey, refreshAll]);
 
   // Nothing loaded yet and the first call failed: the whole tab is the diagnosis.
   const firstFailure = !status.data && status.error ? status : !drift.data && drift.error ? drift : null;
@@ -97,7 +121,7 @@ export function DriftView(props: { app: AppRef }) {
             <input type="checkbox" checked={showAll} onChange={() => setShowAll(!showAll)} data-testid="show-all" /> all resources
           </label>
           <UpdatedAgo updatedAt={drift.updatedAt ?? status.updatedAt} loading={drift.loading || status.loading} />
-          <button className="drift-ext__btn" onClick={refreshAll} title="Refresh now">
+          <button className="drift-ext__btn" onClick={refreshFresh} title="Read the live objects again now" data-testid="refresh">
             <Icon name="fa fa-redo" /> Refresh
           </button>
         </span>
