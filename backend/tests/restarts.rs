@@ -327,6 +327,59 @@ struct Load {
 
 const VIEWERS: usize = 2;
 
+/// Turns the app `turns` OutOfSync (at revision `r<n>`) and back, paced, until `stop` (at most
+/// 90 times); yields
+/// how many turns it made (the app ends Synced).
+fn turner(cluster: Arc<TestCluster>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        let mut turns = 0;
+        let mut pace = tokio::time::interval(Duration::from_millis(300));
+        // History keeps 100 episodes per app: stay below, so a long run still checks each one.
+        while !stop.load(Ordering::Relaxed) && turns < 90 {
+            turns += 1;
+            for status in ["OutOfSync", "Synced"] {
+                pace.tick().await;
+                common::patch_app_status(
+                    &cluster,
+                    "argocd",
+                    "turns",
+                    serde_json::json!({"sync": {"status": status, "revision": format!("r{turns}")}}),
+                )
+                .await;
+            }
+        }
+        turns
+    })
+}
+
+/// Each episode's `revisionAtStart` in `turns`' history, once `n` episodes are stored.
+async fn episodes(api: SocketAddr, app: &str, n: usize) -> Vec<String> {
+    let auth = format!("Bearer {}", common::TOKEN);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Argocd-Application-Name", app),
+        ("Argocd-Project-Name", "default"),
+    ];
+    let h = common::eventually_some(Duration::from_secs(30), || async {
+        let h = testenv::http::get(api, "/api/v1/history", &headers)
+            .await
+            .ok()?
+            .json();
+        (h["episodes"].as_array().map_or(0, Vec::len) >= n && h["record"]["state"] == "stored")
+            .then_some(h)
+    })
+    .await
+    .expect("the episodes were not all recorded");
+    let mut revisions: Vec<String> = h["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["revisionAtStart"].as_str().unwrap_or("?").to_string())
+        .collect();
+    revisions.sort();
+    revisions
+}
+
 fn load(cluster: &TestCluster, balancer: &Balancer) -> Load {
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -382,10 +435,14 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
     // The default interval: most changes are queued (acknowledged, written later), so the flush
     // at each graceful shutdown is what keeps them.
     let (mut a, mut b) = (Replica::new(&cluster, "10"), Replica::new(&cluster, "10"));
+    common::create_app(&cluster, "turns", "default").await;
     a.start().await;
     b.start().await;
     let balancer = Balancer::new(&[&a, &b]);
     let load = load(&cluster, &balancer);
+    let cluster = Arc::new(cluster);
+    let turning = Arc::new(AtomicBool::new(false));
+    let turner = turner(Arc::clone(&cluster), Arc::clone(&turning));
     load.progress(50).await;
     for round in 0..rounds(1) * 2 {
         let replica = if round.is_multiple_of(2) {
@@ -399,6 +456,14 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
         load.progress(20).await;
     }
     let tally = load.stop().await;
+    turning.store(true, Ordering::Relaxed);
+    let turns = turner.await.unwrap();
+    // Every turn OutOfSync is one episode, recorded once: none lost, none twice.
+    let app = common::app_header(&cluster, "argocd", "turns");
+    let recorded = episodes(a.api, &app, turns as usize).await;
+    let mut expected: Vec<String> = (1..=turns).map(|n| format!("r{n}")).collect();
+    expected.sort();
+    assert_eq!(recorded, expected, "episodes across the restarts");
     // The last queued changes are written at the replicas' graceful shutdown.
     a.terminate().await;
     b.terminate().await;
@@ -412,7 +477,8 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
         "stored = last acknowledged"
     );
     println!(
-        "rolling restart: {} restarts, {} posts acknowledged, {} views answered, 0 failed, 0 lost",
+        "rolling restart: {} restarts, {} posts acknowledged, {} views answered, {turns} episodes \
+         recorded once each, 0 failed, 0 lost",
         rounds(1) * 2,
         tally.ok.load(Ordering::Relaxed),
         tally.viewed.load(Ordering::Relaxed)
