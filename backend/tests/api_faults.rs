@@ -229,8 +229,14 @@ async fn a_503_burst_on_report_writes_loses_nothing_acknowledged() {
         );
     }
     // A change cannot be stored: it is not acknowledged.
+    let refused = Instant::now();
     let r = post(report(2, at(1))).await;
     assert_ne!(r.status, 200, "a change was acknowledged but not stored");
+    println!(
+        "a change during a 503 burst: {} after {:?}",
+        r.status,
+        refused.elapsed()
+    );
     // A heartbeat of the stored content is acknowledged (written behind, retried).
     let r = post(report(1, at(2))).await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
