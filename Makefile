@@ -161,6 +161,10 @@ faults: ## Rolling restarts (SIGTERM) and crashes (kill -9) of two replicas unde
 load: ## Mixed load: 60 s at 1,000 req/s over status, drift, history, reports ingest and status.json (release); zero errors, p50/p99 per endpoint (LOAD_SECONDS, LOAD_RPS)
 	$(CARGO) test --release --locked -p argocd-drift --test load -- --include-ignored --nocapture
 
+.PHONY: soak
+soak: ## Soak: 10 min of the mixed load (release, its own process) with an app turning OutOfSync and back; RSS and fd slopes, held gauges at start and end (SOAK_DURATION, SOAK_RPS)
+	$(CARGO) test --release --locked -p argocd-drift --test soak -- --include-ignored --nocapture
+
 .PHONY: bench-report-memory
 bench-report-memory: ## Peak RSS of argocd-drift (release) at start-up with a full report store, every shape, against the chart's 256 MiB
 	$(CARGO) test --release --locked -p argocd-drift --test report_memory -- --include-ignored --nocapture --test-threads=1

@@ -1,9 +1,10 @@
 //! Rolling restarts and crashes, short versions (issue 19): two argocd-drift processes (the
 //! built binary) on one fake API server, behind a round-robin balancer that, like a Service's
 //! endpoints, sends new requests only to replicas whose `/readyz` said 200 at its last poll.
-//! Reporters post changes and heartbeats continuously through it.
+//! Reporters post changes and heartbeats continuously through it, and viewers poll status, drift
+//! and history on the API port (with Argo CD's headers) through it.
 //!
-//! - SIGTERM each replica in turn (and restart it): zero failed requests, and every acknowledged
+//! - SIGTERM each replica in turn (and restart it): zero failed requests (posts and views), and every acknowledged
 //!   report is stored afterwards with its latest content (changes queued behind
 //!   `REPORT_CONTENT_WRITE_SECONDS` included: a graceful shutdown writes them).
 //! - `kill -9` replicas at random points (and restart them): every acknowledged report is stored
@@ -44,6 +45,7 @@ fn free_port() -> u16 {
 /// One replica slot: fixed ports, a process that comes and goes.
 struct Replica {
     env: HashMap<String, String>,
+    api: SocketAddr,
     reports: SocketAddr,
     service: SocketAddr,
     child: Option<Child>,
@@ -69,6 +71,7 @@ impl Replica {
         }
         Replica {
             env,
+            api: ([127, 0, 0, 1], api).into(),
             reports: ([127, 0, 0, 1], reports).into(),
             service: ([127, 0, 0, 1], service).into(),
             child: None,
@@ -127,7 +130,8 @@ impl Drop for Replica {
 /// The balancer: round robin over the replicas marked ready by the poller.
 #[derive(Clone)]
 struct Balancer {
-    targets: Arc<Vec<(SocketAddr, SocketAddr)>>,
+    /// Per replica: (reports, service, api) ports.
+    targets: Arc<Vec<(SocketAddr, SocketAddr, SocketAddr)>>,
     ready: Arc<Vec<AtomicBool>>,
     next: Arc<AtomicUsize>,
 }
@@ -135,7 +139,12 @@ struct Balancer {
 impl Balancer {
     fn new(replicas: &[&Replica]) -> Balancer {
         Balancer {
-            targets: Arc::new(replicas.iter().map(|r| (r.reports, r.service)).collect()),
+            targets: Arc::new(
+                replicas
+                    .iter()
+                    .map(|r| (r.reports, r.service, r.api))
+                    .collect(),
+            ),
             ready: Arc::new(replicas.iter().map(|_| AtomicBool::new(true)).collect()),
             next: Arc::default(),
         }
@@ -146,7 +155,7 @@ impl Balancer {
         let me = self.clone();
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                for (i, (_, service)) in me.targets.iter().enumerate() {
+                for (i, (_, service, _)) in me.targets.iter().enumerate() {
                     let ok = testenv::http::get(*service, "/readyz", &[])
                         .await
                         .is_ok_and(|r| r.status == 200);
@@ -159,13 +168,18 @@ impl Balancer {
 
     /// A ready replica's reports port, or `None` while none is.
     fn pick(&self) -> Option<(usize, SocketAddr)> {
-        for _ in 0..self.targets.len() {
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len();
-            if self.ready[i].load(Ordering::Relaxed) {
-                return Some((i, self.targets[i].0));
-            }
-        }
-        None
+        self.pick_ready().map(|i| (i, self.targets[i].0))
+    }
+
+    /// A ready replica's API port (what Argo CD's proxy calls), or `None` while none is.
+    fn pick_api(&self) -> Option<(usize, SocketAddr)> {
+        self.pick_ready().map(|i| (i, self.targets[i].2))
+    }
+
+    fn pick_ready(&self) -> Option<usize> {
+        (0..self.targets.len())
+            .map(|_| self.next.fetch_add(1, Ordering::Relaxed) % self.targets.len())
+            .find(|&i| self.ready[i].load(Ordering::Relaxed))
     }
 }
 
@@ -175,7 +189,52 @@ struct Tally {
     /// Per repo: the last acknowledged drift count.
     acknowledged: Mutex<HashMap<String, u64>>,
     ok: AtomicUsize,
+    /// Views (status, drift, history) answered 200.
+    viewed: AtomicUsize,
     failed: Mutex<Vec<String>>,
+}
+
+/// A viewer polling `/api/v1/{status,drift,history}` for guestbook until `stop`, as Argo CD's
+/// proxy would (its token and headers).
+fn viewer(
+    app: String,
+    balancer: Balancer,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let auth = format!("Bearer {}", common::TOKEN);
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Argocd-Application-Name", app.as_str()),
+            ("Argocd-Project-Name", "default"),
+        ];
+        let paths = ["/api/v1/status", "/api/v1/drift", "/api/v1/history"];
+        let mut i = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let Some((replica, addr)) = balancer.pick_api() else {
+                tokio::task::yield_now().await;
+                continue;
+            };
+            let path = paths[i % paths.len()];
+            i += 1;
+            match testenv::http::get(addr, path, &headers).await {
+                Ok(r) if r.status == 200 => {
+                    tally.viewed.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(r) => tally.failed.lock().unwrap().push(format!(
+                    "viewer at replica {replica}: GET {path}: {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                )),
+                Err(e) => tally
+                    .failed
+                    .lock()
+                    .unwrap()
+                    .push(format!("viewer at replica {replica}: GET {path}: {e:#}")),
+            }
+        }
+    })
 }
 
 /// Reporter `n` posting until `stop`: a change each new second, heartbeats between.
@@ -266,13 +325,76 @@ struct Load {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-fn load(balancer: &Balancer) -> Load {
+const VIEWERS: usize = 2;
+
+/// Turns the app `turns` OutOfSync (at revision `r<n>`) and back, paced, until `stop` (at most
+/// 90 times); yields
+/// how many turns it made (the app ends Synced).
+fn turner(cluster: Arc<TestCluster>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        let mut turns = 0;
+        let mut pace = tokio::time::interval(Duration::from_millis(300));
+        // History keeps 100 episodes per app: stay below, so a long run still checks each one.
+        while !stop.load(Ordering::Relaxed) && turns < 90 {
+            turns += 1;
+            for status in ["OutOfSync", "Synced"] {
+                pace.tick().await;
+                common::patch_app_status(
+                    &cluster,
+                    "argocd",
+                    "turns",
+                    serde_json::json!({"sync": {"status": status, "revision": format!("r{turns}")}}),
+                )
+                .await;
+            }
+        }
+        turns
+    })
+}
+
+/// Each episode's `revisionAtStart` in `turns`' history, once `n` episodes are stored.
+async fn episodes(api: SocketAddr, app: &str, n: usize) -> Vec<String> {
+    let auth = format!("Bearer {}", common::TOKEN);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Argocd-Application-Name", app),
+        ("Argocd-Project-Name", "default"),
+    ];
+    let h = common::eventually_some(Duration::from_secs(30), || async {
+        let h = testenv::http::get(api, "/api/v1/history", &headers)
+            .await
+            .ok()?
+            .json();
+        (h["episodes"].as_array().map_or(0, Vec::len) >= n && h["record"]["state"] == "stored")
+            .then_some(h)
+    })
+    .await
+    .expect("the episodes were not all recorded");
+    let mut revisions: Vec<String> = h["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["revisionAtStart"].as_str().unwrap_or("?").to_string())
+        .collect();
+    revisions.sort();
+    revisions
+}
+
+fn load(cluster: &TestCluster, balancer: &Balancer) -> Load {
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = vec![balancer.poll(Arc::clone(&stop))];
     for n in 0..REPORTERS {
         tasks.push(reporter(
             n,
+            balancer.clone(),
+            Arc::clone(&tally),
+            Arc::clone(&stop),
+        ));
+    }
+    for _ in 0..VIEWERS {
+        tasks.push(viewer(
+            common::app_header(cluster, "argocd", "guestbook"),
             balancer.clone(),
             Arc::clone(&tally),
             Arc::clone(&stop),
@@ -313,10 +435,14 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
     // The default interval: most changes are queued (acknowledged, written later), so the flush
     // at each graceful shutdown is what keeps them.
     let (mut a, mut b) = (Replica::new(&cluster, "10"), Replica::new(&cluster, "10"));
+    common::create_app(&cluster, "turns", "default").await;
     a.start().await;
     b.start().await;
     let balancer = Balancer::new(&[&a, &b]);
-    let load = load(&balancer);
+    let load = load(&cluster, &balancer);
+    let cluster = Arc::new(cluster);
+    let turning = Arc::new(AtomicBool::new(false));
+    let turner = turner(Arc::clone(&cluster), Arc::clone(&turning));
     load.progress(50).await;
     for round in 0..rounds(1) * 2 {
         let replica = if round.is_multiple_of(2) {
@@ -330,6 +456,14 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
         load.progress(20).await;
     }
     let tally = load.stop().await;
+    turning.store(true, Ordering::Relaxed);
+    let turns = turner.await.unwrap();
+    // Every turn OutOfSync is one episode, recorded once: none lost, none twice.
+    let app = common::app_header(&cluster, "argocd", "turns");
+    let recorded = episodes(a.api, &app, turns as usize).await;
+    let mut expected: Vec<String> = (1..=turns).map(|n| format!("r{n}")).collect();
+    expected.sort();
+    assert_eq!(recorded, expected, "episodes across the restarts");
     // The last queued changes are written at the replicas' graceful shutdown.
     a.terminate().await;
     b.terminate().await;
@@ -343,9 +477,15 @@ async fn a_rolling_restart_fails_no_request_and_loses_no_acknowledged_report() {
         "stored = last acknowledged"
     );
     println!(
-        "rolling restart: {} restarts, {} posts acknowledged, 0 failed, 0 lost",
+        "rolling restart: {} restarts, {} posts acknowledged, {} views answered, {turns} episodes \
+         recorded once each, 0 failed, 0 lost",
         rounds(1) * 2,
-        tally.ok.load(Ordering::Relaxed)
+        tally.ok.load(Ordering::Relaxed),
+        tally.viewed.load(Ordering::Relaxed)
+    );
+    assert!(
+        tally.viewed.load(Ordering::Relaxed) > 0,
+        "no view was answered"
     );
 }
 
@@ -356,7 +496,7 @@ async fn a_crash_at_any_point_loses_no_acknowledged_change() {
     a.start().await;
     b.start().await;
     let balancer = Balancer::new(&[&a, &b]);
-    let load = load(&balancer);
+    let load = load(&cluster, &balancer);
     load.progress(30).await;
     let seed = std::process::id() as u64;
     for round in 0..rounds(4) {
@@ -386,7 +526,7 @@ async fn a_crash_at_any_point_loses_no_acknowledged_change() {
         "stored = last acknowledged"
     );
     println!(
-        "crash: {} kill -9, {} posts acknowledged, {} failed at the killed replica, 0 lost",
+        "crash: {} kill -9, {} posts acknowledged, {} failed (posts and views) at the killed replica, 0 lost",
         rounds(4),
         tally.ok.load(Ordering::Relaxed),
         tally.failed.lock().unwrap().len()

@@ -16,6 +16,9 @@
 //!   (an expired resourceVersion is answered 200 and then, at once, an ERROR 410 event).
 //! - A live stream silent for [`WATCH_IDLE_TIMEOUT`] (not even a bookmark) is re-opened.
 //! - Failures back off 250 ms doubling to 10 s (±20 %), reset only once a watch is live again.
+//!   An API server that says when to come back (429/503 with `Retry-After`, which it also puts
+//!   in the Status as `details.retryAfterSeconds`) is not asked before then (capped at
+//!   [`RETRY_AFTER_MAX`]): hammering an overloaded server only prolongs the overload.
 //! - The first successful list makes the watch's readiness [`Source`] ready.
 //!
 //! What the objects mean is the sink's business: the loop hands over `DynamicObject`s.
@@ -46,6 +49,9 @@ pub const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(150);
 const LIST_PAGE_SIZE: u32 = 100;
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` honoured: a larger one is taken as this, so a misconfigured server
+/// cannot freeze a watch for an hour.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
 /// Where one watch's objects go. Implemented beside each watched kind, in this module's siblings.
 pub trait Sink: Send + Sync + 'static {
@@ -178,8 +184,8 @@ impl<S: Sink> Watch<S> {
         loop {
             let resource_version = match self.list().await {
                 Ok(rv) => rv,
-                Err(why) => {
-                    self.failed("list", &why).await;
+                Err(failure) => {
+                    self.failed("list", failure).await;
                     continue;
                 }
             };
@@ -200,7 +206,7 @@ impl<S: Sink> Watch<S> {
 
     /// Lists every object in scope, page by page, and hands the whole list to the sink. Returns
     /// the list's resourceVersion, from which the watch resumes.
-    async fn list(&self) -> Result<String, String> {
+    async fn list(&self) -> Result<String, Failure> {
         let mut objects = Vec::new();
         let paged = self.sink.list_page_size();
         let mut count = 0;
@@ -219,12 +225,12 @@ impl<S: Sink> Watch<S> {
             let page =
                 match tokio::time::timeout(self.request_timeout, self.api.list(&params)).await {
                     Ok(Ok(page)) => page,
-                    Ok(Err(error)) => return Err(describe(&error)),
+                    Ok(Err(error)) => return Err(Failure::from(&error)),
                     Err(_) => {
-                        return Err(format!(
+                        return Err(Failure::new(format!(
                             "no answer within {} s",
                             self.request_timeout.as_secs()
-                        ));
+                        )));
                     }
                 };
             // All pages belong to the snapshot of the first one.
@@ -285,19 +291,19 @@ impl<S: Sink> Watch<S> {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) if is_gone(&error) => return false,
                 Ok(Err(error)) => {
-                    self.failed("watch", &describe(&error)).await;
+                    self.failed("watch", Failure::from(&error)).await;
                     continue;
                 }
                 Err(_) => {
                     let why = format!("no answer within {} s", self.request_timeout.as_secs());
-                    self.failed("watch", &why).await;
+                    self.failed("watch", Failure::new(why)).await;
                     continue;
                 }
             };
             match self.consume(stream, &mut resource_version).await {
                 StreamEnd::Gone { was_live } => return was_live,
                 StreamEnd::Closed => {}
-                StreamEnd::Failed(why) => self.failed("watch", &why).await,
+                StreamEnd::Failed(why) => self.failed("watch", Failure::new(why)).await,
             }
         }
     }
@@ -396,7 +402,8 @@ impl<S: Sink> Watch<S> {
 
     /// A list or watch attempt failed: the data is stale from the first failure until a list or
     /// watch works again. Waits out the backoff.
-    async fn failed(&mut self, what: &'static str, error: &str) {
+    async fn failed(&mut self, what: &'static str, failure: Failure) {
+        let error = failure.why;
         let why = format!("{what}: {error}");
         self.metrics
             .watch_error(&self.labels.resource, &self.labels.scope);
@@ -404,12 +411,16 @@ impl<S: Sink> Watch<S> {
             .set_stale(&self.labels.resource, &self.labels.scope, true);
         self.sink.stale(&why, clock::now());
         self.readiness.failed(why);
-        let delay = self.backoff.next();
+        let delay = self
+            .backoff
+            .next()
+            .max(failure.retry_after.unwrap_or_default().min(RETRY_AFTER_MAX));
         tracing::warn!(
             resource = %self.labels.resource,
             scope = %self.labels.scope,
             %error,
             retry_in_ms = delay.as_millis() as u64,
+            retry_after_s = failure.retry_after.map(|d| d.as_secs()),
             "cannot {what}; serving the last known data"
         );
         tokio::time::sleep(delay).await;
@@ -420,6 +431,43 @@ fn remember_version(resource_version: &mut String, obj: &DynamicObject) {
     if let Some(rv) = &obj.metadata.resource_version {
         resource_version.clone_from(rv);
     }
+}
+
+/// A failed list or watch call: why, and when the API server asked to be called again.
+struct Failure {
+    why: String,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn new(why: String) -> Self {
+        Self {
+            why,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<&kube::Error> for Failure {
+    fn from(error: &kube::Error) -> Self {
+        Self {
+            why: describe(error),
+            retry_after: retry_after(error),
+        }
+    }
+}
+
+/// The `Retry-After` of a 429 or 5xx answer, as the API server repeats it in its Status
+/// (`details.retryAfterSeconds`; kube does not expose the header of a failed call).
+fn retry_after(error: &kube::Error) -> Option<Duration> {
+    let kube::Error::Api(status) = error else {
+        return None;
+    };
+    if status.code != 429 && status.code < 500 {
+        return None;
+    }
+    let seconds = status.details.as_ref()?.retry_after_seconds;
+    (seconds > 0).then(|| Duration::from_secs(seconds.into()))
 }
 
 fn is_gone(error: &kube::Error) -> bool {
@@ -455,6 +503,21 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_from_429_and_5xx_statuses_only() {
+        let status = |code: u16, seconds: u32| {
+            let mut s =
+                kube::core::Status::failure("overloaded", "TooManyRequests").with_code(code);
+            s.details =
+                serde_json::from_value(serde_json::json!({"retryAfterSeconds": seconds})).unwrap();
+            kube::Error::Api(s.boxed())
+        };
+        assert_eq!(retry_after(&status(429, 3)), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(&status(503, 1)), Some(Duration::from_secs(1)));
+        assert_eq!(retry_after(&status(429, 0)), None);
+        assert_eq!(retry_after(&status(409, 5)), None);
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_and_resets() {
