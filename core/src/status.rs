@@ -6,7 +6,6 @@
 //! every key being there.
 
 use super::app::{Application, Condition, InitiatedBy, OperationState, ResourceStatus};
-use super::history::view::EpisodeDrift;
 use super::reports::view::ReportsSummary;
 use super::tracking::{Freshness, IndexedApp, OUT_OF_SYNC, OutOfSync};
 use jiff::{SignedDuration, Timestamp};
@@ -40,6 +39,25 @@ pub struct StatusView {
     /// them); `null` until the reports have been read.
     pub reports: Option<ReportsSummary>,
     pub generated_at: Timestamp,
+}
+
+/// What the drift episode under way has recorded so far — from Argo CD's OutOfSync resources
+/// when it started and the background inspection since (`HISTORY_ENRICH_INTERVAL_SECONDS`) —
+/// served with the app's status so that the status panel reads no cluster.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpisodeDrift {
+    /// Resources whose live object changed: edited, deleted, or extra in the cluster.
+    pub changed: usize,
+    /// Resources changed in Git only (nothing changed in the cluster).
+    pub git_ahead: usize,
+    /// Resources Argo CD lists as OutOfSync that no inspection has explained yet.
+    pub not_inspected: usize,
+    /// The field managers behind the live changes, sorted, once each (tools, never people).
+    pub managers: Vec<String>,
+    /// `interactive`, `automation`, `other`, or `unknown` (not inspected yet).
+    pub manager_class: String,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

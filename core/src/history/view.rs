@@ -73,27 +73,8 @@ impl Default for Page {
     }
 }
 
-/// What the drift episode under way has recorded so far — from Argo CD's OutOfSync resources
-/// when it started and the background inspection since (`HISTORY_ENRICH_INTERVAL_SECONDS`) —
-/// served with the app's status so that the status panel reads no cluster.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EpisodeDrift {
-    /// Resources whose live object changed: edited, deleted, or extra in the cluster.
-    pub changed: usize,
-    /// Resources changed in Git only (nothing changed in the cluster).
-    pub git_ahead: usize,
-    /// Resources Argo CD lists as OutOfSync that no inspection has explained yet.
-    pub not_inspected: usize,
-    /// The field managers behind the live changes, sorted, once each (tools, never people).
-    pub managers: Vec<String>,
-    /// `interactive`, `automation`, `other`, or `unknown` (not inspected yet).
-    pub manager_class: String,
-}
-
 /// The panel's summary of `episode`.
-pub fn episode_drift(episode: &Episode) -> EpisodeDrift {
+pub fn episode_drift(episode: &Episode) -> crate::status::EpisodeDrift {
     use super::model::DriftCause;
     let count = |pick: fn(Option<DriftCause>) -> bool| {
         episode.resources.iter().filter(|r| pick(r.cause)).count()
@@ -105,7 +86,7 @@ pub fn episode_drift(episode: &Episode) -> EpisodeDrift {
         .collect();
     managers.sort();
     managers.dedup();
-    EpisodeDrift {
+    crate::status::EpisodeDrift {
         changed: count(|c| {
             matches!(
                 c,
