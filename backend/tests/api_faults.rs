@@ -10,7 +10,6 @@ mod common;
 use common::{TestApp, app_header, eventually, eventually_some, patch_app_status};
 use fake_apiserver::{FaultRule, RequestMatch, Verb};
 use http::Method;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use testenv::TestCluster;
@@ -169,24 +168,7 @@ async fn a_410_storm_with_slow_relists_keeps_answering_and_history_writes_resume
 
 /// The stored `DriftReport`'s `(driftCount, lastCheck)` for `repo`.
 async fn stored(cluster: &TestCluster, repo: &str) -> Option<(u64, String)> {
-    let gvk = GroupVersionKind::gvk("argocd-drift.io", "v1alpha1", "DriftReport");
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        cluster.client().await.unwrap(),
-        &cluster.ns("argocd"),
-        &ApiResource::from_gvk_with_plural(&gvk, "driftreports"),
-    );
-    api.list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|o| o.data["spec"]["repo"] == repo)
-        .map(|o| {
-            (
-                o.data["spec"]["driftCount"].as_u64().unwrap(),
-                o.data["spec"]["lastCheck"].as_str().unwrap().to_string(),
-            )
-        })
+    common::reporters::stored(cluster).await.remove(repo)
 }
 
 fn report(drift: u64, last_check: jiff::Timestamp) -> String {

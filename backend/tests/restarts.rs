@@ -15,7 +15,6 @@
 mod common;
 
 use http::Method;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -299,23 +298,10 @@ fn reporter(
 
 /// Each repo's stored drift count.
 async fn stored(cluster: &TestCluster) -> HashMap<String, u64> {
-    let gvk = GroupVersionKind::gvk("argocd-drift.io", "v1alpha1", "DriftReport");
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        cluster.client().await.unwrap(),
-        &cluster.ns("argocd"),
-        &ApiResource::from_gvk_with_plural(&gvk, "driftreports"),
-    );
-    api.list(&Default::default())
+    common::reporters::stored(cluster)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .map(|o| {
-            (
-                o.data["spec"]["repo"].as_str().unwrap().to_string(),
-                o.data["spec"]["driftCount"].as_u64().unwrap(),
-            )
-        })
+        .map(|(repo, (count, _))| (repo, count))
         .collect()
 }
 
@@ -361,7 +347,8 @@ async fn episodes(api: SocketAddr, app: &str, n: usize) -> Vec<String> {
         ("Argocd-Project-Name", "default"),
     ];
     let h = common::eventually_some(Duration::from_secs(30), || async {
-        let h = testenv::http::get(api, "/api/v1/history", &headers)
+        // Every episode on one page (the default page is 20; at most 90 are made).
+        let h = testenv::http::get(api, "/api/v1/history?limit=100", &headers)
             .await
             .ok()?
             .json();
