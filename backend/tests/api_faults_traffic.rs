@@ -10,9 +10,8 @@
 mod common;
 
 use common::reporters::Traffic;
-use common::{TestApp, app_header, applications, create_app, eventually};
+use common::{TestApp, app_header, create_app, eventually};
 use fake_apiserver::{FaultRule, RequestMatch, Verb};
-use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 use std::time::Duration;
 use testenv::TestCluster;
@@ -20,15 +19,9 @@ use testenv::TestCluster;
 const REPORTS: &str = "driftreports.argocd-drift.io";
 const HISTORIES: &str = "drifthistories.argocd-drift.io";
 
+/// Writes `name`'s status as Argo CD's controller would.
 async fn set_status(cluster: &TestCluster, name: &str, status: Value) {
-    applications(cluster.client().await.unwrap(), &cluster.ns("argocd"))
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": status })),
-        )
-        .await
-        .unwrap();
+    common::patch_app_status(cluster, "argocd", name, status).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

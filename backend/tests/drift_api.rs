@@ -14,7 +14,6 @@ mod common;
 
 use common::{Client, InProcess, InProcessOptions, TOKEN, TestApp, app_header, assert_error};
 use drift_core::drift::secret::leak;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 use testenv::TestCluster;
 use testenv::http::Response;
@@ -272,24 +271,7 @@ async fn rotate_the_secret_by_hand(c: &InProcess) {
         }
     }
     c.index.apply(app, jiff::Timestamp::now());
-    let secrets: Api<DynamicObject> = Api::namespaced_with(
-        c.client().await,
-        "payments",
-        &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
-    );
-    use base64::Engine;
-    let rotated = base64::engine::general_purpose::STANDARD.encode("rotated-by-hand-0451");
-    secrets
-        .patch(
-            "payments-db",
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(json!({"data": {"password": rotated}})),
-        )
-        .await
-        .unwrap();
+    common::rotate_payments_password(c.client().await, "payments", "rotated-by-hand-0451").await;
 }
 
 #[tokio::test]

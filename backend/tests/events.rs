@@ -224,7 +224,6 @@ async fn a_flapping_app_is_rate_limited_and_counted() {
 /// metrics or the logs this run produced.
 #[tokio::test]
 async fn a_secret_drift_is_told_by_name_and_key_never_by_value() {
-    use base64::Engine;
     const VALUES: &[&str] = &["correct-horse-battery-staple", "rotated-by-hand-0451"];
     let (cluster, app) = demo(&[
         ("DRIFT_READ_SECRETS", "true"),
@@ -242,20 +241,7 @@ async fn a_secret_drift_is_told_by_name_and_key_never_by_value() {
     }
     set_status(&cluster, "payments-api", status).await;
     // …because someone rotated its password by hand.
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(client, &cluster.ns("payments"));
-    let rotated = base64::engine::general_purpose::STANDARD.encode(VALUES[1]);
-    secrets
-        .patch(
-            "payments-db",
-            &PatchParams {
-                field_manager: Some("kubectl-edit".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(json!({"data": {"password": rotated}})),
-        )
-        .await
-        .unwrap();
+    common::rotate_payments_password(client, &cluster.ns("payments"), VALUES[1]).await;
     // The background pass enriches the episode under way with the Secret's key…
     let header = app_header(&cluster, "argocd", "payments-api");
     let history = eventually_some(WAIT, || async {

@@ -630,6 +630,24 @@ pub fn applications(client: kube::Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client, ns, &resource)
 }
 
+/// Rotates the demo Secret's password by hand (`kubectl edit`'s field manager) in `namespace`.
+pub async fn rotate_payments_password(client: kube::Client, namespace: &str, password: &str) {
+    use base64::Engine;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, namespace);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(password);
+    secrets
+        .patch(
+            "payments-db",
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(serde_json::json!({"data": {"password": encoded}})),
+        )
+        .await
+        .unwrap();
+}
+
 /// Merge-patches the `status` of a fixture Application, the way Argo CD's controller writes it.
 pub async fn patch_app_status(
     cluster: &TestCluster,
