@@ -99,6 +99,12 @@ impl<K: Clone + Eq + Hash, V: Clone> ByteCache<K, V> {
         }
     }
 
+    /// Entries held, and records in the eviction queue (stale ones included).
+    pub fn len(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.entries.len(), inner.order.len())
+    }
+
     /// Total weight held, for tests and metrics.
     pub fn bytes(&self) -> usize {
         self.lock().bytes

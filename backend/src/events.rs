@@ -66,6 +66,21 @@ impl Emitter {
             index,
             metrics: Arc::clone(&metrics),
         });
+        let weak = Arc::downgrade(&emitter);
+        metrics.count_held("event_rate_apps", move || {
+            let emitter = weak.upgrade()?;
+            let n = emitter
+                .limits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .apps
+                .len();
+            Some(n)
+        });
+        let weak = Arc::downgrade(&emitter);
+        metrics.count_held("event_queue", move || {
+            weak.upgrade().map(|e| QUEUE - e.queue.capacity())
+        });
         (emitter, send(rx, writer, metrics))
     }
 }

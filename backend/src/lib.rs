@@ -192,6 +192,8 @@ impl Server {
         };
         let timing = config.report_timing();
         let report_store = ReportStore::new(timing, Some(index.clone()));
+        report_store.count_held(&metrics);
+        destinations.count_held(&metrics);
         let report_auth = Arc::new(
             ReporterAuth::load(
                 reports_tokens_path.as_deref(),

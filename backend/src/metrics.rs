@@ -10,6 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,6 +94,15 @@ pub struct OutcomeLabels {
 pub struct SourceLabels {
     pub source: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MapLabels {
+    pub map: &'static str,
+}
+
+/// Counts one internal map's entries when asked (`None`: the map is gone); see
+/// [`Metrics::count_held`].
+type HeldCount = Box<dyn Fn() -> Option<usize> + Send + Sync>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -357,6 +368,8 @@ pub struct Metrics {
     refused_connections: Family<ListenerLabels, Counter>,
     protocol_errors: Family<ProtocolLabels, Counter>,
     task_exits: Family<TaskLabels, Counter>,
+    held: Family<MapLabels, Gauge>,
+    held_counts: Mutex<Vec<(&'static str, HeldCount)>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -451,6 +464,13 @@ impl Metrics {
             "Supervised tasks that ended before shutdown (how: returned or panicked); any is fatal",
             task_exits.clone(),
         );
+        let held = Family::<MapLabels, Gauge>::default();
+        registry.register(
+            "held_entries",
+            "Entries in each internal map or queue, counted at each scrape (a soak watches these \
+             for growth); map names are fixed in the code",
+            held.clone(),
+        );
         let reports = ReportMetrics::register(&mut registry);
         let history = HistoryMetrics::register(&mut registry);
         let engine = EngineMetrics::register(&mut registry);
@@ -472,6 +492,36 @@ impl Metrics {
             refused_connections,
             protocol_errors,
             task_exits,
+            held,
+            held_counts: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Counts an internal map's entries at each scrape, as `held_entries{map}`. Counts registered
+    /// under one name add up (each listener's security log, say); a count that answers `None`
+    /// (its owner is gone: hold it by `Weak`) is dropped. `count` runs while `/metrics` is
+    /// encoded: it may take the map's own lock, never one held while encoding.
+    pub fn count_held(
+        &self,
+        map: &'static str,
+        count: impl Fn() -> Option<usize> + Send + Sync + 'static,
+    ) {
+        lock(&self.held_counts).push((map, Box::new(count)));
+    }
+
+    fn update_held(&self) {
+        let mut sums = BTreeMap::<&'static str, usize>::new();
+        lock(&self.held_counts).retain(|(map, count)| {
+            let n = count();
+            if let Some(n) = n {
+                *sums.entry(map).or_default() += n;
+            }
+            n.is_some()
+        });
+        for (map, n) in sums {
+            self.held
+                .get_or_create(&MapLabels { map })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 
@@ -757,10 +807,16 @@ impl Metrics {
 
     /// The OpenMetrics text exposition.
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        self.update_held();
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Registrations are pushed whole; a poisoned lock still holds a consistent list.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One request in flight; see [`Metrics::in_flight`].
@@ -819,5 +875,33 @@ mod tests {
             r#"argocd_drift_protocol_errors_total{listener="api",kind="header_too_large"} 1"#
         ));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn held_entries_are_counted_at_each_scrape_and_add_up_by_map() {
+        let m = Metrics::new();
+        let map = std::sync::Arc::new(Mutex::new(vec![1, 2, 3]));
+        let weak = std::sync::Arc::downgrade(&map);
+        m.count_held("queue", move || weak.upgrade().map(|q| lock(&q).len()));
+        m.count_held("queue", || Some(2));
+        assert!(
+            m.encode()
+                .unwrap()
+                .contains(r#"argocd_drift_held_entries{map="queue"} 5"#)
+        );
+        lock(&map).push(4);
+        assert!(
+            m.encode()
+                .unwrap()
+                .contains(r#"argocd_drift_held_entries{map="queue"} 6"#)
+        );
+        // Its owner gone, a count is dropped, not reported forever.
+        drop(map);
+        assert!(
+            m.encode()
+                .unwrap()
+                .contains(r#"argocd_drift_held_entries{map="queue"} 2"#)
+        );
+        assert_eq!(lock(&m.held_counts).len(), 1);
     }
 }

@@ -4,8 +4,11 @@
 //! an app turns OutOfSync and back every second. Every `SOAK_SAMPLE_SECONDS` (default 5) its RSS
 //! and open file descriptors are sampled; printed: the least-squares slope of each after the
 //! first fifth (warm-up), and argocd-drift's gauges of what it holds (reports, pending
-//! heartbeats and history writes, bytes held, in-flight requests, …) at start and end.
-//! Fails on any failed request.
+//! heartbeats and history writes, bytes held, in-flight requests, …) at start and end. Each
+//! internal map's entries (`argocd_drift_held_entries{map}`) are sampled with RSS.
+//! Fails on any failed request, and on any map whose entries grow: its largest count in the
+//! last half of the run more than a quarter (+8) above its largest in the first half after
+//! warm-up.
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod common;
@@ -60,6 +63,47 @@ fn slope(points: &[(f64, f64)]) -> f64 {
     let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
     if var == 0.0 { 0.0 } else { cov / var }
+}
+
+/// Every `argocd_drift_held_entries{map}` series: map → entries.
+async fn held_entries(service: SocketAddr) -> HashMap<String, f64> {
+    let r = testenv::http::get(service, "/metrics", &[]).await.unwrap();
+    String::from_utf8(r.body.to_vec())
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("argocd_drift_held_entries{map=\"")?;
+            let (map, value) = rest.split_once("\"} ")?;
+            Some((map.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The maps whose entries grew: largest in the last half above a quarter (+8) more than the
+/// largest in the first half (samples after warm-up), as `(map, first, last)`.
+fn growing(samples: &[HashMap<String, f64>]) -> Vec<(String, f64, f64)> {
+    let (first, last) = samples.split_at(samples.len() / 2);
+    let max = |half: &[HashMap<String, f64>], map: &str| {
+        half.iter()
+            .filter_map(|s| s.get(map).copied())
+            .fold(0.0, f64::max)
+    };
+    let mut maps: Vec<&String> = samples.iter().flat_map(HashMap::keys).collect();
+    maps.sort();
+    maps.dedup();
+    maps.into_iter()
+        .map(|map| (map.clone(), max(first, map), max(last, map)))
+        .filter(|(_, first, last)| *last > first * 1.25 + 8.0)
+        .collect()
+}
+
+#[test]
+fn growth_is_a_larger_count_late_than_early() {
+    let at = |n: f64| HashMap::from([("m".to_string(), n), ("flat".to_string(), 3.0)]);
+    let leak: Vec<_> = (0..20).map(|i| at(f64::from(i) * 10.0)).collect();
+    assert_eq!(growing(&leak), vec![("m".to_string(), 90.0, 190.0)]);
+    let busy: Vec<_> = (0..20).map(|i| at(f64::from(i % 4) * 10.0)).collect();
+    assert!(growing(&busy).is_empty());
 }
 
 /// argocd-drift's gauges of what it holds, from `/metrics`.
@@ -220,6 +264,7 @@ async fn a_soak_stays_flat() {
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut at_start = Vec::new();
+    let mut maps = Vec::new();
     let mut pace = tokio::time::interval(every);
     while started.elapsed() < Duration::from_secs(seconds) {
         pace.tick().await;
@@ -232,6 +277,7 @@ async fn a_soak_stays_flat() {
         if samples.len() == 2 {
             at_start = held(service).await;
         }
+        maps.push(held_entries(service).await);
         println!(
             "soak t={:>4.0}s rss={rss} KiB fds={fds} ok={}",
             started.elapsed().as_secs_f64(),
@@ -269,11 +315,36 @@ async fn a_soak_stays_flat() {
     for l in &at_end {
         println!("  {l}");
     }
+    let steady_maps = &maps[maps.len() / 5..];
+    let (early, late) = steady_maps.split_at(steady_maps.len() / 2);
+    let mut names: Vec<&String> = maps.iter().flat_map(HashMap::keys).collect();
+    names.sort();
+    names.dedup();
+    println!("held entries (largest after warm-up, first half → last half; at the end):");
+    for map in &names {
+        let max = |half: &[HashMap<String, f64>]| {
+            half.iter()
+                .filter_map(|s| s.get(*map).copied())
+                .fold(0.0, f64::max)
+        };
+        let end = maps
+            .last()
+            .and_then(|s| s.get(*map))
+            .copied()
+            .unwrap_or(0.0);
+        println!("  {map:<40} {:>8} → {:>8}; {end}", max(early), max(late));
+    }
     let errors = errors.lock().unwrap();
     assert!(
         errors.is_empty(),
         "{} failed requests, first: {:?}",
         errors.len(),
         errors.first()
+    );
+    assert!(!names.is_empty(), "no held_entries series in /metrics");
+    let grew = growing(steady_maps);
+    assert!(
+        grew.is_empty(),
+        "maps that grew (map, first half, last half): {grew:?}"
     );
 }

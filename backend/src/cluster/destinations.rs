@@ -14,6 +14,7 @@ use super::live::ReadLimits;
 use super::live::{Cluster, Shared};
 use super::read_error::ReadError;
 use super::remote::RemoteClusters;
+use crate::metrics::Metrics;
 use drift_core::app::Destination;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,18 @@ impl Destinations {
     /// Objects being read now (each read shared by every caller that wants it).
     pub fn reads_in_flight(&self) -> usize {
         self.shared.reads_in_flight()
+    }
+
+    /// Counts the read path's maps (cache, reads under way, refreshes) at each scrape.
+    pub fn count_held(&self, metrics: &Metrics) {
+        for i in 0..4 {
+            let shared = Arc::downgrade(&self.shared);
+            let (map, _) = self.shared.held()[i];
+            metrics.count_held(map, move || shared.upgrade().map(|s| s.held()[i].1));
+        }
+        if let Some(remote) = &self.remote {
+            metrics.count_held("remote_clusters", remote.counter());
+        }
     }
 
     /// The remote-cluster registry, when remote clusters are on.

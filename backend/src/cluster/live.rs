@@ -115,6 +115,22 @@ impl Shared {
             .len()
     }
 
+    /// Held entries, by map, for the metrics.
+    pub(super) fn held(&self) -> [(&'static str, usize); 4] {
+        let (cached, queued) = self.cache.len();
+        let refreshed = self
+            .refreshed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        [
+            ("live_cache_objects", cached),
+            ("live_cache_queue", queued),
+            ("live_reads_in_flight", self.reads_in_flight()),
+            ("live_refreshed_apps", refreshed),
+        ]
+    }
+
     pub(super) fn may_refresh(&self, app: &str) -> bool {
         let now = Instant::now();
         let mut refreshed = self

@@ -75,6 +75,20 @@ impl RemoteClusters {
         )
     }
 
+    /// Counts the clusters known (for the metrics), while the registry lives.
+    pub(super) fn counter(&self) -> impl Fn() -> Option<usize> + Send + Sync + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        move || {
+            let inner = inner.upgrade()?;
+            let n = inner
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .by_secret
+                .len();
+            Some(n)
+        }
+    }
+
     /// The watch sink that keeps the registry.
     pub(super) fn sink(&self) -> ClusterSecrets {
         ClusterSecrets {

@@ -164,6 +164,8 @@ impl Drift {
 
     /// Counts the engine's runs (running now, and how each ended).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        let jq = Arc::downgrade(&self.jq);
+        metrics.count_held("jq_expressions", move || jq.upgrade().map(|jq| jq.len()));
         self.metrics = Some(metrics);
         self
     }

@@ -124,7 +124,7 @@ impl History {
     pub fn new(settings: Settings, metrics: Arc<Metrics>) -> History {
         let reads = Arc::new(Reads::default());
         let (turns, turns_rx) = Turns::channel(TURN_CHANNEL);
-        History {
+        let history = History {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new(Arc::clone(&reads))),
                 reads,
@@ -135,7 +135,9 @@ impl History {
                 turns_rx: Mutex::new(Some(turns_rx)),
                 edges: Mutex::new(None),
             }),
-        }
+        };
+        history.count_held();
+        history
     }
 
     /// The channel the index sends its turns into (`AppIndex::report_turns`); the writer

@@ -94,16 +94,22 @@ pub struct Endpoint<R> {
     routes: R,
     limits: Limits,
     metrics: Arc<Metrics>,
-    security: SecurityLog,
+    security: Arc<SecurityLog>,
 }
 
 impl<R: Routes> Endpoint<R> {
     pub fn new(routes: R, limits: Limits, metrics: Arc<Metrics>) -> Self {
+        let security = Arc::new(SecurityLog::new());
+        for i in 0..3 {
+            let log = Arc::downgrade(&security);
+            let (map, _) = security.held()[i];
+            metrics.count_held(map, move || log.upgrade().map(|log| log.held()[i].1));
+        }
         Endpoint {
             routes,
             limits,
             metrics,
-            security: SecurityLog::new(),
+            security,
         }
     }
 

@@ -202,6 +202,10 @@ pub async fn accept_loop<H: Handler>(
     let mut tasks = JoinSet::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let registry = Arc::new(Mutex::new(Registry::default()));
+    let weak = Arc::downgrade(&registry);
+    metrics.count_held("connections_per_peer", move || {
+        weak.upgrade().map(|r| lock(&r).per_peer.len())
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -166,6 +166,19 @@ impl SecurityLog {
         }
     }
 
+    /// Entries held: refusal keys, peers opening keys, codes with suppressed lines.
+    pub fn held(&self) -> [(&'static str, usize); 3] {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        [
+            ("security_log_keys", state.keys.len()),
+            ("security_log_new_key_peers", state.new_keys.len()),
+            ("security_log_suppressed_codes", state.suppressed.len()),
+        ]
+    }
+
     /// Logs one refusal, unless its budgets are used up. `code` and `reason` come from the
     /// error; the reason is bounded here like any client-controlled value.
     pub fn refused(&self, code: &str, reason: &str, head: &Parts, peer: SocketAddr) {

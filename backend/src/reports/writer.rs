@@ -128,6 +128,16 @@ pub struct ReportWriter {
 
 impl ReportWriter {
     pub fn new(store: ReportStore, own: OwnResources, metrics: Arc<Metrics>) -> Self {
+        let in_flight: Arc<std::sync::Mutex<InFlight>> = Arc::default();
+        let written_at: Arc<std::sync::Mutex<HashMap<ReportKey, Instant>>> = Arc::default();
+        let weak = Arc::downgrade(&in_flight);
+        metrics.count_held("report_writes_in_flight_by_reporter", move || {
+            weak.upgrade().map(|f| lock(&f).by.len())
+        });
+        let weak = Arc::downgrade(&written_at);
+        metrics.count_held("report_content_written_at", move || {
+            weak.upgrade().map(|w| lock(&w).len())
+        });
         ReportWriter {
             store,
             own,
@@ -136,8 +146,8 @@ impl ReportWriter {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             limits: Limits::default(),
-            in_flight: Arc::default(),
-            written_at: Arc::default(),
+            in_flight,
+            written_at,
         }
     }
 

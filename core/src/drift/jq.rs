@@ -176,6 +176,15 @@ impl JqCache {
         Self::default()
     }
 
+    /// Expressions compiled (or refused) so far.
+    pub fn len(&self) -> usize {
+        self.compiled.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Compiles (or finds) `expr`.
     fn get(&self, expr: &str) -> Result<Arc<Filter>, JqError> {
         if let Ok(map) = self.compiled.lock()
