@@ -3,7 +3,7 @@
 //! ```text
 //!  Argo CD UI ──▶ argocd-server proxy ──(shared secret + Argocd-* headers)──▶ API port
 //!                                                                              │
-//!   http::listener ─▶ http::endpoint (limits) ─▶ http::routes ─▶ http::gate ─▶ handlers
+//!   http::listener ─▶ http::endpoint (limits) ─▶ routes ─▶ http::gate ─▶ handlers
 //!                                                                              │
 //!                       index (watch-fed) ◀── cluster (the only kube code)     ▼
 //!                                                 ▲                      drift_core (pure)
@@ -12,7 +12,7 @@
 //!
 //! `main` loads [`Config`] and calls [`run`]; tests call [`Server::bind`] then [`Server::serve`],
 //! which is all `run` does, so they learn the ports they bound. Tests that need no socket build a
-//! port's [`Endpoint`](http::endpoint::Endpoint) with [`http::routes::api`] and call it
+//! port's [`Endpoint`](http::endpoint::Endpoint) with [`routes::api`] and call it
 //! in-process.
 //!
 //! `serve` spawns every long-lived task into one [`supervisor::Tasks`] set; the first to end
@@ -34,6 +34,7 @@ pub mod index;
 pub mod metrics;
 pub mod readiness;
 pub mod reports;
+pub mod routes;
 pub mod shutdown;
 pub mod supervisor;
 pub mod telemetry;
@@ -54,11 +55,11 @@ use http::endpoint::Endpoint;
 use http::limits::Limits;
 use http::listener::{ConnectionLimits, Port, PortSpec, Serving, Stops};
 use http::reporters::ReporterAuth;
-use http::routes::{ApiDeps, ReportsDeps, ServiceRoutes};
 use index::AppIndex;
 use metrics::Metrics;
 use readiness::Readiness;
 use reports::{DRIFT_REPORTS, ReportStore, ReportWriter, Timing};
+use routes::{ApiDeps, ReportsDeps, ServiceRoutes};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -219,7 +220,7 @@ impl Server {
         )
         .with_limits(config.report_limits());
 
-        let api = http::routes::api(ApiDeps {
+        let api = routes::api(ApiDeps {
             proxy_auth,
             index: index.clone(),
             limits: limits(max_concurrent_requests.get()),
@@ -229,7 +230,7 @@ impl Server {
             history: history.clone(),
             reports: report_store.clone(),
         });
-        let reports = http::routes::reports(ReportsDeps {
+        let reports = routes::reports(ReportsDeps {
             auth: Arc::clone(&report_auth),
             writer: report_writer.clone(),
             history: history.clone(),

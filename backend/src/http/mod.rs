@@ -1,5 +1,6 @@
-//! hyper glue: the route tables, the pipeline every port shares, the Argo CD trust boundary,
-//! limits, listeners, replies and errors.
+//! hyper glue: the pipeline every port shares, the Argo CD trust boundary, the request
+//! vocabulary handlers take and return (queries, replies, errors), limits and listeners. The
+//! route tables that put handlers behind it are [`crate::routes`].
 
 pub mod argocd;
 pub mod compat;
@@ -12,5 +13,4 @@ pub mod listener;
 pub mod query;
 pub mod reply;
 pub mod reporters;
-pub mod routes;
 pub mod seclog;

@@ -14,10 +14,10 @@ pub mod reporters;
 
 use argocd_drift::config::ProxyAuth;
 use argocd_drift::http::limits::Limits;
-use argocd_drift::http::routes::{ApiDeps, api};
 use argocd_drift::index::{AppIndex, WatchScope};
 use argocd_drift::metrics::Metrics;
 use argocd_drift::reports::{ReportStore, Timing};
+use argocd_drift::routes::{ApiDeps, api};
 use argocd_drift::{Config, Server, Shutdown, Trigger};
 use bytes::Bytes;
 use drift_core::app::Application;
@@ -378,7 +378,7 @@ pub fn logs() -> Logs {
 /// fixtures' Applications (namespaces `argocd` and `team-apps`, as in `fixtures/demo`, not
 /// renamed); live objects, for drift, come from a fake API server seeded with the same fixtures.
 pub struct InProcess {
-    pub api: argocd_drift::http::routes::Api,
+    pub api: argocd_drift::routes::Api,
     pub index: AppIndex,
     /// The API port's external reports (empty and ready; tests feed it as the watch would).
     pub reports: ReportStore,

@@ -39,18 +39,18 @@
 //!
 //! Handlers take typed inputs and return views; this module wraps them in a [`Reply`].
 
-use super::endpoint::{Endpoint, Routes};
-use super::error::ApiError;
-use super::gate::Gate;
-use super::limits::{Limits, RequestPermit};
-use super::query::NoParams;
-use super::reply::{Json, JsonBytes, Reply};
-use super::reporters::ReporterAuth;
 use crate::config::ProxyAuth;
 use crate::handlers;
 use crate::handlers::drift::{Drift, DriftQuery, ResourceQuery};
 use crate::handlers::history::HistoryQuery;
 use crate::history::History;
+use crate::http::endpoint::{Endpoint, Routes};
+use crate::http::error::ApiError;
+use crate::http::gate::Gate;
+use crate::http::limits::{Limits, RequestPermit};
+use crate::http::query::NoParams;
+use crate::http::reply::{Json, JsonBytes, Reply};
+use crate::http::reporters::ReporterAuth;
 use crate::index::AppIndex;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
@@ -429,8 +429,8 @@ impl Routes for ReportsRoutes {
         {
             self.metrics.report_rejected(reason);
         }
-        if super::compat::is_compat_path(path) {
-            super::compat::error_response(error)
+        if crate::http::compat::is_compat_path(path) {
+            crate::http::compat::error_response(error)
         } else {
             error.into_response()
         }
