@@ -363,3 +363,180 @@ async fn an_event_create_the_api_server_did_not_take_is_retried_and_a_refused_on
     );
     assert_eq!(drift_events(&cluster, "ev-retry").await.len(), 1);
 }
+
+/// What Argo CD's own Events panel (*App details → Events*) shows: the UI of Argo CD 3.5.7 reads
+/// `GET /api/v1/applications/{name}/events?appNamespace=…` from argocd-server and renders, per
+/// Event, REASON, MESSAGE, COUNT, FIRST OCCURRED (`firstTimestamp`, else `eventTime`) and LAST
+/// OCCURRED (`lastTimestamp`, else `eventTime`), keyed by `metadata.uid`
+/// (ui/src/app/shared/components/events-list). argocd-server lists the Events of the app's
+/// namespace whose `involvedObject` has the app's name, namespace **and uid**. So: a drift
+/// episode of an app in Argo CD's namespace, told by argocd-drift, asked of a real argocd-server
+/// (v3.5.7) as that panel asks it, by a user who may read the app — with or without the
+/// extension's permission.
+#[tokio::test]
+#[ignore = "needs a real API server and argocd-server: make test-real"]
+async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows() {
+    let argocd = common::real_argocd::env();
+    let ns = argocd["ARGOCD_NAMESPACE"].clone();
+    // argocd-server sees only the Applications of its own namespace: the backend watches it.
+    let (cluster, backend) = demo(&[
+        ("ARGOCD_NAMESPACES", &ns),
+        ("ARGOCD_CONTROL_PLANE_NAMESPACE", &ns),
+        ("HISTORY_ENRICH_INTERVAL_SECONDS", "1"),
+    ])
+    .await;
+    let client = cluster.client().await.unwrap();
+    // The demo's payments-api (its live Deployment and ConfigMap changed by hand), placed in Argo
+    // CD's namespace under its own name, which the live objects' tracking ids carry.
+    let name = "payments-api";
+    let fixture = applications(client.clone(), &cluster.ns("argocd"))
+        .get(name)
+        .await
+        .unwrap();
+    let drifted = fixture.data["status"].clone();
+    let apps = applications(client.clone(), &ns);
+    let _ = apps.delete(name, &Default::default()).await; // a rerun on the same cluster
+    eventually(WAIT, || async {
+        apps.get_opt(name).await.unwrap().is_none()
+    })
+    .await
+    .unwrap();
+    let mut spec = fixture.data["spec"].clone();
+    spec["project"] = "default".into();
+    let app: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }))
+    .unwrap();
+    let uid = apps
+        .create(&Default::default(), &app)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    let patch = |status: Value| {
+        let apps = apps.clone();
+        async move {
+            apps.patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    patch(synced(None)).await;
+    // Someone scales the Deployment by hand; Argo CD finds the app OutOfSync.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), &cluster.ns("payments"));
+    deployments
+        .patch(
+            name,
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"spec": {"replicas": 7}})),
+        )
+        .await
+        .unwrap();
+    patch(drifted).await;
+    let header = format!("{ns}:{name}");
+    eventually(WAIT, || async {
+        let r = backend
+            .get_as("/api/v1/history", &header, "default", &[])
+            .await;
+        String::from_utf8_lossy(&r.body).contains("kubectl-edit")
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the episode never named its managers: {e}"));
+    patch(synced(Some(("2026-05-01T00:00:00Z", Some("alice"))))).await;
+
+    let told: Vec<Event> = eventually_some(WAIT, || async {
+        let api: Api<Event> = Api::namespaced(cluster.client().await.unwrap(), &ns);
+        let mine: Vec<Event> = api
+            .list(&ListParams::default().fields(&format!("involvedObject.uid={uid}")))
+            .await
+            .unwrap()
+            .items;
+        (mine.len() >= 2).then_some(mine)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("argocd-drift never told both edges: {e}"));
+
+    // The panel's request, by alice (app get + the extension) and bob (app get only).
+    let path = format!("/api/v1/applications/{name}/events?appNamespace={ns}");
+    let mut shown = Vec::new();
+    for user in ["alice", "bob"] {
+        let cookie = format!(
+            "argocd.token={}",
+            common::real_argocd::login(&argocd, user).await
+        );
+        let r = testenv::http::get(
+            common::real_argocd::addr(&argocd),
+            &path,
+            &[("Cookie", &cookie)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.status,
+            200,
+            "{user}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        shown = r.json()["items"].as_array().cloned().unwrap_or_default();
+        let reasons: Vec<&str> = shown.iter().filter_map(|e| e["reason"].as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{user}: {reasons:?}");
+        assert!(
+            reasons.contains(&"DriftStarted") && reasons.contains(&"DriftEnded"),
+            "{user}: {reasons:?}"
+        );
+    }
+    for e in &shown {
+        let ours = told
+            .iter()
+            .find(|t| t.reason.as_deref() == e["reason"].as_str())
+            .unwrap();
+        assert_eq!(e["message"].as_str(), ours.message.as_deref(), "as written");
+        assert_eq!(e["count"], 1);
+        assert!(e["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+        for column in ["firstTimestamp", "lastTimestamp"] {
+            assert!(
+                e[column].as_str().is_some_and(|t| t.ends_with('Z')),
+                "{column} is what the panel prints: {e}"
+            );
+        }
+        assert_eq!(e["involvedObject"]["uid"].as_str(), Some(uid.as_str()));
+    }
+    let ended = shown.iter().find(|e| e["reason"] == "DriftEnded").unwrap();
+    let by_alice = end_text(EndCause::ManualSync, Some("alice"));
+    assert!(
+        ended["message"].as_str().unwrap().contains(&by_alice),
+        "{ended}"
+    );
+    assert_eq!(ended["type"], "Normal");
+
+    // The rows as the panel lays them out (newest first), for the README.
+    shown.sort_by(|a, b| {
+        b["lastTimestamp"]
+            .as_str()
+            .cmp(&a["lastTimestamp"].as_str())
+    });
+    println!("argocd-server {} GET {path}:", argocd["ARGOCD_VERSION"]);
+    println!("REASON       | MESSAGE | COUNT | FIRST OCCURRED | LAST OCCURRED");
+    for e in &shown {
+        println!(
+            "{:<12} | {} | {} | {} | {}",
+            e["reason"].as_str().unwrap(),
+            e["message"].as_str().unwrap(),
+            e["count"],
+            e["firstTimestamp"].as_str().unwrap(),
+            e["lastTimestamp"].as_str().unwrap()
+        );
+    }
+}
