@@ -12,7 +12,7 @@ use common::{
 use drift_core::history::event::end_text;
 use drift_core::history::model::EndCause;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::time::Duration;
 use testenv::TestCluster;
@@ -386,14 +386,35 @@ async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows
     ])
     .await;
     let client = cluster.client().await.unwrap();
-    // The demo's payments-api (its live Deployment and ConfigMap changed by hand), placed in Argo
-    // CD's namespace under its own name, which the live objects' tracking ids carry.
-    let name = "payments-api";
-    let fixture = applications(client.clone(), &cluster.ns("argocd"))
-        .get(name)
+    // An app of its own in Argo CD's namespace, with one ConfigMap as Argo CD applies it (its
+    // last-applied record and tracking id), which someone then edits by hand.
+    let name = "checkout";
+    let dest = cluster.ns("payments");
+    let desired = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {
+            "name": "checkout-config", "namespace": dest,
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": format!("{name}:/ConfigMap:{dest}/checkout-config")
+            }
+        },
+        "data": {"LOG_LEVEL": "info", "PAYMENT_TIMEOUT": "30s"}
+    });
+    let mut live = desired.clone();
+    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        desired.to_string().into();
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &dest);
+    config_maps
+        .create(
+            &PostParams {
+                field_manager: Some("argocd-controller".into()),
+                ..PostParams::default()
+            },
+            &serde_json::from_value(live).unwrap(),
+        )
         .await
         .unwrap();
-    let drifted = fixture.data["status"].clone();
     let apps = applications(client.clone(), &ns);
     let _ = apps.delete(name, &Default::default()).await; // a rerun on the same cluster
     eventually(WAIT, || async {
@@ -401,13 +422,15 @@ async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows
     })
     .await
     .unwrap();
-    let mut spec = fixture.data["spec"].clone();
-    spec["project"] = "default".into();
     let app: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
+        "spec": {
+            "project": "default",
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": dest},
+            "source": {"repoURL": "https://git.example.com/shop.git", "path": "checkout"}
+        }
     }))
     .unwrap();
     let uid = apps
@@ -429,22 +452,26 @@ async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows
             .unwrap();
         }
     };
-    patch(synced(None)).await;
-    // Someone scales the Deployment by hand; Argo CD finds the app OutOfSync.
-    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), &cluster.ns("payments"));
-    deployments
+    let resources = |sync: &str| {
+        json!([{"version": "v1", "kind": "ConfigMap", "namespace": dest,
+                "name": "checkout-config", "status": sync}])
+    };
+    let mut status = synced(None);
+    status["resources"] = resources("Synced");
+    patch(status).await;
+    config_maps
         .patch(
-            name,
+            "checkout-config",
             &PatchParams {
                 field_manager: Some("kubectl-edit".into()),
                 ..PatchParams::default()
             },
-            &Patch::Merge(json!({"spec": {"replicas": 7}})),
+            &Patch::Merge(json!({"data": {"LOG_LEVEL": "debug"}})),
         )
         .await
         .unwrap();
-    patch(drifted).await;
+    patch(json!({"sync": {"status": "OutOfSync", "revision": "r1"}, "resources": resources("OutOfSync")}))
+        .await;
     let header = format!("{ns}:{name}");
     eventually(WAIT, || async {
         let r = backend
@@ -454,7 +481,9 @@ async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows
     })
     .await
     .unwrap_or_else(|e| panic!("the episode never named its managers: {e}"));
-    patch(synced(Some(("2026-05-01T00:00:00Z", Some("alice"))))).await;
+    let mut status = synced(Some(("2026-05-01T00:00:00Z", Some("alice"))));
+    status["resources"] = resources("Synced");
+    patch(status).await;
 
     let told: Vec<Event> = eventually_some(WAIT, || async {
         let api: Api<Event> = Api::namespaced(cluster.client().await.unwrap(), &ns);
