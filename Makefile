@@ -100,6 +100,14 @@ promtool: ## Build and cache Prometheus's promtool from its Go module (the chart
 test-real: ## The end-to-end suites against a real kube-apiserver + etcd and argocd-server (built once per machine)
 	testenv/run-real-suite.sh
 
+.PHONY: argocd-events-panel
+argocd-events-panel: ## Print what Argo CD 3.5.7's Events panel gets for an app's drift Events (real argocd-server + kube-apiserver; the README's sample)
+	testenv/argocd-events-panel.sh
+
+.PHONY: argocd-extension-served
+argocd-extension-served: ## Unpack the tab's installer archive where a real argocd-server 3.5.7 reads extensions and check its /extensions.js (root: unshare)
+	testenv/argocd-extension-served.sh
+
 .PHONY: real-bins
 real-bins: ## Build and cache kube-apiserver, etcd and argocd-server from their Go modules
 	testenv/real-kube.sh bins

@@ -11,7 +11,6 @@
 mod common;
 
 use common::{STATUS, TestApp, eventually, eventually_some};
-use http::Method;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
@@ -20,20 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use testenv::TestCluster;
-use testenv::http::{Recorder, Response, send};
-
-/// `KEY=value` lines of the env file `real-argocd.sh start` writes.
-fn argocd_env() -> HashMap<String, String> {
-    let path =
-        std::env::var("DRIFT_TEST_ARGOCD_ENV").expect("DRIFT_TEST_ARGOCD_ENV (run make test-real)");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
+use testenv::http::{Recorder, Response};
 
 struct ArgoCd {
     addr: SocketAddr,
@@ -42,34 +28,14 @@ struct ArgoCd {
 
 impl ArgoCd {
     fn new() -> ArgoCd {
-        let env = argocd_env();
-        let addr = env["ARGOCD_URL"]
-            .trim_start_matches("http://")
-            .parse()
-            .unwrap();
+        let env = common::real_argocd::env();
+        let addr = common::real_argocd::addr(&env);
         ArgoCd { addr, env }
     }
 
     /// `POST /api/v1/session`: the token the UI keeps in the `argocd.token` cookie.
     async fn login(&self, user: &str) -> String {
-        let password = &self.env[&format!("ARGOCD_{}_PASSWORD", user.to_uppercase())];
-        let body = json!({"username": user, "password": password}).to_string();
-        let r = send(
-            self.addr,
-            Method::POST,
-            "/api/v1/session",
-            &[("content-type", "application/json")],
-            body.into(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            r.status,
-            200,
-            "login {user}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        r.json()["token"].as_str().unwrap().to_string()
+        common::real_argocd::login(&self.env, user).await
     }
 
     /// What the browser sends for the tab: cookie, the two headers, and `extra`.

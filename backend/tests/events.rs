@@ -12,7 +12,7 @@ use common::{
 use drift_core::history::event::end_text;
 use drift_core::history::model::EndCause;
 use k8s_openapi::api::core::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use std::time::Duration;
 use testenv::TestCluster;
@@ -362,4 +362,210 @@ async fn an_event_create_the_api_server_did_not_take_is_retried_and_a_refused_on
         "a refusal is not retried"
     );
     assert_eq!(drift_events(&cluster, "ev-retry").await.len(), 1);
+}
+
+/// What Argo CD's own Events panel (*App details → Events*) shows: the UI of Argo CD 3.5.7 reads
+/// `GET /api/v1/applications/{name}/events?appNamespace=…` from argocd-server and renders, per
+/// Event, REASON, MESSAGE, COUNT, FIRST OCCURRED (`firstTimestamp`, else `eventTime`) and LAST
+/// OCCURRED (`lastTimestamp`, else `eventTime`), keyed by `metadata.uid`
+/// (ui/src/app/shared/components/events-list). argocd-server lists the Events of the app's
+/// namespace whose `involvedObject` has the app's name, namespace **and uid**. So: a drift
+/// episode of an app in Argo CD's namespace, told by argocd-drift, asked of a real argocd-server
+/// (v3.5.7) as that panel asks it, by a user who may read the app — with or without the
+/// extension's permission.
+#[tokio::test]
+#[ignore = "needs a real API server and argocd-server: make test-real"]
+async fn argo_cds_events_panel_gets_both_drift_events_with_every_column_it_shows() {
+    let argocd = common::real_argocd::env();
+    let ns = argocd["ARGOCD_NAMESPACE"].clone();
+    // argocd-server sees only the Applications of its own namespace: the backend watches it.
+    let (cluster, backend) = demo(&[
+        ("ARGOCD_NAMESPACES", &ns),
+        ("ARGOCD_CONTROL_PLANE_NAMESPACE", &ns),
+        ("HISTORY_ENRICH_INTERVAL_SECONDS", "1"),
+    ])
+    .await;
+    let client = cluster.client().await.unwrap();
+    // An app of its own in Argo CD's namespace, with one ConfigMap as Argo CD applies it (its
+    // last-applied record and tracking id), which someone then edits by hand.
+    let name = "checkout";
+    let dest = cluster.ns("payments");
+    let desired = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {
+            "name": "checkout-config", "namespace": dest,
+            "annotations": {
+                "argocd.argoproj.io/tracking-id": format!("{name}:/ConfigMap:{dest}/checkout-config")
+            }
+        },
+        "data": {"LOG_LEVEL": "info", "PAYMENT_TIMEOUT": "30s"}
+    });
+    let mut live = desired.clone();
+    live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        desired.to_string().into();
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), &dest);
+    config_maps
+        .create(
+            &PostParams {
+                field_manager: Some("argocd-controller".into()),
+                ..PostParams::default()
+            },
+            &serde_json::from_value(live).unwrap(),
+        )
+        .await
+        .unwrap();
+    let apps = applications(client.clone(), &ns);
+    let _ = apps.delete(name, &Default::default()).await; // a rerun on the same cluster
+    eventually(WAIT, || async {
+        apps.get_opt(name).await.unwrap().is_none()
+    })
+    .await
+    .unwrap();
+    let app: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "project": "default",
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": dest},
+            "source": {"repoURL": "https://git.example.com/shop.git", "path": "checkout"}
+        }
+    }))
+    .unwrap();
+    let uid = apps
+        .create(&Default::default(), &app)
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    let patch = |status: Value| {
+        let apps = apps.clone();
+        async move {
+            apps.patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "status": status })),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let resources = |sync: &str| {
+        json!([{"version": "v1", "kind": "ConfigMap", "namespace": dest,
+                "name": "checkout-config", "status": sync}])
+    };
+    let mut status = synced(None);
+    status["resources"] = resources("Synced");
+    patch(status).await;
+    config_maps
+        .patch(
+            "checkout-config",
+            &PatchParams {
+                field_manager: Some("kubectl-edit".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(json!({"data": {"LOG_LEVEL": "debug"}})),
+        )
+        .await
+        .unwrap();
+    patch(json!({"sync": {"status": "OutOfSync", "revision": "r1"}, "resources": resources("OutOfSync")}))
+        .await;
+    let header = format!("{ns}:{name}");
+    eventually(WAIT, || async {
+        let r = backend
+            .get_as("/api/v1/history", &header, "default", &[])
+            .await;
+        String::from_utf8_lossy(&r.body).contains("kubectl-edit")
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the episode never named its managers: {e}"));
+    let mut status = synced(Some(("2026-05-01T00:00:00Z", Some("alice"))));
+    status["resources"] = resources("Synced");
+    patch(status).await;
+
+    let told: Vec<Event> = eventually_some(WAIT, || async {
+        let api: Api<Event> = Api::namespaced(cluster.client().await.unwrap(), &ns);
+        let mine: Vec<Event> = api
+            .list(&ListParams::default().fields(&format!("involvedObject.uid={uid}")))
+            .await
+            .unwrap()
+            .items;
+        (mine.len() >= 2).then_some(mine)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("argocd-drift never told both edges: {e}"));
+
+    // The panel's request, by alice (app get + the extension) and bob (app get only).
+    let path = format!("/api/v1/applications/{name}/events?appNamespace={ns}");
+    let mut shown = Vec::new();
+    for user in ["alice", "bob"] {
+        let cookie = format!(
+            "argocd.token={}",
+            common::real_argocd::login(&argocd, user).await
+        );
+        let r = testenv::http::get(
+            common::real_argocd::addr(&argocd),
+            &path,
+            &[("Cookie", &cookie)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.status,
+            200,
+            "{user}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        shown = r.json()["items"].as_array().cloned().unwrap_or_default();
+        let reasons: Vec<&str> = shown.iter().filter_map(|e| e["reason"].as_str()).collect();
+        assert_eq!(reasons.len(), 2, "{user}: {reasons:?}");
+        assert!(
+            reasons.contains(&"DriftStarted") && reasons.contains(&"DriftEnded"),
+            "{user}: {reasons:?}"
+        );
+    }
+    for e in &shown {
+        let ours = told
+            .iter()
+            .find(|t| t.reason.as_deref() == e["reason"].as_str())
+            .unwrap();
+        assert_eq!(e["message"].as_str(), ours.message.as_deref(), "as written");
+        assert_eq!(e["count"], 1);
+        assert!(e["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+        for column in ["firstTimestamp", "lastTimestamp"] {
+            assert!(
+                e[column].as_str().is_some_and(|t| t.ends_with('Z')),
+                "{column} is what the panel prints: {e}"
+            );
+        }
+        assert_eq!(e["involvedObject"]["uid"].as_str(), Some(uid.as_str()));
+    }
+    let ended = shown.iter().find(|e| e["reason"] == "DriftEnded").unwrap();
+    let by_alice = end_text(EndCause::ManualSync, Some("alice"));
+    assert!(
+        ended["message"].as_str().unwrap().contains(&by_alice),
+        "{ended}"
+    );
+    assert_eq!(ended["type"], "Normal");
+
+    // The rows as the panel lays them out (newest first), for the README.
+    shown.sort_by(|a, b| {
+        b["lastTimestamp"]
+            .as_str()
+            .cmp(&a["lastTimestamp"].as_str())
+    });
+    println!("argocd-server {} GET {path}:", argocd["ARGOCD_VERSION"]);
+    println!("REASON       | MESSAGE | COUNT | FIRST OCCURRED | LAST OCCURRED");
+    for e in &shown {
+        println!(
+            "{:<12} | {} | {} | {} | {}",
+            e["reason"].as_str().unwrap(),
+            e["message"].as_str().unwrap(),
+            e["count"],
+            e["firstTimestamp"].as_str().unwrap(),
+            e["lastTimestamp"].as_str().unwrap()
+        );
+    }
 }

@@ -10,6 +10,7 @@
 //! panic, and tests can read them to check what was logged.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod real_argocd;
 pub mod reporters;
 
 use argocd_drift::config::ProxyAuth;
