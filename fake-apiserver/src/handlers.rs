@@ -20,8 +20,9 @@ use crate::schema::Shape;
 use crate::selectors::{FieldSelector, Filter, LabelSelector};
 use crate::server::{Body, Shared, json_response};
 use crate::status::ApiError;
-use crate::store::{HttpWrite, Preconditions, WriteCtx, for_version};
+use crate::store::{HttpWrite, Preconditions, WriteCtx, served};
 use crate::watch::{self, WatchRequest};
+use std::borrow::Cow;
 
 /// A request for one resource type, with everything already parsed.
 pub(crate) struct ResourceRequest<'a> {
@@ -132,7 +133,7 @@ fn get(req: &ResourceRequest<'_>, name: &str) -> Result<Response<Body>, ApiError
         .store
         .get_object(&req.rt, namespace(req), name)
         .ok_or_else(|| ApiError::not_found(&req.rt.group, &req.rt.plural, name))?;
-    Ok(json_response(200, &for_version(&obj, &req.rt)))
+    Ok(json_response(200, &served(&obj, &req.rt)))
 }
 
 /// The position a continue token resumes from.
@@ -181,15 +182,25 @@ impl ContinueToken {
 
 /// Items of built-in types are served without `apiVersion`/`kind` (like the typed lists of
 /// the real server); custom resources keep them.
-fn list_item(obj: &Value, rt: &ResourceType) -> Value {
-    let mut item = for_version(obj, rt);
+fn list_item<'a>(obj: &'a Value, rt: &ResourceType) -> Cow<'a, Value> {
+    let mut item = served(obj, rt);
     if rt.is_builtin()
-        && let Some(map) = item.as_object_mut()
+        && let Some(map) = item.to_mut().as_object_mut()
     {
         map.remove("apiVersion");
         map.remove("kind");
     }
     item
+}
+
+/// A list answer, serialized straight from the stored objects (no copy into one `Value`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListBody<'a> {
+    kind: &'a str,
+    api_version: String,
+    metadata: Map<String, Value>,
+    items: Vec<Cow<'a, Value>>,
 }
 
 fn list(req: &ResourceRequest<'_>) -> Result<Response<Body>, ApiError> {
@@ -249,12 +260,12 @@ fn list(req: &ResourceRequest<'_>) -> Result<Response<Body>, ApiError> {
     }
     Ok(json_response(
         200,
-        &json!({
-            "kind": req.rt.list_kind,
-            "apiVersion": req.rt.api_version(),
-            "metadata": metadata,
-            "items": items,
-        }),
+        &ListBody {
+            kind: &req.rt.list_kind,
+            api_version: req.rt.api_version(),
+            metadata,
+            items,
+        },
     ))
 }
 
@@ -572,7 +583,7 @@ fn delete_collection(req: &ResourceRequest<'_>) -> Result<Response<Body>, ApiErr
         }
         let ns = (!ns.is_empty()).then_some(ns.as_str());
         match store.delete_object(&req.rt, ns, name, &Preconditions::default(), dry_run) {
-            Ok(deleted) => items.push(list_item(&deleted, &req.rt)),
+            Ok(deleted) => items.push(list_item(&deleted, &req.rt).into_owned()),
             Err(err) if err.code == 404 => {}
             Err(err) => return Err(err),
         }

@@ -46,8 +46,8 @@ use tokio::sync::mpsc;
 use crate::defaults;
 use crate::managed_fields::{self, Operation, Scope};
 use crate::meta::{
-    comparable, has_finalizers, metadata_mut, name_of, name_suffix, namespace_of, new_uid,
-    now_rfc3339, str_field,
+    has_finalizers, metadata_mut, name_of, name_suffix, namespace_of, new_uid, now_rfc3339,
+    same_but_version, str_field,
 };
 use crate::registry::{Registry, ResourceKey, ResourceType, split_api_version};
 use crate::schema::Shape;
@@ -513,14 +513,21 @@ impl Store {
 
 /// The object as served through `rt`'s version (only `apiVersion` differs between versions).
 pub(crate) fn for_version(obj: &Value, rt: &ResourceType) -> Value {
-    let mut out = obj.clone();
+    served(obj, rt).into_owned()
+}
+
+/// [`for_version`], borrowed when the object is stored at the version served (the usual case):
+/// what is only serialized need not be copied first.
+pub(crate) fn served<'a>(obj: &'a Value, rt: &ResourceType) -> std::borrow::Cow<'a, Value> {
     let api_version = rt.api_version();
-    if str_field(&out, "/apiVersion") != Some(api_version.as_str())
-        && let Some(map) = out.as_object_mut()
-    {
+    if str_field(obj, "/apiVersion") == Some(api_version.as_str()) {
+        return std::borrow::Cow::Borrowed(obj);
+    }
+    let mut out = obj.clone();
+    if let Some(map) = out.as_object_mut() {
         map.insert("apiVersion".into(), api_version.into());
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 pub(crate) fn resource_version_of(obj: &Value) -> u64 {
@@ -962,7 +969,7 @@ impl State {
                 .unwrap_or(0);
             metadata_mut(&mut new).insert("generation".into(), (generation + 1).into());
         }
-        if comparable(&current) == comparable(&new) {
+        if same_but_version(&current, &new) {
             return Ok((for_version(&current, rt), false));
         }
         if ctx.dry_run {
