@@ -126,13 +126,13 @@ pub(crate) struct Snapshot {
     pub items: Arc<SnapshotItems>,
 }
 
-/// The last snapshot taken: the next page of the same list (same kind, same resourceVersion)
+/// The last snapshot taken of a kind: the next page of the same list (same resourceVersion)
 /// reads it again instead of copying every object's entry anew (a list of 50,000 objects in
-/// pages of 500 copied the kind's map 100 times). What a kind holds at a given resourceVersion
-/// never changes, so it needs no invalidation.
+/// pages of 500 copied the kind's map 100 times). One per kind, so that lists of several kinds
+/// taken at once do not evict each other's. What a kind holds at a given resourceVersion never
+/// changes, so it needs no invalidation.
 #[derive(Debug)]
 struct CachedSnapshot {
-    key: ResourceKey,
     rv: u64,
     epoch: u64,
     items: Arc<SnapshotItems>,
@@ -202,7 +202,7 @@ impl Store {
             history: VecDeque::new(),
             subscribers: Vec::new(),
             allocator: Allocator::default(),
-            last_snapshot: None,
+            last_snapshots: BTreeMap::new(),
         };
         for ns in SYSTEM_NAMESPACES {
             let ns_object =
@@ -395,8 +395,7 @@ impl Store {
             }
             Some(at) => at,
         };
-        if let Some(cached) = &state.last_snapshot
-            && cached.key == key
+        if let Some(cached) = state.last_snapshots.get(&key)
             && cached.rv == wanted
             && cached.epoch == state.epoch
         {
@@ -429,12 +428,15 @@ impl Store {
             }
         };
         let items = Arc::new(objects.into_iter().collect::<Vec<_>>());
-        state.last_snapshot = Some(CachedSnapshot {
+        let epoch = state.epoch;
+        state.last_snapshots.insert(
             key,
-            rv,
-            epoch: state.epoch,
-            items: Arc::clone(&items),
-        });
+            CachedSnapshot {
+                rv,
+                epoch,
+                items: Arc::clone(&items),
+            },
+        );
         Ok(Snapshot {
             rv,
             epoch: state.epoch,
@@ -641,7 +643,7 @@ struct State {
     history: VecDeque<Arc<Event>>,
     subscribers: Vec<Subscriber>,
     allocator: Allocator,
-    last_snapshot: Option<CachedSnapshot>,
+    last_snapshots: BTreeMap<ResourceKey, CachedSnapshot>,
 }
 
 impl State {
