@@ -1318,6 +1318,29 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_kept_for_the_next_page_are_per_kind_and_per_revision() {
+        let store = Store::new();
+        store.create(cm("a")).unwrap();
+        let configmaps = store.lookup("", "v1", "configmaps").unwrap();
+        let namespaces = store.lookup("", "v1", "namespaces").unwrap();
+        let names =
+            |s: &Snapshot| -> Vec<String> { s.items.iter().map(|((_, n), _)| n.clone()).collect() };
+        let first = store.snapshot(&configmaps, None, None).unwrap();
+        // Another kind listed in between, then the next page of the first list: the same
+        // snapshot, shared, not copied.
+        store.snapshot(&namespaces, None, None).unwrap();
+        let again = store.snapshot(&configmaps, Some(first.rv), None).unwrap();
+        assert!(Arc::ptr_eq(&first.items, &again.items));
+        // A write: a new list sees it, a page of the old one does not.
+        store.create(cm("b")).unwrap();
+        let now = store.snapshot(&configmaps, None, None).unwrap();
+        assert_eq!(names(&now), ["a", "b"]);
+        let old = store.snapshot(&configmaps, Some(first.rv), None).unwrap();
+        assert_eq!(names(&old), ["a"]);
+        assert_eq!(old.rv, first.rv);
+    }
+
+    #[test]
     fn a_snapshot_at_an_older_revision_undoes_later_events() {
         let store = Store::new();
         store.create(cm("a")).unwrap();
