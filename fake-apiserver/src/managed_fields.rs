@@ -37,6 +37,7 @@
 //! - Decode-time defaults are already in the object an `Update` writes (so its entry owns
 //!   them), and are added only after an `Apply` (see the `store` module docs).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
@@ -276,8 +277,11 @@ fn node_kind(v: Option<&Value>) -> Option<NodeKind> {
 }
 
 /// How the items of a list are addressed, or `None` when the list is atomic.
-fn list_item_ids(shape: Shape<'_>, names: &[&str], all: &[Value]) -> Option<ListIds> {
-    match shape.list_type(names, all) {
+fn list_item_ids<'v, I>(shape: Shape<'_>, names: &[&str], all: I) -> Option<ListIds>
+where
+    I: IntoIterator<Item = &'v Value> + Clone,
+{
+    match shape.list_type(names, all.clone()) {
         ListType::Atomic => None,
         ListType::Set => Some(ListIds::Set),
         ListType::Map(keys) => item_keys(keys, all).map(|_| ListIds::Map(keys)),
@@ -360,8 +364,8 @@ impl Walker<'_> {
                 let empty = Vec::new();
                 let ll = lhs.and_then(Value::as_array).unwrap_or(&empty);
                 let rl = rhs.and_then(Value::as_array).unwrap_or(&empty);
-                let all: Vec<Value> = ll.iter().chain(rl).cloned().collect();
-                let ids = list_item_ids(self.shape, &names, &all);
+                // Both lists' items, borrowed (an atomic list is one leaf: nothing is copied).
+                let ids = list_item_ids(self.shape, &names, ll.iter().chain(rl));
                 let atomic_items = self.shape.atomic_items(&names);
                 let Some(ids) = ids.filter(|_| !(ll.is_empty() && rl.is_empty())) else {
                     self.leaf(lhs, rhs, out);
@@ -464,18 +468,6 @@ impl Walker<'_> {
             _ => set.insert(&self.path),
         }
     }
-}
-
-/// Paths that changed between `old` and `new` (already stripped of untracked fields).
-pub(crate) fn compare(old: &Value, new: &Value, shape: Shape<'_>) -> Comparison {
-    let mut out = Comparison::default();
-    let mut walker = Walker {
-        shape,
-        path: Vec::new(),
-        names: Vec::new(),
-    };
-    walker.compare(Some(old), Some(new), &mut out);
-    out
 }
 
 /// Every field path set in `value` (an applied configuration, already stripped).
@@ -643,15 +635,26 @@ pub(crate) enum Scope {
 
 /// The object as the field manager sees it: untracked fields removed.
 pub(crate) fn strip(obj: &Value, scope: Scope) -> Value {
+    Value::Object(
+        tracked(obj, scope)
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value.into_owned()))
+            .collect(),
+    )
+}
+
+/// [`strip`]'s top-level fields, borrowed from `obj` (only `metadata` is rebuilt): what
+/// [`compare_tracked`] walks without copying the object.
+fn tracked(obj: &Value, scope: Scope) -> BTreeMap<&str, Cow<'_, Value>> {
     let Some(map) = obj.as_object() else {
-        return Value::Object(Map::new());
+        return BTreeMap::new();
     };
-    let mut out = Map::new();
+    let mut out = BTreeMap::new();
     for (key, value) in map {
         match (key.as_str(), scope) {
             ("apiVersion" | "kind", _) => {}
             ("status", Scope::Status) => {
-                out.insert(key.clone(), value.clone());
+                out.insert(key.as_str(), Cow::Borrowed(value));
             }
             (_, Scope::Status) => {}
             (
@@ -668,16 +671,42 @@ pub(crate) fn strip(obj: &Value, scope: Scope) -> Value {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
                     if !kept.is_empty() {
-                        out.insert(key.clone(), Value::Object(kept));
+                        out.insert(key.as_str(), Cow::Owned(Value::Object(kept)));
                     }
                 }
             }
             _ => {
-                out.insert(key.clone(), value.clone());
+                out.insert(key.as_str(), Cow::Borrowed(value));
             }
         }
     }
-    Value::Object(out)
+    out
+}
+
+/// Paths that changed between `old` and `new` as [`strip`] would leave them, found without
+/// copying them: the root's fields are walked in place, sorted by name, as the walker walks
+/// any map.
+fn compare_tracked(old: &Value, new: &Value, scope: Scope, shape: Shape<'_>) -> Comparison {
+    let mut out = Comparison::default();
+    let (left, right) = (tracked(old, scope), tracked(new, scope));
+    let mut walker = Walker {
+        shape,
+        path: Vec::new(),
+        names: Vec::new(),
+    };
+    let mut keys: Vec<&str> = left.keys().chain(right.keys()).copied().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        walker.in_field(key, |w| {
+            w.compare(
+                left.get(key).map(|v| &**v),
+                right.get(key).map(|v| &**v),
+                &mut out,
+            )
+        });
+    }
+    out
 }
 
 /// How the object was written.
@@ -745,12 +774,11 @@ pub(crate) fn track(
         _ => old_entries,
     };
     let empty = Value::Object(Map::new());
-    let old_view = strip(old.unwrap_or(&empty), write.scope);
     let subresource = match write.scope {
         Scope::Status => Some("status"),
         Scope::Main { .. } => None,
     };
-    let mut changes = compare(&old_view, &strip(new, write.scope), write.shape);
+    let mut changes = compare_tracked(old.unwrap_or(&empty), new, write.scope, write.shape);
     let mut changed = changes.added.clone();
     changed.union(&changes.modified);
 

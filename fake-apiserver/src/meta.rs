@@ -105,26 +105,91 @@ pub(crate) fn spec_view(obj: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// A copy of `obj` without `resourceVersion` and without managedFields timestamps, for no-op
-/// detection.
-pub(crate) fn comparable(obj: &Value) -> Value {
-    let mut copy = obj.clone();
-    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
-            for entry in entries {
-                if let Some(entry) = entry.as_object_mut() {
-                    entry.remove("time");
-                }
-            }
+/// Whether `a` and `b` are the same object but for `metadata.resourceVersion` and the
+/// managedFields timestamps (no-op detection). Compared in place: an update of a large object
+/// copies nothing to find out it changed nothing.
+pub(crate) fn same_but_version(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    a.len() == b.len()
+        && a.iter().all(|(key, left)| match b.get(key) {
+            None => false,
+            Some(right) if key == "metadata" => same_metadata(left, right),
+            Some(right) => left == right,
+        })
+}
+
+fn same_metadata(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |map: &Map<String, Value>| map.keys().filter(|k| *k != "resourceVersion").count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(key, _)| *key != "resourceVersion")
+            .all(|(key, left)| match b.get(key) {
+                None => false,
+                Some(right) if key == "managedFields" => same_entries(left, right),
+                Some(right) => left == right,
+            })
+}
+
+/// managedFields entries, equal but for their `time`.
+fn same_entries(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_array(), b.as_array()) else {
+        return a == b;
+    };
+    let without_time = |entry: &Value| -> Value {
+        match entry.as_object() {
+            Some(map) => Value::Object(
+                map.iter()
+                    .filter(|(k, _)| *k != "time")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            None => entry.clone(),
         }
-    }
-    copy
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| without_time(x) == without_time(y))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_that_changes_only_versions_and_field_times_is_a_no_op() {
+        let old = serde_json::json!({
+            "kind": "DriftHistory",
+            "metadata": {"name": "a", "resourceVersion": "7", "managedFields": [
+                {"manager": "m", "time": "2026-12-04T00:00:00Z", "fieldsV1": {"f:spec": {}}}
+            ]},
+            "spec": {"x": [1, 2]},
+        });
+        let mut same = old.clone();
+        same["metadata"]["resourceVersion"] = "8".into();
+        same["metadata"]["managedFields"][0]["time"] = "2026-12-05T00:00:00Z".into();
+        assert!(same_but_version(&old, &same));
+        let mut no_version = old.clone();
+        no_version["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        assert!(same_but_version(&old, &no_version));
+        let mut changed = same.clone();
+        changed["spec"]["x"][1] = 3.into();
+        assert!(!same_but_version(&old, &changed));
+        let mut labelled = same.clone();
+        labelled["metadata"]["labels"] = serde_json::json!({"a": "b"});
+        assert!(!same_but_version(&old, &labelled));
+        let mut other_manager = same;
+        other_manager["metadata"]["managedFields"][0]["manager"] = "n".into();
+        assert!(!same_but_version(&old, &other_manager));
+    }
 
     #[test]
     fn uids_look_like_v4_uuids_and_differ() {

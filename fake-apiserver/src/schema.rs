@@ -59,7 +59,10 @@ pub(crate) struct Shape<'a> {
 
 impl Shape<'_> {
     /// List type of the list at `path` (field names from the root, list items skipped).
-    pub fn list_type(&self, path: &[&str], items: &[Value]) -> ListType {
+    pub fn list_type<'v, I>(&self, path: &[&str], items: I) -> ListType
+    where
+        I: IntoIterator<Item = &'v Value> + Clone,
+    {
         let Some(&last) = path.last() else {
             return ListType::Atomic;
         };
@@ -83,10 +86,15 @@ impl Shape<'_> {
             | "imagePullSecrets" => ListType::Map(&["name"]),
             "volumeMounts" => ListType::Map(&["mountPath"]),
             "conditions" => ListType::Map(&["type"]),
-            "ports" if items.iter().all(|i| i.get("containerPort").is_some()) => {
+            "ports"
+                if items
+                    .clone()
+                    .into_iter()
+                    .all(|i| i.get("containerPort").is_some()) =>
+            {
                 ListType::Map(&["containerPort", "protocol"])
             }
-            "ports" if items.iter().all(|i| i.get("port").is_some()) => {
+            "ports" if items.into_iter().all(|i| i.get("port").is_some()) => {
                 ListType::Map(&["port", "protocol"])
             }
             _ => ListType::Atomic,
@@ -186,8 +194,11 @@ pub(crate) fn item_key(keys: &[&str], item: &Value) -> Option<String> {
 }
 
 /// Keys of every item, or `None` if any item cannot be keyed (then treat the list as atomic).
-pub(crate) fn item_keys(keys: &[&str], items: &[Value]) -> Option<Vec<String>> {
-    items.iter().map(|i| item_key(keys, i)).collect()
+pub(crate) fn item_keys<'v>(
+    keys: &[&str],
+    items: impl IntoIterator<Item = &'v Value>,
+) -> Option<Vec<String>> {
+    items.into_iter().map(|i| item_key(keys, i)).collect()
 }
 
 #[cfg(test)]
@@ -219,9 +230,12 @@ mod tests {
             builtin: false,
             kind: "Application",
         };
-        assert_eq!(cr.list_type(&["spec", "containers"], &[]), ListType::Atomic);
         assert_eq!(
-            cr.list_type(&["metadata", "finalizers"], &[]),
+            cr.list_type(&["spec", "containers"], &[] as &[Value]),
+            ListType::Atomic
+        );
+        assert_eq!(
+            cr.list_type(&["metadata", "finalizers"], &[] as &[Value]),
             ListType::Set
         );
     }

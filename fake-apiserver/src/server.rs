@@ -21,7 +21,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -55,7 +54,7 @@ pub(crate) struct Shared {
     pub addr: SocketAddr,
 }
 
-pub(crate) fn json_response(code: u16, value: &Value) -> Response<Body> {
+pub(crate) fn json_response<T: serde::Serialize + ?Sized>(code: u16, value: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(Full::new(Bytes::from(bytes)).boxed_unsync());
     *response.status_mut() =

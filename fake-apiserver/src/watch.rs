@@ -30,7 +30,7 @@ use crate::registry::ResourceType;
 use crate::selectors::Filter;
 use crate::server::Body;
 use crate::status::ApiError;
-use crate::store::{Event, EventType, Store, WatchStart, for_version};
+use crate::store::{Event, EventType, Store, WatchStart, served};
 
 /// The line written by [`Faults::malformed_watch_line`](crate::Faults::malformed_watch_line).
 const GARBAGE_LINE: &[u8] = b"{\"type\":\"MODIFIED\",\"object\":{this is not json\n";
@@ -48,8 +48,14 @@ pub(crate) struct WatchRequest {
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(&json!({"type": kind, "object": object}))
-        .unwrap_or_else(|_| b"{}".to_vec());
+    /// Serialized straight from the stored object (`json!` would copy it first).
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        object: &'a Value,
+    }
+    let mut bytes = serde_json::to_vec(&Line { kind, object }).unwrap_or_else(|_| b"{}".to_vec());
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -102,7 +108,7 @@ impl WatchStream {
         self.last_rv = self.last_rv.max(event.rv);
         if let Some((kind, object)) = classify(event, &self.filter) {
             self.pending
-                .push_back(line(kind.as_str(), &for_version(object, &self.rt)));
+                .push_back(line(kind.as_str(), &served(object, &self.rt)));
         }
     }
 

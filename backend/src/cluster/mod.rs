@@ -30,7 +30,7 @@ pub use check::{AppAccess, OwnAccess};
 pub use destinations::Destinations;
 pub use events::{AppEvent, Created, EventWriter};
 pub use live::{Cluster, LiveObject, LiveRef, ReadLimits};
-pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError};
+pub use own::{OwnKind, OwnResources, OwnSink, Stored, WriteError, Written};
 pub use read_error::ReadError;
 pub use watch::WatchTasks;
 

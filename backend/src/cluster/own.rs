@@ -51,6 +51,29 @@ pub struct Stored {
     pub object: serde_json::Value,
 }
 
+/// What a write of a serialized object stored: its name and new version (the answer's object
+/// itself is not read — the writer knows what it sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub name: String,
+    pub resource_version: String,
+}
+
+/// The part of an answer [`Written`] reads; the rest of the object is skipped unparsed.
+#[derive(serde::Deserialize)]
+struct WrittenAnswer {
+    metadata: WrittenMeta,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WrittenMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    resource_version: String,
+}
+
 /// Why a write did not happen. Messages are the API server's, short, and never carry a
 /// credential.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +173,43 @@ impl OwnResources {
             .and_then(stored)
     }
 
+    /// `apiVersion` of the kind, for callers that serialize whole objects themselves
+    /// ([`OwnResources::create_json`]).
+    pub fn api_version(&self) -> String {
+        self.kind.type_meta().0
+    }
+
+    /// Creates the object serialized in `body` (complete: `apiVersion`, `kind`,
+    /// `metadata.namespace`). Sent as is, and of the answer only the name and version are
+    /// read: a large object costs one serialization and no parse.
+    pub async fn create_json(&self, body: Vec<u8>) -> Result<Written, WriteError> {
+        let request = kube::core::Request::new(self.api.resource_url())
+            .create(&PostParams::default(), body)
+            .map_err(|e| WriteError::Invalid(e.to_string()))?;
+        match self.send_json(request).await {
+            Err(WriteError::Conflict) => Err(WriteError::AlreadyExists),
+            other => other,
+        }
+    }
+
+    /// Replaces object `name` by `body` ([`OwnResources::create_json`]); its
+    /// `metadata.resourceVersion` must be the version it was read at, or the write is a
+    /// [`WriteError::Conflict`].
+    pub async fn replace_json(&self, name: &str, body: Vec<u8>) -> Result<Written, WriteError> {
+        let request = kube::core::Request::new(self.api.resource_url())
+            .replace(name, &PostParams::default(), body)
+            .map_err(|e| WriteError::Invalid(e.to_string()))?;
+        self.send_json(request).await
+    }
+
+    async fn send_json(&self, request: http::Request<Vec<u8>>) -> Result<Written, WriteError> {
+        let answer: WrittenAnswer = self.bounded(self.client.request(request)).await?;
+        Ok(Written {
+            name: answer.metadata.name,
+            resource_version: answer.metadata.resource_version,
+        })
+    }
+
     /// Deletes the object if it is still at `resource_version`.
     pub async fn delete(&self, name: &str, resource_version: &str) -> Result<(), WriteError> {
         let params = DeleteParams {
@@ -246,6 +306,11 @@ pub trait OwnSink: Send + Sync + 'static {
     /// A complete list: exactly these objects exist now.
     fn replace(&self, objects: Vec<Stored>, now: Timestamp);
     fn apply(&self, object: Stored, now: Timestamp);
+    /// Whether the sink already holds object `name` at `resource_version` (the echo of its own
+    /// write): the event is then dropped before its object is converted for [`apply`](Self::apply).
+    fn holds(&self, _name: &str, _resource_version: &str) -> bool {
+        false
+    }
     fn delete(&self, name: &str, now: Timestamp);
     /// [`delete`](Self::delete) with the object's last `resourceVersion`, for sinks that also
     /// hold their own writes and must not let an older deletion remove a newer object.
@@ -282,6 +347,13 @@ impl<S: OwnSink> Sink for OwnAdapter<S> {
     }
 
     fn apply(&self, object: DynamicObject, now: Timestamp) {
+        if let (Some(name), Some(version)) = (
+            object.metadata.name.as_deref(),
+            object.metadata.resource_version.as_deref(),
+        ) && self.0.holds(name, version)
+        {
+            return;
+        }
         if let Ok(object) = stored(object) {
             self.0.apply(object, now);
         }

@@ -59,6 +59,10 @@ impl OwnSink for HistorySink {
         history.shared.wake.notify_one();
     }
 
+    fn holds(&self, name: &str, resource_version: &str) -> bool {
+        self.0.lock().holds(name, resource_version)
+    }
+
     fn delete(&self, name: &str, _now: Timestamp) {
         let history = &self.0;
         history.lock().forget(name);

@@ -386,12 +386,9 @@ impl State {
                 Write::Delete { resource_version }
             }
             None if record.episodes.is_empty() => Write::Nothing,
-            Some(resource_version) => {
-                let mut object = model::to_object(app, &record);
-                object["metadata"]["resourceVersion"] = resource_version.into();
-                Write::Replace(object)
-            }
-            None => Write::Create(model::to_object(app, &record)),
+            // Serialized by the store task, off this lock.
+            Some(resource_version) => Write::Replace { resource_version },
+            None => Write::Create,
         };
         Some(Plan {
             write,
@@ -410,12 +407,7 @@ impl State {
             object,
         } = stored;
         // The echo of this replica's own write (held from its answer): nothing to read again.
-        if let Some(app) = self.names.get(&name)
-            && self
-                .stored
-                .get(app)
-                .is_some_and(|held| held.resource_version == resource_version)
-        {
+        if self.holds(&name, &resource_version) {
             return;
         }
         match model::from_object(object) {
@@ -450,6 +442,14 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Whether object `name` is held at `resource_version` (the echo of this replica's write).
+    pub(super) fn holds(&self, name: &str, resource_version: &str) -> bool {
+        self.names
+            .get(name)
+            .and_then(|app| self.stored.get(app))
+            .is_some_and(|held| held.resource_version == resource_version)
     }
 
     /// Holds what this replica's own write stored.

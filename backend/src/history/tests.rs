@@ -61,7 +61,7 @@ fn nothing_is_written_before_the_records_are_listed() {
     let mut state = h.lock();
     let app = state.next_ready(Instant::now()).unwrap();
     let plan = state.plan(&app, &h.shared.settings, t(10)).expect("a plan");
-    assert!(matches!(plan.write, Write::Create(_)));
+    assert!(matches!(plan.write, Write::Create));
     assert_eq!(
         plan.outcomes[..]
             .iter()
@@ -206,4 +206,30 @@ fn backoff_doubles_to_its_cap() {
     assert_eq!(backoff(0), BACKOFF_MIN);
     assert_eq!(backoff(2), BACKOFF_MIN * 4);
     assert_eq!(backoff(30), BACKOFF_MAX);
+}
+
+#[test]
+fn the_echo_of_its_own_write_is_recognized_before_it_is_read() {
+    let h = history();
+    h.sink().replace(vec![], t(0));
+    h.turn(turn(5, drifting(5)));
+    let app = AppKey::new("argocd", "a");
+    let mut state = h.lock();
+    let ready = state.next_ready(Instant::now()).unwrap();
+    let plan = state.plan(&ready, &h.shared.settings, t(10)).unwrap();
+    drop(state);
+    let name = object_name(&app);
+    let written = crate::cluster::Written {
+        name: name.clone(),
+        resource_version: "7".into(),
+    };
+    h.done(&app, plan, Some(written));
+    let sink = h.sink();
+    // The watch's event for that write is dropped unread; any other version is read.
+    assert!(sink.holds(&name, "7"));
+    assert!(!sink.holds(&name, "8"));
+    assert!(!sink.holds("argocd.other", "7"));
+    // What the write stored is what is read: the episode it opened, at the written version.
+    assert!(h.current(&app).unwrap().is_some());
+    assert_eq!(h.lock().pending_count, 0);
 }

@@ -8,11 +8,11 @@
 //! happen once per edge — by the replica whose write stored it — hooks in ([`Edges`]).
 
 use super::{History, Turn, lock};
-use crate::cluster::{OwnResources, Stored, WriteError};
+use crate::cluster::{OwnResources, Stored, WriteError, Written};
 use crate::index::AppIndex;
 use drift_core::app::AppKey;
 use drift_core::history::Record;
-use drift_core::history::model::{EndCause, Episode, object_name};
+use drift_core::history::model::{self, EndCause, Episode, object_name};
 use drift_core::history::rules::{Change, Observation, Outcome, episode_id};
 use drift_core::history::version::version_cmp;
 use std::cmp::{Ordering, Reverse};
@@ -69,8 +69,11 @@ pub(super) struct Plan {
 pub(super) enum Write {
     /// The observations change nothing stored.
     Nothing,
-    Create(serde_json::Value),
-    Replace(serde_json::Value),
+    Create,
+    /// Replace the object read at `resource_version`.
+    Replace {
+        resource_version: String,
+    },
     /// Retention left the record empty.
     Delete {
         resource_version: String,
@@ -143,10 +146,24 @@ impl History {
             else {
                 break Ok(());
             };
+            // Serialized straight from the record, off the state's lock; of the answer only the
+            // new version is read.
+            let body = |resource_version: Option<&str>| {
+                model::to_request_body(
+                    &app,
+                    &plan.record,
+                    &resources.api_version(),
+                    resources.namespace(),
+                    resource_version,
+                )
+            };
             let written = match &plan.write {
                 Write::Nothing => Ok(None),
-                Write::Create(object) => resources.create(object.clone()).await.map(Some),
-                Write::Replace(object) => resources.replace(object.clone()).await.map(Some),
+                Write::Create => resources.create_json(body(None)).await.map(Some),
+                Write::Replace { resource_version } => resources
+                    .replace_json(&object_name(&app), body(Some(resource_version)))
+                    .await
+                    .map(Some),
                 Write::Delete { resource_version } => resources
                     .delete(&object_name(&app), resource_version)
                     .await
@@ -212,7 +229,7 @@ impl History {
 
     /// A write stuck: what it stored replaces the held record, the observations it carried are
     /// done, and the edges it stored are told.
-    pub(super) fn done(&self, app: &AppKey, plan: Plan, stored: Option<Stored>) {
+    pub(super) fn done(&self, app: &AppKey, plan: Plan, stored: Option<Written>) {
         let mut state = self.lock();
         let dropped = state.dropped_in_flight.remove(app).unwrap_or(0);
         if let Some(queue) = state.pending.get_mut(app) {

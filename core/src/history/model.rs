@@ -319,16 +319,45 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// The object as written, borrowing the record (serialized straight to JSON or to its size:
 /// no copy of the episodes).
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ObjectRef<'a> {
-    metadata: MetaRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    metadata: MetaRef<'a>,
     spec: SpecWire,
     status: StatusRef<'a>,
 }
 
 #[derive(Serialize)]
-struct MetaRef {
+#[serde(rename_all = "camelCase")]
+struct MetaRef<'a> {
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_version: Option<&'a str>,
     labels: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
+/// The object as sent to the API server, serialized straight from the record (no JSON value in
+/// between): [`to_object`] with `apiVersion`, `kind`, `metadata.namespace` and, for a replace,
+/// the `metadata.resourceVersion` it was read at.
+pub fn to_request_body(
+    app: &AppKey,
+    record: &Record,
+    api_version: &str,
+    namespace: &str,
+    resource_version: Option<&str>,
+) -> Vec<u8> {
+    let mut object = object_ref(app, record);
+    object.api_version = Some(api_version);
+    object.kind = Some(KIND);
+    object.metadata.namespace = Some(namespace);
+    object.metadata.resource_version = resource_version;
+    // Plain structs of strings, numbers and timestamps: serializing them cannot fail.
+    serde_json::to_vec(&object).unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -353,8 +382,12 @@ fn object_ref<'a>(app: &AppKey, record: &'a Record) -> ObjectRef<'a> {
             .find_map(|e| e.end.as_ref().map(|end| end.cause)),
     };
     ObjectRef {
+        api_version: None,
+        kind: None,
         metadata: MetaRef {
             name: object_name(app),
+            namespace: None,
+            resource_version: None,
             labels: [("app.kubernetes.io/managed-by", "argocd-drift")].into(),
         },
         spec: SpecWire {
@@ -596,6 +629,39 @@ mod tests {
 
     fn app() -> AppKey {
         AppKey::new("argocd", "payments-api")
+    }
+
+    #[test]
+    fn the_request_body_is_the_object_with_what_the_api_server_needs() {
+        let record = Record {
+            episodes: vec![closed("1", 10, "5", 20), open_episode("30", 40)],
+            pruned: None,
+        };
+        let mut expected = to_object(&app(), &record);
+        expected["apiVersion"] = "argocd-drift.io/v1alpha1".into();
+        expected["kind"] = KIND.into();
+        expected["metadata"]["namespace"] = "argocd-drift".into();
+        let create = to_request_body(
+            &app(),
+            &record,
+            "argocd-drift.io/v1alpha1",
+            "argocd-drift",
+            None,
+        );
+        let sent: serde_json::Value = serde_json::from_slice(&create).unwrap();
+        assert_eq!(sent, expected);
+        let replace = to_request_body(
+            &app(),
+            &record,
+            "argocd-drift.io/v1alpha1",
+            "argocd-drift",
+            Some("42"),
+        );
+        expected["metadata"]["resourceVersion"] = "42".into();
+        let sent: serde_json::Value = serde_json::from_slice(&replace).unwrap();
+        assert_eq!(sent, expected);
+        // And it reads back as the record it was written from.
+        assert_eq!(from_object(sent).unwrap(), (app(), record));
     }
 
     #[test]

@@ -109,6 +109,55 @@ async fn lists_page_with_limit_and_continue_from_a_consistent_snapshot() {
 }
 
 #[tokio::test]
+async fn pages_count_only_their_namespace_and_selected_pages_say_only_that_more_follow() {
+    let server = server().await;
+    let client = client(&server).await;
+    // Namespaces sorting before and after the one listed, each with objects of the kind.
+    for ns in ["paging-a", "paging-b", "paging-c"] {
+        namespace(&client, ns).await;
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+        for i in 1..=5 {
+            let labels: &[(&str, &str)] = if i % 2 == 1 { &[("odd", "yes")] } else { &[] };
+            cms.create(
+                &PostParams::default(),
+                &configmap(&format!("cm-{i}"), labels),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client, "paging-b");
+    let names = |l: &kube::api::ObjectList<ConfigMap>| -> Vec<String> {
+        l.items
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect()
+    };
+    let first = cms.list(&ListParams::default().limit(2)).await.unwrap();
+    assert_eq!(names(&first), ["cm-1", "cm-2"]);
+    assert_eq!(first.metadata.remaining_item_count, Some(3));
+    let token = first.metadata.continue_.clone().unwrap();
+    let second = cms
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(&second), ["cm-3", "cm-4"]);
+    assert_eq!(second.metadata.remaining_item_count, Some(1));
+
+    let odd = ListParams::default().labels("odd=yes").limit(2);
+    let first = cms.list(&odd).await.unwrap();
+    assert_eq!(names(&first), ["cm-1", "cm-3"]);
+    assert_eq!(first.metadata.remaining_item_count, None);
+    let token = first.metadata.continue_.clone().expect("cm-5 follows");
+    let second = cms.list(&odd.clone().continue_token(&token)).await.unwrap();
+    assert_eq!(names(&second), ["cm-5"]);
+    assert!(second.metadata.continue_.is_none());
+    // Exactly one page's worth left: no continue token.
+    let odd = ListParams::default().labels("odd=yes").limit(3);
+    assert!(cms.list(&odd).await.unwrap().metadata.continue_.is_none());
+}
+
+#[tokio::test]
 async fn label_and_field_selectors_filter_lists_and_bad_ones_are_rejected() {
     let server = server().await;
     let client = client(&server).await;
