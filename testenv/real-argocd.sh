@@ -256,7 +256,7 @@ install_crd() { # <file>
 	version=$(json_get "$API_BODY" '[v["name"] for v in d["spec"]["versions"] if v.get("served")][0]')
 	deadline=$((SECONDS + 60))
 	until [[ $(api GET "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$name") == 200 ]] &&
-		[[ $(json_get "$API_BODY" 'any(c["type"] == "Established" and c["status"] == "True" for c in d.get("status", {}).get("conditions", []))') == True ]] &&
+		[[ $(json_get "$API_BODY" 'any(c["type"] == "Established" and c["status"] == "True" for c in ((d.get("status") or {}).get("conditions") or []))') == True ]] &&
 		[[ $(api GET "/apis/$group/$version/namespaces/$NS/$plural?limit=1") == 200 ]]; do
 		((SECONDS < deadline)) || die "CRD $name not established after 60s"
 		sleep 0.2
