@@ -10,20 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/drift-events-panel.XXXXXX")
-cleanup() {
-  testenv/real-argocd.sh stop "$dir/argocd" >/dev/null 2>&1 || true
-  testenv/real-kube.sh stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. testenv/throwaway.sh
+throwaway_cluster events-panel
 
-testenv/real-kube.sh bins >/dev/null
-testenv/real-argocd.sh bins >/dev/null
-DRIFT_KUBE_WATCH_PID=$$ testenv/real-kube.sh start "$dir" >"$dir/kube-start.log" 2>&1 || {
-  cat "$dir/kube-start.log" >&2
-  exit 1
-}
 mkdir -p "$dir/argocd"
 testenv/real-argocd.sh start "$dir/argocd" "$dir/kubeconfig" http://127.0.0.1:9 >"$dir/argocd-start.log" 2>&1 || {
   cat "$dir/argocd-start.log" >&2

@@ -18,13 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/drift-extension-served.XXXXXX")
-cleanup() {
-  testenv/real-argocd.sh stop "$dir/argocd" >/dev/null 2>&1 || true
-  testenv/real-kube.sh stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. testenv/throwaway.sh
+throwaway_cluster extension-served
 fail() {
   echo "argocd-extension-served: FAILED: $*" >&2
   exit 1
@@ -32,12 +27,6 @@ fail() {
 
 command -v unshare >/dev/null || fail "unshare (util-linux) is needed"
 make --no-print-directory -s ui >/dev/null
-testenv/real-kube.sh bins >/dev/null
-testenv/real-argocd.sh bins >/dev/null
-DRIFT_KUBE_WATCH_PID=$$ testenv/real-kube.sh start "$dir" >"$dir/kube-start.log" 2>&1 || {
-  cat "$dir/kube-start.log" >&2
-  exit 1
-}
 
 # What argocd-extension-installer does with EXTENSION_URL: unpack the archive into /tmp/extensions.
 ext=$dir/extensions

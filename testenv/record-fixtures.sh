@@ -9,17 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/drift-record.XXXXXX")
-cleanup() {
-  testenv/real-argocd.sh stop "$dir/argocd" >/dev/null 2>&1 || true
-  testenv/real-kube.sh stop "$dir" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. testenv/throwaway.sh
+throwaway_cluster record
 
-testenv/real-kube.sh bins >/dev/null
-testenv/real-argocd.sh bins >/dev/null
-DRIFT_KUBE_WATCH_PID=$$ testenv/real-kube.sh start "$dir"
 if (($# == 0)); then
   cargo run --locked -q -p testenv --bin record-drift-fixtures -- "$dir/kubeconfig" fixtures/demo/30-live-objects.yaml
 fi
