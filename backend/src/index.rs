@@ -20,6 +20,7 @@
 //!
 //! No IO happens here; time is passed in, so the rules are unit-tested with plain values.
 
+use crate::slack::Slack;
 use drift_core::app::{AppKey, Application};
 pub use drift_core::compact::CompactApp;
 use drift_core::history::rules::{Observation, observe, observe_deletion};
@@ -146,12 +147,22 @@ impl Turns {
                 Some(turn) => permit.send(turn),
                 None => return,
             }
+            if overflow.is_empty() {
+                // A first list queues a turn for every app at once: keep none of that room.
+                overflow.release_slack();
+            }
         }
     }
 
     /// Turns waiting for room in the channel.
     pub fn waiting(&self) -> usize {
         self.overflow().len()
+    }
+
+    /// The room the queue of waiting turns holds (tests: it is given back once drained).
+    #[cfg(test)]
+    fn room(&self) -> usize {
+        self.overflow().capacity()
     }
 
     fn overflow(&self) -> std::sync::MutexGuard<'_, VecDeque<Turn>> {
@@ -804,6 +815,30 @@ mod tests {
         flushed.await.unwrap();
         assert_eq!(names, ["a", "b", "c", "d", "e", "f"]);
         assert_eq!(turns.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_room_a_first_list_queued_turns_in_is_given_back_once_they_are_taken() {
+        let index = AppIndex::new(vec![ns("argocd")]);
+        let (turns, mut rx) = Turns::channel(2);
+        let turns = Arc::new(turns);
+        index.report_turns(Arc::clone(&turns));
+        let apps: Vec<Application> = (0..5_000)
+            .map(|i| with_sync(mk_app("argocd", &format!("app-{i}"), "p"), OUT_OF_SYNC))
+            .collect();
+        index.replace_scope(&ns("argocd"), apps, t(0));
+        assert_eq!(turns.waiting(), 4_998, "a turn per app, two in the channel");
+        assert!(turns.room() >= 4_998);
+        let flushed = tokio::spawn({
+            let index = index.clone();
+            async move { index.flush_turns().await }
+        });
+        for _ in 0..5_000 {
+            rx.recv().await.unwrap();
+        }
+        flushed.await.unwrap();
+        assert_eq!(turns.waiting(), 0);
+        assert!(turns.room() < 1_024, "room kept: {}", turns.room());
     }
 
     #[test]

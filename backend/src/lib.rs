@@ -36,6 +36,7 @@ pub mod readiness;
 pub mod reports;
 pub mod routes;
 pub mod shutdown;
+pub mod slack;
 pub mod supervisor;
 pub mod telemetry;
 

@@ -83,5 +83,6 @@ impl History {
         metrics.set_apps_drifting(drifting_by_project);
         metrics.set_apps_drifting_by_manager_class(by_class);
         metrics.set_history_records(state.stored.len(), state.invalid.len());
+        state.release_slack();
     }
 }

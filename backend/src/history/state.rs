@@ -7,6 +7,7 @@ use super::writer::{Plan, Write, apply_seen};
 use super::{Settings, Turn};
 use crate::cluster::Stored;
 use crate::metrics::Metrics;
+use crate::slack::Slack;
 use drift_core::app::AppKey;
 use drift_core::history::Record;
 use drift_core::history::model::{self, InvalidRecord, Involved, object_name};
@@ -335,6 +336,23 @@ impl State {
         for app in &all {
             self.publish(app);
         }
+        self.release_slack();
+    }
+
+    /// Gives back the room a burst left in the maps of apps with work: turns that arrive before
+    /// the records are listed fill them with every app for a moment (called once listed, and
+    /// with the gauges every few seconds).
+    pub(super) fn release_slack(&mut self) {
+        self.pending.release_slack();
+        self.labels.release_slack();
+        self.ready.release_slack();
+        self.queued.release_slack();
+        self.in_flight.release_slack();
+        self.dropped_in_flight.release_slack();
+        self.retry_at.release_slack();
+        self.failures.release_slack();
+        self.blocked.release_slack();
+        self.drifting_series.release_slack();
     }
 
     /// What to write for `app` now, from the held record and its pending observations.
