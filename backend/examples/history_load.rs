@@ -258,6 +258,23 @@ async fn main() {
     let api = format!("127.0.0.1:{api_port}").parse().unwrap();
     let mut latency = [(0.0, 0.0, 0.0); 2];
     if !probe_for.is_zero() {
+        // Ready means listed; the drift history still takes the first list's turns for a
+        // moment. Requests are measured once the backend is idle (not one 10 ms tick of CPU
+        // in 250 ms), so the probe measures a request at this size, not the start-up's tail.
+        let idle_from = Instant::now();
+        loop {
+            let before = cpu(&pid.to_string());
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if cpu(&pid.to_string()) - before < 0.005
+                || idle_from.elapsed() > Duration::from_secs(60)
+            {
+                break;
+            }
+        }
+        println!(
+            "idle {:.1} s after ready",
+            idle_from.elapsed().as_secs_f64()
+        );
         // Every app for /status; the apps with a stored history of 100 episodes for /history.
         let who = |i: usize| (format!("{NS}:{}", app_name(i)), format!("team-{}", i % 50));
         let mut all: Vec<(String, String)> = (0..apps).map(who).collect();
