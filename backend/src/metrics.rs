@@ -11,8 +11,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How to count one map of an owner's state, for [`Metrics::count_held_by`].
+pub type CountIn<S> = fn(&S) -> usize;
+/// One map of an owner's state: its label, and how to count it.
+pub type HeldMap<S> = (&'static str, CountIn<S>);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -509,6 +514,25 @@ impl Metrics {
         lock(&self.held_counts).push((map, Box::new(count)));
     }
 
+    /// Counts several maps of one owner's state at each scrape, while the owner lives: `read`
+    /// takes the owner's lock and applies a count to what it guards.
+    pub fn count_held_by<O, S>(
+        &self,
+        owner: &Arc<O>,
+        read: fn(&O, CountIn<S>) -> usize,
+        maps: &[HeldMap<S>],
+    ) where
+        O: Send + Sync + 'static,
+        S: 'static,
+    {
+        for &(map, count) in maps {
+            let owner = Arc::downgrade(owner);
+            self.count_held(map, move || {
+                owner.upgrade().map(|owner| read(&owner, count))
+            });
+        }
+    }
+
     fn update_held(&self) {
         let mut sums = BTreeMap::<&'static str, usize>::new();
         lock(&self.held_counts).retain(|(map, count)| {
@@ -880,8 +904,8 @@ mod tests {
     #[test]
     fn held_entries_are_counted_at_each_scrape_and_add_up_by_map() {
         let m = Metrics::new();
-        let map = std::sync::Arc::new(Mutex::new(vec![1, 2, 3]));
-        let weak = std::sync::Arc::downgrade(&map);
+        let map = Arc::new(Mutex::new(vec![1, 2, 3]));
+        let weak = Arc::downgrade(&map);
         m.count_held("queue", move || weak.upgrade().map(|q| lock(&q).len()));
         m.count_held("queue", || Some(2));
         assert!(
@@ -903,5 +927,29 @@ mod tests {
                 .contains(r#"argocd_drift_held_entries{map="queue"} 2"#)
         );
         assert_eq!(lock(&m.held_counts).len(), 1);
+    }
+
+    #[test]
+    fn an_owners_maps_are_counted_through_its_lock_while_it_lives() {
+        struct Owner(Mutex<(Vec<u8>, Vec<u8>)>);
+        let m = Metrics::new();
+        let owner = Arc::new(Owner(Mutex::new((vec![1], vec![1, 2]))));
+        m.count_held_by::<_, (Vec<u8>, Vec<u8>)>(
+            &owner,
+            |owner, count| count(&lock(&owner.0)),
+            &[("first", |s| s.0.len()), ("second", |s| s.1.len())],
+        );
+        let text = m.encode().unwrap();
+        assert!(
+            text.contains(r#"argocd_drift_held_entries{map="first"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"argocd_drift_held_entries{map="second"} 2"#),
+            "{text}"
+        );
+        drop(owner);
+        m.encode().unwrap();
+        assert_eq!(lock(&m.held_counts).len(), 0, "gone with its owner");
     }
 }

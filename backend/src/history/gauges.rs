@@ -7,32 +7,26 @@ use drift_core::app::AppKey;
 use drift_core::history::managers;
 use jiff::Timestamp;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 impl History {
     /// Counts the write side's maps at each scrape (`held_entries`): apps known, and the work
     /// queued, under way, retried or refused, which must drain back at rest.
     pub(super) fn count_held(&self) {
-        type Count = fn(&super::state::State) -> usize;
-        let maps: [(&'static str, Count); 9] = [
-            ("history_apps", |s| s.stored.len()),
-            ("history_labels", |s| s.labels.len()),
-            ("history_pending_apps", |s| s.pending.len()),
-            ("history_writes_in_flight", |s| s.in_flight.len()),
-            ("history_dropped_in_flight", |s| s.dropped_in_flight.len()),
-            ("history_retrying", |s| s.retry_at.len()),
-            ("history_failing", |s| s.failures.len()),
-            ("history_blocked", |s| s.blocked.len()),
-            ("history_drifting_series", |s| s.drifting_series.len()),
-        ];
-        for (map, count) in maps {
-            let shared = Arc::downgrade(&self.shared);
-            self.shared.metrics.count_held(map, move || {
-                shared
-                    .upgrade()
-                    .map(|shared| count(&super::lock(&shared.state)))
-            });
-        }
+        self.shared.metrics.count_held_by::<_, super::state::State>(
+            &self.shared,
+            |shared, count| count(&super::lock(&shared.state)),
+            &[
+                ("history_apps", |s| s.stored.len()),
+                ("history_labels", |s| s.labels.len()),
+                ("history_pending_apps", |s| s.pending.len()),
+                ("history_writes_in_flight", |s| s.in_flight.len()),
+                ("history_dropped_in_flight", |s| s.dropped_in_flight.len()),
+                ("history_retrying", |s| s.retry_at.len()),
+                ("history_failing", |s| s.failures.len()),
+                ("history_blocked", |s| s.blocked.len()),
+                ("history_drifting_series", |s| s.drifting_series.len()),
+            ],
+        );
     }
 
     pub(super) fn update_gauges(&self, now: Timestamp) {

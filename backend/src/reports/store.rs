@@ -501,25 +501,24 @@ impl ReportStore {
 
     /// Counts the store's maps at each scrape (`held_entries`), while the store lives.
     pub fn count_held(&self, metrics: &crate::metrics::Metrics) {
-        type Count = fn(&State) -> usize;
-        let maps: [(&'static str, Count); 5] = [
-            ("report_objects", |s| s.objects.len()),
-            ("report_keys", |s| s.keys.len()),
-            ("report_pending", |s| s.pending.len()),
-            ("report_apps_linked", |s| s.by_app.len()),
-            ("report_usage_by_reporter", |s| s.usage.len()),
-        ];
-        for (map, count) in maps {
-            let inner = Arc::downgrade(&self.inner);
-            metrics.count_held(map, move || {
-                let inner = inner.upgrade()?;
-                let state = inner
-                    .state
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                Some(count(&state))
-            });
-        }
+        metrics.count_held_by::<_, State>(
+            &self.inner,
+            |inner, count| {
+                count(
+                    &inner
+                        .state
+                        .read()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                )
+            },
+            &[
+                ("report_objects", |s| s.objects.len()),
+                ("report_keys", |s| s.keys.len()),
+                ("report_pending", |s| s.pending.len()),
+                ("report_apps_linked", |s| s.by_app.len()),
+                ("report_usage_by_reporter", |s| s.usage.len()),
+            ],
+        );
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
