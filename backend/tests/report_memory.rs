@@ -47,7 +47,11 @@ fn report(shape: Shape, i: usize) -> StoredReport {
             diff: (diff_len > 0).then(|| "d".repeat(diff_len)),
         })
         .collect();
-    let text = "2026-04-21T10:32:15Z".to_string();
+    // Checked now: a report not refreshed for REPORT_EXPIRE_AFTER_SECONDS (7 days) is deleted by
+    // the store's upkeep a second after it is listed, which raced the count below once the
+    // fixed date of these reports was more than a week old.
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let text = now.to_string();
     StoredReport {
         report: Report {
             key: ReportKey::new(format!("repo{}", i % 97), format!("server-{i}")),
@@ -60,7 +64,7 @@ fn report(shape: Shape, i: usize) -> StoredReport {
             },
             application: None,
         },
-        updated_at: Some("2026-04-21T10:32:16Z".parse().unwrap()),
+        updated_at: Some(now),
         reporter: Some(format!("reporter-{}", i % 64)),
     }
 }
