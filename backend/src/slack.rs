@@ -2,8 +2,8 @@
 //! grew to, and the first list fills some of them with every app for a moment: at 50,000 apps
 //! the turns queued for the drift history (21 MB) and the history's maps of apps with something
 //! pending (12 MB) stayed allocated, empty, for the life of the process (heaptrack,
-//! docs/benchmarks.md "Allocator"). Their owners call [`Slack::release_slack`] where such a
-//! burst drains.
+//! docs/benchmarks.md "Room kept after the first list"). Their owners call
+//! [`Slack::release_slack`] where such a burst drains.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hash};
@@ -28,35 +28,26 @@ pub trait Slack {
     fn release_slack(&mut self) -> bool;
 }
 
-impl<K: Eq + Hash, V, S: BuildHasher> Slack for HashMap<K, V, S> {
-    fn release_slack(&mut self) -> bool {
-        let shrink = is_slack(self.len(), self.capacity());
-        if shrink {
-            self.shrink_to(room_for(self.len()));
+/// The same body for each collection: they share `len`, `capacity` and `shrink_to` by name only.
+macro_rules! release_slack_of {
+    ($($ty:ty => [$($generics:tt)*]),+ $(,)?) => {$(
+        impl<$($generics)*> Slack for $ty {
+            fn release_slack(&mut self) -> bool {
+                let shrink = is_slack(self.len(), self.capacity());
+                if shrink {
+                    self.shrink_to(room_for(self.len()));
+                }
+                shrink
+            }
         }
-        shrink
-    }
+    )+};
 }
 
-impl<T: Eq + Hash, S: BuildHasher> Slack for HashSet<T, S> {
-    fn release_slack(&mut self) -> bool {
-        let shrink = is_slack(self.len(), self.capacity());
-        if shrink {
-            self.shrink_to(room_for(self.len()));
-        }
-        shrink
-    }
-}
-
-impl<T> Slack for VecDeque<T> {
-    fn release_slack(&mut self) -> bool {
-        let shrink = is_slack(self.len(), self.capacity());
-        if shrink {
-            self.shrink_to(room_for(self.len()));
-        }
-        shrink
-    }
-}
+release_slack_of!(
+    HashMap<K, V, S> => [K: Eq + Hash, V, S: BuildHasher],
+    HashSet<T, S> => [T: Eq + Hash, S: BuildHasher],
+    VecDeque<T> => [T],
+);
 
 #[cfg(test)]
 mod tests {
